@@ -1,0 +1,77 @@
+# facepipe: `make demo` runs the main job, `make test` runs every check. Both install what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.12 (the Lambda runtime) where present, else 3.11 at least.
+PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 python3.11 python3; do \
+	  $$p -c 'import sys; assert sys.version_info >= (3, 11)' >/dev/null 2>&1 && { echo $$p; break; }; done)
+VENV := .venv
+PIP := $(VENV)/bin/pip install --quiet --disable-pip-version-check
+TOOLS := .venv-tools
+CHECKOV := .venv-checkov
+export FACEPIPE_SAMPLES ?= $(abspath ../shared/samples)
+export SAM_CLI_TELEMETRY := 0
+export PYTHONDONTWRITEBYTECODE := 1
+
+RUNTIME_REQS := functions/recognize/requirements.txt functions/extract/requirements.txt functions/enrich/requirements.txt
+
+.PHONY: help install tools lint typecheck pytest template test demo bench clean
+
+help:
+	@echo "make demo    run the whole pipeline locally on sample clips (installs .venv)"
+	@echo "make test    lint, type-check, check the template and run the tests (installs .venv)"
+	@echo "make bench   run facepipe bench and write bench-out/"
+
+$(VENV)/.installed: $(RUNTIME_REQS) requirements/dev.txt pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11+ not found; set PYTHON=/path/to/python3.12"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) --upgrade pip
+	# Exactly what functions/recognize/Dockerfile installs, then face_recognition without its `dlib` pin.
+	$(PIP) $(foreach r,$(RUNTIME_REQS),-r $(r)) -r requirements/dev.txt
+	$(PIP) --no-deps face_recognition==1.3.0
+	$(PIP) --no-deps --no-build-isolation -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+$(TOOLS)/.installed: requirements/tools.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r requirements/tools.txt
+	touch $@
+
+$(CHECKOV)/.installed: requirements/checkov.txt
+	$(PYTHON) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
+	touch $@
+
+tools: $(TOOLS)/.installed $(CHECKOV)/.installed
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+# The template: cfn-lint, SAM's own validation, checkov, and an offline `sam build` of the zip functions.
+template: tools
+	$(TOOLS)/bin/cfn-lint template.yaml
+	$(TOOLS)/bin/sam validate --lint --template template.yaml
+	$(CHECKOV)/bin/checkov --quiet --compact --framework cloudformation -f template.yaml
+	$(TOOLS)/bin/sam build --template template.yaml --build-dir .aws-sam/build \
+	  ExtractFunction && $(TOOLS)/bin/sam build --template template.yaml --build-dir .aws-sam/build EnrichFunction \
+	  && $(TOOLS)/bin/sam build --template template.yaml --build-dir .aws-sam/build FacepipeLayer
+
+pytest: install
+	$(VENV)/bin/pytest
+
+test: lint typecheck template pytest
+
+demo: install
+	$(VENV)/bin/python -m facepipe.demo --out demo-out
+
+bench: install
+	$(VENV)/bin/facepipe bench --json bench-out/report.json --plot bench-out/latency.png
+
+clean:
+	rm -rf .aws-sam demo-out bench-out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,108 @@
+"""Enrollment: turn a folder of people's photos into a gallery.
+
+``PEOPLE_DIR/<person_id>/*.jpg|png``; each photo must hold exactly one face. A bad photo is reported
+with its reason and skipped; everyone else still enrolls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from facepipe import faces
+from facepipe.errors import EnrollmentError, FacepipeError, ImageError
+from facepipe.gallery import PERSON_ID_PATTERN, Gallery, GalleryModel, GalleryPerson, GalleryPhoto
+from facepipe.images import IMAGE_SUFFIXES, load_rgb
+from facepipe.settings import Settings
+
+
+@dataclass
+class EnrollReport:
+    """What an enrollment run did: who was added, kept unchanged, and which photos failed and why."""
+
+    enrolled: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    encoded_photos: int = 0
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def encode_enrollment_photo(path: Path, settings: Settings) -> list[float]:
+    """The encoding of the single face in an enrollment photo, or an :class:`EnrollmentError`."""
+    image = load_rgb(path, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
+    # Enrollment photos are portraits of any size: detect on a 1024 px copy, one upsample, so a
+    # small face in a big photo is still found (enrollment is offline; accuracy beats speed here).
+    boxes = faces.detect_faces(image, model=settings.detect_model, max_side=1024, upsample=1)
+    if not boxes:
+        raise EnrollmentError(f"{path}: no face found", code="no_face")
+    if len(boxes) > 1:
+        raise EnrollmentError(f"{path}: {len(boxes)} faces found, expected exactly one", code="many_faces")
+    return [float(x) for x in faces.encode_faces(image, boxes)[0]]
+
+
+def person_photos(person_dir: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Image files of a person's folder, and the files that are not images (reported, not enrolled)."""
+    photos, others = [], []
+    for path in sorted(person_dir.iterdir()):
+        if path.name.startswith("."):
+            continue
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+            photos.append(path)
+        else:
+            others.append((str(path), "not an image (expected .jpg, .jpeg or .png)"))
+    return photos, others
+
+
+def enroll(
+    people_dir: Path, settings: Settings, *, gallery: Gallery | None = None, update: bool = False
+) -> tuple[Gallery, EnrollReport]:
+    """Enroll every person folder under ``people_dir``.
+
+    Without ``update`` a new gallery is built. With ``update`` the given gallery is kept and each person
+    found in ``people_dir`` is added or replaced; a person whose photos all have the same hashes as in
+    the gallery is not re-encoded.
+    """
+    if not people_dir.is_dir():
+        raise FacepipeError(f"{people_dir}: not a directory of person folders", code="bad_people_dir")
+    report = EnrollReport()
+    target = (
+        gallery if (update and gallery is not None) else Gallery(model=GalleryModel(detector=settings.detect_model))
+    )
+    target.library_versions = faces.model_versions()
+    person_dirs = [d for d in sorted(people_dir.iterdir()) if d.is_dir() and not d.name.startswith(".")]
+    if not person_dirs:
+        raise FacepipeError(
+            f"{people_dir}: no person folders (expected {people_dir}/<person_id>/*.jpg)", code="bad_people_dir"
+        )
+    for person_dir in person_dirs:
+        person_id = person_dir.name
+        if not re.match(PERSON_ID_PATTERN, person_id):
+            report.errors.append((str(person_dir), f"person id {person_id!r} must match {PERSON_ID_PATTERN}"))
+            continue
+        photos, others = person_photos(person_dir)
+        report.errors.extend(others)
+        hashes = {path: sha256_file(path) for path in photos}
+        known = target.person(person_id)
+        if update and known is not None and sorted(p.sha256 for p in known.photos) == sorted(hashes.values()):
+            report.unchanged.append(person_id)
+            continue
+        enrolled: list[GalleryPhoto] = []
+        for path in photos:
+            try:
+                encoding = encode_enrollment_photo(path, settings)
+            except (EnrollmentError, ImageError) as exc:
+                report.errors.append((str(path), exc.message.removeprefix(f"{path}: ")))
+                continue
+            report.encoded_photos += 1
+            enrolled.append(GalleryPhoto(source=f"{person_id}/{path.name}", sha256=hashes[path], encoding=encoding))
+        if enrolled:
+            target.upsert(GalleryPerson(id=person_id, photos=enrolled))
+            report.enrolled.append(person_id)
+        elif not photos:
+            report.errors.append((str(person_dir), "no photos (expected .jpg, .jpeg or .png files)"))
+    return target, report

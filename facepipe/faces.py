@@ -1,0 +1,160 @@
+"""Detect, encode and match faces.
+
+A flat set of functions in the manner of face_recognition's ``api.py``: models load once per process
+(on first use), dlib types stay inside this module, and every box is ``(top, right, bottom, left)`` in
+the pixels of the frame that was passed in.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from facepipe.gallery import Gallery
+
+UNKNOWN = "unknown"
+Box = tuple[int, int, int, int]
+
+_models_lock = threading.Lock()
+_models: Any = None
+
+
+def _face_recognition() -> Any:
+    """Import face_recognition (which loads dlib's models) once per process."""
+    global _models
+    if _models is None:
+        with _models_lock:
+            if _models is None:
+                with warnings.catch_warnings():
+                    # face_recognition_models imports pkg_resources, which warns on import.
+                    warnings.simplefilter("ignore", UserWarning)
+                    import face_recognition
+                from PIL import ImageFile
+
+                # face_recognition turns on Pillow's LOAD_TRUNCATED_IMAGES for the whole process; a
+                # truncated photo must be refused as corrupt (images.load_rgb), not half-decoded.
+                ImageFile.LOAD_TRUNCATED_IMAGES = False
+                _models = face_recognition
+    return _models
+
+
+def load_models() -> None:
+    """Load the detector and encoder now (cold start) rather than on the first frame."""
+    _face_recognition()
+
+
+def model_versions() -> dict[str, str]:
+    """Versions of the libraries whose models produce the encodings (recorded in the gallery)."""
+    from importlib.metadata import version
+
+    import dlib
+
+    return {
+        "dlib": dlib.__version__,
+        "face_recognition": version("face_recognition"),
+        "face_recognition_models": version("face_recognition_models"),
+    }
+
+
+@dataclass(frozen=True)
+class FaceMatch:
+    """One face found in a frame: who it is (or ``unknown``), how close, and where."""
+
+    id: str
+    distance: float | None
+    box: Box
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "distance": None if self.distance is None else round(self.distance, 4),
+            "box": list(self.box),
+        }
+
+
+def _resize(image: np.ndarray, scale: float) -> np.ndarray:
+    import cv2
+
+    height, width = image.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def detect_faces(image: np.ndarray, *, model: str = "hog", max_side: int = 640, upsample: int = 0) -> list[Box]:
+    """Find faces in an RGB image; boxes in the image's own pixels.
+
+    Detection runs on a copy scaled so that its longest side is at most ``max_side``: HOG cost grows with
+    the pixel count, and faces in a room camera's frame are large enough at 640 px. Boxes are scaled back
+    and clipped to the image.
+    """
+    fr = _face_recognition()
+    height, width = image.shape[:2]
+    scale = min(1.0, max_side / max(height, width))
+    small = _resize(image, scale) if scale < 1.0 else image
+    found = fr.face_locations(small, number_of_times_to_upsample=upsample, model=model)
+    boxes: list[Box] = []
+    for top, right, bottom, left in found:
+        boxes.append(
+            (
+                max(0, round(top / scale)),
+                min(width, round(right / scale)),
+                min(height, round(bottom / scale)),
+                max(0, round(left / scale)),
+            )
+        )
+    return boxes
+
+
+def encode_faces(image: np.ndarray, boxes: list[Box]) -> np.ndarray:
+    """128-d encodings of the faces at ``boxes`` (shape (n, 128), float64)."""
+    if not boxes:
+        return np.empty((0, 128))
+    fr = _face_recognition()
+    return np.asarray(fr.face_encodings(image, known_face_locations=boxes, num_jitters=1, model="small"))
+
+
+def match_encodings(encodings: np.ndarray, gallery: Gallery, *, tolerance: float) -> list[tuple[str, float | None]]:
+    """Nearest enrolled person for each encoding, or ``unknown`` beyond ``tolerance``.
+
+    One vectorized distance computation over every enrolled photo: (faces x photos) Euclidean distances,
+    then per face the nearest photo. A person with several photos matches on the closest one.
+    """
+    if len(encodings) == 0:
+        return []
+    matrix, owners = gallery.matrix()
+    if len(owners) == 0:
+        return [(UNKNOWN, None) for _ in range(len(encodings))]
+    distances = np.linalg.norm(encodings[:, None, :] - matrix[None, :, :], axis=2)
+    nearest = distances.argmin(axis=1)
+    result: list[tuple[str, float | None]] = []
+    for row, col in enumerate(nearest):
+        distance = float(distances[row, col])
+        result.append((owners[col] if distance <= tolerance else UNKNOWN, distance))
+    return result
+
+
+def recognize_image(
+    image: np.ndarray,
+    gallery: Gallery,
+    *,
+    tolerance: float,
+    model: str = "hog",
+    max_side: int = 640,
+    max_faces: int | None = None,
+) -> list[FaceMatch]:
+    """Every face in an RGB image with its identity, distance and box.
+
+    With ``max_faces``, only the largest faces are encoded (a crowd should not stall a frame); the caller
+    can compare the count of detected boxes to tell it was capped.
+    """
+    boxes = detect_faces(image, model=model, max_side=max_side)
+    if max_faces is not None and len(boxes) > max_faces:
+        boxes = sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]), reverse=True)[:max_faces]
+    encodings = encode_faces(image, boxes)
+    matches = match_encodings(encodings, gallery, tolerance=tolerance)
+    return [FaceMatch(id=pid, distance=dist, box=box) for (pid, dist), box in zip(matches, boxes, strict=True)]

@@ -1,0 +1,155 @@
+"""The gallery: the enrollment artifact the recognize stage matches against.
+
+A versioned JSON document (no pickle, so it can be fetched from S3 and loaded safely):
+
+```json
+{"format": "facepipe-gallery", "schema_version": 1,
+ "model": {"encoder": "dlib_face_recognition_resnet_model_v1", "landmarks": "5-point", "detector": "hog"},
+ "library_versions": {"dlib": "...", "face_recognition": "...", "face_recognition_models": "..."},
+ "created_at": "...", "updated_at": "...",
+ "people": [{"id": "obama", "photos": [{"source": "obama/1.jpg", "sha256": "...", "encoding": [128 floats]}]}]}
+```
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+from facepipe.errors import GalleryError
+
+GALLERY_FORMAT: Literal["facepipe-gallery"] = "facepipe-gallery"
+GALLERY_SCHEMA_VERSION: Literal[1] = 1
+PERSON_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+Encoding = Annotated[list[float], Field(min_length=128, max_length=128)]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class GalleryModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    encoder: str = "dlib_face_recognition_resnet_model_v1"
+    landmarks: str = "5-point"
+    detector: str = "hog"
+
+
+class GalleryPhoto(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    encoding: Encoding
+
+
+class GalleryPerson(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=PERSON_ID_PATTERN)
+    photos: list[GalleryPhoto] = Field(min_length=1)
+
+
+class Gallery(BaseModel):
+    """Enrolled people and their face encodings. Load with :meth:`loads`/:meth:`load`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["facepipe-gallery"] = GALLERY_FORMAT
+    schema_version: Literal[1] = GALLERY_SCHEMA_VERSION
+    model: GalleryModel = Field(default_factory=GalleryModel)
+    library_versions: dict[str, str] = Field(default_factory=dict)
+    created_at: str = Field(default_factory=_now)
+    updated_at: str = Field(default_factory=_now)
+    people: list[GalleryPerson] = Field(default_factory=list)
+    _matrix: tuple[np.ndarray, list[str]] | None = PrivateAttr(default=None)
+
+    # --- reading and writing -------------------------------------------------------------------
+    @classmethod
+    def loads(cls, data: bytes | str, *, source: str = "gallery") -> Gallery:
+        """Parse a gallery document; a clear :class:`GalleryError` if it is not one."""
+        try:
+            raw = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise GalleryError(f"{source}: corrupt gallery (not JSON: {exc})") from exc
+        if not isinstance(raw, dict) or raw.get("format") != GALLERY_FORMAT:
+            raise GalleryError(f'{source}: not a facepipe gallery (no "format": "{GALLERY_FORMAT}")')
+        if raw.get("schema_version") != GALLERY_SCHEMA_VERSION:
+            raise GalleryError(
+                f"{source}: gallery schema_version {raw.get('schema_version')!r} is not supported "
+                f"(this facepipe reads {GALLERY_SCHEMA_VERSION}); re-enroll with this version"
+            )
+        try:
+            gallery = cls.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise GalleryError(f"{source}: corrupt gallery ({where}: {first['msg']})") from exc
+        ids = [p.id for p in gallery.people]
+        if len(ids) != len(set(ids)):
+            raise GalleryError(f"{source}: corrupt gallery (a person id appears twice)")
+        return gallery
+
+    @classmethod
+    def load(cls, path: Path) -> Gallery:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise GalleryError(f"{path}: gallery not found (run `facepipe enroll` first)") from exc
+        except OSError as exc:
+            raise GalleryError(f"{path}: gallery unreadable ({exc.strerror})") from exc
+        return cls.loads(data, source=str(path))
+
+    def dumps(self) -> bytes:
+        return self.model_dump_json(indent=None).encode()
+
+    def save(self, path: Path) -> None:
+        """Write atomically: a crash mid-write never leaves a half gallery behind."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(self.dumps())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    # --- people -------------------------------------------------------------------------------
+    def person(self, person_id: str) -> GalleryPerson | None:
+        return next((p for p in self.people if p.id == person_id), None)
+
+    def ids(self) -> list[str]:
+        return [p.id for p in self.people]
+
+    def upsert(self, person: GalleryPerson) -> None:
+        """Add a person, or replace everything known about them."""
+        self.people = sorted([p for p in self.people if p.id != person.id] + [person], key=lambda p: p.id)
+        self.updated_at = _now()
+        self._matrix = None
+
+    def remove(self, person_id: str) -> bool:
+        before = len(self.people)
+        self.people = [p for p in self.people if p.id != person_id]
+        self.updated_at = _now()
+        self._matrix = None
+        return len(self.people) != before
+
+    def matrix(self) -> tuple[np.ndarray, list[str]]:
+        """All encodings as one (photos x 128) array, with the person id of each row. Cached."""
+        cached = self._matrix
+        if cached is None:
+            rows = [photo.encoding for person in self.people for photo in person.photos]
+            owners = [person.id for person in self.people for _ in person.photos]
+            cached = (np.asarray(rows, dtype=np.float64).reshape(len(rows), 128), owners)
+            self._matrix = cached
+        return cached

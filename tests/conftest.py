@@ -1,0 +1,67 @@
+"""Shared fixtures: sample paths, settings, an enrolled gallery, images made at test time."""
+
+from __future__ import annotations
+
+import csv
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+from facepipe.gallery import Gallery
+from facepipe.settings import Settings, settings_from_env
+
+SAMPLES = Path(os.environ.get("FACEPIPE_SAMPLES", Path(__file__).resolve().parents[1] / "../shared/samples")).resolve()
+
+
+@pytest.fixture(scope="session")
+def samples() -> Path:
+    if not (SAMPLES / "people").is_dir():
+        pytest.fail(f"sample photos not found at {SAMPLES}; set FACEPIPE_SAMPLES")
+    return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def expected_probes(samples: Path) -> dict[str, tuple[set[str], int]]:
+    """probes/expected.csv as {file: (people, unknown_faces)}."""
+    with (samples / "probes" / "expected.csv").open() as handle:
+        return {
+            row["file"]: ({p for p in row["people"].split(";") if p}, int(row["unknown_faces"]))
+            for row in csv.DictReader(handle)
+        }
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return settings_from_env({})
+
+
+@pytest.fixture(scope="session")
+def gallery_path(samples: Path, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample people enrolled once per test session (about 4 s)."""
+    from facepipe.enroll import enroll
+
+    gallery, report = enroll(samples / "people", settings)
+    assert report.errors == []
+    path = tmp_path_factory.mktemp("gallery") / "gallery.json"
+    gallery.save(path)
+    return path
+
+
+@pytest.fixture()
+def gallery(gallery_path: Path) -> Gallery:
+    return Gallery.load(gallery_path)
+
+
+def png_bomb(width: int, height: int) -> bytes:
+    """A valid, tiny PNG whose header declares ``width`` x ``height`` pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )

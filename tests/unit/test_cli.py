@@ -1,0 +1,72 @@
+"""The command line: help, usage errors (exit 2), failures (exit 1) and the --json contract."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from facepipe.cli import main
+
+
+def test_help_names_every_command(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("enroll", "people", "recognize", "students"):
+        assert command in out
+
+
+def test_usage_error_exits_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["recognize"])
+    assert exit_info.value.code == 2
+    assert "the following arguments are required: IMAGE" in capsys.readouterr().err
+
+
+def test_recognize_json_lines(samples, gallery_path, capsys):
+    probes = samples / "probes"
+    code = main(
+        [
+            "recognize",
+            str(probes / "obama_and_biden.jpg"),
+            str(probes / "kit_with_rose.jpg"),
+            "--gallery",
+            str(gallery_path),
+            "--json",
+        ]
+    )
+    assert code == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["file"] for line in lines] == [str(probes / "obama_and_biden.jpg"), str(probes / "kit_with_rose.jpg")]
+    assert sorted(f["id"] for f in lines[0]["faces"]) == ["biden", "obama", "unknown"]
+    assert lines[0]["unknown_faces"] == 1
+    assert sorted(f["id"] for f in lines[1]["faces"]) == ["kit_harington", "rose_leslie"]
+    for face in lines[0]["faces"]:
+        top, right, bottom, left = face["box"]
+        assert 0 <= top < bottom <= 1428 and 0 <= left < right <= 2000
+        assert 0 <= face["distance"] < 1.5
+    assert lines[0]["ms"] > 0
+
+
+def test_recognize_reports_a_bad_image_and_goes_on(samples, gallery_path, tmp_path, capsys):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"nope")
+    code = main(["recognize", str(bad), str(samples / "probes" / "obama_small.jpg"), "--gallery", str(gallery_path)])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "bad.jpg: not an image" in captured.err
+    assert "obama_small.jpg: obama (distance" in captured.out
+
+
+def test_missing_gallery_is_a_clear_failure(samples, tmp_path, capsys):
+    assert main(["recognize", str(samples / "probes" / "obama1.jpg"), "--gallery", str(tmp_path / "g.json")]) == 1
+    assert "gallery not found" in capsys.readouterr().err
+
+
+def test_installed_command_runs(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "facepipe", "students", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "validate" in result.stdout
