@@ -138,6 +138,13 @@ def match_encodings(encodings: np.ndarray, gallery: Gallery, *, tolerance: float
     return result
 
 
+def keep_largest(boxes: list[Box], limit: int) -> list[Box]:
+    """At most ``limit`` boxes, the largest first kept: the nearest people are who a room camera is for."""
+    if len(boxes) <= limit:
+        return boxes
+    return sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]), reverse=True)[:limit]
+
+
 def recognize_image(
     image: np.ndarray,
     gallery: Gallery,
@@ -153,8 +160,8 @@ def recognize_image(
     can compare the count of detected boxes to tell it was capped.
     """
     boxes = detect_faces(image, model=model, max_side=max_side)
-    if max_faces is not None and len(boxes) > max_faces:
-        boxes = sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]), reverse=True)[:max_faces]
+    if max_faces is not None:
+        boxes = keep_largest(boxes, max_faces)
     encodings = encode_faces(image, boxes)
     matches = match_encodings(encodings, gallery, tolerance=tolerance)
     return [FaceMatch(id=pid, distance=dist, box=box) for (pid, dist), box in zip(matches, boxes, strict=True)]

@@ -1,0 +1,155 @@
+"""Typed contracts for every message that crosses a boundary.
+
+State input and output of each stage, and the result message the device receives (whose JSON Schema is
+committed as ``facepipe/schemas/result.schema.json``; ``facepipe schema`` regenerates it).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RESULT_SCHEMA_VERSION = 1
+# SQS refuses bodies over 256 KiB; stay well under it so attributes and encoding never tip it over.
+MAX_RESULT_BYTES = 200 * 1024
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClipRef(_Contract):
+    """The clip a message is about: where it is, which device sent it, when it was captured."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    device_id: str
+    seq: int | None = Field(default=None, ge=0)
+    captured_at: str | None = None
+
+
+class FrameRef(_Contract):
+    """One extracted frame stored as a JPEG in S3."""
+
+    bucket: str
+    key: str
+    index: int = Field(ge=0)
+    t_ms: float = Field(ge=0)
+
+
+class ExtractResult(_Contract):
+    """Output of the extract stage (the Map iterates over ``frames``)."""
+
+    clip: ClipRef
+    frames: list[FrameRef]
+    frames_total: int = Field(ge=0)
+    frames_skipped: int = Field(default=0, ge=0)
+    timings_ms: dict[str, float]
+
+
+class RecognizeRequest(_Contract):
+    """Input of the recognize stage: one frame of one clip."""
+
+    clip: ClipRef
+    frame: FrameRef
+
+
+class Face(_Contract):
+    id: str
+    distance: float | None
+    box: list[int] = Field(min_length=4, max_length=4, description="top, right, bottom, left in frame pixels")
+
+
+class FrameFaces(_Contract):
+    """Output of the recognize stage: the faces of one frame."""
+
+    index: int
+    t_ms: float
+    faces: list[Face]
+    faces_detected: int = Field(ge=0, description="faces detected before the per-frame cap")
+    ms: float
+
+
+class EnrichRequest(_Contract):
+    """Input of the enrich stage: the extract output and the Map's per-frame results."""
+
+    clip: ClipRef
+    frames: list[FrameFaces]
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    execution_id: str | None = None
+    started_at: str | None = None
+
+
+class ErrorRequest(_Contract):
+    """Input of the enrich stage's error path: the failed execution's input and the caught error."""
+
+    event: dict[str, Any]
+    error: dict[str, Any]
+    execution_id: str | None = None
+    started_at: str | None = None
+
+
+class Status(StrEnum):
+    OK = "ok"
+    NO_FACE = "no_face"
+    ERROR = "error"
+
+
+class ResultClip(_Contract):
+    bucket: str
+    key: str
+    seq: int | None
+    captured_at: str | None
+
+
+class Person(_Contract):
+    """A recognized person with their record's fields (``record`` is null when the table has none)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    name: str | None
+    record: dict[str, Any] | None
+    distance: float
+    frames_seen: int = Field(ge=1)
+    box: list[int] = Field(min_length=4, max_length=4)
+
+
+class ResultError(_Contract):
+    code: str
+    message: str
+
+
+class ResultMessage(_Contract):
+    """The one message per clip on the results queue."""
+
+    schema_version: int = RESULT_SCHEMA_VERSION
+    device_id: str
+    clip: ResultClip
+    status: Status
+    people: list[Person]
+    unknown_faces: int = Field(ge=0)
+    frames_analyzed: int = Field(ge=0)
+    truncated: bool = False
+    error: ResultError | None
+    timings_ms: dict[str, float]
+    execution_id: str | None
+
+
+class PublishRequest(_Contract):
+    """What the state machine's Publish state sends: the message, its FIFO group and deduplication id."""
+
+    message: ResultMessage
+    group_id: str
+    dedup_id: str
+
+
+def result_schema() -> dict[str, Any]:
+    """The JSON Schema of :class:`ResultMessage`, as committed in ``facepipe/schemas``."""
+    schema = ResultMessage.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://facepipe.dev/schemas/result.schema.json"
+    return schema

@@ -1,0 +1,64 @@
+"""DynamoDB: the students table (batch reads for enrich, writes for `facepipe students import`)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from facepipe.aws_clients import client
+from facepipe.records import StudentRecord
+
+_deserializer = TypeDeserializer()
+_serializer = TypeSerializer()
+BATCH_GET_LIMIT = 100
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; results are JSON, so make them int or float."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [_plain(v) for v in value]
+    return value
+
+
+def get_records(table: str, ids: Iterable[str], *, max_rounds: int = 8) -> dict[str, dict[str, Any]]:
+    """Records for ``ids`` in as few BatchGetItem calls as possible; unprocessed keys are retried with backoff."""
+    wanted = sorted(set(ids))
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(wanted), BATCH_GET_LIMIT):
+        request: dict[str, Any] = {
+            table: {"Keys": [{"id": {"S": i}} for i in wanted[start : start + BATCH_GET_LIMIT]]}
+        }
+        for attempt in range(max_rounds):
+            response = client("dynamodb").batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(table, []):
+                record = _plain({k: _deserializer.deserialize(v) for k, v in item.items()})
+                found[str(record.get("id"))] = record
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            time.sleep(min(1.0, 0.05 * 2**attempt))
+        else:
+            raise RuntimeError(f"DynamoDB kept {len(request.get(table, {}).get('Keys', []))} keys unprocessed")
+    return found
+
+
+def put_records(records: Iterable[StudentRecord], *, table: str) -> int:
+    """Write records (replacing any with the same id); returns how many were written."""
+    count = 0
+    dynamodb = client("dynamodb")
+    for record in records:
+        # DynamoDB takes Decimal, never float: go through JSON with Decimal floats.
+        plain = json.loads(record.model_dump_json(), parse_float=Decimal)
+        item = {k: _serializer.serialize(v) for k, v in plain.items() if v is not None}
+        dynamodb.put_item(TableName=table, Item=item)
+        count += 1
+    return count

@@ -1,0 +1,236 @@
+"""Local Lambda runtime: the state machine's ``lambda:invoke`` calls run the real handlers.
+
+moto's executor calls Lambda through boto3's ``Invoke``; a ``before-call`` hook on the default boto3
+session answers those calls here instead of sending them. Extract and enrich run in this process, as
+one warm container each; recognize runs in a pool of warm worker processes sized to the cores (as warm
+Lambda containers are), so the frames of a clip are recognized in parallel.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import boto3
+from botocore.awsrequest import AWSResponse
+from botocore.response import StreamingBody
+
+from facepipe.settings import get_settings
+
+
+@dataclass
+class LambdaContext:
+    """The parts of the Lambda context object handlers and powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int = 512
+    timeout_s: float = 30.0
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_s - (time.monotonic() - self.started)) * 1000))
+
+
+def load_handler(app: Path) -> Callable[[dict[str, Any], Any], Any]:
+    """Import ``functions/<stage>/app.py`` under a unique module name and return its ``lambda_handler``."""
+    name = f"facepipe_fn_{app.parent.name}"
+    if name in sys.modules:
+        return sys.modules[name].lambda_handler  # type: ignore[no-any-return]
+    spec = importlib.util.spec_from_file_location(name, app)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module.lambda_handler  # type: ignore[no-any-return]
+
+
+def run_handler(app: Path, function_name: str, event: dict[str, Any]) -> tuple[bool, Any]:
+    """Run a handler as Lambda would: (True, result) or (False, {errorType, errorMessage, stackTrace})."""
+    try:
+        handler = load_handler(app)
+        return True, handler(event, LambdaContext(function_name))
+    except Exception as exc:  # a handler's failure is the invocation's result, as in Lambda
+        return False, {
+            "errorType": type(exc).__name__,
+            "errorMessage": str(exc),
+            "stackTrace": traceback.format_exception(exc)[-3:],
+        }
+
+
+# --- worker processes -------------------------------------------------------------------------------
+def _worker_init(env: dict[str, str], app: str, function_name: str) -> None:
+    os.environ.update(env)
+    get_settings.cache_clear()
+    load_handler(Path(app))  # cold start: imports the handler, which loads the face models
+
+
+def _worker_ready() -> int:
+    return os.getpid()
+
+
+def _worker_invoke(app: str, function_name: str, event: dict[str, Any]) -> tuple[bool, Any]:
+    return run_handler(Path(app), function_name, event)
+
+
+class WorkerPool:
+    """Warm recognize containers: ``size`` processes that loaded the models once, at start."""
+
+    def __init__(self, app: Path, function_name: str, env: dict[str, str], size: int) -> None:
+        self.app, self.function_name, self.env, self.size = app, function_name, env, size
+        self._lock = threading.Lock()
+        self._pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        import multiprocessing
+
+        pool = ProcessPoolExecutor(
+            max_workers=self.size,
+            # spawn, not fork: the parent runs the moto server's threads.
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(self.env, str(self.app), self.function_name),
+        )
+        return pool
+
+    def warm(self) -> float:
+        """Start every worker now and wait for its cold start; returns the seconds it took."""
+        start = time.perf_counter()
+        futures = [self._pool.submit(_worker_ready) for _ in range(self.size * 2)]
+        for future in futures:
+            future.result()
+        return time.perf_counter() - start
+
+    def invoke(self, event: dict[str, Any]) -> tuple[bool, Any]:
+        """Run one invocation; a dead worker raises ``BrokenProcessPool`` after the pool is replaced."""
+        with self._lock:
+            pool = self._pool
+        future: Future[tuple[bool, Any]] = pool.submit(_worker_invoke, str(self.app), self.function_name, event)
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            with self._lock:
+                if self._pool is pool:  # the first caller to notice replaces the pool
+                    self._pool = self._start()
+            raise
+
+    def pids(self) -> list[int]:
+        return list(self._pool._processes)  # noqa: SLF001 - for fault-injection tests
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class ServiceError(Exception):
+    """A Lambda service failure (not the function's): Step Functions sees Lambda.<code> and retries it."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class LocalFunction:
+    name: str
+    app: Path
+    pool: WorkerPool | None = None
+    invocations: int = 0
+    # Fault injection for tests: called before each invocation; may raise ServiceError.
+    before_invoke: Callable[[LocalFunction, dict[str, Any]], None] | None = None
+
+
+class LocalLambdaRuntime:
+    """Answers boto3 ``lambda.Invoke`` calls made in this process by running the local functions."""
+
+    def __init__(self) -> None:
+        self.functions: dict[str, LocalFunction] = {}
+        self._lock = threading.Lock()
+        self._registered = False
+
+    def add(self, function: LocalFunction) -> None:
+        self.functions[function.name] = function
+
+    def install(self) -> None:
+        """Register the hook on boto3's default session (moto's executor builds its clients from it)."""
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session()
+        assert boto3.DEFAULT_SESSION is not None
+        boto3.DEFAULT_SESSION.events.register("before-call.lambda.Invoke", self._on_invoke, unique_id="facepipe-local")
+        self._registered = True
+
+    def uninstall(self) -> None:
+        if self._registered and boto3.DEFAULT_SESSION is not None:
+            boto3.DEFAULT_SESSION.events.unregister("before-call.lambda.Invoke", unique_id="facepipe-local")
+        for function in self.functions.values():
+            if function.pool is not None:
+                function.pool.shutdown()
+        self._registered = False
+
+    def invoke(self, name: str, event: dict[str, Any]) -> tuple[bool, Any]:
+        function = self.functions.get(name.rsplit(":", 1)[-1] if name.startswith("arn:") else name)
+        if function is None:
+            raise ServiceError("ResourceNotFoundException", f"Function not found: {name}")
+        with self._lock:
+            function.invocations += 1
+        if function.before_invoke is not None:
+            function.before_invoke(function, event)
+        if function.pool is not None:
+            try:
+                return function.pool.invoke(event)
+            except BrokenProcessPool as exc:
+                raise ServiceError("ServiceException", f"{name}: the container exited mid-invocation") from exc
+        return run_handler(function.app, function.name, event)
+
+    # --- the botocore hook ----------------------------------------------------------------------
+    def _on_invoke(self, model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        url = params.get("url_path", "")
+        name = unquote(url.split("/functions/", 1)[1].split("/", 1)[0]) if "/functions/" in url else ""
+        body = params.get("body") or b"{}"
+        event = json.loads(body if isinstance(body, bytes | str) else b"{}")
+        request_id = str(uuid.uuid4())
+        try:
+            ok, result = self.invoke(name, event)
+        except ServiceError as exc:
+            http = AWSResponse(url, 500, {"x-amzn-requestid": request_id}, None)  # type: ignore[arg-type]
+            return http, {
+                "Error": {"Code": exc.code, "Message": str(exc)},
+                "ResponseMetadata": {"HTTPStatusCode": 500, "RequestId": request_id},
+            }
+        payload = json.dumps(result).encode()
+        parsed: dict[str, Any] = {
+            "StatusCode": 200,
+            "ExecutedVersion": "$LATEST",
+            "Payload": StreamingBody(io.BytesIO(payload), len(payload)),
+            "ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": request_id},
+        }
+        if not ok:
+            parsed["FunctionError"] = "Unhandled"
+        http = AWSResponse(url, 200, {"x-amzn-requestid": request_id}, None)  # type: ignore[arg-type]
+        return http, parsed

@@ -1,0 +1,128 @@
+"""Read ``template.yaml``: what the local stack creates comes from here, so the two cannot drift."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short-form intrinsics (!Ref, !Sub, !GetAtt, ...)."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+def repo_root() -> Path:
+    """The repository root: where template.yaml, functions/ and statemachine/ are."""
+    return Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class StackTemplate:
+    """The parts of the SAM template the local stack needs, with intrinsics resolved against ``names``."""
+
+    path: Path
+    doc: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> StackTemplate:
+        path = path or repo_root() / "template.yaml"
+        return cls(path, yaml.load(path.read_text(), Loader=_CfnLoader))  # noqa: S506 - SafeLoader subclass
+
+    # --- lookup ---------------------------------------------------------------------------------
+    def resources(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.doc["Resources"].items() if v["Type"] == kind}
+
+    def properties(self, logical_id: str) -> dict[str, Any]:
+        return dict(self.doc["Resources"][logical_id].get("Properties", {}))
+
+    def parameter_defaults(self) -> dict[str, str]:
+        return {k: str(v.get("Default", "")) for k, v in self.doc.get("Parameters", {}).items()}
+
+    # --- intrinsics -----------------------------------------------------------------------------
+    def resolve(self, value: Any, refs: dict[str, str], attrs: dict[tuple[str, str], str]) -> Any:
+        """Resolve Ref / GetAtt / Sub against physical names (``refs``) and attributes (``attrs``)."""
+        if isinstance(value, list):
+            return [self.resolve(v, refs, attrs) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if set(value) == {"Ref"}:
+            return refs[value["Ref"]]
+        if set(value) == {"Fn::GetAtt"}:
+            logical, attr = value["Fn::GetAtt"]
+            return attrs[(logical, attr)]
+        if set(value) == {"Fn::Sub"}:
+            text = value["Fn::Sub"]
+
+            def sub(match: re.Match[str]) -> str:
+                token = match[1]
+                if token.startswith("!"):
+                    return "${" + token[1:] + "}"
+                if "." in token:
+                    logical, attr = token.split(".", 1)
+                    return attrs[(logical, attr)]
+                return refs[token]
+
+            return re.sub(r"\$\{([^}]+)\}", sub, text)
+        return {k: self.resolve(v, refs, attrs) for k, v in value.items()}
+
+    # --- the pieces -----------------------------------------------------------------------------
+    def state_machine(self) -> tuple[str, dict[str, Any]]:
+        """(logical id, properties) of the one state machine."""
+        (logical, resource), *_ = self.resources("AWS::Serverless::StateMachine").items()
+        return logical, resource["Properties"]
+
+    def definition(self, substitutions: dict[str, str]) -> str:
+        """The ASL file with ``${Placeholders}`` filled, as Step Functions does with DefinitionSubstitutions."""
+        _, props = self.state_machine()
+        text = (self.path.parent / props["DefinitionUri"]).read_text()
+        missing = set(re.findall(r"\$\{(\w+)\}", text)) - set(substitutions)
+        if missing:
+            raise KeyError(f"DefinitionSubstitutions lack {sorted(missing)}")
+        text = re.sub(r"\$\{(\w+)\}", lambda m: str(substitutions[m[1]]), text)
+        json.loads(text)  # fail here, with a clear message, rather than inside the executor
+        return text
+
+    def event_rule(self) -> dict[str, Any]:
+        """The state machine's EventBridge trigger (Pattern, RetryPolicy, DeadLetterConfig)."""
+        _, props = self.state_machine()
+        for event in props.get("Events", {}).values():
+            if event["Type"] == "EventBridgeRule":
+                return dict(event["Properties"])
+        raise KeyError("the state machine has no EventBridgeRule event")
+
+    def function_environment(self, logical_id: str) -> dict[str, Any]:
+        """Globals' variables overlaid with the function's own (unresolved)."""
+        merged = dict(self.doc.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
+        own = self.properties(logical_id).get("Environment", {}).get("Variables", {})
+        merged.update(own)
+        return merged
+
+    def function_app(self, logical_id: str) -> Path:
+        """The handler file of a function: CodeUri/app.py for zip, the Dockerfile's folder for images."""
+        resource = self.doc["Resources"][logical_id]
+        props = resource["Properties"]
+        if props.get("PackageType") == "Image":
+            folder = (self.path.parent / resource["Metadata"]["Dockerfile"]).parent
+        else:
+            folder = self.path.parent / props["CodeUri"]
+        return folder / "app.py"

@@ -1,0 +1,75 @@
+"""S3: clips in, frames out, and the gallery (cached per process, reloaded when its ETag changes)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from facepipe.aws_clients import client
+from facepipe.errors import GalleryError
+from facepipe.gallery import Gallery
+
+
+def head(bucket: str, key: str, version_id: str | None = None) -> dict[str, Any]:
+    kwargs = {"Bucket": bucket, "Key": key} | ({"VersionId": version_id} if version_id else {})
+    return dict(client("s3").head_object(**kwargs))
+
+
+def get_bytes(bucket: str, key: str, version_id: str | None = None) -> bytes:
+    kwargs = {"Bucket": bucket, "Key": key} | ({"VersionId": version_id} if version_id else {})
+    return bytes(client("s3").get_object(**kwargs)["Body"].read())
+
+
+def put_bytes(bucket: str, key: str, data: bytes, content_type: str, metadata: dict[str, str] | None = None) -> None:
+    client("s3").put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type, Metadata=metadata or {})
+
+
+def upload_gallery(gallery: Gallery, *, bucket: str, key: str) -> None:
+    put_bytes(bucket, key, gallery.dumps(), "application/json")
+
+
+@dataclass
+class _Loaded:
+    gallery: Gallery
+    etag: str
+    checked_at: float
+
+
+class GalleryCache:
+    """The gallery the recognize stage matches against, fetched at cold start.
+
+    It is re-checked (a HEAD request) at most every ``refresh_seconds`` and downloaded again only when its
+    ETag changed, so a new enrollment reaches warm functions within that time at the cost of one HEAD.
+    """
+
+    def __init__(self, bucket: str, key: str, refresh_seconds: float) -> None:
+        self.bucket, self.key, self.refresh_seconds = bucket, key, refresh_seconds
+        self._loaded: _Loaded | None = None
+        self._lock = threading.Lock()
+        self.downloads = 0
+
+    def get(self) -> Gallery:
+        with self._lock:
+            now = time.monotonic()
+            loaded = self._loaded
+            if loaded is not None and now - loaded.checked_at < self.refresh_seconds:
+                return loaded.gallery
+            source = f"s3://{self.bucket}/{self.key}"
+            try:
+                etag = head(self.bucket, self.key)["ETag"]
+                if loaded is not None and etag == loaded.etag:
+                    loaded.checked_at = now
+                    return loaded.gallery
+                gallery = Gallery.loads(get_bytes(self.bucket, self.key), source=source)
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code in ("404", "NoSuchKey", "NoSuchBucket", "NotFound"):
+                    raise GalleryError(f"{source}: gallery not found (run `facepipe enroll ... --bucket`)") from exc
+                raise
+            self.downloads += 1
+            self._loaded = _Loaded(gallery, etag, now)
+            return gallery

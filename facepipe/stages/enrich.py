@@ -1,0 +1,168 @@
+"""Enrich: merge a clip's frames into the people seen, add their records, build the result message."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from facepipe import dynamo_records
+from facepipe.contracts import (
+    MAX_RESULT_BYTES,
+    ClipRef,
+    EnrichRequest,
+    ErrorRequest,
+    FrameFaces,
+    Person,
+    PublishRequest,
+    ResultClip,
+    ResultError,
+    ResultMessage,
+    Status,
+)
+from facepipe.errors import FacepipeError
+from facepipe.faces import UNKNOWN
+from facepipe.settings import Settings
+from facepipe.video import parse_clip_key
+
+
+def merge_frames(frames: list[FrameFaces]) -> tuple[dict[str, dict[str, Any]], int]:
+    """People across frames (frames seen, best distance and its box) and the unknown-face count.
+
+    Unknown faces cannot be told apart across frames, so the count is the most seen in any one frame.
+    """
+    people: dict[str, dict[str, Any]] = {}
+    unknown = 0
+    for frame in frames:
+        unknown = max(unknown, sum(1 for f in frame.faces if f.id == UNKNOWN))
+        for face in frame.faces:
+            if face.id == UNKNOWN or face.distance is None:
+                continue
+            seen = people.setdefault(face.id, {"frames": set(), "distance": face.distance, "box": face.box})
+            seen["frames"].add(frame.index)
+            if face.distance < seen["distance"]:
+                seen["distance"], seen["box"] = face.distance, face.box
+    return people, unknown
+
+
+def _elapsed_ms(started_at: str | None) -> float | None:
+    if not started_at:
+        return None
+    try:
+        start = datetime.fromisoformat(started_at.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    return round((datetime.now(UTC) - start).total_seconds() * 1000, 1)
+
+
+def dedup_id(clip: ClipRef | ResultClip, version_id: str | None) -> str:
+    """FIFO deduplication id: the same clip version always gets the same id (at most 128 chars)."""
+    return hashlib.sha256(f"{clip.bucket}/{clip.key}#{version_id or ''}".encode()).hexdigest()
+
+
+def _fit(message: ResultMessage) -> ResultMessage:
+    """Drop the farthest people until the message fits in an SQS message, and say so."""
+    while len(message.model_dump_json()) > MAX_RESULT_BYTES and message.people:
+        keep = max(0, len(message.people) - max(1, len(message.people) // 4))
+        message = message.model_copy(update={"people": message.people[:keep], "truncated": True})
+    return message
+
+
+def enrich_clip(request: EnrichRequest, settings: Settings) -> PublishRequest:
+    start = time.perf_counter()
+    merged, unknown = merge_frames(request.frames)
+    records = dynamo_records.get_records(settings.students_table, merged) if merged else {}
+    people = [
+        Person(
+            id=person_id,
+            name=(records.get(person_id) or {}).get("name"),
+            record=records.get(person_id),
+            distance=round(seen["distance"], 4),
+            frames_seen=len(seen["frames"]),
+            box=seen["box"],
+        )
+        for person_id, seen in sorted(merged.items(), key=lambda kv: kv[1]["distance"])
+    ]
+    timings = dict(request.timings_ms)
+    timings["recognize"] = max((f.ms for f in request.frames), default=0.0)
+    timings["enrich"] = round((time.perf_counter() - start) * 1000, 1)
+    total = _elapsed_ms(request.started_at)
+    if total is not None:
+        timings["total"] = total
+    clip = request.clip
+    message = ResultMessage(
+        device_id=clip.device_id,
+        clip=ResultClip(bucket=clip.bucket, key=clip.key, seq=clip.seq, captured_at=clip.captured_at),
+        status=Status.OK if people or unknown else Status.NO_FACE,
+        people=people,
+        unknown_faces=unknown,
+        frames_analyzed=len(request.frames),
+        error=None,
+        timings_ms=timings,
+        execution_id=request.execution_id,
+    )
+    return PublishRequest(message=_fit(message), group_id=clip.device_id, dedup_id=dedup_id(clip, clip.version_id))
+
+
+def _error_code(error_type: str) -> str:
+    """Our own errors keep their stable code; anything else is named after what failed."""
+    for cls in _subclasses(FacepipeError):
+        if cls.__name__ == error_type:
+            return cls.code
+    if error_type.startswith("States."):
+        return error_type.removeprefix("States.").lower()
+    return "internal"
+
+
+def _subclasses(cls: type) -> list[type]:
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found.extend(_subclasses(sub))
+    return found
+
+
+def report_error(request: ErrorRequest) -> PublishRequest:
+    """The ``error`` result for a clip whose execution failed, so the device is never left waiting."""
+    error_type = str(request.error.get("Error", "Error"))
+    cause = request.error.get("Cause", "")
+    text = str(cause)
+    try:
+        parsed = json.loads(cause) if isinstance(cause, str) and cause.startswith("{") else None
+    except json.JSONDecodeError:
+        parsed = None
+    if isinstance(parsed, dict):
+        error_type = str(parsed.get("errorType", error_type))
+        text = str(parsed.get("errorMessage", text))
+    detail = request.event.get("detail", {}) if isinstance(request.event, dict) else {}
+    bucket = str(detail.get("bucket", {}).get("name", ""))
+    key = str(detail.get("object", {}).get("key", ""))
+    version = detail.get("object", {}).get("version-id")
+    try:
+        parsed_key = parse_clip_key(key)
+        device_id, seq, captured = parsed_key.device_id, parsed_key.seq, parsed_key.captured_at
+    except FacepipeError:
+        parts = key.split("/")
+        device_id, seq, captured = (parts[1] if len(parts) > 2 and parts[1] else "unknown"), None, None
+    clip = ResultClip(bucket=bucket, key=key, seq=seq, captured_at=captured)
+    timings: dict[str, float] = {}
+    total = _elapsed_ms(request.started_at)
+    if total is not None:
+        timings["total"] = total
+    message = ResultMessage(
+        device_id=device_id,
+        clip=clip,
+        status=Status.ERROR,
+        people=[],
+        unknown_faces=0,
+        frames_analyzed=0,
+        error=ResultError(code=_error_code(error_type), message=text[:1000] or error_type),
+        timings_ms=timings,
+        execution_id=request.execution_id,
+    )
+    group = re.sub(r"[^!-~]", "_", device_id)[:128] or "unknown"
+    return PublishRequest(message=message, group_id=group, dedup_id=dedup_id(clip, version))

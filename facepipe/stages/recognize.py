@@ -1,0 +1,42 @@
+"""Recognize: the faces of one stored frame, matched against the gallery."""
+
+from __future__ import annotations
+
+import time
+
+from facepipe import faces, s3_store
+from facepipe.contracts import Face, FrameFaces, RecognizeRequest
+from facepipe.settings import Settings
+from facepipe.video import decode_jpeg_rgb
+
+_cache: s3_store.GalleryCache | None = None
+
+
+def gallery_cache(settings: Settings) -> s3_store.GalleryCache:
+    """The process's gallery cache (one per warm function or worker)."""
+    global _cache
+    if _cache is None or (_cache.bucket, _cache.key) != (settings.bucket_name, settings.gallery_key):
+        _cache = s3_store.GalleryCache(settings.bucket_name, settings.gallery_key, settings.gallery_refresh_seconds)
+    return _cache
+
+
+def recognize_frame(request: RecognizeRequest, settings: Settings) -> FrameFaces:
+    start = time.perf_counter()
+    gallery = gallery_cache(settings).get()
+    frame = request.frame
+    data = s3_store.get_bytes(frame.bucket, frame.key)
+    image = decode_jpeg_rgb(data, max_pixels=settings.max_frame_pixels, name=frame.key)
+    detected = faces.detect_faces(image, model=settings.detect_model, max_side=settings.detect_max_side)
+    boxes = faces.keep_largest(detected, settings.max_faces_per_frame)
+    matches = faces.match_encodings(faces.encode_faces(image, boxes), gallery, tolerance=settings.match_tolerance)
+    found = [
+        Face(id=pid, distance=None if d is None else round(d, 4), box=list(box))
+        for (pid, d), box in zip(matches, boxes, strict=True)
+    ]
+    return FrameFaces(
+        index=frame.index,
+        t_ms=frame.t_ms,
+        faces=found,
+        faces_detected=len(detected),
+        ms=round((time.perf_counter() - start) * 1000, 1),
+    )

@@ -1,0 +1,159 @@
+"""Clips to frames with OpenCV: validate, decode, pick frames spread over the clip."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facepipe.errors import ClipError
+
+CLIP_SUFFIXES = ("mp4", "h264", "mjpeg", "avi")
+CLIP_KEY = re.compile(
+    r"^clips/(?P<device>[A-Za-z0-9][A-Za-z0-9_-]{0,63})/(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,127})\."
+    r"(?P<ext>" + "|".join(CLIP_SUFFIXES) + r")$"
+)
+# Clip names as the device writes them: <seq>_<capture time, compact ISO 8601 UTC>, e.g. 000042_20261125T101500123Z
+CLIP_NAME = re.compile(r"^(?P<seq>\d{1,12})(?:_(?P<ts>\d{8}T\d{6}(?:\d{3})?Z))?$")
+FALLBACK_FPS = 30.0
+
+
+@dataclass(frozen=True)
+class ClipKey:
+    device_id: str
+    name: str
+    ext: str
+    seq: int | None
+    captured_at: str | None
+
+
+def parse_clip_key(key: str) -> ClipKey:
+    """Check a key is ``clips/<device_id>/<name>.<mp4|h264|mjpeg|avi>`` and read what the name carries."""
+    match = CLIP_KEY.match(key)
+    if match is None:
+        raise ClipError(
+            f"key {key!r} is not clips/<device_id>/<name>.<{'|'.join(CLIP_SUFFIXES)}> "
+            "(letters, digits, '_', '-', '.' only)",
+            code="bad_key",
+        )
+    name = match["name"]
+    seq = captured = None
+    named = CLIP_NAME.match(name)
+    if named:
+        seq = int(named["seq"])
+        if named["ts"]:
+            captured = parse_compact_time(named["ts"])
+    return ClipKey(match["device"], name, match["ext"], seq, captured)
+
+
+def compact_time(moment: datetime) -> str:
+    """20261125T101500123Z: sortable, and safe in an S3 key."""
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_compact_time(text: str) -> str:
+    millis = int(text[15:18]) if len(text) == 19 else 0
+    moment = datetime.strptime(text[:15], "%Y%m%dT%H%M%S").replace(tzinfo=UTC, microsecond=millis * 1000)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def spread_indices(total: int, count: int) -> list[int]:
+    """``count`` frame indices spread evenly over ``total`` frames, always including the middle one."""
+    if total <= 0:
+        return []
+    if count >= total:
+        return list(range(total))
+    inner = np.linspace(0, total - 1, count + 2)[1:-1] if count > 1 else np.array([(total - 1) / 2])
+    picked = sorted({int(round(x)) for x in inner})
+    middle = (total - 1) // 2
+    if middle not in picked:
+        nearest = min(range(len(picked)), key=lambda i: abs(picked[i] - middle))
+        picked[nearest] = middle
+    return sorted(set(picked))
+
+
+@dataclass
+class DecodedClip:
+    frames: list[tuple[int, float, np.ndarray]]  # (index, t_ms, BGR frame)
+    total: int
+    skipped: int
+    fps: float
+
+
+def decode_clip(path: Path, *, frames_wanted: int, max_seconds: float, max_pixels: int) -> DecodedClip:
+    """Decode a clip file and keep ``frames_wanted`` frames spread over it (the middle one included).
+
+    Every frame is read in order (a 0.5 s clip is ~15 frames; raw H.264 has no reliable frame count to
+    seek by), frames that fail to decode are skipped, and the limits are checked as early as possible.
+    """
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            raise ClipError(f"{path.name}: not a video OpenCV can open (corrupt or unsupported)", code="undecodable")
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        fps = fps if 1.0 <= fps <= 240.0 else FALLBACK_FPS
+        declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        if declared > 0 and declared / fps > max_seconds + 1.0 / fps:
+            raise ClipError(
+                f"{path.name}: clip is {declared / fps:.1f} s long, limit {max_seconds:g} s", code="too_long"
+            )
+        limit = int(max_seconds * fps) + 1
+        decoded: list[np.ndarray | None] = []
+        misses = 0
+        while True:
+            grabbed = capture.grab()
+            if not grabbed:
+                break
+            ok, frame = capture.retrieve()
+            if ok and frame is not None and frame.size:
+                height, width = frame.shape[:2]
+                if width * height > max_pixels:
+                    raise ClipError(
+                        f"{path.name}: frames are {width}x{height}, larger than the limit of {max_pixels} pixels",
+                        code="too_large",
+                    )
+                decoded.append(frame)
+            else:
+                decoded.append(None)
+                misses += 1
+            if len(decoded) > limit:
+                raise ClipError(
+                    f"{path.name}: clip is longer than the limit of {max_seconds:g} s", code="too_long"
+                )
+    finally:
+        capture.release()
+    if not decoded or misses == len(decoded):
+        raise ClipError(f"{path.name}: no decodable frames (empty, truncated or corrupt clip)", code="undecodable")
+    picked = spread_indices(len(decoded), frames_wanted)
+    frames: list[tuple[int, float, np.ndarray]] = []
+    skipped = 0
+    for index in picked:
+        frame = decoded[index]
+        if frame is None:
+            # Fall back to the nearest decodable neighbour rather than losing the sample point.
+            near = [i for i in range(len(decoded)) if decoded[i] is not None]
+            index = min(near, key=lambda i: abs(i - index))
+            frame = decoded[index]
+            skipped += 1
+        if frame is not None and all(index != f[0] for f in frames):
+            frames.append((index, round(index * 1000.0 / fps, 1), frame))
+    return DecodedClip(frames=frames, total=len(decoded), skipped=misses, fps=fps)
+
+
+def encode_jpeg(frame_bgr: np.ndarray, quality: int = 90) -> bytes:
+    ok, data = cv2.imencode(".jpg", frame_bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ClipError("could not encode a frame as JPEG", code="encode_failed")
+    return data.tobytes()
+
+
+def decode_jpeg_rgb(data: bytes, *, max_pixels: int, name: str) -> np.ndarray:
+    """A stored frame back to RGB; refuses oversized frames before decoding the pixels."""
+    from facepipe.images import load_rgb
+
+    # Pillow reads the declared size from the header first, so the pixel limit holds before decoding.
+    return load_rgb(data, name=name, max_bytes=len(data) + 1, max_pixels=max_pixels)

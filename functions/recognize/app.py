@@ -1,0 +1,31 @@
+"""RecognizeFunction: one frame in, its faces out (matched against the gallery cached from S3)."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from facepipe.contracts import RecognizeRequest
+from facepipe.faces import UNKNOWN, load_models
+from facepipe.settings import get_settings
+from facepipe.stages.recognize import recognize_frame
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+load_models()  # at init, so the model load counts as cold start rather than as the first frame
+
+
+@logger.inject_lambda_context(correlation_id_path="clip.key")
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    request = parse(event=event, model=RecognizeRequest)
+    result = recognize_frame(request, get_settings())
+    unknown = sum(1 for face in result.faces if face.id == UNKNOWN)
+    metrics.add_metric(name="Faces", unit=MetricUnit.Count, value=len(result.faces))
+    metrics.add_metric(name="UnknownFaces", unit=MetricUnit.Count, value=unknown)
+    metrics.add_metric(name="RecognizeMs", unit=MetricUnit.Milliseconds, value=result.ms)
+    # Ids and distances only: face encodings never reach the logs.
+    logger.info("frame recognized", frame=result.index, faces=[f.id for f in result.faces], ms=result.ms)
+    return result.model_dump(mode="json")
