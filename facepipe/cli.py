@@ -235,7 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
     """Commands that live in their own modules (local stack, benchmark)."""
-    return []
+    from facepipe.local import commands as local_commands
+
+    return [local_commands.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

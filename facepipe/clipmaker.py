@@ -37,11 +37,11 @@ def make_clip(
     else:
         base = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
     frames = max(1, round(seconds * fps))
+    # Letterbox the photo to the frame's aspect (edges replicated), so nobody in it is cropped away;
+    # the camera then moves within 8% of it.
+    base = _to_aspect(base, width / height)
     src_h, src_w = base.shape[:2]
-    # Fit the photo to the frame's aspect with a margin to move in (90% of the photo is in view).
-    aspect = width / height
-    crop_w = min(src_w, src_h * aspect) * 0.9
-    crop_h = crop_w / aspect
+    crop_w, crop_h = src_w * 0.96, src_h * 0.96
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*FOURCC.get(out.suffix, "mp4v")), fps, size)
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write {out}")
@@ -61,6 +61,15 @@ def make_clip(
     finally:
         writer.release()
     return out
+
+
+def _to_aspect(image: np.ndarray, aspect: float) -> np.ndarray:
+    height, width = image.shape[:2]
+    if width / height < aspect:
+        pad = int(round(height * aspect)) - width
+        return cv2.copyMakeBorder(image, 0, 0, pad // 2, pad - pad // 2, cv2.BORDER_REPLICATE)
+    pad = int(round(width / aspect)) - height
+    return cv2.copyMakeBorder(image, pad // 2, pad - pad // 2, 0, 0, cv2.BORDER_REPLICATE)
 
 
 def _empty_room(width: int, height: int, rng: np.random.Generator) -> np.ndarray:

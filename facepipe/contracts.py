@@ -68,6 +68,7 @@ class FrameFaces(_Contract):
 
     index: int
     t_ms: float
+    key: str | None = None
     faces: list[Face]
     faces_detected: int = Field(ge=0, description="faces detected before the per-frame cap")
     ms: float
@@ -118,6 +119,15 @@ class Person(_Contract):
     box: list[int] = Field(min_length=4, max_length=4)
 
 
+class FrameSummary(_Contract):
+    """Who was where in one analysed frame (ids and boxes only), for displays that draw boxes."""
+
+    index: int
+    t_ms: float
+    key: str | None = None
+    faces: list[Face]
+
+
 class ResultError(_Contract):
     code: str
     message: str
@@ -133,6 +143,7 @@ class ResultMessage(_Contract):
     people: list[Person]
     unknown_faces: int = Field(ge=0)
     frames_analyzed: int = Field(ge=0)
+    frames: list[FrameSummary] = Field(default_factory=list)
     truncated: bool = False
     error: ResultError | None
     timings_ms: dict[str, float]

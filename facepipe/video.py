@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import cv2
-import numpy as np
+# FFmpeg's own console chatter ("moov atom not found") says nothing our ClipError does not say better.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
 
 from facepipe.errors import ClipError
 
@@ -84,22 +88,25 @@ class DecodedClip:
     fps: float
 
 
-def decode_clip(path: Path, *, frames_wanted: int, max_seconds: float, max_pixels: int) -> DecodedClip:
+def decode_clip(
+    path: Path, *, frames_wanted: int, max_seconds: float, max_pixels: int, name: str | None = None
+) -> DecodedClip:
     """Decode a clip file and keep ``frames_wanted`` frames spread over it (the middle one included).
 
     Every frame is read in order (a 0.5 s clip is ~15 frames; raw H.264 has no reliable frame count to
     seek by), frames that fail to decode are skipped, and the limits are checked as early as possible.
     """
+    label = name or path.name
     capture = cv2.VideoCapture(str(path))
     try:
         if not capture.isOpened():
-            raise ClipError(f"{path.name}: not a video OpenCV can open (corrupt or unsupported)", code="undecodable")
+            raise ClipError(f"{label}: not a video OpenCV can open (corrupt or unsupported)", code="undecodable")
         fps = capture.get(cv2.CAP_PROP_FPS)
         fps = fps if 1.0 <= fps <= 240.0 else FALLBACK_FPS
         declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         if declared > 0 and declared / fps > max_seconds + 1.0 / fps:
             raise ClipError(
-                f"{path.name}: clip is {declared / fps:.1f} s long, limit {max_seconds:g} s", code="too_long"
+                f"{label}: clip is {declared / fps:.1f} s long, limit {max_seconds:g} s", code="too_long"
             )
         limit = int(max_seconds * fps) + 1
         decoded: list[np.ndarray | None] = []
@@ -113,7 +120,7 @@ def decode_clip(path: Path, *, frames_wanted: int, max_seconds: float, max_pixel
                 height, width = frame.shape[:2]
                 if width * height > max_pixels:
                     raise ClipError(
-                        f"{path.name}: frames are {width}x{height}, larger than the limit of {max_pixels} pixels",
+                        f"{label}: frames are {width}x{height}, larger than the limit of {max_pixels} pixels",
                         code="too_large",
                     )
                 decoded.append(frame)
@@ -122,12 +129,12 @@ def decode_clip(path: Path, *, frames_wanted: int, max_seconds: float, max_pixel
                 misses += 1
             if len(decoded) > limit:
                 raise ClipError(
-                    f"{path.name}: clip is longer than the limit of {max_seconds:g} s", code="too_long"
+                    f"{label}: clip is longer than the limit of {max_seconds:g} s", code="too_long"
                 )
     finally:
         capture.release()
     if not decoded or misses == len(decoded):
-        raise ClipError(f"{path.name}: no decodable frames (empty, truncated or corrupt clip)", code="undecodable")
+        raise ClipError(f"{label}: no decodable frames (empty, truncated or corrupt clip)", code="undecodable")
     picked = spread_indices(len(decoded), frames_wanted)
     frames: list[tuple[int, float, np.ndarray]] = []
     skipped = 0

@@ -87,6 +87,8 @@ def run_handler(app: Path, function_name: str, event: dict[str, Any]) -> tuple[b
 
 # --- worker processes -------------------------------------------------------------------------------
 def _worker_init(env: dict[str, str], app: str, function_name: str) -> None:
+    # A function's logs and metrics go to stderr (its "CloudWatch"); stdout stays the user's.
+    sys.stdout = sys.stderr
     os.environ.update(env)
     get_settings.cache_clear()
     load_handler(Path(app))  # cold start: imports the handler, which loads the face models
@@ -101,7 +103,7 @@ def _worker_invoke(app: str, function_name: str, event: dict[str, Any]) -> tuple
 
 
 class WorkerPool:
-    """Warm recognize containers: ``size`` processes that loaded the models once, at start."""
+    """Warm containers of one function: ``size`` processes that imported the handler once, at start."""
 
     def __init__(self, app: Path, function_name: str, env: dict[str, str], size: int) -> None:
         self.app, self.function_name, self.env, self.size = app, function_name, env, size

@@ -251,19 +251,21 @@ class LocalStack:
             attrs[(logical, "Arn")] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
         for logical in functions:
             env.update({k: str(v) for k, v in t.resolve(t.function_environment(logical), refs, attrs).items()})
-        env["POWERTOOLS_LOG_LEVEL"] = os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING")
+        env["POWERTOOLS_LOG_LEVEL"] = os.environ.get("POWERTOOLS_LOG_LEVEL", "ERROR")
         # Every function shares this process's environment, as each container has the template's.
         self._setenv(env)
         get_settings.cache_clear()
         worker_env = {k: v for k, v in os.environ.items() if k in env or k in LOCAL_ENV or k.startswith("AWS_")}
+        # Each function runs in its own warm worker processes, as Lambda runs each in its own containers:
+        # one per core, so the frames of a clip (and several clips) are worked on in parallel.
         for logical in functions:
-            app = t.function_app(logical)
-            is_image = t.properties(logical).get("PackageType") == "Image"
-            pool = None
-            if is_image:  # the heavy stage: warm worker processes, one per core
-                pool = WorkerPool(app, refs[logical], worker_env, self.workers)
-                self.cold_start_s = pool.warm()
-            self.runtime.add(LocalFunction(name=refs[logical], app=app, pool=pool))
+            pool = WorkerPool(t.function_app(logical), refs[logical], worker_env, self.workers)
+            self.runtime.add(LocalFunction(name=refs[logical], app=t.function_app(logical), pool=pool))
+        for logical, function in zip(functions, self.runtime.functions.values(), strict=True):
+            assert function.pool is not None
+            seconds = function.pool.warm()
+            if t.properties(logical).get("PackageType") == "Image":
+                self.cold_start_s = seconds
         self.runtime.install()
         self.function_names = {logical: refs[logical] for logical in functions}
 

@@ -16,6 +16,7 @@ from facepipe.contracts import (
     EnrichRequest,
     ErrorRequest,
     FrameFaces,
+    FrameSummary,
     Person,
     PublishRequest,
     ResultClip,
@@ -66,7 +67,9 @@ def dedup_id(clip: ClipRef | ResultClip, version_id: str | None) -> str:
 
 
 def _fit(message: ResultMessage) -> ResultMessage:
-    """Drop the farthest people until the message fits in an SQS message, and say so."""
+    """Drop per-frame detail, then the farthest people, until the message fits in SQS; and say so."""
+    if len(message.model_dump_json()) > MAX_RESULT_BYTES and message.frames:
+        message = message.model_copy(update={"frames": [], "truncated": True})
     while len(message.model_dump_json()) > MAX_RESULT_BYTES and message.people:
         keep = max(0, len(message.people) - max(1, len(message.people) // 4))
         message = message.model_copy(update={"people": message.people[:keep], "truncated": True})
@@ -102,6 +105,7 @@ def enrich_clip(request: EnrichRequest, settings: Settings) -> PublishRequest:
         people=people,
         unknown_faces=unknown,
         frames_analyzed=len(request.frames),
+        frames=[FrameSummary(index=f.index, t_ms=f.t_ms, key=f.key, faces=f.faces) for f in request.frames],
         error=None,
         timings_ms=timings,
         execution_id=request.execution_id,

@@ -56,6 +56,7 @@ def extract_clip(bucket: str, key: str, version_id: str | None, settings: Settin
             frames_wanted=settings.frames_per_clip,
             max_seconds=settings.max_clip_seconds,
             max_pixels=settings.max_frame_pixels,
+            name=key,
         )
     name = Path(key).stem
     prefix = f"{settings.frames_prefix}{ref.device_id}/{name}/"

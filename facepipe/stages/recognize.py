@@ -36,6 +36,7 @@ def recognize_frame(request: RecognizeRequest, settings: Settings) -> FrameFaces
     return FrameFaces(
         index=frame.index,
         t_ms=frame.t_ms,
+        key=frame.key,
         faces=found,
         faces_detected=len(detected),
         ms=round((time.perf_counter() - start) * 1000, 1),

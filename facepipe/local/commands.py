@@ -1,0 +1,144 @@
+"""`facepipe local` (long-running stack) and `facepipe run` (one-shot: clips in, results out)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from facepipe.errors import FacepipeError
+from facepipe.settings import Settings
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "local",
+        help="run the whole stack on 127.0.0.1 (no AWS account) until Ctrl-C",
+        description="An AWS-compatible endpoint (moto) on 127.0.0.1 with the template's resources, the real "
+        "state machine and the real handlers. Prints the settings a device needs.",
+    )
+    p.add_argument("--port", type=int, default=4566, help="endpoint port on 127.0.0.1 (default: %(default)s)")
+    p.add_argument("--workers", type=int, help="recognize worker processes (default: one per core)")
+    p.add_argument("--people", type=Path, metavar="DIR", help="enroll these people at start")
+    p.add_argument("--gallery", type=Path, metavar="G", help="upload this gallery at start")
+    p.add_argument("--students", type=Path, metavar="FILE", help="import these records at start")
+    p.add_argument("--env-file", type=Path, metavar="F", help="also write the device settings to this file")
+    p.set_defaults(handler=cmd_local)
+
+    p = sub.add_parser(
+        "run",
+        help="one shot: start the stack, upload clips as a device does, print each result",
+        description="Starts the local stack in-process, enrolls and imports when asked, uploads each clip, waits "
+        "for its result on the queue, prints it with the measured latency, and exits.",
+    )
+    p.add_argument("clips", nargs="+", type=Path, metavar="CLIP")
+    p.add_argument("--people", type=Path, metavar="DIR", help="enroll people from DIR/<person_id>/*.jpg first")
+    p.add_argument("--gallery", type=Path, metavar="G", help="use this gallery (instead of --people)")
+    p.add_argument("--students", type=Path, metavar="FILE", help="import student records (JSON or CSV) first")
+    p.add_argument("--device-id", default="local-pi", metavar="D")
+    p.add_argument("--json", action="store_true", help="print the result messages, one per line, with latency_s")
+    p.add_argument("--annotate", type=Path, metavar="DIR", help="write each analysed frame with boxes and names")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each clip's result")
+    p.add_argument("--workers", type=int, help="recognize worker processes (default: one per core)")
+    p.set_defaults(handler=cmd_run)
+
+
+def prepare(stack: Any, args: argparse.Namespace, settings: Settings) -> list[str]:
+    """Enroll/upload the gallery and import records as asked; returns lines to tell the user."""
+    from facepipe import s3_store
+    from facepipe.dynamo_records import put_records
+    from facepipe.enroll import enroll
+    from facepipe.gallery import Gallery
+    from facepipe.records import validate_records
+
+    said: list[str] = []
+    outputs = stack.outputs
+    gallery = None
+    if args.people is not None:
+        gallery, report = enroll(args.people, settings)
+        for path, reason in report.errors:
+            print(f"facepipe: {path}: {reason} (not enrolled)", file=sys.stderr)
+        said.append(f"Enrolled {len(gallery.people)} people from {args.people}.")
+    elif args.gallery is not None:
+        gallery = Gallery.load(args.gallery)
+    if gallery is not None:
+        s3_store.upload_gallery(gallery, bucket=outputs.bucket, key=outputs.gallery_key)
+    if args.students is not None:
+        report = validate_records(args.students)
+        for _line, problem in report.problems:
+            print(f"facepipe: {args.students}: {problem} (skipped)", file=sys.stderr)
+        put_records(report.records, table=outputs.table)
+        said.append(f"Imported {len(report.records)} student records.")
+    return said
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from facepipe.display import format_result
+    from facepipe.local.client import receive_results, upload_clip
+    from facepipe.local.stack import local_stack
+
+    if args.people is None and args.gallery is None:
+        raise FacepipeError("facepipe run needs --people DIR or --gallery G (who to recognize)")
+    for clip in args.clips:
+        if not clip.is_file():
+            raise FacepipeError(f"{clip}: no such clip")
+    missing = 0
+    with local_stack(workers=args.workers) as stack:
+        for line in prepare(stack, args, settings):
+            if not args.json:
+                print(line)
+        for seq, clip in enumerate(args.clips, start=1):
+            upload = upload_clip(clip, bucket=stack.outputs.bucket, device_id=args.device_id, seq=seq)
+            got = receive_results(stack.outputs.queue_url, {upload.key: upload}, timeout_s=args.timeout)
+            if upload.key not in got:
+                missing += 1
+                print(f"clip {seq:06d}: no result within {args.timeout:g} s ({clip})", file=sys.stderr)
+                continue
+            message, latency = got[upload.key]
+            if args.json:
+                print(json.dumps(message | {"latency_s": round(latency, 3)}))
+            else:
+                print(format_result(message, latency))
+            sys.stdout.flush()
+            if args.annotate is not None:
+                from facepipe.annotate import annotate_result
+
+                annotate_result(message, args.annotate)
+    return 1 if missing else 0
+
+
+def cmd_local(args: argparse.Namespace, settings: Settings) -> int:
+    from facepipe.local.stack import local_stack
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with local_stack(port=args.port, workers=args.workers) as stack:
+        for line in prepare(stack, args, settings):
+            print(line)
+        outputs = stack.outputs
+        env = outputs.env()
+        print(f"facepipe local stack on {outputs.endpoint_url} (127.0.0.1 only)")
+        print(f"  bucket:        {outputs.bucket}")
+        print(f"  results queue: {outputs.queue_url}")
+        print(f"  table:         {outputs.table}")
+        print(f"  state machine: {outputs.state_machine_arn}")
+        print(f"  recognize workers: {stack.workers} (cold start {stack.cold_start_s:.1f} s)")
+        print("Device settings (export these, or use --env-file):")
+        for key, value in env.items():
+            print(f"  {key}={value}")
+        if args.env_file is not None:
+            args.env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+            print(f"Wrote {args.env_file}")
+        print("Ctrl-C stops it.")
+        sys.stdout.flush()
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        print("Stopping.")
+    return 0
