@@ -156,6 +156,13 @@ def cmd_students_import(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from facepipe.contracts import result_schema
+
+    print(json.dumps(result_schema(), indent=2))
+    return 0
+
+
 # --- parser -----------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -227,6 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path, metavar="FILE")
     p.add_argument("--table", required=True, help="the stack's StudentsTable name")
     p.set_defaults(handler=cmd_students_import)
+
+    p = sub.add_parser(
+        "schema", help="print the JSON Schema of the result message (facepipe/schemas/result.schema.json)"
+    )
+    p.set_defaults(handler=cmd_schema)
 
     for register in _extra_commands():
         register(sub)

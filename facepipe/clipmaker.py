@@ -32,17 +32,14 @@ def make_clip(
     """
     width, height = size
     rng = np.random.default_rng(seed)
-    if image_rgb is None:
-        base = _empty_room(width * 2, height * 2, rng)
-    else:
-        base = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
+    base = _empty_room(width * 2, height * 2, rng) if image_rgb is None else cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
     frames = max(1, round(seconds * fps))
     # Letterbox the photo to the frame's aspect (edges replicated), so nobody in it is cropped away;
     # the camera then moves within 8% of it.
     base = _to_aspect(base, width / height)
     src_h, src_w = base.shape[:2]
     crop_w, crop_h = src_w * 0.96, src_h * 0.96
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*FOURCC.get(out.suffix, "mp4v")), fps, size)
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*FOURCC.get(out.suffix, "mp4v")), fps, size)
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write {out}")
     try:
@@ -66,9 +63,9 @@ def make_clip(
 def _to_aspect(image: np.ndarray, aspect: float) -> np.ndarray:
     height, width = image.shape[:2]
     if width / height < aspect:
-        pad = int(round(height * aspect)) - width
+        pad = round(height * aspect) - width
         return cv2.copyMakeBorder(image, 0, 0, pad // 2, pad - pad // 2, cv2.BORDER_REPLICATE)
-    pad = int(round(width / aspect)) - height
+    pad = round(width / aspect) - height
     return cv2.copyMakeBorder(image, pad // 2, pad - pad // 2, 0, 0, cv2.BORDER_REPLICATE)
 
 

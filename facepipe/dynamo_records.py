@@ -34,9 +34,7 @@ def get_records(table: str, ids: Iterable[str], *, max_rounds: int = 8) -> dict[
     wanted = sorted(set(ids))
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(wanted), BATCH_GET_LIMIT):
-        request: dict[str, Any] = {
-            table: {"Keys": [{"id": {"S": i}} for i in wanted[start : start + BATCH_GET_LIMIT]]}
-        }
+        request: dict[str, Any] = {table: {"Keys": [{"id": {"S": i}} for i in wanted[start : start + BATCH_GET_LIMIT]]}}
         for attempt in range(max_rounds):
             response = client("dynamodb").batch_get_item(RequestItems=request)
             for item in response.get("Responses", {}).get(table, []):

@@ -50,3 +50,25 @@ class RecordsError(FacepipeError):
     """A students file that cannot be read at all (bad rows are reported, not raised)."""
 
     code = "bad_records"
+
+
+# One class per clip problem: across a Lambda boundary only the error's type name and message survive,
+# so the type is what carries the stable code into the error result.
+class ClipKeyError(ClipError):
+    code = "bad_key"
+
+
+class EmptyClipError(ClipError):
+    code = "empty"
+
+
+class ClipTooLargeError(ClipError):
+    code = "too_large"
+
+
+class ClipTooLongError(ClipError):
+    code = "too_long"
+
+
+class UndecodableClipError(ClipError):
+    code = "undecodable"

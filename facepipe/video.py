@@ -11,10 +11,10 @@ from pathlib import Path
 # FFmpeg's own console chatter ("moov atom not found") says nothing our ClipError does not say better.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from facepipe.errors import ClipError
+from facepipe.errors import ClipError, ClipKeyError, ClipTooLargeError, ClipTooLongError, UndecodableClipError
 
 CLIP_SUFFIXES = ("mp4", "h264", "mjpeg", "avi")
 CLIP_KEY = re.compile(
@@ -37,16 +37,15 @@ class ClipKey:
 
 def parse_clip_key(key: str) -> ClipKey:
     """Check a key is ``clips/<device_id>/<name>.<mp4|h264|mjpeg|avi>`` and read what the name carries."""
-    match = CLIP_KEY.match(key)
+    match = CLIP_KEY.fullmatch(key)
     if match is None:
-        raise ClipError(
+        raise ClipKeyError(
             f"key {key!r} is not clips/<device_id>/<name>.<{'|'.join(CLIP_SUFFIXES)}> "
-            "(letters, digits, '_', '-', '.' only)",
-            code="bad_key",
+            "(letters, digits, '_', '-', '.' only)"
         )
     name = match["name"]
     seq = captured = None
-    named = CLIP_NAME.match(name)
+    named = CLIP_NAME.fullmatch(name)
     if named:
         seq = int(named["seq"])
         if named["ts"]:
@@ -72,7 +71,7 @@ def spread_indices(total: int, count: int) -> list[int]:
     if count >= total:
         return list(range(total))
     inner = np.linspace(0, total - 1, count + 2)[1:-1] if count > 1 else np.array([(total - 1) / 2])
-    picked = sorted({int(round(x)) for x in inner})
+    picked = sorted({round(x) for x in inner})
     middle = (total - 1) // 2
     if middle not in picked:
         nearest = min(range(len(picked)), key=lambda i: abs(picked[i] - middle))
@@ -100,14 +99,12 @@ def decode_clip(
     capture = cv2.VideoCapture(str(path))
     try:
         if not capture.isOpened():
-            raise ClipError(f"{label}: not a video OpenCV can open (corrupt or unsupported)", code="undecodable")
+            raise UndecodableClipError(f"{label}: not a video OpenCV can open (corrupt or unsupported)")
         fps = capture.get(cv2.CAP_PROP_FPS)
         fps = fps if 1.0 <= fps <= 240.0 else FALLBACK_FPS
         declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         if declared > 0 and declared / fps > max_seconds + 1.0 / fps:
-            raise ClipError(
-                f"{label}: clip is {declared / fps:.1f} s long, limit {max_seconds:g} s", code="too_long"
-            )
+            raise ClipTooLongError(f"{label}: clip is {declared / fps:.1f} s long, limit {max_seconds:g} s")
         limit = int(max_seconds * fps) + 1
         decoded: list[np.ndarray | None] = []
         misses = 0
@@ -119,35 +116,30 @@ def decode_clip(
             if ok and frame is not None and frame.size:
                 height, width = frame.shape[:2]
                 if width * height > max_pixels:
-                    raise ClipError(
-                        f"{label}: frames are {width}x{height}, larger than the limit of {max_pixels} pixels",
-                        code="too_large",
+                    raise ClipTooLargeError(
+                        f"{label}: frames are {width}x{height}, larger than the limit of {max_pixels} pixels"
                     )
                 decoded.append(frame)
             else:
                 decoded.append(None)
                 misses += 1
             if len(decoded) > limit:
-                raise ClipError(
-                    f"{label}: clip is longer than the limit of {max_seconds:g} s", code="too_long"
-                )
+                raise ClipTooLongError(f"{label}: clip is longer than the limit of {max_seconds:g} s")
     finally:
         capture.release()
     if not decoded or misses == len(decoded):
-        raise ClipError(f"{label}: no decodable frames (empty, truncated or corrupt clip)", code="undecodable")
+        raise UndecodableClipError(f"{label}: no decodable frames (empty, truncated or corrupt clip)")
     picked = spread_indices(len(decoded), frames_wanted)
     frames: list[tuple[int, float, np.ndarray]] = []
-    skipped = 0
-    for index in picked:
-        frame = decoded[index]
-        if frame is None:
+    for wanted in picked:
+        index = wanted
+        if decoded[index] is None:
             # Fall back to the nearest decodable neighbour rather than losing the sample point.
             near = [i for i in range(len(decoded)) if decoded[i] is not None]
-            index = min(near, key=lambda i: abs(i - index))
-            frame = decoded[index]
-            skipped += 1
-        if frame is not None and all(index != f[0] for f in frames):
-            frames.append((index, round(index * 1000.0 / fps, 1), frame))
+            index = min(near, key=lambda i: abs(i - wanted))
+        chosen = decoded[index]
+        if chosen is not None and all(index != f[0] for f in frames):
+            frames.append((index, round(index * 1000.0 / fps, 1), chosen))
     return DecodedClip(frames=frames, total=len(decoded), skipped=misses, fps=fps)
 
 

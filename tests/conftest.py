@@ -65,3 +65,36 @@ def png_bomb(width: int, height: int) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
     )
+
+
+@pytest.fixture(scope="session")
+def clip_factory(samples: Path, tmp_path_factory: pytest.TempPathFactory):
+    """make(probe_name | None, **make_clip options) -> path of a 0.5 s 640x480 clip encoded by OpenCV."""
+    from facepipe.clipmaker import make_clip
+    from facepipe.images import load_rgb
+
+    folder = tmp_path_factory.mktemp("clips")
+    made: dict[tuple, Path] = {}
+
+    def make(probe: str | None, *, suffix: str = ".mp4", **options: object) -> Path:
+        key = (probe, suffix, tuple(sorted(options.items())))
+        if key not in made:
+            image = None if probe is None else load_rgb(samples / "probes" / probe, max_bytes=10**8, max_pixels=10**8)
+            path = folder / f"{(probe or 'empty').rsplit('.', 1)[0]}-{len(made)}{suffix}"
+            made[key] = make_clip(image, path, **options)  # type: ignore[arg-type]
+        return made[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def result_validator():
+    """Validates a result message against the committed JSON Schema."""
+    import json
+
+    import jsonschema
+
+    schema = json.loads(
+        (Path(__file__).resolve().parents[1] / "facepipe" / "schemas" / "result.schema.json").read_text()
+    )
+    return jsonschema.Draft202012Validator(schema)

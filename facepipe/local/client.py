@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from facepipe.aws_clients import client
-from facepipe.errors import ClipError
+from facepipe.errors import ClipKeyError
 from facepipe.video import CLIP_SUFFIXES, compact_time
 
 
@@ -24,12 +24,19 @@ class Upload:
 def clip_key(device_id: str, seq: int, captured: datetime, suffix: str) -> str:
     ext = suffix.lstrip(".").lower()
     if ext not in CLIP_SUFFIXES:
-        raise ClipError(f"clip type .{ext} is not one of {', '.join(CLIP_SUFFIXES)}", code="bad_key")
+        raise ClipKeyError(f"clip type .{ext} is not one of {', '.join(CLIP_SUFFIXES)}")
     return f"clips/{device_id}/{seq:06d}_{compact_time(captured)}.{ext}"
 
 
-def upload_clip(path_or_bytes: Path | bytes, *, bucket: str, device_id: str, seq: int, suffix: str = ".mp4",
-                captured: datetime | None = None) -> Upload:
+def upload_clip(
+    path_or_bytes: Path | bytes,
+    *,
+    bucket: str,
+    device_id: str,
+    seq: int,
+    suffix: str = ".mp4",
+    captured: datetime | None = None,
+) -> Upload:
     """Upload one clip the way the device does: key and S3 metadata carry device, sequence and capture time."""
     captured = captured or datetime.now(UTC)
     if isinstance(path_or_bytes, Path):
@@ -52,7 +59,9 @@ def upload_clip(path_or_bytes: Path | bytes, *, bucket: str, device_id: str, seq
     return Upload(key=key, seq=seq, started=started)
 
 
-def receive_results(queue_url: str, wanted: dict[str, Upload], *, timeout_s: float) -> dict[str, tuple[dict[str, Any], float]]:
+def receive_results(
+    queue_url: str, wanted: dict[str, Upload], *, timeout_s: float
+) -> dict[str, tuple[dict[str, Any], float]]:
     """Wait for the results of ``wanted`` (key -> upload); returns key -> (message, latency in seconds).
 
     Messages are deleted once received. Results for other keys are left alone (they are someone else's).

@@ -59,8 +59,8 @@ def prepare(stack: Any, args: argparse.Namespace, settings: Settings) -> list[st
     outputs = stack.outputs
     gallery = None
     if args.people is not None:
-        gallery, report = enroll(args.people, settings)
-        for path, reason in report.errors:
+        gallery, enrolled = enroll(args.people, settings)
+        for path, reason in enrolled.errors:
             print(f"facepipe: {path}: {reason} (not enrolled)", file=sys.stderr)
         said.append(f"Enrolled {len(gallery.people)} people from {args.people}.")
     elif args.gallery is not None:

@@ -144,7 +144,7 @@ class WorkerPool:
             raise
 
     def pids(self) -> list[int]:
-        return list(self._pool._processes)  # noqa: SLF001 - for fault-injection tests
+        return list(self._pool._processes)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -31,7 +31,7 @@ STACK_NAME = "facepipe-local"
 # placeholders: the endpoint on loopback accepts any, and no real account is ever reached.
 LOCAL_ENV = {
     "AWS_ACCESS_KEY_ID": "local",
-    "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 - placeholder for the loopback endpoint
+    "AWS_SECRET_ACCESS_KEY": "local",
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
     "POWERTOOLS_TRACE_DISABLED": "true",
@@ -81,7 +81,7 @@ class LocalStack:
     workers: int
     parameters: dict[str, str] = field(default_factory=dict)
     runtime: LocalLambdaRuntime = field(default_factory=LocalLambdaRuntime)
-    outputs: StackOutputs | None = None
+    _outputs: StackOutputs | None = None
     executions_started: int = 0
     cold_start_s: float = 0.0
     _server: Any = None
@@ -103,10 +103,16 @@ class LocalStack:
         self._configure_moto(endpoint)
         boto3.setup_default_session(region_name=REGION)
         reset_clients()
-        self.outputs = self._create_resources(endpoint)
+        self._outputs = self._create_resources(endpoint)
         self._bridge = threading.Thread(target=self._bridge_events, name="eventbridge-to-sfn", daemon=True)
         self._bridge.start()
-        return self.outputs
+        return self._outputs
+
+    @property
+    def outputs(self) -> StackOutputs:
+        if self._outputs is None:
+            raise RuntimeError("the local stack is not started")
+        return self._outputs
 
     def stop(self) -> None:
         self._stop.set()
@@ -348,7 +354,10 @@ def _queue_attributes(props: dict[str, Any]) -> dict[str, str]:
 
 @contextmanager
 def local_stack(
-    *, port: int | None = None, workers: int | None = None, parameters: dict[str, str] | None = None,
+    *,
+    port: int | None = None,
+    workers: int | None = None,
+    parameters: dict[str, str] | None = None,
     template: Path | None = None,
 ) -> Iterator[LocalStack]:
     """Start the stack, yield it, and always stop it (server, worker processes, environment)."""

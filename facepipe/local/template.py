@@ -46,7 +46,7 @@ class StackTemplate:
     @classmethod
     def load(cls, path: Path | None = None) -> StackTemplate:
         path = path or repo_root() / "template.yaml"
-        return cls(path, yaml.load(path.read_text(), Loader=_CfnLoader))  # noqa: S506 - SafeLoader subclass
+        return cls(path, yaml.load(path.read_text(), Loader=_CfnLoader))
 
     # --- lookup ---------------------------------------------------------------------------------
     def resources(self, kind: str) -> dict[str, dict[str, Any]]:

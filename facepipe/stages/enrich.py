@@ -123,8 +123,8 @@ def _error_code(error_type: str) -> str:
     return "internal"
 
 
-def _subclasses(cls: type) -> list[type]:
-    found = [cls]
+def _subclasses(cls: type[FacepipeError]) -> list[type[FacepipeError]]:
+    found: list[type[FacepipeError]] = [cls]
     for sub in cls.__subclasses__():
         found.extend(_subclasses(sub))
     return found

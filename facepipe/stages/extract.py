@@ -9,7 +9,7 @@ from pathlib import Path
 
 from facepipe import s3_store
 from facepipe.contracts import ClipRef, ExtractResult, FrameRef
-from facepipe.errors import ClipError
+from facepipe.errors import ClipTooLargeError, EmptyClipError
 from facepipe.settings import Settings
 from facepipe.video import decode_clip, encode_jpeg, parse_clip_key
 
@@ -42,9 +42,9 @@ def extract_clip(bucket: str, key: str, version_id: str | None, settings: Settin
     info = s3_store.head(bucket, key, version_id)
     size = int(info.get("ContentLength", 0))
     if size == 0:
-        raise ClipError(f"{key}: empty clip (0 bytes)", code="empty")
+        raise EmptyClipError(f"{key}: empty clip (0 bytes)")
     if size > settings.max_clip_bytes:
-        raise ClipError(f"{key}: clip is {size} bytes, limit {settings.max_clip_bytes}", code="too_large")
+        raise ClipTooLargeError(f"{key}: clip is {size} bytes, limit {settings.max_clip_bytes}")
     ref = clip_ref(bucket, key, version_id, {k.lower(): v for k, v in info.get("Metadata", {}).items()})
     data = s3_store.get_bytes(bucket, key, version_id)
     suffix = Path(key).suffix

@@ -23,5 +23,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     result = extract_clip(created.detail.bucket.name, obj.key, obj.version_id, get_settings())
     metrics.add_metric(name="FramesExtracted", unit=MetricUnit.Count, value=len(result.frames))
     metrics.add_metric(name="ExtractMs", unit=MetricUnit.Milliseconds, value=result.timings_ms["extract"])
-    logger.info("clip extracted", frames=len(result.frames), skipped=result.frames_skipped, device=result.clip.device_id)
+    logger.info(
+        "clip extracted", frames=len(result.frames), skipped=result.frames_skipped, device=result.clip.device_id
+    )
     return result.model_dump(mode="json")

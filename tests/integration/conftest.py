@@ -1,0 +1,43 @@
+"""The local stack, started once for the integration tests (moto server, warm workers, real handlers)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from facepipe import s3_store
+from facepipe.dynamo_records import put_records
+from facepipe.gallery import Gallery
+from facepipe.local.client import receive_results, upload_clip
+from facepipe.local.stack import LocalStack, local_stack
+from facepipe.records import validate_records
+
+_devices = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def stack(gallery_path: Path, samples: Path):
+    with local_stack(workers=2) as running:
+        assert running.outputs is not None
+        s3_store.upload_gallery(
+            Gallery.load(gallery_path), bucket=running.outputs.bucket, key=running.outputs.gallery_key
+        )
+        put_records(validate_records(samples / "students.json").records, table=running.outputs.table)
+        yield running
+
+
+@pytest.fixture()
+def device_id() -> str:
+    """A device of its own per test: FIFO groups never block each other across tests."""
+    return f"test-pi-{next(_devices)}"
+
+
+def run_clips(stack: LocalStack, clips: list[Path | bytes], device_id: str, timeout_s: float = 60.0) -> list[dict]:
+    """Upload clips as a device does and return their results in upload order (asserting none is missing)."""
+    assert stack.outputs is not None
+    uploads = [upload_clip(c, bucket=stack.outputs.bucket, device_id=device_id, seq=i) for i, c in enumerate(clips, 1)]
+    got = receive_results(stack.outputs.queue_url, {u.key: u for u in uploads}, timeout_s=timeout_s)
+    assert sorted(got) == sorted(u.key for u in uploads), "a clip got no result"
+    return [got[u.key][0] for u in uploads]

@@ -1,0 +1,180 @@
+"""Each stage's handler on its own, fed from the events/ files (what `sam local invoke -e` sends)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from facepipe.aws_clients import reset_clients
+from facepipe.local.lambdas import LambdaContext, load_handler
+from facepipe.settings import get_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+
+
+def event(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text())
+
+
+@pytest.fixture()
+def aws(monkeypatch):
+    """moto in-process, with the environment of events/env.json (as `sam local invoke --env-vars`)."""
+    for key, value in json.loads((EVENTS / "env.json").read_text())["Parameters"].items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    monkeypatch.setenv("GALLERY_REFRESH_SECONDS", "0")  # every test brings its own gallery (or none)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    get_settings.cache_clear()
+    reset_clients()
+    with mock_aws():
+        settings = get_settings()
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=settings.bucket_name)
+        yield s3
+    get_settings.cache_clear()
+    reset_clients()
+
+
+def handler(stage: str):
+    return load_handler(ROOT / "functions" / stage / "app.py")
+
+
+def test_extract_event_gives_three_frames_in_s3(aws, clip_factory):
+    created = event("extract.json")
+    detail = created["detail"]
+    aws.put_object(
+        Bucket=detail["bucket"]["name"], Key=detail["object"]["key"], Body=clip_factory("obama-480p.jpg").read_bytes()
+    )
+    created["detail"]["object"].pop("version-id")  # the bucket in this test is not versioned
+    result = handler("extract")(created, LambdaContext("ExtractFunction"))
+    assert result["clip"] == {
+        "bucket": "facepipe-clips-example",
+        "key": "clips/pi-kitchen/000042_20261125T101500123Z.mp4",
+        "version_id": None,
+        "device_id": "pi-kitchen",
+        "seq": 42,
+        "captured_at": "2026-11-25T10:15:00.123Z",
+    }
+    assert [f["key"] for f in result["frames"]] == [
+        f"frames/pi-kitchen/000042_20261125T101500123Z/{i:05d}.jpg" for i in (4, 7, 10)
+    ]
+    for frame in result["frames"]:
+        assert aws.head_object(Bucket=frame["bucket"], Key=frame["key"])["ContentType"] == "image/jpeg"
+    assert result["frames_total"] == 15 and result["timings_ms"]["extract"] > 0
+
+
+def test_extract_prefers_s3_metadata_over_the_key(aws, clip_factory):
+    created = event("extract.json")
+    detail = created["detail"]
+    detail["object"].pop("version-id")
+    aws.put_object(
+        Bucket=detail["bucket"]["name"],
+        Key=detail["object"]["key"],
+        Body=clip_factory("obama-480p.jpg").read_bytes(),
+        Metadata={"seq": "7", "captured-at": "2026-11-25T09:00:00.000Z"},
+    )
+    clip = handler("extract")(created, LambdaContext("ExtractFunction"))["clip"]
+    assert (clip["seq"], clip["captured_at"]) == (7, "2026-11-25T09:00:00.000Z")
+
+
+def test_extract_rejects_a_malformed_event_naming_the_field(aws):
+    bad = event("extract.json")
+    del bad["detail"]["bucket"]
+    with pytest.raises(Exception, match=r"detail\.bucket\s+Field required"):
+        handler("extract")(bad, LambdaContext("ExtractFunction"))
+
+
+def test_recognize_event_finds_obama(aws, gallery_path, samples):
+    import cv2
+
+    request = event("recognize.json")
+    aws.put_object(Bucket="facepipe-clips-example", Key="gallery/gallery.json", Body=gallery_path.read_bytes())
+    frame = cv2.resize(cv2.imread(str(samples / "probes" / "obama-480p.jpg")), (640, 480))
+    aws.put_object(
+        Bucket="facepipe-clips-example", Key=request["frame"]["key"], Body=cv2.imencode(".jpg", frame)[1].tobytes()
+    )
+    result = handler("recognize")(request, LambdaContext("RecognizeFunction"))
+    assert [f["id"] for f in result["faces"]] == ["obama"]
+    assert result["index"] == 7 and result["faces_detected"] == 1
+    assert result["faces"][0]["distance"] < 0.4
+
+
+def test_recognize_without_a_gallery_says_so(aws, samples):
+    request = event("recognize.json")
+    with pytest.raises(Exception, match=r"s3://facepipe-clips-example/gallery/gallery.json: gallery not found"):
+        handler("recognize")(request, LambdaContext("RecognizeFunction"))
+
+
+def test_recognize_rejects_a_malformed_event(aws):
+    with pytest.raises(Exception, match=r"frame\s+Field required"):
+        handler("recognize")({"clip": event("recognize.json")["clip"]}, LambdaContext("RecognizeFunction"))
+
+
+@pytest.fixture()
+def students_table(aws, samples):
+    from facepipe.dynamo_records import put_records
+    from facepipe.records import validate_records
+
+    name = get_settings().students_table
+    boto3.client("dynamodb", region_name="us-east-1").create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    put_records(validate_records(samples / "students.json").records, table=name)
+    return name
+
+
+def test_enrich_event_merges_frames_and_adds_records(students_table, result_validator):
+    published = handler("enrich")(event("enrich.json"), LambdaContext("EnrichFunction"))
+    message = published["message"]
+    result_validator.validate(message)
+    assert published["group_id"] == "pi-kitchen" and len(published["dedup_id"]) == 64
+    assert message["status"] == "ok" and message["unknown_faces"] == 1
+    obama, ghost = message["people"]
+    assert obama == {
+        "id": "obama",
+        "name": "Barack Obama",
+        "record": {"id": "obama", "name": "Barack Obama", "major": "Political Science", "year": "Senior"},
+        "distance": 0.35,
+        "frames_seen": 2,
+        "box": [122, 414, 242, 294],
+    }
+    # Enrolled but without a record: still reported, with record null.
+    assert ghost == {
+        "id": "ghost",
+        "name": None,
+        "record": None,
+        "distance": 0.41,
+        "frames_seen": 1,
+        "box": [10, 60, 60, 10],
+    }
+    assert message["timings_ms"]["extract"] == 61.2 and message["timings_ms"]["recognize"] == 101.5
+    assert message["clip"]["seq"] == 42 and len(message["frames"]) == 3
+
+
+def test_enrich_error_event_builds_the_error_result(aws, result_validator):
+    published = handler("enrich")(event("enrich-error.json"), LambdaContext("EnrichFunction"))
+    message = published["message"]
+    result_validator.validate(message)
+    assert message["status"] == "error" and message["people"] == []
+    assert message["error"] == {
+        "code": "undecodable",
+        "message": "clips/pi-kitchen/000043_20261125T101500623Z.mp4: "
+        "no decodable frames (empty, truncated or corrupt clip)",
+    }
+    assert (message["device_id"], message["clip"]["seq"]) == ("pi-kitchen", 43)
+
+
+def test_state_machine_event_is_what_eventbridge_delivers():
+    assert event("statemachine.json")["detail-type"] == "Object Created"
+    assert event("statemachine.json")["detail"]["object"]["key"].startswith("clips/")

@@ -1,0 +1,117 @@
+"""Clips to frames: keys, frame choice, and every kind of bad clip with the error it gets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from facepipe.errors import ClipError
+from facepipe.video import decode_clip, parse_clip_key, spread_indices
+
+LIMITS = {"frames_wanted": 3, "max_seconds": 5.0, "max_pixels": 4096 * 2160}
+
+
+def test_clip_key_carries_device_sequence_and_capture_time():
+    key = parse_clip_key("clips/pi-kitchen/000042_20261125T101500123Z.mp4")
+    assert (key.device_id, key.seq, key.captured_at, key.ext) == ("pi-kitchen", 42, "2026-11-25T10:15:00.123Z", "mp4")
+    other = parse_clip_key("clips/cam_2/front-door.h264")
+    assert (other.device_id, other.seq, other.captured_at) == ("cam_2", None, None)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "frames/pi/1.mp4",
+        "clips/1.mp4",
+        "clips/pi/sub/1.mp4",
+        "clips/pi/1.mov",
+        "clips/pi/../1.mp4",
+        "clips/pi 1/1.mp4",
+        "clips/pi/1 2.mp4",
+        "clips/pi/ü.mp4",
+        "clips/pi/1.mp4\n",
+    ],
+)
+def test_bad_keys_are_refused_with_the_expected_shape(key):
+    with pytest.raises(ClipError, match=r"is not clips/<device_id>/<name>.<mp4\|h264\|mjpeg\|avi>") as info:
+        parse_clip_key(key)
+    assert info.value.code == "bad_key"
+
+
+@pytest.mark.parametrize(
+    ("total", "count", "expected"),
+    [(15, 3, [4, 7, 10]), (15, 1, [7]), (15, 4, [3, 7, 8, 11]), (2, 3, [0, 1]), (1, 3, [0]), (0, 3, [])],
+)
+def test_frames_are_spread_and_include_the_middle(total, count, expected):
+    assert spread_indices(total, count) == expected
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".avi"])
+def test_decodes_clips_made_by_opencv(clip_factory, suffix):
+    clip = clip_factory("obama-480p.jpg", suffix=suffix)
+    decoded = decode_clip(clip, **LIMITS)
+    assert decoded.total == 15
+    assert [index for index, _, _ in decoded.frames] == [4, 7, 10]
+    assert [t for _, t, _ in decoded.frames] == [133.3, 233.3, 333.3]
+    assert decoded.frames[0][2].shape == (480, 640, 3)
+
+
+def test_random_bytes_named_mp4(tmp_path):
+    clip = tmp_path / "noise.mp4"
+    clip.write_bytes(np.random.default_rng(1).bytes(50_000))
+    with pytest.raises(ClipError, match="noise.mp4: not a video OpenCV can open") as info:
+        decode_clip(clip, **LIMITS)
+    assert info.value.code == "undecodable"
+
+
+def test_truncated_clip_is_refused_or_keeps_its_decodable_frames(clip_factory, tmp_path):
+    data = clip_factory("obama-480p.jpg").read_bytes()
+    clip = tmp_path / "cut.mp4"
+    clip.write_bytes(data[: len(data) // 2])  # mp4v puts the index (moov) at the end: nothing to decode
+    with pytest.raises(ClipError, match="cut.mp4: (not a video OpenCV can open|no decodable frames)"):
+        decode_clip(clip, **LIMITS)
+    avi = clip_factory("obama-480p.jpg", suffix=".avi").read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(avi[: int(len(avi) * 0.6)])  # MJPG in AVI: the frames before the cut still decode
+    decoded = decode_clip(cut, **LIMITS)
+    assert 0 < decoded.total < 15 and decoded.frames
+
+
+def test_clip_longer_than_the_limit(clip_factory):
+    clip = clip_factory("obama-480p.jpg", seconds=2.0)
+    with pytest.raises(ClipError, match=r"clip is 2.0 s long, limit 1 s") as info:
+        decode_clip(clip, frames_wanted=3, max_seconds=1.0, max_pixels=10**8)
+    assert info.value.code == "too_long"
+
+
+def test_frames_larger_than_the_limit(tmp_path):
+    clip = tmp_path / "8k.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30, (7680, 4320))
+    frame = np.zeros((4320, 7680, 3), dtype=np.uint8)
+    for _ in range(2):
+        writer.write(frame)
+    writer.release()
+    with pytest.raises(ClipError, match=r"8k.avi: frames are 7680x4320, larger than the limit of 8847360 pixels"):
+        decode_clip(clip, **LIMITS)
+
+
+def test_empty_file(tmp_path):
+    clip = tmp_path / "empty.mp4"
+    clip.write_bytes(b"")
+    with pytest.raises(ClipError, match="empty.mp4: not a video OpenCV can open"):
+        decode_clip(clip, **LIMITS)
+
+
+def test_name_overrides_the_temporary_path(tmp_path):
+    clip = tmp_path / "tmpabc.mp4"
+    clip.write_bytes(b"junk")
+    with pytest.raises(ClipError, match="^clips/pi/1.mp4: "):
+        decode_clip(clip, **LIMITS, name="clips/pi/1.mp4")
+
+
+def test_an_empty_room_clip_decodes(clip_factory):
+    decoded = decode_clip(Path(clip_factory(None)), **LIMITS)
+    assert len(decoded.frames) == 3
