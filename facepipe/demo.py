@@ -1,0 +1,70 @@
+"""`make demo`: the main job on the samples, end to end, on this machine alone.
+
+1. Enroll the sample people and recognize the probe photos (who is where).
+2. Make 0.5 s 640x480 clips from the probes (slow pan or zoom, sensor noise, compression) and one of an
+   empty room, run them through the local stack as a device would, and print each result with its
+   latency; annotated frames go to ``<out>/frames``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from facepipe.cli import main as facepipe
+from facepipe.clipmaker import make_clip
+from facepipe.images import load_rgb
+from facepipe.settings import get_settings
+
+DEMO_CLIPS = [
+    ("obama-480p.jpg", "pan"),
+    ("two_people.jpg", "zoom"),
+    ("kit_with_rose.jpg", "pan"),
+    ("alex_lacamoire1.jpg", "zoom"),
+    ("johnsnow_test1.jpg", "pan"),
+    (None, "pan"),  # nobody in the room
+]
+
+
+def make_demo_clips(samples: Path, out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    clips = []
+    for i, (probe, motion) in enumerate(DEMO_CLIPS, start=1):
+        image = None if probe is None else load_rgb(samples / "probes" / probe, max_bytes=10**8, max_pixels=10**8)
+        name = f"{i:02d}-{(probe or 'empty-room').rsplit('.', 1)[0]}-{motion}.mp4"
+        clips.append(make_clip(image, out / name, motion=motion, seed=i))
+    return clips
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m facepipe.demo", description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("demo-out"))
+    args = parser.parse_args(argv)
+    samples = get_settings().samples_dir.resolve()
+    if not (samples / "people").is_dir():
+        print(f"demo: no samples at {samples} (set FACEPIPE_SAMPLES)", file=sys.stderr)
+        return 1
+    started = time.monotonic()
+    gallery = args.out / "gallery.json"
+    print(f"== Enrolling {samples / 'people'}")
+    code = facepipe(["enroll", str(samples / "people"), "--out", str(gallery)])
+    print(f"\n== Recognizing the probe photos in {samples / 'probes'}")
+    probes = sorted(p for p in (samples / "probes").iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    code |= facepipe(["recognize", *map(str, probes), "--gallery", str(gallery)])
+    print("\n== Making sample clips (0.5 s, 640x480, pan/zoom, noise, mp4v)")
+    clips = make_demo_clips(samples, args.out / "clips")
+    for clip in clips:
+        print(f"  {clip}")
+    print("\n== Running the clips through the local stack (S3 -> Step Functions -> Lambda handlers -> SQS)")
+    code |= facepipe([
+        "run", *map(str, clips), "--gallery", str(gallery), "--students", str(samples / "students.json"),
+        "--device-id", "demo-pi", "--annotate", str(args.out / "frames"),
+    ])
+    print(f"\nAnnotated frames: {args.out / 'frames'}  (demo took {time.monotonic() - started:.0f} s)")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

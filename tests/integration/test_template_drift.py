@@ -1,0 +1,45 @@
+"""The local stack runs what template.yaml and the ASL file say: change them and it changes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import boto3
+
+from facepipe import s3_store
+from facepipe.gallery import Gallery
+from facepipe.local.client import receive_results, upload_clip
+from facepipe.local.stack import local_stack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_changing_the_template_and_asl_changes_the_local_stack(tmp_path, gallery_path, clip_factory):
+    (tmp_path / "statemachine").mkdir()
+    (tmp_path / "functions").symlink_to(ROOT / "functions")
+    template = (ROOT / "template.yaml").read_text()
+    # Two frames per clip instead of three, a longer visibility timeout on the results queue.
+    template = template.replace("FramesPerClip:\n    Type: Number\n    Default: 3", "FramesPerClip:\n    Type: Number\n    Default: 2")
+    template = template.replace("      VisibilityTimeout: 30\n", "      VisibilityTimeout: 45\n")
+    assert "Default: 2" in template and "VisibilityTimeout: 45" in template
+    (tmp_path / "template.yaml").write_text(template)
+    asl = json.loads((ROOT / "statemachine" / "pipeline.asl.json").read_text().replace("${MapConcurrency}", "1"))
+    asl["States"]["Enrich"]["Parameters"]["Payload"]["timings_ms"] = {"extract": 7}  # a visible change
+    (tmp_path / "statemachine" / "pipeline.asl.json").write_text(json.dumps(asl))
+
+    with local_stack(workers=1, template=tmp_path / "template.yaml") as stack:
+        out = stack.outputs
+        attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=out.queue_url, AttributeNames=["All"])
+        assert attributes["Attributes"]["VisibilityTimeout"] == "45"
+        definition = json.loads(
+            boto3.client("stepfunctions").describe_state_machine(stateMachineArn=out.state_machine_arn)["definition"]
+        )
+        assert definition["States"]["RecognizeFrames"]["MaxConcurrency"] == 1
+        s3_store.upload_gallery(Gallery.load(gallery_path), bucket=out.bucket, key=out.gallery_key)
+        upload = upload_clip(clip_factory("obama-480p.jpg"), bucket=out.bucket, device_id="drift", seq=1)
+        message, _ = receive_results(out.queue_url, {upload.key: upload}, timeout_s=60)[upload.key]
+    assert message["frames_analyzed"] == 2
+    assert message["timings_ms"]["extract"] == 7
+    shutil.rmtree(tmp_path / "statemachine")

@@ -1,0 +1,69 @@
+"""The template, the image and the contract stay honest with each other."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from facepipe.contracts import result_schema
+from facepipe.local.template import StackTemplate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_recognize_image_installs_exactly_the_test_venv_requirements():
+    dockerfile = (ROOT / "functions" / "recognize" / "Dockerfile").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    assert "COPY functions/recognize/requirements.txt /tmp/requirements.txt" in dockerfile
+    assert re.search(r"pip install --no-cache-dir -r /tmp/requirements.txt", dockerfile)
+    assert "pip install --no-cache-dir --no-deps face_recognition==1.3.0" in dockerfile
+    assert "functions/recognize/requirements.txt" in makefile
+    assert "--no-deps face_recognition==1.3.0" in makefile
+    assert dockerfile.startswith("#") and "FROM public.ecr.aws/lambda/python:3.12" in dockerfile
+
+
+def test_committed_result_schema_is_the_contract():
+    committed = json.loads((ROOT / "facepipe" / "schemas" / "result.schema.json").read_text())
+    assert committed == result_schema(), "run: facepipe schema > facepipe/schemas/result.schema.json"
+
+
+def test_template_declares_what_the_pipeline_needs():
+    template = StackTemplate.load(ROOT / "template.yaml")
+    params = template.parameter_defaults()
+    assert {"FramesPerClip", "MatchTolerance", "MapConcurrency", "FramesRetentionDays", "ClipsRetentionDays",
+            "RecognizeMemory", "Architecture", "GalleryKey"} <= params.keys()
+    assert (params["FramesRetentionDays"], params["ClipsRetentionDays"]) == ("1", "7")
+    bucket = template.properties("ClipsBucket")
+    assert bucket["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"] is True
+    rules = {r["Prefix"]: r for r in bucket["LifecycleConfiguration"]["Rules"]}
+    assert set(rules) == {"clips/", "frames/"}
+    queue = template.properties("ResultsQueue")
+    assert queue["FifoQueue"] is True and "RedrivePolicy" in queue
+    _, machine = template.state_machine()
+    assert machine["Type"] == "EXPRESS" and machine["Tracing"]["Enabled"] is True
+    assert template.event_rule()["Pattern"]["detail"]["object"]["key"] == [{"prefix": "clips/"}]
+    recognize = template.properties("RecognizeFunction")
+    assert recognize["PackageType"] == "Image"
+    outputs = template.doc["Outputs"]
+    assert {"ClipsBucketName", "ResultsQueueUrl", "StudentsTableName", "PipelineStateMachineArn",
+            "DevicePolicyArn"} <= outputs.keys()
+
+
+def test_asl_has_no_arn_and_every_task_retries():
+    text = (ROOT / "statemachine" / "pipeline.asl.json").read_text()
+    assert "arn:aws:lambda" not in text and "${ExtractFunctionArn}" in text
+    definition = json.loads(text.replace("${MapConcurrency}", "4"))
+
+    def tasks(states: dict) -> list[tuple[str, dict]]:
+        found = []
+        for name, state in states.items():
+            if state["Type"] == "Task":
+                found.append((name, state))
+            if state["Type"] == "Map":
+                found.extend(tasks(state["ItemProcessor"]["States"]))
+        return found
+
+    for name, state in tasks(definition["States"]):
+        assert state.get("Retry"), name
+        assert state["Retry"][0]["BackoffRate"] >= 2 and state["Retry"][0]["JitterStrategy"] == "FULL", name
