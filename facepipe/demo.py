@@ -58,10 +58,20 @@ def main(argv: list[str] | None = None) -> int:
     for clip in clips:
         print(f"  {clip}")
     print("\n== Running the clips through the local stack (S3 -> Step Functions -> Lambda handlers -> SQS)")
-    code |= facepipe([
-        "run", *map(str, clips), "--gallery", str(gallery), "--students", str(samples / "students.json"),
-        "--device-id", "demo-pi", "--annotate", str(args.out / "frames"),
-    ])
+    code |= facepipe(
+        [
+            "run",
+            *map(str, clips),
+            "--gallery",
+            str(gallery),
+            "--students",
+            str(samples / "students.json"),
+            "--device-id",
+            "demo-pi",
+            "--annotate",
+            str(args.out / "frames"),
+        ]
+    )
     print(f"\nAnnotated frames: {args.out / 'frames'}  (demo took {time.monotonic() - started:.0f} s)")
     return code
 

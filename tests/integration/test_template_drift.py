@@ -21,7 +21,9 @@ def test_changing_the_template_and_asl_changes_the_local_stack(tmp_path, gallery
     (tmp_path / "functions").symlink_to(ROOT / "functions")
     template = (ROOT / "template.yaml").read_text()
     # Two frames per clip instead of three, a longer visibility timeout on the results queue.
-    template = template.replace("FramesPerClip:\n    Type: Number\n    Default: 3", "FramesPerClip:\n    Type: Number\n    Default: 2")
+    template = template.replace(
+        "FramesPerClip:\n    Type: Number\n    Default: 3", "FramesPerClip:\n    Type: Number\n    Default: 2"
+    )
     template = template.replace("      VisibilityTimeout: 30\n", "      VisibilityTimeout: 45\n")
     assert "Default: 2" in template and "VisibilityTimeout: 45" in template
     (tmp_path / "template.yaml").write_text(template)

@@ -31,8 +31,16 @@ def test_committed_result_schema_is_the_contract():
 def test_template_declares_what_the_pipeline_needs():
     template = StackTemplate.load(ROOT / "template.yaml")
     params = template.parameter_defaults()
-    assert {"FramesPerClip", "MatchTolerance", "MapConcurrency", "FramesRetentionDays", "ClipsRetentionDays",
-            "RecognizeMemory", "Architecture", "GalleryKey"} <= params.keys()
+    assert {
+        "FramesPerClip",
+        "MatchTolerance",
+        "MapConcurrency",
+        "FramesRetentionDays",
+        "ClipsRetentionDays",
+        "RecognizeMemory",
+        "Architecture",
+        "GalleryKey",
+    } <= params.keys()
     assert (params["FramesRetentionDays"], params["ClipsRetentionDays"]) == ("1", "7")
     bucket = template.properties("ClipsBucket")
     assert bucket["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"] is True
@@ -46,8 +54,13 @@ def test_template_declares_what_the_pipeline_needs():
     recognize = template.properties("RecognizeFunction")
     assert recognize["PackageType"] == "Image"
     outputs = template.doc["Outputs"]
-    assert {"ClipsBucketName", "ResultsQueueUrl", "StudentsTableName", "PipelineStateMachineArn",
-            "DevicePolicyArn"} <= outputs.keys()
+    assert {
+        "ClipsBucketName",
+        "ResultsQueueUrl",
+        "StudentsTableName",
+        "PipelineStateMachineArn",
+        "DevicePolicyArn",
+    } <= outputs.keys()
 
 
 def test_asl_has_no_arn_and_every_task_retries():
