@@ -247,9 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
     """Commands that live in their own modules (local stack, benchmark)."""
+    from facepipe import bench
     from facepipe.local import commands as local_commands
 
-    return [local_commands.register]
+    return [local_commands.register, bench.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -87,3 +87,60 @@ def receive_results(
                     QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
                 )
     return got
+
+
+class ResultCollector:
+    """Receives every result on a queue in the background and records when each clip's arrived.
+
+    One receiver for many concurrent uploaders (a device, the benchmark): nobody steals anybody's message.
+    """
+
+    def __init__(self, queue_url: str) -> None:
+        import threading
+
+        self.queue_url = queue_url
+        self.results: dict[str, tuple[dict[str, Any], float]] = {}
+        self.duplicates = 0
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="result-collector", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        sqs = client("sqs")
+        while not self._stop.is_set():
+            try:
+                response = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            except Exception:  # the endpoint is going away
+                if self._stop.is_set():
+                    return
+                time.sleep(0.2)
+                continue
+            now = time.monotonic()
+            entries = []
+            for message in response.get("Messages", []):
+                body = json.loads(message["Body"])
+                key = body.get("clip", {}).get("key", "")
+                with self._cond:
+                    if key in self.results:
+                        self.duplicates += 1
+                    else:
+                        self.results[key] = (body, now)
+                    self._cond.notify_all()
+                entries.append({"Id": str(len(entries)), "ReceiptHandle": message["ReceiptHandle"]})
+            if entries:
+                sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+
+    def wait(self, keys: list[str], timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while not all(k in self.results for k in keys):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)

@@ -127,6 +127,7 @@ def cmd_local(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  table:         {outputs.table}")
         print(f"  state machine: {outputs.state_machine_arn}")
         print(f"  recognize workers: {stack.workers} (cold start {stack.cold_start_s:.1f} s)")
+        print(f"  function logs: {stack.log_dir}/<function>.log")
         print("Device settings (export these, or use --env-file):")
         for key, value in env.items():
             print(f"  {key}={value}")

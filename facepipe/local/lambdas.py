@@ -13,6 +13,7 @@ import io
 import json
 import os
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -87,8 +88,10 @@ def run_handler(app: Path, function_name: str, event: dict[str, Any]) -> tuple[b
 
 # --- worker processes -------------------------------------------------------------------------------
 def _worker_init(env: dict[str, str], app: str, function_name: str) -> None:
-    # A function's logs and metrics go to stderr (its "CloudWatch"); stdout stays the user's.
-    sys.stdout = sys.stderr
+    # A function's logs and metrics go to its own log file (its "CloudWatch log group"), not the terminal.
+    log_dir = Path(env.get("FACEPIPE_LOCAL_LOG_DIR", tempfile.gettempdir()))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    sys.stdout = sys.stderr = open(log_dir / f"{function_name}.log", "a", buffering=1)  # noqa: SIM115
     os.environ.update(env)
     get_settings.cache_clear()
     load_handler(Path(app))  # cold start: imports the handler, which loads the face models

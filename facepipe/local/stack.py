@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -89,6 +90,7 @@ class LocalStack:
     _bridge: threading.Thread | None = None
     _bridge_queue_url: str = ""
     _saved_env: dict[str, str | None] = field(default_factory=dict)
+    log_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / f"facepipe-local-{os.getpid()}")
 
     # --- lifecycle ------------------------------------------------------------------------------
     def start(self) -> StackOutputs:
@@ -262,6 +264,7 @@ class LocalStack:
         self._setenv(env)
         get_settings.cache_clear()
         worker_env = {k: v for k, v in os.environ.items() if k in env or k in LOCAL_ENV or k.startswith("AWS_")}
+        worker_env["FACEPIPE_LOCAL_LOG_DIR"] = str(self.log_dir)
         # Each function runs in its own warm worker processes, as Lambda runs each in its own containers:
         # one per core, so the frames of a clip (and several clips) are worked on in parallel.
         for logical in functions:
