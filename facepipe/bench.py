@@ -5,6 +5,7 @@ the local stack with clips made from the held-out sample probes (never the enrol
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -57,14 +58,9 @@ def pct(values: list[float], q: float) -> float:
 
 def machine() -> dict[str, Any]:
     cpu = "unknown"
-    try:
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        pass
+    with contextlib.suppress(OSError, StopIteration):
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        cpu = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
     libs = {}
     for name in (
         "dlib-bin",
@@ -116,7 +112,7 @@ def bench_recognize(gallery: Any, clips: list[Path], settings: Settings) -> dict
     from facepipe import faces
     from facepipe.video import decode_clip
 
-    fr = faces._face_recognition()  # noqa: SLF001 - the baseline is the library's own defaults
+    fr = faces._face_recognition()  # the baseline is the library's own defaults
     frames = []
     for clip in clips:
         decoded = decode_clip(clip, frames_wanted=settings.frames_per_clip, max_seconds=5, max_pixels=10**8)
@@ -180,15 +176,22 @@ class Runner:
             except Exception:
                 started_at = None
         latency = arrived - start
-        row = {"key": upload.key, "message": message, "latency_s": latency, "upload_s": uploaded - start}
+        row: dict[str, Any] = {
+            "key": upload.key,
+            "message": message,
+            "latency_s": latency,
+            "upload_s": uploaded - start,
+        }
         if started_at is not None:
             # Wall clock: the execution's start against the moment the upload finished.
             row["trigger_s"] = max(0.0, started_at - (time.time() - (time.monotonic() - uploaded)))
-        row["execution_s"] = timings.get("total", float("nan")) / 1000
-        row["extract_s"] = timings.get("extract", float("nan")) / 1000
-        row["recognize_s"] = timings.get("recognize", float("nan")) / 1000
-        row["enrich_s"] = timings.get("enrich", float("nan")) / 1000
-        row["publish_receive_s"] = latency - row["upload_s"] - row.get("trigger_s", 0.0) - row["execution_s"]
+        stage = {
+            name: float(timings.get(name, float("nan"))) / 1000 for name in ("total", "extract", "recognize", "enrich")
+        }
+        row["execution_s"] = stage["total"]
+        row["extract_s"], row["recognize_s"], row["enrich_s"] = stage["extract"], stage["recognize"], stage["enrich"]
+        trigger = float(row.get("trigger_s", 0.0))
+        row["publish_receive_s"] = latency - (uploaded - start) - trigger - stage["total"]
         return row
 
     def close(self) -> None:
@@ -343,7 +346,9 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
                     with ThreadPoolExecutor(max_workers=level) as pool:
                         done = list(
                             pool.map(
-                                lambda i: runner.one(one_face[i % len(one_face)], f"bench-c{level}-{i % level}"),
+                                lambda i, level=level: runner.one(
+                                    one_face[i % len(one_face)], f"bench-c{level}-{i % level}"
+                                ),
                                 range(args.throughput_clips),
                             )
                         )
@@ -456,7 +461,8 @@ def print_report(report: dict[str, Any]) -> None:
     if "soak" in report:
         s = report["soak"]
         print(
-            f"Soak: {s['answered']}/{s['clips']} answered, backlog {s['backlog_first_tenth']} -> {s['backlog_last_tenth']}"
+            f"Soak: {s['answered']}/{s['clips']} answered, "
+            f"backlog {s['backlog_first_tenth']} -> {s['backlog_last_tenth']}"
             f" ({'grows' if s['backlog_grows'] else 'steady'}), p50 {s['latency_p50_s']} s, p95 {s['latency_p95_s']} s"
         )
     print(

@@ -117,7 +117,7 @@ class ResultCollector:
                 time.sleep(0.2)
                 continue
             now = time.monotonic()
-            entries = []
+            entries: list[dict[str, str]] = []
             for message in response.get("Messages", []):
                 body = json.loads(message["Body"])
                 key = body.get("clip", {}).get("key", "")
