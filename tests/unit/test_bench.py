@@ -19,7 +19,7 @@ def test_score_counts_identities_and_unknown_faces():
     truth = {"a": ({"obama"}, 0), "b": ({"obama", "biden"}, 1), "c": ({"kit_harington", "rose_leslie"}, 0)}
     result = score(rows, truth)
     assert (result["precision"], result["recall"]) == (1.0, 0.8)
-    assert (result["per_frame_precision"], result["per_frame_recall"]) == (1.0, 0.6667)
+    assert (result["per_frame_precision"], result["per_frame_recall"]) == (1.0, 0.7143)
     assert (result["unknown_faces_expected"], result["unknown_faces_reported_as_unknown"]) == (1, 1)
 
 
