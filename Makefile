@@ -22,14 +22,14 @@ help:
 	@echo "make test    lint, type-check, check the template and run the tests (installs .venv)"
 	@echo "make bench   run facepipe bench and write bench-out/"
 
-$(VENV)/.installed: $(RUNTIME_REQS) requirements/dev.txt pyproject.toml
+$(VENV)/.installed: $(RUNTIME_REQS) requirements/dev.txt pyproject.toml device/pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ not found; set PYTHON=/path/to/python3.12"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
 	# Exactly what functions/recognize/Dockerfile installs, then face_recognition without its `dlib` pin.
 	$(PIP) $(foreach r,$(RUNTIME_REQS),-r $(r)) -r requirements/dev.txt
 	$(PIP) --no-deps face_recognition==1.3.0
-	$(PIP) --no-deps --no-build-isolation -e .
+	$(PIP) --no-deps --no-build-isolation -e . -e device
 	touch $@
 
 install: $(VENV)/.installed

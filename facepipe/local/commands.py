@@ -77,7 +77,8 @@ def prepare(stack: Any, args: argparse.Namespace, settings: Settings) -> list[st
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from facepipe.display import format_result
+    from facepipe_device.display import format_result
+
     from facepipe.local.client import receive_results, upload_clip
     from facepipe.local.stack import local_stack
 

@@ -6,8 +6,14 @@ from facepipe.bench import pct, score
 
 
 def _row(key, people, unknown=0, frames=()):
-    return {"key": key, "message": {"people": [{"id": p} for p in people], "unknown_faces": unknown,
-                                    "frames": [{"faces": [{"id": i} for i in f]} for f in frames]}}
+    return {
+        "key": key,
+        "message": {
+            "people": [{"id": p} for p in people],
+            "unknown_faces": unknown,
+            "frames": [{"faces": [{"id": i} for i in f]} for f in frames],
+        },
+    }
 
 
 def test_score_counts_identities_and_unknown_faces():

@@ -1,0 +1,155 @@
+"""Results: long-poll the FIFO queue, show results in capture order, report what never came."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("facepipe_device.results")
+
+REQUIRED = ("schema_version", "device_id", "clip", "status", "people", "unknown_faces")
+
+
+def parse_result(body: str) -> dict[str, Any]:
+    """A result message, or ValueError naming what is wrong with it."""
+    try:
+        message = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON ({exc.msg})") from exc
+    if not isinstance(message, dict):
+        raise ValueError(f"not an object ({type(message).__name__})")
+    missing = [k for k in REQUIRED if k not in message]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    if not isinstance(message["clip"], dict) or "key" not in message["clip"]:
+        raise ValueError("clip.key missing")
+    if message["status"] not in ("ok", "no_face", "error"):
+        raise ValueError(f"unknown status {message['status']!r}")
+    return message
+
+
+@dataclass
+class Shown:
+    seq: int
+    message: dict[str, Any] | None  # None: reported missing
+    latency_s: float | None
+    stale: bool = False
+
+
+@dataclass
+class ResultBoard:
+    """Puts results in capture order: a result waits for earlier clips, which wait at most ``timeout_s``.
+
+    ``expect(seq, capture_end)`` is called for every clip uploaded; ``offer(message)`` for every result.
+    ``ready()`` returns what can be shown now, in order.
+    """
+
+    timeout_s: float
+    stale_after_s: float
+    expected: dict[int, float] = field(default_factory=dict)  # seq -> capture end (epoch s)
+    arrived: dict[int, tuple[dict[str, Any], float]] = field(default_factory=dict)
+    shown_seqs: set[int] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    late: int = 0
+
+    def expect(self, seq: int, capture_end: float) -> None:
+        with self.lock:
+            self.expected[seq] = capture_end
+
+    def forget(self, seq: int) -> None:
+        """A clip that will never have a result (dropped from the spool, skipped by the gate)."""
+        with self.lock:
+            self.expected.pop(seq, None)
+
+    def offer(self, message: dict[str, Any], now: float | None = None) -> bool:
+        seq = message.get("clip", {}).get("seq")
+        if not isinstance(seq, int):
+            return False
+        with self.lock:
+            if seq in self.shown_seqs:
+                self.late += 1
+                return True
+            self.arrived[seq] = (message, now if now is not None else time.time())
+            return True
+
+    def ready(self, now: float | None = None) -> list[Shown]:
+        now = now if now is not None else time.time()
+        out: list[Shown] = []
+        with self.lock:
+            for seq in sorted(self.expected):
+                capture_end = self.expected[seq]
+                if seq in self.arrived:
+                    message, at = self.arrived.pop(seq)
+                    latency = at - capture_end
+                    out.append(Shown(seq, message, latency, stale=latency > self.stale_after_s))
+                elif now - capture_end > self.timeout_s:
+                    out.append(Shown(seq, None, None))
+                else:
+                    break  # an earlier clip is still on its way: keep capture order
+                del self.expected[seq]
+                self.shown_seqs.add(seq)
+        return out
+
+    def outstanding(self) -> int:
+        with self.lock:
+            return len(self.expected)
+
+
+class ResultPoller:
+    """Long-polls the results queue (20 s waits, batches of 10); each message is deleted once handled."""
+
+    def __init__(
+        self, sqs: Any, queue_url: str, device_id: str, on_result: Callable[[dict[str, Any]], object], wait_s: int = 20
+    ) -> None:
+        self.sqs, self.queue_url, self.device_id, self.on_result = sqs, queue_url, device_id, on_result
+        self.wait_s = wait_s
+        self.malformed = 0
+        self.received = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="results", daemon=True)
+
+    def start(self) -> ResultPoller:
+        self._thread.start()
+        return self
+
+    def stop(self, join: bool = False) -> None:
+        self._stop.set()
+        if join and self._thread.is_alive():
+            self._thread.join(timeout=self.wait_s + 5)
+
+    def poll_once(self, wait_s: int = 20) -> int:
+        response = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s)
+        handled = 0
+        for raw in response.get("Messages", []):
+            try:
+                message = parse_result(raw["Body"])
+            except ValueError as exc:
+                # Logged and deleted: a poison message must never crash-loop the device.
+                self.malformed += 1
+                log.warning("malformed result message %s deleted: %s", raw.get("MessageId"), exc)
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=raw["ReceiptHandle"])
+                continue
+            if message["device_id"] != self.device_id:
+                # Another device's result (a shared queue): hand it back at once.
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url, ReceiptHandle=raw["ReceiptHandle"], VisibilityTimeout=0
+                )
+                continue
+            self.received += 1
+            self.on_result(message)
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=raw["ReceiptHandle"])
+            handled += 1
+        return handled
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once(wait_s=self.wait_s)
+            except Exception as exc:  # the network comes and goes: keep polling
+                log.warning("polling results failed (%s); retrying", type(exc).__name__)
+                self._stop.wait(1.0)

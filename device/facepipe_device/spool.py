@@ -1,0 +1,135 @@
+"""The spool: every clip is on disk before it is uploaded, and removed only once S3 has it.
+
+Layout: ``<seq>.<ext>`` (the clip) and ``<seq>.json`` (its metadata), the JSON written last and atomically,
+so a clip whose JSON exists is complete. ``state.json`` keeps the next sequence number across restarts
+(also after ``kill -9``). When the spool is over its size bound, the oldest clips are dropped, with a
+warning and a counter, never silently.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+log = logging.getLogger("facepipe_device.spool")
+
+
+@dataclass(frozen=True)
+class SpooledClip:
+    seq: int
+    ext: str
+    captured_at: str  # ISO 8601 UTC, start of capture
+    capture_end: float  # epoch seconds, end of capture (latency is measured from here)
+    size: int
+
+    def stem(self) -> str:
+        return f"{self.seq:012d}"
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class Spool:
+    def __init__(self, root: Path, max_bytes: int) -> None:
+        self.root = root
+        self.max_bytes = max_bytes
+        self.dropped = 0
+        self._lock = threading.Lock()
+        self._busy: set[int] = set()  # clips being uploaded right now are never dropped
+        root.mkdir(parents=True, exist_ok=True)
+        self._recover()
+
+    def _recover(self) -> None:
+        """Remove half-written clips (no metadata) left by a crash."""
+        for path in self.root.iterdir():
+            if path.name.startswith(".") and path.name.endswith(".tmp"):
+                path.unlink(missing_ok=True)
+            elif path.suffix not in (".json",) and path.name != "state.json" and not path.with_suffix(".json").exists():
+                log.warning("removing incomplete clip %s left by an interrupted run", path.name)
+                path.unlink(missing_ok=True)
+
+    def next_seq(self) -> int:
+        """A sequence number never used before on this device (persisted before it is handed out)."""
+        with self._lock:
+            state_path = self.root / "state.json"
+            state = json.loads(state_path.read_text()) if state_path.exists() else {"next_seq": 1}
+            seq = int(state["next_seq"])
+            _write_atomic(state_path, json.dumps({"next_seq": seq + 1}).encode())
+            return seq
+
+    def pending(self) -> list[SpooledClip]:
+        """Complete clips not yet uploaded, oldest first."""
+        clips = []
+        for meta in sorted(self.root.glob("*.json")):
+            if meta.name == "state.json":
+                continue
+            try:
+                clips.append(SpooledClip(**json.loads(meta.read_text())))
+            except (ValueError, TypeError):
+                log.warning("unreadable spool entry %s; removing it", meta.name)
+                meta.unlink(missing_ok=True)
+        return sorted(clips, key=lambda c: c.seq)
+
+    def used_bytes(self) -> int:
+        return sum(c.size for c in self.pending())
+
+    def add(
+        self, data: bytes, *, seq: int, ext: str, captured_at: str, capture_end: float
+    ) -> tuple[SpooledClip, list[SpooledClip]]:
+        """Store a clip; returns it and the clips dropped to stay under the bound (oldest first)."""
+        clip = SpooledClip(seq=seq, ext=ext, captured_at=captured_at, capture_end=capture_end, size=len(data))
+        with self._lock:
+            dropped = []
+            queued = [c for c in self.pending() if c.seq not in self._busy]
+            used = sum(c.size for c in self.pending())
+            while queued and used + clip.size > self.max_bytes:
+                oldest = queued.pop(0)
+                self._remove(oldest)
+                used -= oldest.size
+                dropped.append(oldest)
+            self.dropped += len(dropped)
+            for old in dropped:
+                log.warning(
+                    "spool full (%d bytes, bound %d): dropped clip %d, never uploaded", used, self.max_bytes, old.seq
+                )
+            _write_atomic(self.root / f"{clip.stem()}.{ext}", data)
+            _write_atomic(self.root / f"{clip.stem()}.json", json.dumps(asdict(clip)).encode())
+        return clip, dropped
+
+    def read(self, clip: SpooledClip) -> bytes:
+        return (self.root / f"{clip.stem()}.{clip.ext}").read_bytes()
+
+    def exists(self, clip: SpooledClip) -> bool:
+        return (self.root / f"{clip.stem()}.json").exists()
+
+    def claim(self, clip: SpooledClip) -> bool:
+        """Mark a clip as being uploaded; False if it was dropped meanwhile."""
+        with self._lock:
+            if not self.exists(clip):
+                return False
+            self._busy.add(clip.seq)
+            return True
+
+    def done(self, clip: SpooledClip) -> None:
+        """S3 confirmed the clip: forget it."""
+        with self._lock:
+            self._remove(clip)
+            self._busy.discard(clip.seq)
+
+    def release(self, clip: SpooledClip) -> None:
+        with self._lock:
+            self._busy.discard(clip.seq)
+
+    def _remove(self, clip: SpooledClip) -> None:
+        (self.root / f"{clip.stem()}.json").unlink(missing_ok=True)
+        (self.root / f"{clip.stem()}.{clip.ext}").unlink(missing_ok=True)

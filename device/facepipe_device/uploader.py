@@ -1,0 +1,135 @@
+"""Durable uploads: worker threads take clips from the spool, retry with backoff and jitter, and remove a
+clip from the spool only after S3 confirmed it."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from facepipe_device.spool import Spool, SpooledClip
+
+log = logging.getLogger("facepipe_device.uploader")
+
+
+def clip_key(device_id: str, clip: SpooledClip) -> str:
+    """clips/<device>/<seq>_<capture time>.<ext>: the pipeline reads device, sequence and time from it."""
+    compact = clip.captured_at.replace("-", "").replace(":", "").replace(".", "")
+    return f"clips/{device_id}/{clip.seq:06d}_{compact}.{clip.ext}"
+
+
+class Uploader:
+    def __init__(
+        self,
+        s3: Any,
+        spool: Spool,
+        *,
+        bucket: str,
+        device_id: str,
+        workers: int = 3,
+        base_delay_s: float = 0.2,
+        max_delay_s: float = 20.0,
+        on_uploaded: Callable[[SpooledClip, str], None] | None = None,
+    ) -> None:
+        self.s3, self.spool, self.bucket, self.device_id = s3, spool, bucket, device_id
+        self.base_delay_s, self.max_delay_s = base_delay_s, max_delay_s
+        self.on_uploaded = on_uploaded
+        self.uploaded = 0
+        self.retries = 0
+        self._queue: queue.PriorityQueue[tuple[int, SpooledClip]] = queue.PriorityQueue()
+        self._stop = threading.Event()
+        self._idle = threading.Condition()
+        self._in_flight = 0
+        self._threads = [threading.Thread(target=self._work, name=f"upload-{i}", daemon=True) for i in range(workers)]
+        for thread in self._threads:
+            thread.start()
+
+    def resume(self) -> list[SpooledClip]:
+        """Queue what a previous run left in the spool (after a crash or kill -9)."""
+        left = self.spool.pending()
+        for clip in left:
+            self.submit(clip)
+        return left
+
+    def submit(self, clip: SpooledClip) -> None:
+        with self._idle:
+            self._in_flight += 1
+        self._queue.put((clip.seq, clip))
+
+    def drain(self, timeout_s: float) -> bool:
+        """Wait until every submitted clip is uploaded (or dropped)."""
+        deadline = time.monotonic() + timeout_s
+        with self._idle:
+            while self._in_flight:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                _, clip = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                if self.spool.claim(clip):
+                    self._upload(clip)
+            finally:
+                with self._idle:
+                    self._in_flight -= 1
+                    self._idle.notify_all()
+
+    def _upload(self, clip: SpooledClip) -> None:
+        key = clip_key(self.device_id, clip)
+        data = self.spool.read(clip)
+        md5 = hashlib.md5(data).digest()
+        attempt = 0
+        while not self._stop.is_set():
+            try:
+                if attempt and self._already_there(key, md5):
+                    break  # an earlier attempt reached S3 but its answer was lost: do not upload twice
+                self.s3.put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=data,
+                    ContentMD5=base64.b64encode(md5).decode(),
+                    Metadata={"device-id": self.device_id, "seq": str(clip.seq), "captured-at": clip.captured_at},
+                )
+                break
+            except (BotoCoreError, ClientError, OSError) as exc:
+                attempt += 1
+                self.retries += 1
+                # Exponential backoff with full jitter: devices that lost the network together do not
+                # all come back in the same instant.
+                delay = random.uniform(0, min(self.max_delay_s, self.base_delay_s * 2**attempt))
+                log.warning(
+                    "upload of clip %d failed (%s); retry %d in %.1f s", clip.seq, type(exc).__name__, attempt, delay
+                )
+                self._stop.wait(delay)
+        else:
+            self.spool.release(clip)  # stopping: the clip stays spooled for the next run
+            return
+        self.spool.done(clip)
+        self.uploaded += 1
+        if self.on_uploaded is not None:
+            self.on_uploaded(clip, key)
+
+    def _already_there(self, key: str, md5: bytes) -> bool:
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except (BotoCoreError, ClientError):
+            return False
+        return str(head.get("ETag", "")).strip('"') == md5.hex()

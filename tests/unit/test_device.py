@@ -1,0 +1,114 @@
+"""Device pieces on their own: configuration precedence, the spool's bound, message parsing, ordering."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from facepipe_device.config import ConfigError, load_config
+from facepipe_device.results import ResultBoard, parse_result
+from facepipe_device.spool import Spool
+from facepipe_device.uploader import clip_key
+
+BASE = {"FACEPIPE_BUCKET": "b", "FACEPIPE_QUEUE_URL": "q", "FACEPIPE_DEVICE_ID": "pi-env"}
+
+
+def test_file_then_environment_then_flags(tmp_path):
+    config_file = tmp_path / "device.toml"
+    config_file.write_text('device_id = "pi-file"\nbucket = "from-file"\nqueue_url = "qf"\nclip_seconds = 1.0\n')
+    assert load_config(config_file, {}).device_id == "pi-file"
+    from_env = load_config(config_file, BASE)
+    assert (from_env.device_id, from_env.bucket, from_env.clip_seconds) == ("pi-env", "b", 1.0)
+    assert load_config(config_file, BASE, device_id="pi-flag").device_id == "pi-flag"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [('bukcet = "x"\n', "unknown setting\\(s\\) bukcet"), ("device_id = \n", "not valid TOML")],
+)
+def test_bad_config_files_are_named(tmp_path, text, message):
+    config_file = tmp_path / "device.toml"
+    config_file.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(config_file, BASE)
+
+
+def test_missing_settings_are_listed():
+    with pytest.raises(ConfigError, match=r"bucket is not set .*queue_url is not set"):
+        load_config(None, {"FACEPIPE_DEVICE_ID": "pi"})
+    with pytest.raises(ConfigError, match=r"device_id 'pi/../x'"):
+        load_config(None, BASE, device_id="pi/../x")
+
+
+def test_full_spool_drops_the_oldest_and_counts_it(tmp_path, caplog):
+    spool = Spool(tmp_path / "spool", max_bytes=2500)
+    for _ in range(3):
+        spool.add(b"x" * 1000, seq=spool.next_seq(), ext="mp4", captured_at="2026-11-25T10:00:00.000Z", capture_end=0)
+    assert [c.seq for c in spool.pending()] == [2, 3]
+    assert spool.dropped == 1
+    assert "spool full" in caplog.text and "dropped clip 1" in caplog.text
+
+
+def test_spool_survives_a_restart_and_cleans_half_written_clips(tmp_path):
+    spool = Spool(tmp_path / "spool", max_bytes=10**6)
+    spool.add(b"clip", seq=spool.next_seq(), ext="mp4", captured_at="2026-11-25T10:00:00.000Z", capture_end=1.0)
+    (tmp_path / "spool" / "000000000002.mp4").write_bytes(b"half")  # killed before its metadata was written
+    again = Spool(tmp_path / "spool", max_bytes=10**6)
+    assert [c.seq for c in again.pending()] == [1]
+    assert not (tmp_path / "spool" / "000000000002.mp4").exists()
+    assert again.next_seq() == 2  # sequence numbers are never reused
+
+
+def test_clip_key_is_what_the_pipeline_parses():
+    from facepipe_device.spool import SpooledClip
+
+    from facepipe.video import parse_clip_key
+
+    key = clip_key("pi-1", SpooledClip(42, "h264", "2026-11-25T10:15:00.123Z", 0.0, 1))
+    parsed = parse_clip_key(key)
+    assert (key, parsed.seq, parsed.captured_at) == (
+        "clips/pi-1/000042_20261125T101500123Z.h264",
+        42,
+        "2026-11-25T10:15:00.123Z",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("not json", "not JSON"),
+        ("[1]", "not an object"),
+        ('{"device_id": "x"}', "missing schema_version"),
+        (
+            json.dumps(
+                {
+                    "schema_version": 1,
+                    "device_id": "d",
+                    "clip": {"key": "k"},
+                    "status": "weird",
+                    "people": [],
+                    "unknown_faces": 0,
+                }
+            ),
+            "unknown status 'weird'",
+        ),
+    ],
+)
+def test_malformed_results_are_named(body, message):
+    with pytest.raises(ValueError, match=message):
+        parse_result(body)
+
+
+def test_results_are_shown_in_capture_order_and_missing_ones_reported():
+    board = ResultBoard(timeout_s=5.0, stale_after_s=2.0)
+    now = time.time()
+    for seq in (1, 2, 3):
+        board.expect(seq, now)
+    board.offer({"clip": {"seq": 2}}, now=now + 0.5)
+    assert board.ready(now + 0.6) == []  # 1 is still on its way: 2 waits
+    board.offer({"clip": {"seq": 1}}, now=now + 3.0)
+    shown = board.ready(now + 3.1)
+    assert [(s.seq, s.stale) for s in shown] == [(1, True), (2, False)]
+    assert board.ready(now + 6.0)[0].message is None  # 3 never came: reported missing
+    assert board.outstanding() == 0
