@@ -38,6 +38,42 @@ def make_demo_clips(samples: Path, out: Path) -> list[Path]:
     return clips
 
 
+def run_device(clips: list[Path], gallery: Path, students: Path, out: Path) -> int:
+    """The stack in this process and the device service against it, printing what the Pi prints."""
+    from facepipe import s3_store
+    from facepipe.annotate import annotate_result
+    from facepipe.dynamo_records import put_records
+    from facepipe.gallery import Gallery
+    from facepipe.local.stack import local_stack
+    from facepipe.records import validate_records
+    from facepipe_device.config import DeviceConfig
+    from facepipe_device.results import Shown
+    from facepipe_device.service import DeviceService
+    from facepipe_device.sources import FileSource
+
+    shown: list[Shown] = []
+    with local_stack() as stack:
+        outputs = stack.outputs
+        s3_store.upload_gallery(Gallery.load(gallery), bucket=outputs.bucket, key=outputs.gallery_key)
+        put_records(validate_records(students).records, table=outputs.table)
+        print(f"   endpoint {outputs.endpoint_url}, bucket {outputs.bucket}, recognize workers {stack.workers}\n")
+        config = DeviceConfig(
+            device_id="demo-pi",
+            bucket=outputs.bucket,
+            queue_url=outputs.queue_url,
+            endpoint_url=outputs.endpoint_url,
+            spool_dir=out / "spool",
+            # Short long-polls so the demo exits as soon as the last result is in (a Pi keeps 20 s).
+            poll_wait_s=1,
+        ).validate()
+        service = DeviceService(config, on_shown=shown.append)
+        summary = service.run(FileSource(clips[0].parent).clips())
+        for item in shown:
+            if item.message is not None:
+                annotate_result(item.message, out / "frames")
+    return 1 if summary.missing else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m facepipe.demo", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("demo-out"))
@@ -57,21 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     clips = make_demo_clips(samples, args.out / "clips")
     for clip in clips:
         print(f"  {clip}")
-    print("\n== Running the clips through the local stack (S3 -> Step Functions -> Lambda handlers -> SQS)")
-    code |= facepipe(
-        [
-            "run",
-            *map(str, clips),
-            "--gallery",
-            str(gallery),
-            "--students",
-            str(samples / "students.json"),
-            "--device-id",
-            "demo-pi",
-            "--annotate",
-            str(args.out / "frames"),
-        ]
-    )
+    print("\n== Starting the local stack, then the device service replaying the clips as its camera")
+    code |= run_device(clips, gallery, samples / "students.json", args.out)
     print(f"\nAnnotated frames: {args.out / 'frames'}  (demo took {time.monotonic() - started:.0f} s)")
     return code
 

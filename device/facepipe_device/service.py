@@ -8,7 +8,7 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -76,6 +76,7 @@ class DeviceService:
         s3: Any = None,
         sqs: Any = None,
         gate: Any = None,
+        on_shown: Callable[[Shown], None] | None = None,
     ) -> None:
         self.config, self.out, self.json_lines = config, out, json_lines
         if s3 is None or sqs is None:
@@ -84,6 +85,7 @@ class DeviceService:
         self.summary = Summary()
         self.board = ResultBoard(timeout_s=config.result_timeout_s, stale_after_s=config.stale_after_s)
         self.gate = gate
+        self.on_shown = on_shown
         self.uploader = Uploader(
             s3,
             self.spool,
@@ -134,6 +136,8 @@ class DeviceService:
                 else:
                     text = format_result(item.message, item.latency_s) + (" (stale)" if item.stale else "")
             print(text, file=self.out, flush=True)
+            if self.on_shown is not None:
+                self.on_shown(item)
 
     def run(self, clips: Iterator[Clip], *, max_clips: int | None = None, follow: bool = True) -> Summary:
         """Capture until the source ends (or ``max_clips``), then wait for every result or its timeout."""

@@ -112,3 +112,11 @@ def test_results_are_shown_in_capture_order_and_missing_ones_reported():
     assert [(s.seq, s.stale) for s in shown] == [(1, True), (2, False)]
     assert board.ready(now + 6.0)[0].message is None  # 3 never came: reported missing
     assert board.outstanding() == 0
+
+
+def test_face_gate_passes_a_face_and_skips_an_empty_room(clip_factory):
+    from facepipe_device.gate import FaceGate
+
+    gate = FaceGate()
+    assert gate.has_face(clip_factory("obama-480p.jpg").read_bytes(), "mp4") is True
+    assert gate.has_face(clip_factory(None).read_bytes(), "mp4") is False
