@@ -40,16 +40,17 @@ def make_demo_clips(samples: Path, out: Path) -> list[Path]:
 
 def run_device(clips: list[Path], gallery: Path, students: Path, out: Path) -> int:
     """The stack in this process and the device service against it, printing what the Pi prints."""
+    from facepipe_device.config import DeviceConfig
+    from facepipe_device.results import Shown
+    from facepipe_device.service import DeviceService
+    from facepipe_device.sources import FileSource
+
     from facepipe import s3_store
     from facepipe.annotate import annotate_result
     from facepipe.dynamo_records import put_records
     from facepipe.gallery import Gallery
     from facepipe.local.stack import local_stack
     from facepipe.records import validate_records
-    from facepipe_device.config import DeviceConfig
-    from facepipe_device.results import Shown
-    from facepipe_device.service import DeviceService
-    from facepipe_device.sources import FileSource
 
     shown: list[Shown] = []
     with local_stack() as stack:
