@@ -156,6 +156,8 @@ class PublishRequest(_Contract):
     message: ResultMessage
     group_id: str
     dedup_id: str
+    # True when another execution already answered this clip version: the state machine publishes nothing.
+    duplicate: bool = False
 
 
 def result_schema() -> dict[str, Any]:

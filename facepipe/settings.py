@@ -26,6 +26,7 @@ class Settings(BaseModel):
     bucket_name: str = ""
     results_queue_url: str = ""
     students_table: str = ""
+    idempotency_table: str = ""
     gallery_key: str = "gallery/gallery.json"
     clips_prefix: str = "clips/"
     frames_prefix: str = "frames/"
@@ -48,6 +49,7 @@ _ENV_NAMES = {
     "bucket_name": "BUCKET_NAME",
     "results_queue_url": "RESULTS_QUEUE_URL",
     "students_table": "STUDENTS_TABLE",
+    "idempotency_table": "IDEMPOTENCY_TABLE",
     "gallery_key": "GALLERY_KEY",
     "frames_per_clip": "FRAMES_PER_CLIP",
     "match_tolerance": "MATCH_TOLERANCE",

@@ -177,16 +177,25 @@ class LocalStack:
             attrs[(queue_id, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
             attrs[(queue_id, "QueueName")] = name
 
-        (table_id, _), *_ = t.resources("AWS::DynamoDB::Table").items()
-        table = f"{STACK_NAME}-{table_id}-{suffix}"
-        refs[table_id] = table
-        props = t.properties(table_id)
-        dynamodb.create_table(
-            TableName=table,
-            AttributeDefinitions=props["AttributeDefinitions"],
-            KeySchema=props["KeySchema"],
-            BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
-        )
+        for table_id in t.resources("AWS::DynamoDB::Table"):
+            name = f"{STACK_NAME}-{table_id}-{suffix}"
+            refs[table_id] = name
+            props = t.properties(table_id)
+            dynamodb.create_table(
+                TableName=name,
+                AttributeDefinitions=props["AttributeDefinitions"],
+                KeySchema=props["KeySchema"],
+                BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
+            )
+            if props.get("TimeToLiveSpecification", {}).get("Enabled"):
+                dynamodb.update_time_to_live(
+                    TableName=name,
+                    TimeToLiveSpecification={
+                        "Enabled": True,
+                        "AttributeName": props["TimeToLiveSpecification"]["AttributeName"],
+                    },
+                )
+        table = refs["StudentsTable"]
 
         self._create_functions(refs, attrs, suffix)
         machine_arn = self._create_state_machine(refs, attrs, suffix)

@@ -120,3 +120,34 @@ def test_a_bad_name_under_clips_gets_an_error_result(stack, device_id):
     message = got[key][0]
     assert message["status"] == "error" and message["error"]["code"] == "bad_key"
     assert message["device_id"] == device_id
+
+
+def test_a_duplicate_s3_event_gives_one_result(stack, device_id, clip_factory):
+    """EventBridge delivers at least once: the same event twice starts two executions, and one result comes."""
+    import time
+
+    import boto3
+
+    from facepipe.local.client import receive_results, upload_clip
+
+    upload = upload_clip(clip_factory("obama-480p.jpg"), bucket=stack.outputs.bucket, device_id=device_id, seq=1)
+    first = receive_results(stack.outputs.queue_url, {upload.key: upload}, timeout_s=60)
+    assert upload.key in first
+    # Deliver the same event again, as EventBridge may.
+    head = boto3.client("s3").head_object(Bucket=stack.outputs.bucket, Key=upload.key)
+    event = json.loads((__import__("pathlib").Path(__file__).parents[2] / "events" / "statemachine.json").read_text())
+    event["detail"]["bucket"]["name"] = stack.outputs.bucket
+    event["detail"]["object"]["key"] = upload.key
+    event["detail"]["object"]["version-id"] = head["VersionId"]
+    sfn = boto3.client("stepfunctions")
+    for n in range(2):
+        sfn.start_execution(
+            stateMachineArn=stack.outputs.state_machine_arn, name=f"dup-{device_id}-{n}", input=json.dumps(event)
+        )
+    time.sleep(4)
+    again = (
+        boto3.client("sqs")
+        .receive_message(QueueUrl=stack.outputs.queue_url, WaitTimeSeconds=2, MaxNumberOfMessages=10)
+        .get("Messages", [])
+    )
+    assert [m for m in again if json.loads(m["Body"])["clip"]["key"] == upload.key] == []

@@ -38,6 +38,12 @@ def aws(monkeypatch):
         settings = get_settings()
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=settings.bucket_name)
+        boto3.client("dynamodb", region_name="us-east-1").create_table(
+            TableName=settings.idempotency_table,
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         yield s3
     get_settings.cache_clear()
     reset_clients()
