@@ -137,8 +137,8 @@ class WorkerPool:
         """Run one invocation; a dead worker raises ``BrokenProcessPool`` after the pool is replaced."""
         with self._lock:
             pool = self._pool
-        future: Future[tuple[bool, Any]] = pool.submit(_worker_invoke, str(self.app), self.function_name, event)
         try:
+            future: Future[tuple[bool, Any]] = pool.submit(_worker_invoke, str(self.app), self.function_name, event)
             return future.result()
         except BrokenProcessPool:
             with self._lock:

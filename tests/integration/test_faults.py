@@ -1,0 +1,77 @@
+"""Faults injected in the local stack, each survived: nothing lost, nothing doubled."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import boto3
+import pytest
+
+from facepipe import s3_store
+from facepipe.gallery import Gallery
+from facepipe.local.client import ResultCollector, upload_clip
+from facepipe.local.stack import local_stack
+from tests.integration.conftest import run_clips
+
+
+def test_a_recognize_worker_dies_mid_clip_and_the_clip_is_still_answered(stack, device_id, clip_factory):
+    recognize = next(f for f in stack.runtime.functions.values() if "Recognize" in f.name)
+    assert recognize.pool is not None
+    killed: list[int] = []
+
+    def kill_a_worker(function, event):
+        if not killed:
+            pid = function.pool.pids()[0]
+            os.kill(pid, signal.SIGKILL)  # the container dies under the invocation
+            killed.append(pid)
+            time.sleep(0.3)
+
+    recognize.before_invoke = kill_a_worker
+    try:
+        (message,) = run_clips(stack, [clip_factory("two_people.jpg")], device_id)
+    finally:
+        recognize.before_invoke = None
+    assert killed and killed[0] not in recognize.pool.pids()  # a fresh pool took over
+    assert message["status"] == "ok"
+    assert sorted(p["id"] for p in message["people"]) == ["biden", "obama"]
+    assert message["frames_analyzed"] == 3
+
+
+def test_the_results_queue_unavailable_is_retried_then_dead_lettered(gallery_path, clip_factory):
+    with local_stack(workers=1) as isolated:
+        out = isolated.outputs
+        s3_store.upload_gallery(Gallery.load(gallery_path), bucket=out.bucket, key=out.gallery_key)
+        sqs = boto3.client("sqs")
+        sqs.delete_queue(QueueUrl=out.queue_url)  # the results queue goes away
+        upload = upload_clip(clip_factory("obama-480p.jpg"), bucket=out.bucket, device_id="lonely", seq=1)
+        deadline = time.monotonic() + 60
+        held: list[dict] = []
+        while not held and time.monotonic() < deadline:
+            held = sqs.receive_message(QueueUrl=out.dead_letter_queue_url, WaitTimeSeconds=2).get("Messages", [])
+        assert held, "the result was lost"
+        message = json.loads(held[0]["Body"])
+        assert message["clip"]["key"] == upload.key and message["status"] == "ok"
+        executions = boto3.client("stepfunctions").list_executions(stateMachineArn=out.state_machine_arn)
+        assert [e["status"] for e in executions["executions"]] == ["FAILED"]  # which the template alarms on
+
+
+@pytest.mark.slow
+def test_six_hundred_clips_give_six_hundred_results(stack, clip_factory):
+    """Five minutes of one camera (600 clips), uploaded as fast as the stack takes them."""
+    clips = [clip_factory(p) for p in ("obama-480p.jpg", None, "kit_with_rose.jpg")]
+    collector = ResultCollector(stack.outputs.queue_url)
+    try:
+        keys = [upload_clip(clips[i % 3], bucket=stack.outputs.bucket, device_id="load-pi", seq=i + 1).key
+                for i in range(600)]
+        assert collector.wait(keys, timeout_s=900)
+        assert len(set(keys)) == 600
+        statuses = [collector.results[k][0]["status"] for k in keys]
+        assert statuses == ["ok", "no_face", "ok"] * 200
+        time.sleep(2)
+        assert collector.duplicates == 0
+        assert sum(1 for k in collector.results if k.startswith("clips/load-pi/")) == 600
+    finally:
+        collector.stop()
