@@ -84,6 +84,21 @@ def cmd_people_remove(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_people_erase(args: argparse.Namespace, settings: Settings) -> int:
+    from facepipe.erase import erase_person
+
+    gallery = args.gallery if (args.gallery is not None and args.gallery.exists()) else None
+    record = erase_person(
+        args.person_id, settings, gallery_path=gallery, bucket=args.bucket, gallery_key=args.key, table=args.table
+    )
+    print(
+        f"Erased {record.person_id}: {record.gallery_photos_removed} gallery photo(s) from "
+        f"{', '.join(record.gallery_files) or 'no gallery'}; record {'deleted' if record.record_deleted else 'not found'}; "
+        f"{len(record.frames_deleted)} of {record.frames_scanned} stored frame(s) deleted. Erasure recorded."
+    )
+    return 0
+
+
 # --- recognize --------------------------------------------------------------------------------------
 def cmd_recognize(args: argparse.Namespace, settings: Settings) -> int:
     from facepipe import faces
@@ -205,6 +220,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("person_id", metavar="ID")
     p.add_argument("--gallery", type=Path, default=DEFAULT_GALLERY)
     p.set_defaults(handler=cmd_people_remove)
+    p = people.add_parser(
+        "erase",
+        help="erase a person everywhere: gallery, S3 gallery, record, stored frames",
+        description="Removes the person from the gallery file and the S3 gallery (all versions), "
+        "deletes their student record and every stored frame they appear in, and records the erasure.",
+    )
+    p.add_argument("person_id", metavar="ID")
+    p.add_argument("--gallery", type=Path, default=DEFAULT_GALLERY)
+    p.add_argument("--bucket", help="the stack's ClipsBucketName (S3 gallery, frames, audit record)")
+    p.add_argument("--key", help="S3 key of the gallery (default: GALLERY_KEY)")
+    p.add_argument("--table", help="the stack's StudentsTableName")
+    p.set_defaults(handler=cmd_people_erase)
 
     p = sub.add_parser(
         "recognize",

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
 from facepipe.aws_clients import client
 from facepipe.records import StudentRecord
@@ -22,6 +22,9 @@ def _plain(value: Any) -> Any:
     """DynamoDB numbers come back as Decimal; results are JSON, so make them int or float."""
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Binary | bytes | bytearray):
+        # Records are shown on a screen and travel as JSON: binary attributes have no place there.
+        return f"<{len(bytes(value.value if isinstance(value, Binary) else value))} bytes>"
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | set):

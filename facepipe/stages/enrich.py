@@ -76,6 +76,13 @@ def _fit(message: ResultMessage) -> ResultMessage:
     return message
 
 
+def _name(record: dict[str, Any] | None) -> str | None:
+    """A record's name as text; a malformed record (name missing or not a string) still shows what it has."""
+    if not record or record.get("name") in (None, ""):
+        return None
+    return str(record["name"])
+
+
 def enrich_clip(request: EnrichRequest, settings: Settings) -> PublishRequest:
     start = time.perf_counter()
     merged, unknown = merge_frames(request.frames)
@@ -83,7 +90,7 @@ def enrich_clip(request: EnrichRequest, settings: Settings) -> PublishRequest:
     people = [
         Person(
             id=person_id,
-            name=(records.get(person_id) or {}).get("name"),
+            name=_name(records.get(person_id)),
             record=records.get(person_id),
             distance=round(seen["distance"], 4),
             frames_seen=len(seen["frames"]),
@@ -102,6 +109,8 @@ def enrich_clip(request: EnrichRequest, settings: Settings) -> PublishRequest:
         device_id=clip.device_id,
         clip=ResultClip(bucket=clip.bucket, key=clip.key, seq=clip.seq, captured_at=clip.captured_at),
         status=Status.OK if people or unknown else Status.NO_FACE,
+        # A frame with more faces than the per-frame cap had only its largest faces recognized: say so.
+        truncated=any(f.faces_detected > len(f.faces) for f in request.frames),
         people=people,
         unknown_faces=unknown,
         frames_analyzed=len(request.frames),

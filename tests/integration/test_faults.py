@@ -64,8 +64,10 @@ def test_six_hundred_clips_give_six_hundred_results(stack, clip_factory):
     clips = [clip_factory(p) for p in ("obama-480p.jpg", None, "kit_with_rose.jpg")]
     collector = ResultCollector(stack.outputs.queue_url)
     try:
-        keys = [upload_clip(clips[i % 3], bucket=stack.outputs.bucket, device_id="load-pi", seq=i + 1).key
-                for i in range(600)]
+        keys = [
+            upload_clip(clips[i % 3], bucket=stack.outputs.bucket, device_id="load-pi", seq=i + 1).key
+            for i in range(600)
+        ]
         assert collector.wait(keys, timeout_s=900)
         assert len(set(keys)) == 600
         statuses = [collector.results[k][0]["status"] for k in keys]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import boto3
+import numpy as np
 import pytest
 from moto import mock_aws
 
@@ -184,3 +185,35 @@ def test_enrich_error_event_builds_the_error_result(aws, result_validator):
 def test_state_machine_event_is_what_eventbridge_delivers():
     assert event("statemachine.json")["detail-type"] == "Object Created"
     assert event("statemachine.json")["detail"]["object"]["key"].startswith("clips/")
+
+
+def test_thirty_faces_in_a_frame_are_capped_to_the_largest(aws, gallery_path, samples, monkeypatch):
+    """A crowd: every face is detected, the largest MAX_FACES_PER_FRAME are recognized, and it says so."""
+    import cv2
+
+    from facepipe import faces
+    from facepipe.contracts import RecognizeRequest
+    from facepipe.images import load_rgb
+    from facepipe.stages.recognize import recognize_frame
+
+    tiles = []
+    for probe in ("obama-480p.jpg", "alex_lacamoire1.jpg", "johnsnow_test1.jpg", "two_people.jpg", "kit_with_rose.jpg"):
+        image = load_rgb(samples / "probes" / probe, max_bytes=10**8, max_pixels=10**8)
+        for top, right, bottom, left in faces.detect_faces(image, max_side=1024):
+            pad = (bottom - top) // 2
+            crop = image[max(0, top - pad) : bottom + pad, max(0, left - pad) : right + pad]
+            tiles.append(cv2.resize(crop, (200, 200)))
+    tiles = (tiles * 10)[:30]
+    sheet = np.vstack([np.hstack(tiles[r * 6 : (r + 1) * 6]) for r in range(5)])  # 1200x1000, 30 faces
+    request = event("recognize.json")
+    aws.put_object(Bucket="facepipe-clips-example", Key="gallery/gallery.json", Body=gallery_path.read_bytes())
+    aws.put_object(
+        Bucket="facepipe-clips-example",
+        Key=request["frame"]["key"],
+        Body=cv2.imencode(".jpg", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))[1].tobytes(),
+    )
+    settings = get_settings().model_copy(update={"detect_max_side": 1200, "max_faces_per_frame": 20})
+    result = recognize_frame(RecognizeRequest.model_validate(request), settings)
+    assert result.faces_detected == 30
+    assert len(result.faces) == 20
+    assert {f.id for f in result.faces} <= {"obama", "alex_lacamoire", "kit_harington", "biden", "rose_leslie"}

@@ -1,0 +1,123 @@
+"""Erase a person everywhere: gallery (local and S3), student record, and the stored frames they are in.
+
+Face data is biometric data: when someone asks to be forgotten, every copy goes, and the erasure itself is
+recorded (who, when, what was removed; never a face or an encoding).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from facepipe import faces, s3_store
+from facepipe.aws_clients import client
+from facepipe.errors import FacepipeError
+from facepipe.gallery import Gallery
+from facepipe.settings import Settings
+from facepipe.video import decode_jpeg_rgb
+
+AUDIT_PREFIX = "audit/erasures/"
+
+
+@dataclass
+class ErasureRecord:
+    person_id: str
+    erased_at: str
+    gallery_files: list[str] = field(default_factory=list)
+    gallery_photos_removed: int = 0
+    record_deleted: bool = False
+    frames_scanned: int = 0
+    frames_deleted: list[str] = field(default_factory=list)
+
+
+def _person_encodings(galleries: list[Gallery], person_id: str) -> np.ndarray:
+    rows = [photo.encoding for g in galleries for p in g.people if p.id == person_id for photo in p.photos]
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), 128)
+
+
+def _delete_all_versions(bucket: str, key: str) -> None:
+    s3 = client("s3")
+    listed = s3.list_object_versions(Bucket=bucket, Prefix=key)
+    versions = [v for v in listed.get("Versions", []) + listed.get("DeleteMarkers", []) if v["Key"] == key]
+    for version in versions:
+        s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
+    if not versions:
+        s3.delete_object(Bucket=bucket, Key=key)
+
+
+def erase_person(
+    person_id: str,
+    settings: Settings,
+    *,
+    gallery_path: Path | None = None,
+    bucket: str | None = None,
+    gallery_key: str | None = None,
+    table: str | None = None,
+) -> ErasureRecord:
+    """Remove ``person_id`` from every place named; frames are matched against their encodings first."""
+    record = ErasureRecord(person_id=person_id, erased_at=datetime.now(UTC).isoformat(timespec="seconds"))
+    galleries: list[tuple[Gallery, str]] = []
+    if gallery_path is not None:
+        galleries.append((Gallery.load(gallery_path), str(gallery_path)))
+    if bucket is not None:
+        key = gallery_key or settings.gallery_key
+        source = f"s3://{bucket}/{key}"
+        galleries.append((Gallery.loads(s3_store.get_bytes(bucket, key), source=source), source))
+    if not galleries and table is None:
+        raise FacepipeError("people erase needs --gallery, --bucket or --table (where to erase from)")
+    known = _person_encodings([g for g, _ in galleries], person_id)
+    if galleries and len(known) == 0:
+        raise FacepipeError(f"{person_id}: not in {', '.join(s for _, s in galleries)}")
+
+    # Frames first, while the encodings to find them are still at hand.
+    if bucket is not None and len(known):
+        paginator = client("s3").get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=settings.frames_prefix):
+            for obj in page.get("Contents", []):
+                record.frames_scanned += 1
+                image = decode_jpeg_rgb(
+                    s3_store.get_bytes(bucket, obj["Key"]), max_pixels=settings.max_frame_pixels, name=obj["Key"]
+                )
+                encodings = faces.encode_faces(image, faces.detect_faces(image, max_side=settings.detect_max_side))
+                if (
+                    len(encodings)
+                    and np.linalg.norm(encodings[:, None] - known[None], axis=2).min() <= settings.match_tolerance
+                ):
+                    _delete_all_versions(bucket, obj["Key"])
+                    record.frames_deleted.append(obj["Key"])
+
+    for gallery, source in galleries:
+        person = gallery.person(person_id)
+        if person is None:
+            continue
+        record.gallery_photos_removed += len(person.photos)
+        gallery.remove(person_id)
+        if source.startswith("s3://"):
+            key = source.split("/", 3)[3]
+            s3_store.upload_gallery(gallery, bucket=bucket or "", key=key)
+            # Earlier versions of the gallery still hold the encodings: remove them too.
+            s3 = client("s3")
+            listed = s3.list_object_versions(Bucket=bucket, Prefix=key)
+            for version in listed.get("Versions", []):
+                if version["Key"] == key and not version["IsLatest"]:
+                    s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
+        else:
+            gallery.save(Path(source))
+        record.gallery_files.append(source)
+
+    if table is not None:
+        response = client("dynamodb").delete_item(TableName=table, Key={"id": {"S": person_id}}, ReturnValues="ALL_OLD")
+        record.record_deleted = "Attributes" in response
+
+    audit = json.dumps(asdict(record), indent=1).encode()
+    if bucket is not None:
+        stamp = record.erased_at.replace(":", "").replace("-", "")
+        s3_store.put_bytes(bucket, f"{AUDIT_PREFIX}{stamp}_{person_id}.json", audit, "application/json")
+    if gallery_path is not None:
+        with (gallery_path.parent / "erasures.jsonl").open("a") as log:
+            log.write(json.dumps(asdict(record)) + "\n")
+    return record

@@ -1,0 +1,84 @@
+"""Biometric data: a person is erased everywhere, the erasure is recorded, and logs never hold encodings."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import boto3
+
+from facepipe import s3_store
+from facepipe.cli import main
+from facepipe.dynamo_records import put_records
+from facepipe.gallery import Gallery
+from facepipe.local.client import receive_results, upload_clip
+from facepipe.local.stack import local_stack
+from facepipe.records import validate_records
+
+
+def test_people_erase_removes_a_person_everywhere(gallery_path, samples, clip_factory, tmp_path, capsys):
+    local_gallery = tmp_path / "gallery.json"
+    shutil.copy(gallery_path, local_gallery)
+    # Warm recognize workers re-check the gallery every second here (30 s by default).
+    with local_stack(workers=1, parameters={"GalleryRefreshSeconds": "1"}) as stack:
+        out = stack.outputs
+        s3_store.upload_gallery(Gallery.load(gallery_path), bucket=out.bucket, key=out.gallery_key)
+        put_records(validate_records(samples / "students.json").records, table=out.table)
+        uploads = [
+            upload_clip(clip_factory(p), bucket=out.bucket, device_id="erase", seq=i)
+            for i, p in enumerate(["kit_with_rose.jpg", "obama-480p.jpg"], 1)
+        ]
+        got = receive_results(out.queue_url, {u.key: u for u in uploads}, timeout_s=60)
+        kit_frames = [f["key"] for f in got[uploads[0].key][0]["frames"]]
+        obama_frames = [f["key"] for f in got[uploads[1].key][0]["frames"]]
+
+        code = main(
+            [
+                "people",
+                "erase",
+                "kit_harington",
+                "--gallery",
+                str(local_gallery),
+                "--bucket",
+                out.bucket,
+                "--table",
+                out.table,
+            ]
+        )
+        assert code == 0
+        assert "Erased kit_harington: 4 gallery photo(s)" in capsys.readouterr().out  # 2 local + 2 in S3
+
+        s3 = boto3.client("s3")
+        assert "kit_harington" not in Gallery.load(local_gallery).ids()
+        assert "kit_harington" not in Gallery.loads(s3_store.get_bytes(out.bucket, out.gallery_key)).ids()
+        gallery_versions = s3.list_object_versions(Bucket=out.bucket, Prefix=out.gallery_key)["Versions"]
+        assert len(gallery_versions) == 1  # no older version still holds the encodings
+        assert "Item" not in boto3.client("dynamodb").get_item(TableName=out.table, Key={"id": {"S": "kit_harington"}})
+        remaining = {o["Key"] for o in s3.list_objects_v2(Bucket=out.bucket, Prefix="frames/").get("Contents", [])}
+        assert remaining.isdisjoint(kit_frames) and set(obama_frames) <= remaining
+        audit = s3.list_objects_v2(Bucket=out.bucket, Prefix="audit/erasures/")["Contents"]
+        record = json.loads(s3_store.get_bytes(out.bucket, audit[0]["Key"]))
+        assert record["person_id"] == "kit_harington" and record["record_deleted"] is True
+        assert sorted(record["frames_deleted"]) == sorted(kit_frames)
+        assert "encoding" not in json.dumps(record)
+        assert json.loads((tmp_path / "erasures.jsonl").read_text().splitlines()[0])["person_id"] == "kit_harington"
+
+        # And the pipeline no longer knows them (once the warm workers re-checked the gallery).
+        import time
+
+        time.sleep(1.5)
+        again = upload_clip(clip_factory("kit_with_rose.jpg"), bucket=out.bucket, device_id="erase", seq=3)
+        message = receive_results(out.queue_url, {again.key: again}, timeout_s=60)[again.key][0]
+        assert [p["id"] for p in message["people"]] == ["rose_leslie"] and message["unknown_faces"] == 1
+        logs = "".join(p.read_text() for p in stack.log_dir.glob("*.log"))
+    # Function logs name people and distances, never a face encoding (128 numbers in a row).
+    assert not re.search(r"(-?\d+\.\d+,\s*){127}-?\d+\.\d+", logs)
+    assert "encoding" not in logs.lower()
+
+
+def test_erase_of_someone_unknown_is_a_clear_failure(gallery_path, tmp_path, capsys):
+    local_gallery = tmp_path / "gallery.json"
+    shutil.copy(gallery_path, local_gallery)
+    assert main(["people", "erase", "nobody", "--gallery", str(local_gallery)]) == 1
+    assert "nobody: not in" in capsys.readouterr().err

@@ -1,0 +1,95 @@
+"""Bad records, oversized results and throttling: each handled with a clear outcome, nothing lost."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from moto import mock_aws
+
+from facepipe.aws_clients import client, reset_clients
+from facepipe.contracts import MAX_RESULT_BYTES, ClipRef, EnrichRequest, Face, FrameFaces
+from facepipe.dynamo_records import get_records
+from facepipe.settings import settings_from_env
+from facepipe.stages.enrich import enrich_clip
+
+
+@pytest.fixture()
+def table(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    reset_clients()
+    with mock_aws():
+        boto3.client("dynamodb").create_table(
+            TableName="students",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield "students"
+    reset_clients()
+
+
+def _request(*ids: str, faces_detected: int | None = None) -> EnrichRequest:
+    faces = [Face(id=i, distance=0.3, box=[0, 10, 10, 0]) for i in ids]
+    frame = FrameFaces(index=0, t_ms=0, faces=faces, faces_detected=faces_detected or len(faces), ms=1.0)
+    return EnrichRequest(clip=ClipRef(bucket="b", key="clips/pi/000001.mp4", device_id="pi", seq=1), frames=[frame])
+
+
+def test_a_malformed_record_is_still_shown(table):
+    boto3.client("dynamodb").put_item(
+        TableName=table,
+        Item={"id": {"S": "obama"}, "name": {"N": "44"}, "photo": {"B": b"\x00\x01"}, "tags": {"SS": ["a"]}},
+    )
+    message = enrich_clip(_request("obama", "ghost"), settings_from_env({}, students_table=table)).message
+    obama, ghost = message.people
+    assert obama.name == "44" and obama.record == {"id": "obama", "name": 44, "photo": "<2 bytes>", "tags": ["a"]}
+    assert ghost.record is None and ghost.name is None  # no record: reported, record null
+    json.dumps(message.model_dump(mode="json"))
+
+
+def test_throttled_reads_are_retried(table):
+    boto3.client("dynamodb").put_item(TableName=table, Item={"id": {"S": "obama"}, "name": {"S": "Barack Obama"}})
+    dynamodb = client("dynamodb")
+    throttled = []
+
+    def throttle(request, **_):
+        if len(throttled) < 2:
+            throttled.append(request.url)
+            body = json.dumps(
+                {
+                    "__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+                    "message": "Rate of requests exceeds the allowed throughput.",
+                }
+            ).encode()
+            response = AWSResponse(request.url, 400, {"x-amzn-requestid": "t"}, None)
+            response._content = body
+            return response
+        return None
+
+    dynamodb.meta.events.register_first("before-send.dynamodb.BatchGetItem", throttle)
+    try:
+        assert get_records(table, ["obama"]) == {"obama": {"id": "obama", "name": "Barack Obama"}}
+    finally:
+        dynamodb.meta.events.unregister("before-send.dynamodb.BatchGetItem", throttle)
+    assert len(throttled) == 2
+
+
+def test_a_result_too_big_for_sqs_is_truncated_and_flagged(table):
+    put = boto3.client("dynamodb").put_item
+    ids = [f"person{i:04d}" for i in range(400)]
+    for pid in ids:
+        put(TableName=table, Item={"id": {"S": pid}, "name": {"S": pid}, "bio": {"S": "x" * 1000}})
+    message = enrich_clip(_request(*ids), settings_from_env({}, students_table=table)).message
+    assert message.truncated is True
+    assert 0 < len(message.people) < 400
+    assert len(message.model_dump_json()) <= MAX_RESULT_BYTES
+
+
+def test_a_frame_over_the_face_cap_is_flagged(table):
+    message = enrich_clip(_request("a", "b", faces_detected=30), settings_from_env({}, students_table=table)).message
+    assert message.truncated is True and message.status == "ok"
