@@ -91,9 +91,10 @@ def cmd_people_erase(args: argparse.Namespace, settings: Settings) -> int:
     record = erase_person(
         args.person_id, settings, gallery_path=gallery, bucket=args.bucket, gallery_key=args.key, table=args.table
     )
+    where = ", ".join(record.gallery_files) or "no gallery"
     print(
-        f"Erased {record.person_id}: {record.gallery_photos_removed} gallery photo(s) from "
-        f"{', '.join(record.gallery_files) or 'no gallery'}; record {'deleted' if record.record_deleted else 'not found'}; "
+        f"Erased {record.person_id}: {record.gallery_photos_removed} gallery photo(s) from {where}; "
+        f"record {'deleted' if record.record_deleted else 'not found'}; "
         f"{len(record.frames_deleted)} of {record.frames_scanned} stored frame(s) deleted. Erasure recorded."
     )
     return 0
