@@ -39,6 +39,7 @@ class Shown:
     message: dict[str, Any] | None  # None: reported missing
     latency_s: float | None
     stale: bool = False
+    receipt_handle: str | None = None  # deleted from the queue once shown
 
 
 @dataclass
@@ -52,7 +53,7 @@ class ResultBoard:
     timeout_s: float
     stale_after_s: float
     expected: dict[int, float] = field(default_factory=dict)  # seq -> capture end (epoch s)
-    arrived: dict[int, tuple[dict[str, Any], float]] = field(default_factory=dict)
+    arrived: dict[int, tuple[dict[str, Any], float, str | None]] = field(default_factory=dict)
     shown_seqs: set[int] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     late: int = 0
@@ -66,15 +67,19 @@ class ResultBoard:
         with self.lock:
             self.expected.pop(seq, None)
 
-    def offer(self, message: dict[str, Any], now: float | None = None) -> bool:
+    def offer(self, message: dict[str, Any], handle: str | None = None, now: float | None = None) -> bool:
+        """Take a result; True if it waits to be shown (delete it then), False if it can be deleted now."""
         seq = message.get("clip", {}).get("seq")
         if not isinstance(seq, int):
             return False
         with self.lock:
             if seq in self.shown_seqs:
-                self.late += 1
-                return True
-            self.arrived[seq] = (message, now if now is not None else time.time())
+                self.late += 1  # already shown, or reported missing: nothing more to show
+                return False
+            first = self.arrived.get(seq)
+            at = first[1] if first else (now if now is not None else time.time())
+            # A redelivery (visibility timeout while waiting for earlier clips) brings a new receipt handle.
+            self.arrived[seq] = (message, at, handle)
             return True
 
     def ready(self, now: float | None = None) -> list[Shown]:
@@ -84,9 +89,9 @@ class ResultBoard:
             for seq in sorted(self.expected):
                 capture_end = self.expected[seq]
                 if seq in self.arrived:
-                    message, at = self.arrived.pop(seq)
+                    message, at, handle = self.arrived.pop(seq)
                     latency = at - capture_end
-                    out.append(Shown(seq, message, latency, stale=latency > self.stale_after_s))
+                    out.append(Shown(seq, message, latency, stale=latency > self.stale_after_s, receipt_handle=handle))
                 elif now - capture_end > self.timeout_s:
                     out.append(Shown(seq, None, None))
                 else:
@@ -104,7 +109,12 @@ class ResultPoller:
     """Long-polls the results queue (20 s waits, batches of 10); each message is deleted once handled."""
 
     def __init__(
-        self, sqs: Any, queue_url: str, device_id: str, on_result: Callable[[dict[str, Any]], object], wait_s: int = 20
+        self,
+        sqs: Any,
+        queue_url: str,
+        device_id: str,
+        on_result: Callable[[dict[str, Any], str], bool],
+        wait_s: int = 20,
     ) -> None:
         self.sqs, self.queue_url, self.device_id, self.on_result = sqs, queue_url, device_id, on_result
         self.wait_s = wait_s
@@ -141,10 +151,17 @@ class ResultPoller:
                 )
                 continue
             self.received += 1
-            self.on_result(message)
-            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=raw["ReceiptHandle"])
+            if not self.on_result(message, raw["ReceiptHandle"]):
+                self.delete(raw["ReceiptHandle"])
             handled += 1
         return handled
+
+    def delete(self, receipt_handle: str) -> None:
+        """Delete a result once it was shown (a failure only means SQS shows it again: it is then late)."""
+        try:
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt_handle)
+        except Exception as exc:
+            log.warning("could not delete a shown result (%s); it will come back and be ignored", type(exc).__name__)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -136,6 +136,8 @@ class DeviceService:
                 else:
                     text = format_result(item.message, item.latency_s) + (" (stale)" if item.stale else "")
             print(text, file=self.out, flush=True)
+            if item.receipt_handle is not None:
+                self.poller.delete(item.receipt_handle)
             if self.on_shown is not None:
                 self.on_shown(item)
 

@@ -65,5 +65,6 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         logger.warning("clip failed", error=message["error"])
     else:
         metrics.add_metric(name="PeopleRecognized", unit=MetricUnit.Count, value=len(message["people"]))
+        metrics.add_metric(name="EnrichMs", unit=MetricUnit.Milliseconds, value=message["timings_ms"].get("enrich", 0))
     logger.info("result built", status=message["status"], people=[p["id"] for p in message["people"]])
     return published

@@ -8,12 +8,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from facepipe.contracts import RecognizeRequest
 from facepipe.faces import UNKNOWN, load_models
 from facepipe.settings import get_settings
-from facepipe.stages.recognize import recognize_frame
+from facepipe.stages.recognize import gallery_cache, recognize_frame
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 load_models()  # at init, so the model load counts as cold start rather than as the first frame
+try:
+    gallery_cache(get_settings()).get()  # the gallery too, at cold start
+except Exception as exc:  # no gallery yet: the first invocation says so clearly (bad_gallery)
+    logger.warning("gallery not loaded at cold start", reason=str(exc))
 
 
 @logger.inject_lambda_context(correlation_id_path="clip.key")

@@ -207,8 +207,8 @@ def test_a_garbage_message_is_logged_and_deleted(stack, device_id, caplog):
         MessageGroupId=device_id,
         MessageDeduplicationId=f"garbage-{device_id}",
     )
-    seen = []
-    poller = ResultPoller(sqs, stack.outputs.queue_url, device_id, seen.append)
+    seen: list = []
+    poller = ResultPoller(sqs, stack.outputs.queue_url, device_id, lambda m, h: seen.append(m) or False)
     deadline = time.monotonic() + 10
     while not poller.malformed and time.monotonic() < deadline:
         poller.poll_once(wait_s=1)

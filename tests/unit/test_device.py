@@ -105,11 +105,12 @@ def test_results_are_shown_in_capture_order_and_missing_ones_reported():
     now = time.time()
     for seq in (1, 2, 3):
         board.expect(seq, now)
-    board.offer({"clip": {"seq": 2}}, now=now + 0.5)
+    assert board.offer({"clip": {"seq": 2}}, "h2", now=now + 0.5) is True
     assert board.ready(now + 0.6) == []  # 1 is still on its way: 2 waits
-    board.offer({"clip": {"seq": 1}}, now=now + 3.0)
+    board.offer({"clip": {"seq": 1}}, "h1", now=now + 3.0)
     shown = board.ready(now + 3.1)
-    assert [(s.seq, s.stale) for s in shown] == [(1, True), (2, False)]
+    assert [(s.seq, s.stale, s.receipt_handle) for s in shown] == [(1, True, "h1"), (2, False, "h2")]
+    assert board.offer({"clip": {"seq": 1}}, "again", now=now + 3.2) is False  # late duplicate: delete it now
     assert board.ready(now + 6.0)[0].message is None  # 3 never came: reported missing
     assert board.outstanding() == 0
 
