@@ -171,71 +171,84 @@ class LocalFunction:
     before_invoke: Callable[[LocalFunction, dict[str, Any]], None] | None = None
 
 
+# Every local function in this process, by name: one hook on boto3's default session serves every stack
+# (tests run a second, isolated stack beside the session's one).
+_functions: dict[str, LocalFunction] = {}
+_hooked: set[int] = set()
+_count_lock = threading.Lock()
+
+
 class LocalLambdaRuntime:
     """Answers boto3 ``lambda.Invoke`` calls made in this process by running the local functions."""
 
     def __init__(self) -> None:
         self.functions: dict[str, LocalFunction] = {}
-        self._lock = threading.Lock()
-        self._registered = False
 
     def add(self, function: LocalFunction) -> None:
         self.functions[function.name] = function
 
     def install(self) -> None:
-        """Register the hook on boto3's default session (moto's executor builds its clients from it)."""
+        """Make the functions invocable, hooking boto3's default session (moto's executor builds its clients
+        from it) once per session object."""
+        _functions.update(self.functions)
         if boto3.DEFAULT_SESSION is None:
             boto3.setup_default_session()
-        assert boto3.DEFAULT_SESSION is not None
-        boto3.DEFAULT_SESSION.events.register("before-call.lambda.Invoke", self._on_invoke, unique_id="facepipe-local")
-        self._registered = True
+        session = boto3.DEFAULT_SESSION
+        assert session is not None
+        if id(session) not in _hooked:
+            session.events.register("before-call.lambda.Invoke", _on_invoke, unique_id="facepipe-local")
+            _hooked.add(id(session))
 
     def uninstall(self) -> None:
-        if self._registered and boto3.DEFAULT_SESSION is not None:
-            boto3.DEFAULT_SESSION.events.unregister("before-call.lambda.Invoke", unique_id="facepipe-local")
-        for function in self.functions.values():
+        for name, function in self.functions.items():
+            _functions.pop(name, None)
             if function.pool is not None:
                 function.pool.shutdown()
-        self._registered = False
 
     def invoke(self, name: str, event: dict[str, Any]) -> tuple[bool, Any]:
-        function = self.functions.get(name.rsplit(":", 1)[-1] if name.startswith("arn:") else name)
-        if function is None:
-            raise ServiceError("ResourceNotFoundException", f"Function not found: {name}")
-        with self._lock:
-            function.invocations += 1
-        if function.before_invoke is not None:
-            function.before_invoke(function, event)
-        if function.pool is not None:
-            try:
-                return function.pool.invoke(event)
-            except BrokenProcessPool as exc:
-                raise ServiceError("ServiceException", f"{name}: the container exited mid-invocation") from exc
-        return run_handler(function.app, function.name, event)
+        return invoke(name, event)
 
-    # --- the botocore hook ----------------------------------------------------------------------
-    def _on_invoke(self, model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        url = params.get("url_path", "")
-        name = unquote(url.split("/functions/", 1)[1].split("/", 1)[0]) if "/functions/" in url else ""
-        body = params.get("body") or b"{}"
-        event = json.loads(body if isinstance(body, bytes | str) else b"{}")
-        request_id = str(uuid.uuid4())
+
+def invoke(name: str, event: dict[str, Any]) -> tuple[bool, Any]:
+    """Run one invocation of a local function, as the Lambda service would."""
+    function = _functions.get(name.rsplit(":", 1)[-1] if name.startswith("arn:") else name)
+    if function is None:
+        raise ServiceError("ResourceNotFoundException", f"Function not found: {name}")
+    with _count_lock:
+        function.invocations += 1
+    if function.before_invoke is not None:
+        function.before_invoke(function, event)
+    if function.pool is not None:
         try:
-            ok, result = self.invoke(name, event)
-        except ServiceError as exc:
-            http = AWSResponse(url, 500, {"x-amzn-requestid": request_id}, None)  # type: ignore[arg-type]
-            return http, {
-                "Error": {"Code": exc.code, "Message": str(exc)},
-                "ResponseMetadata": {"HTTPStatusCode": 500, "RequestId": request_id},
-            }
-        payload = json.dumps(result).encode()
-        parsed: dict[str, Any] = {
-            "StatusCode": 200,
-            "ExecutedVersion": "$LATEST",
-            "Payload": StreamingBody(io.BytesIO(payload), len(payload)),
-            "ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": request_id},
+            return function.pool.invoke(event)
+        except BrokenProcessPool as exc:
+            raise ServiceError("ServiceException", f"{name}: the container exited mid-invocation") from exc
+    return run_handler(function.app, function.name, event)
+
+
+def _on_invoke(model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+    """The botocore hook: a Lambda Invoke answered by the local function, in Lambda's response shape."""
+    url = params.get("url_path", "")
+    name = unquote(url.split("/functions/", 1)[1].split("/", 1)[0]) if "/functions/" in url else ""
+    body = params.get("body") or b"{}"
+    event = json.loads(body if isinstance(body, bytes | str) else b"{}")
+    request_id = str(uuid.uuid4())
+    try:
+        ok, result = invoke(name, event)
+    except ServiceError as exc:
+        http = AWSResponse(url, 500, {"x-amzn-requestid": request_id}, None)  # type: ignore[arg-type]
+        return http, {
+            "Error": {"Code": exc.code, "Message": str(exc)},
+            "ResponseMetadata": {"HTTPStatusCode": 500, "RequestId": request_id},
         }
-        if not ok:
-            parsed["FunctionError"] = "Unhandled"
-        http = AWSResponse(url, 200, {"x-amzn-requestid": request_id}, None)  # type: ignore[arg-type]
-        return http, parsed
+    payload = json.dumps(result).encode()
+    parsed: dict[str, Any] = {
+        "StatusCode": 200,
+        "ExecutedVersion": "$LATEST",
+        "Payload": StreamingBody(io.BytesIO(payload), len(payload)),
+        "ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": request_id},
+    }
+    if not ok:
+        parsed["FunctionError"] = "Unhandled"
+    http = AWSResponse(url, 200, {"x-amzn-requestid": request_id}, None)  # type: ignore[arg-type]
+    return http, parsed

@@ -103,7 +103,8 @@ class LocalStack:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         self._configure_moto(endpoint)
-        boto3.setup_default_session(region_name=REGION)
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session(region_name=REGION)
         reset_clients()
         self._outputs = self._create_resources(endpoint)
         self._bridge = threading.Thread(target=self._bridge_events, name="eventbridge-to-sfn", daemon=True)
