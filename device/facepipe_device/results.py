@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("facepipe_device.results")
@@ -39,7 +41,6 @@ class Shown:
     message: dict[str, Any] | None  # None: reported missing
     latency_s: float | None
     stale: bool = False
-    receipt_handle: str | None = None  # deleted from the queue once shown
 
 
 @dataclass
@@ -53,7 +54,9 @@ class ResultBoard:
     timeout_s: float
     stale_after_s: float
     expected: dict[int, float] = field(default_factory=dict)  # seq -> capture end (epoch s)
-    arrived: dict[int, tuple[dict[str, Any], float, str | None]] = field(default_factory=dict)
+    arrived: dict[int, tuple[dict[str, Any], float]] = field(default_factory=dict)
+    # Results received but not yet shown are kept here, so a crash between receiving and showing loses none.
+    store_dir: Path | None = None
     shown_seqs: set[int] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     late: int = 0
@@ -67,20 +70,38 @@ class ResultBoard:
         with self.lock:
             self.expected.pop(seq, None)
 
+    def __post_init__(self) -> None:
+        if self.store_dir is not None:
+            self.store_dir.mkdir(parents=True, exist_ok=True)
+            for path in sorted(self.store_dir.glob("*.json")):
+                try:
+                    kept = json.loads(path.read_text())
+                    self.arrived[int(kept["message"]["clip"]["seq"])] = (kept["message"], float(kept["at"]))
+                except (ValueError, KeyError, TypeError):
+                    path.unlink(missing_ok=True)
+
     def offer(self, message: dict[str, Any], handle: str | None = None, now: float | None = None) -> bool:
-        """Take a result; True if it waits to be shown (delete it then), False if it can be deleted now."""
+        """Take a result (kept on disk until shown). Returns False: the queue message can be deleted now.
+
+        Holding it in flight instead would block its FIFO group: results of one device arrive in the order
+        they were published, not captured, and a later clip's result held unshown would keep the earlier
+        one from ever being delivered until the visibility timeout.
+        """
         seq = message.get("clip", {}).get("seq")
         if not isinstance(seq, int):
             return False
         with self.lock:
-            if seq in self.shown_seqs:
-                self.late += 1  # already shown, or reported missing: nothing more to show
+            if seq in self.shown_seqs or seq in self.arrived:
+                self.late += 1  # a redelivery, or already shown or reported missing
                 return False
-            first = self.arrived.get(seq)
-            at = first[1] if first else (now if now is not None else time.time())
-            # A redelivery (visibility timeout while waiting for earlier clips) brings a new receipt handle.
-            self.arrived[seq] = (message, at, handle)
-            return True
+            at = now if now is not None else time.time()
+            if self.store_dir is not None:
+                path = self.store_dir / f"{seq:012d}.json"
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(json.dumps({"message": message, "at": at}))
+                os.replace(tmp, path)
+            self.arrived[seq] = (message, at)
+            return False
 
     def ready(self, now: float | None = None) -> list[Shown]:
         now = now if now is not None else time.time()
@@ -89,9 +110,11 @@ class ResultBoard:
             for seq in sorted(self.expected):
                 capture_end = self.expected[seq]
                 if seq in self.arrived:
-                    message, at, handle = self.arrived.pop(seq)
+                    message, at = self.arrived.pop(seq)
                     latency = at - capture_end
-                    out.append(Shown(seq, message, latency, stale=latency > self.stale_after_s, receipt_handle=handle))
+                    out.append(Shown(seq, message, latency, stale=latency > self.stale_after_s))
+                    if self.store_dir is not None:
+                        (self.store_dir / f"{seq:012d}.json").unlink(missing_ok=True)
                 elif now - capture_end > self.timeout_s:
                     out.append(Shown(seq, None, None))
                 else:

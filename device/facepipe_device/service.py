@@ -83,7 +83,11 @@ class DeviceService:
             s3, sqs = aws_clients(config)
         self.spool = Spool(config.spool_dir, int(config.spool_max_mb * 1024 * 1024))
         self.summary = Summary()
-        self.board = ResultBoard(timeout_s=config.result_timeout_s, stale_after_s=config.stale_after_s)
+        self.board = ResultBoard(
+            timeout_s=config.result_timeout_s,
+            stale_after_s=config.stale_after_s,
+            store_dir=config.spool_dir / "results",
+        )
         self.gate = gate
         self.on_shown = on_shown
         self.uploader = Uploader(
@@ -136,8 +140,6 @@ class DeviceService:
                 else:
                     text = format_result(item.message, item.latency_s) + (" (stale)" if item.stale else "")
             print(text, file=self.out, flush=True)
-            if item.receipt_handle is not None:
-                self.poller.delete(item.receipt_handle)
             if self.on_shown is not None:
                 self.on_shown(item)
 

@@ -52,6 +52,8 @@ class Spool:
     def _recover(self) -> None:
         """Remove half-written clips (no metadata) left by a crash."""
         for path in self.root.iterdir():
+            if path.is_dir():
+                continue  # results/ (received, not yet shown) lives here too
             if path.name.startswith(".") and path.name.endswith(".tmp"):
                 path.unlink(missing_ok=True)
             elif path.suffix not in (".json",) and path.name != "state.json" and not path.with_suffix(".json").exists():

@@ -105,12 +105,13 @@ def test_results_are_shown_in_capture_order_and_missing_ones_reported():
     now = time.time()
     for seq in (1, 2, 3):
         board.expect(seq, now)
-    assert board.offer({"clip": {"seq": 2}}, "h2", now=now + 0.5) is True
+    board.offer({"clip": {"seq": 2}}, "h2", now=now + 0.5)
     assert board.ready(now + 0.6) == []  # 1 is still on its way: 2 waits
     board.offer({"clip": {"seq": 1}}, "h1", now=now + 3.0)
     shown = board.ready(now + 3.1)
-    assert [(s.seq, s.stale, s.receipt_handle) for s in shown] == [(1, True, "h1"), (2, False, "h2")]
-    assert board.offer({"clip": {"seq": 1}}, "again", now=now + 3.2) is False  # late duplicate: delete it now
+    assert [(s.seq, s.stale) for s in shown] == [(1, True), (2, False)]
+    board.offer({"clip": {"seq": 1}}, "again", now=now + 3.2)  # a late redelivery is not shown twice
+    assert board.late == 1
     assert board.ready(now + 6.0)[0].message is None  # 3 never came: reported missing
     assert board.outstanding() == 0
 
@@ -121,3 +122,17 @@ def test_face_gate_passes_a_face_and_skips_an_empty_room(clip_factory):
     gate = FaceGate()
     assert gate.has_face(clip_factory("obama-480p.jpg").read_bytes(), "mp4") is True
     assert gate.has_face(clip_factory(None).read_bytes(), "mp4") is False
+
+
+def test_received_results_survive_a_restart_until_shown(tmp_path):
+    now = time.time()
+    board = ResultBoard(timeout_s=30, stale_after_s=10, store_dir=tmp_path / "results")
+    board.expect(1, now)
+    board.expect(2, now)
+    board.offer({"clip": {"seq": 2}}, now=now + 0.4)  # waits for clip 1; deleted from the queue already
+    restarted = ResultBoard(timeout_s=30, stale_after_s=10, store_dir=tmp_path / "results")
+    restarted.expect(1, now)
+    restarted.expect(2, now)
+    restarted.offer({"clip": {"seq": 1}}, now=now + 0.6)
+    assert [s.seq for s in restarted.ready(now + 0.7)] == [1, 2]
+    assert list((tmp_path / "results").glob("*.json")) == []
