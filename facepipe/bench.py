@@ -185,9 +185,9 @@ class Runner:
         if started_at is not None:
             # Wall clock: the execution's start against the moment the upload finished.
             row["trigger_s"] = max(0.0, started_at - (time.time() - (time.monotonic() - uploaded)))
-        stage = {
-            name: float(timings.get(name, float("nan"))) / 1000 for name in ("total", "extract", "recognize", "enrich")
-        }
+        names = ("total", "extract", "recognize", "recognize_total", "enrich")
+        stage = {name: float(timings.get(name, float("nan"))) / 1000 for name in names}
+        row["recognize_total_s"] = stage["recognize_total"]
         row["execution_s"] = stage["total"]
         row["extract_s"], row["recognize_s"], row["enrich_s"] = stage["extract"], stage["recognize"], stage["enrich"]
         trigger = float(row.get("trigger_s", 0.0))
@@ -316,7 +316,11 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
                 latency_rows = [runner.one(one_face[i % len(one_face)], "bench-latency") for i in range(args.clips)]
                 ok = [r for r in latency_rows if not r.get("missing")]
                 lat = [r["latency_s"] for r in ok]
-                overhead = [r["latency_s"] - r["recognize_s"] for r in ok]
+                # Recognition compute: every frame's recognize time, spread over the cores that run it (with 3
+                # frames and 2 workers the third frame waits for a core: that is compute, not stack overhead).
+                cores = max(1, min(stack.workers, settings.frames_per_clip))
+                overhead = [r["latency_s"] - r["recognize_total_s"] / cores for r in ok]
+                strict = [r["latency_s"] - r["recognize_s"] for r in ok]
                 report["latency_s"] = {
                     "clips": len(latency_rows),
                     "missing": len(latency_rows) - len(ok),
@@ -324,6 +328,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
                     "p95": round(pct(lat, 95), 3),
                     "max": round(max(lat), 3) if lat else None,
                     "overhead_p50": round(pct(overhead, 50), 3),
+                    "overhead_vs_slowest_frame_p50": round(pct(strict, 50), 3),
                 }
                 report["stages_s_p50"] = {
                     k: round(pct([r[k] for r in ok if k in r], 50), 4)
@@ -451,7 +456,8 @@ def print_report(report: dict[str, Any]) -> None:
     )
     print(
         f"End-to-end latency ({lat['clips']} clips): p50 {lat['p50']} s, p95 {lat['p95']} s, max {lat['max']} s; "
-        f"overhead (latency - recognize) p50 {lat['overhead_p50']} s"
+        f"overhead (latency - recognize compute over the cores) p50 {lat['overhead_p50']} s "
+        f"(latency - slowest frame: {lat['overhead_vs_slowest_frame_p50']} s)"
     )
     print("Stages p50 (s): " + ", ".join(f"{k.removesuffix('_s')} {v}" for k, v in report["stages_s_p50"].items()))
     print(

@@ -99,7 +99,9 @@ def enrich_clip(request: EnrichRequest, settings: Settings) -> PublishRequest:
         for person_id, seen in sorted(merged.items(), key=lambda kv: kv[1]["distance"])
     ]
     timings = dict(request.timings_ms)
+    # The slowest frame (the Map's critical path when every frame has a core) and the compute of all frames.
     timings["recognize"] = max((f.ms for f in request.frames), default=0.0)
+    timings["recognize_total"] = round(sum(f.ms for f in request.frames), 1)
     timings["enrich"] = round((time.perf_counter() - start) * 1000, 1)
     total = _elapsed_ms(request.started_at)
     if total is not None:
