@@ -89,6 +89,7 @@ class LocalStack:
     _stop: threading.Event = field(default_factory=threading.Event)
     _bridge: threading.Thread | None = None
     _bridge_queue_url: str = ""
+    _machine_arn: str = ""
     _saved_env: dict[str, str | None] = field(default_factory=dict)
     log_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / f"facepipe-local-{os.getpid()}")
 
@@ -286,7 +287,6 @@ class LocalStack:
             if t.properties(logical).get("PackageType") == "Image":
                 self.cold_start_s = seconds
         self.runtime.install()
-        self.function_names = {logical: refs[logical] for logical in functions}
 
     def _create_state_machine(self, refs: dict[str, str], attrs: dict[tuple[str, str], str], suffix: str) -> str:
         t = self.template
@@ -319,8 +319,7 @@ class LocalStack:
         name = f"{STACK_NAME}-ClipCreated-{suffix}"
         events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")
         events.put_targets(Rule=name, Targets=[{"Id": "pipeline", "Arn": bridge_arn}])
-        self.rule_pattern = pattern
-        self.machine_arn = machine_arn
+        self._machine_arn = machine_arn
 
     def _bridge_events(self) -> None:
         sqs = boto3.client("sqs")
@@ -337,7 +336,7 @@ class LocalStack:
                 continue
             for message in messages:
                 sfn.start_execution(
-                    stateMachineArn=self.machine_arn,
+                    stateMachineArn=self._machine_arn,
                     # A unique name per execution, as AWS gives each one (moto otherwise names all "None").
                     name=f"clip-{uuid.uuid4().hex}",
                     input=message["Body"],
