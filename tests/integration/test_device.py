@@ -267,3 +267,21 @@ def test_picamera2_source_through_the_whole_pipeline(stack, device_id, clip_fact
     assert lines[0]["clip"]["key"].endswith(".h264")
     assert camera.calls[:2] == ["configure (640, 480)", "start"] and camera.calls[-2:] == ["stop", "close"]
     assert summary.results == 2
+
+
+def test_check_says_what_works_and_what_does_not(stack, device_id, clip_factory, tmp_path, capsys):
+    from facepipe_device.check import run_checks
+
+    folder = clip_folder(tmp_path, clip_factory, [None])
+    good = device_config(stack, device_id, tmp_path / "spool")
+    good.source = f"file:{folder}"
+    assert run_checks(good) == 0
+    out = capsys.readouterr().out
+    for line in ("[ok] bucket: can write under clips/", "[ok] results queue", "[ok] camera: file:"):
+        assert line in out
+    bad = device_config(stack, device_id, tmp_path / "spool")
+    bad.bucket, bad.source = "no-such-bucket", "opencv:7"
+    assert run_checks(bad) == 1
+    out = capsys.readouterr().out
+    assert "[FAIL] bucket: cannot write to s3://no-such-bucket/clips/" in out
+    assert "[FAIL] camera: opencv source '7': cannot open the camera or stream" in out
