@@ -145,6 +145,27 @@ def keep_largest(boxes: list[Box], limit: int) -> list[Box]:
     return sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]), reverse=True)[:limit]
 
 
+def recognize_faces(
+    image: np.ndarray,
+    gallery: Gallery,
+    *,
+    tolerance: float,
+    model: str = "hog",
+    max_side: int = 640,
+    max_faces: int | None = None,
+) -> tuple[list[FaceMatch], int]:
+    """Every face in an RGB image with its identity, distance and box, and how many faces were detected.
+
+    With ``max_faces``, only the largest faces are encoded (a crowd should not stall a frame); a detected
+    count above ``len(matches)`` tells the caller the frame was capped.
+    """
+    detected = detect_faces(image, model=model, max_side=max_side)
+    boxes = detected if max_faces is None else keep_largest(detected, max_faces)
+    matches = match_encodings(encode_faces(image, boxes), gallery, tolerance=tolerance)
+    found = [FaceMatch(id=pid, distance=dist, box=box) for (pid, dist), box in zip(matches, boxes, strict=True)]
+    return found, len(detected)
+
+
 def recognize_image(
     image: np.ndarray,
     gallery: Gallery,
@@ -154,14 +175,6 @@ def recognize_image(
     max_side: int = 640,
     max_faces: int | None = None,
 ) -> list[FaceMatch]:
-    """Every face in an RGB image with its identity, distance and box.
-
-    With ``max_faces``, only the largest faces are encoded (a crowd should not stall a frame); the caller
-    can compare the count of detected boxes to tell it was capped.
-    """
-    boxes = detect_faces(image, model=model, max_side=max_side)
-    if max_faces is not None:
-        boxes = keep_largest(boxes, max_faces)
-    encodings = encode_faces(image, boxes)
-    matches = match_encodings(encodings, gallery, tolerance=tolerance)
-    return [FaceMatch(id=pid, distance=dist, box=box) for (pid, dist), box in zip(matches, boxes, strict=True)]
+    """Every face in an RGB image with its identity, distance and box (see :func:`recognize_faces`)."""
+    found, _ = recognize_faces(image, gallery, tolerance=tolerance, model=model, max_side=max_side, max_faces=max_faces)
+    return found

@@ -53,11 +53,6 @@ def parse_clip_key(key: str) -> ClipKey:
     return ClipKey(match["device"], name, match["ext"], seq, captured)
 
 
-def compact_time(moment: datetime) -> str:
-    """20261125T101500123Z: sortable, and safe in an S3 key."""
-    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def parse_compact_time(text: str) -> str:
     millis = int(text[15:18]) if len(text) == 19 else 0
     moment = datetime.strptime(text[:15], "%Y%m%dT%H%M%S").replace(tzinfo=UTC, microsecond=millis * 1000)

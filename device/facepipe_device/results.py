@@ -80,20 +80,20 @@ class ResultBoard:
                 except (ValueError, KeyError, TypeError):
                     path.unlink(missing_ok=True)
 
-    def offer(self, message: dict[str, Any], handle: str | None = None, now: float | None = None) -> bool:
-        """Take a result (kept on disk until shown). Returns False: the queue message can be deleted now.
+    def offer(self, message: dict[str, Any], now: float | None = None) -> None:
+        """Take a result and keep it on disk until shown, so its queue message can be deleted at once.
 
-        Holding it in flight instead would block its FIFO group: results of one device arrive in the order
+        Holding the message in flight instead would block its FIFO group: results of one device arrive in the order
         they were published, not captured, and a later clip's result held unshown would keep the earlier
         one from ever being delivered until the visibility timeout.
         """
         seq = message.get("clip", {}).get("seq")
         if not isinstance(seq, int):
-            return False
+            return
         with self.lock:
             if seq in self.shown_seqs or seq in self.arrived:
                 self.late += 1  # a redelivery, or already shown or reported missing
-                return False
+                return
             at = now if now is not None else time.time()
             if self.store_dir is not None:
                 path = self.store_dir / f"{seq:012d}.json"
@@ -101,7 +101,6 @@ class ResultBoard:
                 tmp.write_text(json.dumps({"message": message, "at": at}))
                 os.replace(tmp, path)
             self.arrived[seq] = (message, at)
-            return False
 
     def ready(self, now: float | None = None) -> list[Shown]:
         now = now if now is not None else time.time()
@@ -136,7 +135,7 @@ class ResultPoller:
         sqs: Any,
         queue_url: str,
         device_id: str,
-        on_result: Callable[[dict[str, Any], str], bool],
+        on_result: Callable[[dict[str, Any]], None],
         wait_s: int = 20,
     ) -> None:
         self.sqs, self.queue_url, self.device_id, self.on_result = sqs, queue_url, device_id, on_result
@@ -174,13 +173,13 @@ class ResultPoller:
                 )
                 continue
             self.received += 1
-            if not self.on_result(message, raw["ReceiptHandle"]):
-                self.delete(raw["ReceiptHandle"])
+            self.on_result(message)  # kept (on disk) by the board before the message goes
+            self.delete(raw["ReceiptHandle"])
             handled += 1
         return handled
 
     def delete(self, receipt_handle: str) -> None:
-        """Delete a result once it was shown (a failure only means SQS shows it again: it is then late)."""
+        """Delete a handled result (a failure only means SQS delivers it again: it is then ignored as late)."""
         try:
             self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt_handle)
         except Exception as exc:

@@ -28,7 +28,8 @@ class Clip:
     capture_end: float  # epoch seconds
 
 
-def _iso(moment: datetime) -> str:
+def iso(moment: datetime) -> str:
+    """ISO 8601 UTC with milliseconds, as clip metadata and keys carry it."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -215,6 +216,3 @@ def open_source(spec: str, *, seconds: float, size: tuple[int, int], fps: int, l
     if kind == "file" and target:
         return FileSource(Path(target), seconds=seconds, loop=loop, size=size, fps=fps)
     raise SourceError(f"source {spec!r}: use picamera2, opencv:INDEX_OR_URL or file:PATH")
-
-
-iso = _iso

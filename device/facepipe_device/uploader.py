@@ -20,10 +20,18 @@ from facepipe_device.spool import Spool, SpooledClip
 log = logging.getLogger("facepipe_device.uploader")
 
 
-def clip_key(device_id: str, clip: SpooledClip) -> str:
-    """clips/<device>/<seq>_<capture time>.<ext>: the pipeline reads device, sequence and time from it."""
-    compact = clip.captured_at.replace("-", "").replace(":", "").replace(".", "")
-    return f"clips/{device_id}/{clip.seq:06d}_{compact}.{clip.ext}"
+def clip_key(device_id: str, seq: int, captured_at: str, ext: str) -> str:
+    """clips/<device>/<seq>_<capture time>.<ext>: the pipeline reads device, sequence and time from it.
+
+    ``captured_at`` is ISO 8601 UTC with milliseconds (2026-11-25T10:15:00.123Z), written compactly.
+    """
+    compact = captured_at.replace("-", "").replace(":", "").replace(".", "")
+    return f"clips/{device_id}/{seq:06d}_{compact}.{ext}"
+
+
+def clip_metadata(device_id: str, seq: int, captured_at: str) -> dict[str, str]:
+    """S3 metadata of a clip: the same facts as its key, for keys a person renamed."""
+    return {"device-id": device_id, "seq": str(seq), "captured-at": captured_at}
 
 
 class Uploader:
@@ -93,7 +101,7 @@ class Uploader:
                     self._idle.notify_all()
 
     def _upload(self, clip: SpooledClip) -> None:
-        key = clip_key(self.device_id, clip)
+        key = clip_key(self.device_id, clip.seq, clip.captured_at, clip.ext)
         data = self.spool.read(clip)
         md5 = hashlib.md5(data).digest()
         attempt = 0
@@ -106,7 +114,7 @@ class Uploader:
                     Key=key,
                     Body=data,
                     ContentMD5=base64.b64encode(md5).decode(),
-                    Metadata={"device-id": self.device_id, "seq": str(clip.seq), "captured-at": clip.captured_at},
+                    Metadata=clip_metadata(self.device_id, clip.seq, clip.captured_at),
                 )
                 break
             except (BotoCoreError, ClientError, OSError) as exc:

@@ -9,9 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from facepipe_device.sources import iso
+from facepipe_device.uploader import clip_key as device_clip_key
+from facepipe_device.uploader import clip_metadata
+
 from facepipe.aws_clients import client
 from facepipe.errors import ClipKeyError
-from facepipe.video import CLIP_SUFFIXES, compact_time
+from facepipe.video import CLIP_SUFFIXES
 
 
 @dataclass
@@ -22,10 +26,11 @@ class Upload:
 
 
 def clip_key(device_id: str, seq: int, captured: datetime, suffix: str) -> str:
+    """The device's key for a clip (one convention, facepipe_device's), refusing types the pipeline rejects."""
     ext = suffix.lstrip(".").lower()
     if ext not in CLIP_SUFFIXES:
         raise ClipKeyError(f"clip type .{ext} is not one of {', '.join(CLIP_SUFFIXES)}")
-    return f"clips/{device_id}/{seq:06d}_{compact_time(captured)}.{ext}"
+    return device_clip_key(device_id, seq, iso(captured), ext)
 
 
 def upload_clip(
@@ -50,11 +55,7 @@ def upload_clip(
         Bucket=bucket,
         Key=key,
         Body=data,
-        Metadata={
-            "device-id": device_id,
-            "seq": str(seq),
-            "captured-at": captured.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        },
+        Metadata=clip_metadata(device_id, seq, iso(captured)),
     )
     return Upload(key=key, seq=seq, started=started)
 

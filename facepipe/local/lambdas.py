@@ -205,9 +205,6 @@ class LocalLambdaRuntime:
             if function.pool is not None:
                 function.pool.shutdown()
 
-    def invoke(self, name: str, event: dict[str, Any]) -> tuple[bool, Any]:
-        return invoke(name, event)
-
 
 def invoke(name: str, event: dict[str, Any]) -> tuple[bool, Any]:
     """Run one invocation of a local function, as the Lambda service would."""

@@ -26,18 +26,20 @@ def recognize_frame(request: RecognizeRequest, settings: Settings) -> FrameFaces
     frame = request.frame
     data = s3_store.get_bytes(frame.bucket, frame.key)
     image = decode_jpeg_rgb(data, max_pixels=settings.max_frame_pixels, name=frame.key)
-    detected = faces.detect_faces(image, model=settings.detect_model, max_side=settings.detect_max_side)
-    boxes = faces.keep_largest(detected, settings.max_faces_per_frame)
-    matches = faces.match_encodings(faces.encode_faces(image, boxes), gallery, tolerance=settings.match_tolerance)
-    found = [
-        Face(id=pid, distance=None if d is None else round(d, 4), box=list(box))
-        for (pid, d), box in zip(matches, boxes, strict=True)
-    ]
+    matches, detected = faces.recognize_faces(
+        image,
+        gallery,
+        tolerance=settings.match_tolerance,
+        model=settings.detect_model,
+        max_side=settings.detect_max_side,
+        max_faces=settings.max_faces_per_frame,
+    )
+    found = [Face(**match.as_dict()) for match in matches]
     return FrameFaces(
         index=frame.index,
         t_ms=frame.t_ms,
         key=frame.key,
         faces=found,
-        faces_detected=len(detected),
+        faces_detected=detected,
         ms=round((time.perf_counter() - start) * 1000, 1),
     )

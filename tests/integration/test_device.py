@@ -137,6 +137,23 @@ def test_the_endpoint_goes_away_and_comes_back_every_clip_uploaded_once(stack, d
     assert sorted(versions(stack, device_id).values()) == [1, 1, 1, 1]
 
 
+def device_cli(folder: Path, spool: Path, endpoint: str, *extra: str) -> list[str]:
+    """`facepipe-device run` replaying ``folder`` through ``spool`` against ``endpoint``, as a separate process."""
+    return [
+        sys.executable,
+        "-m",
+        "facepipe_device",
+        "run",
+        "--source",
+        f"file:{folder}",
+        "--spool-dir",
+        str(spool),
+        "--endpoint-url",
+        endpoint,
+        *extra,
+    ]
+
+
 def test_killed_between_spooling_and_upload_the_next_run_uploads_the_rest(stack, device_id, clip_factory, tmp_path):
     folder = clip_folder(tmp_path, clip_factory, ["obama-480p.jpg", "kit_with_rose.jpg", None])
     spool = tmp_path / "spool"
@@ -148,21 +165,7 @@ def test_killed_between_spooling_and_upload_the_next_run_uploads_the_rest(stack,
     }
     # First run: nothing listens on this endpoint, so the clips stay spooled; then kill -9.
     first = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "facepipe_device",
-            "run",
-            "--source",
-            f"file:{folder}",
-            "--spool-dir",
-            str(spool),
-            "--endpoint-url",
-            "http://127.0.0.1:9",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        device_cli(folder, spool, "http://127.0.0.1:9"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     deadline = time.monotonic() + 30
     while len(list(spool.glob("0*.json"))) < 3 and time.monotonic() < deadline:
@@ -172,21 +175,7 @@ def test_killed_between_spooling_and_upload_the_next_run_uploads_the_rest(stack,
     assert len(list(spool.glob("0*.json"))) == 3
     # Second run: resumes from the spool, captures nothing new, and shows the three results.
     second = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "facepipe_device",
-            "run",
-            "--source",
-            f"file:{folder}",
-            "--spool-dir",
-            str(spool),
-            "--endpoint-url",
-            stack.outputs.endpoint_url,
-            "--max-clips",
-            "0",
-            "--json",
-        ],
+        device_cli(folder, spool, stack.outputs.endpoint_url, "--max-clips", "0", "--json"),
         env=env,
         capture_output=True,
         text=True,
@@ -208,7 +197,7 @@ def test_a_garbage_message_is_logged_and_deleted(stack, device_id, caplog):
         MessageDeduplicationId=f"garbage-{device_id}",
     )
     seen: list = []
-    poller = ResultPoller(sqs, stack.outputs.queue_url, device_id, lambda m, h: seen.append(m) or False)
+    poller = ResultPoller(sqs, stack.outputs.queue_url, device_id, seen.append)
     deadline = time.monotonic() + 10
     while not poller.malformed and time.monotonic() < deadline:
         poller.poll_once(wait_s=1)

@@ -61,11 +61,9 @@ def test_spool_survives_a_restart_and_cleans_half_written_clips(tmp_path):
 
 
 def test_clip_key_is_what_the_pipeline_parses():
-    from facepipe_device.spool import SpooledClip
-
     from facepipe.video import parse_clip_key
 
-    key = clip_key("pi-1", SpooledClip(42, "h264", "2026-11-25T10:15:00.123Z", 0.0, 1))
+    key = clip_key("pi-1", 42, "2026-11-25T10:15:00.123Z", "h264")
     parsed = parse_clip_key(key)
     assert (key, parsed.seq, parsed.captured_at) == (
         "clips/pi-1/000042_20261125T101500123Z.h264",
@@ -105,12 +103,12 @@ def test_results_are_shown_in_capture_order_and_missing_ones_reported():
     now = time.time()
     for seq in (1, 2, 3):
         board.expect(seq, now)
-    board.offer({"clip": {"seq": 2}}, "h2", now=now + 0.5)
+    board.offer({"clip": {"seq": 2}}, now=now + 0.5)
     assert board.ready(now + 0.6) == []  # 1 is still on its way: 2 waits
-    board.offer({"clip": {"seq": 1}}, "h1", now=now + 3.0)
+    board.offer({"clip": {"seq": 1}}, now=now + 3.0)
     shown = board.ready(now + 3.1)
     assert [(s.seq, s.stale) for s in shown] == [(1, True), (2, False)]
-    board.offer({"clip": {"seq": 1}}, "again", now=now + 3.2)  # a late redelivery is not shown twice
+    board.offer({"clip": {"seq": 1}}, now=now + 3.2)  # a late redelivery is not shown twice
     assert board.late == 1
     assert board.ready(now + 6.0)[0].message is None  # 3 never came: reported missing
     assert board.outstanding() == 0
