@@ -9,13 +9,21 @@ VENV := .venv
 PIP := $(VENV)/bin/pip install --quiet --disable-pip-version-check
 TOOLS := .venv-tools
 CHECKOV := .venv-checkov
+# The Lambda runtimes, for the artifact checks: python3.12 with only boto3 (zip functions), and with only
+# functions/recognize/requirements.txt (the recognize image). Exactly 3.12: it is what Lambda runs.
+LAMBDA_PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12; do \
+	  $$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && { echo $$p; break; }; done)
+RUNTIME := .venv-lambda
+RECOGNIZE_RUNTIME := .venv-recognize
+ZIP_FUNCTIONS := ExtractFunction EnrichFunction
+BUILD_INPUTS := template.yaml Makefile requirements/layer.txt $(shell find facepipe functions -type f -not -path '*/__pycache__/*' 2>/dev/null)
 export FACEPIPE_SAMPLES ?= $(abspath ../shared/samples)
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
 RUNTIME_REQS := functions/recognize/requirements.txt functions/extract/requirements.txt functions/enrich/requirements.txt
 
-.PHONY: help install tools lint typecheck pytest template test demo bench clean
+.PHONY: help install tools runtimes build lint typecheck pytest template test demo bench clean
 
 help:
 	@echo "make demo    run the whole pipeline locally on sample clips (installs .venv)"
@@ -46,6 +54,41 @@ $(CHECKOV)/.installed: requirements/checkov.txt
 
 tools: $(TOOLS)/.installed $(CHECKOV)/.installed
 
+$(RUNTIME)/.installed: requirements/lambda-runtime.txt
+	@test -n "$(LAMBDA_PYTHON)" || { echo "Python 3.12 (the Lambda runtime) not found; set LAMBDA_PYTHON=/path/to/python3.12"; exit 1; }
+	rm -rf $(RUNTIME) && $(LAMBDA_PYTHON) -m venv $(RUNTIME)
+	$(RUNTIME)/bin/pip install --quiet --disable-pip-version-check -r requirements/lambda-runtime.txt
+	touch $@
+
+# What functions/recognize/Dockerfile installs on the Lambda base image, and nothing else.
+$(RECOGNIZE_RUNTIME)/.installed: functions/recognize/requirements.txt
+	@test -n "$(LAMBDA_PYTHON)" || { echo "Python 3.12 (the Lambda runtime) not found; set LAMBDA_PYTHON=/path/to/python3.12"; exit 1; }
+	rm -rf $(RECOGNIZE_RUNTIME) && $(LAMBDA_PYTHON) -m venv $(RECOGNIZE_RUNTIME)
+	$(RECOGNIZE_RUNTIME)/bin/pip install --quiet --disable-pip-version-check -r functions/recognize/requirements.txt
+	$(RECOGNIZE_RUNTIME)/bin/pip install --quiet --disable-pip-version-check --no-deps face_recognition==1.3.0
+	touch $@
+
+runtimes: $(RUNTIME)/.installed $(RECOGNIZE_RUNTIME)/.installed
+
+# An offline `sam build` of the zip functions (RecognizeFunction is an image: Docker builds it), each into
+# .aws-sam/<Function>/ with the layer beside it: what Lambda would run, for the artifact checks.
+.aws-sam/.built: $(TOOLS)/.installed $(BUILD_INPUTS)
+	@# sam looks for python3.12 on PATH; the tools venv has it.
+	for fn in $(ZIP_FUNCTIONS); do \
+	  PATH="$(abspath $(TOOLS))/bin:$$PATH" $(TOOLS)/bin/sam build --build-in-source --template template.yaml --build-dir .aws-sam/$$fn $$fn || exit 1; \
+	done
+	@# Lambda's limit: function + layers at most 250 MB unzipped (and both must be there to be counted).
+	@for fn in $(ZIP_FUNCTIONS); do \
+	  for part in .aws-sam/$$fn/$$fn .aws-sam/$$fn/FacepipeLayer/python/facepipe; do \
+	    test -d $$part || { echo "$$part missing: sam build did not produce it"; exit 1; }; \
+	  done; \
+	  mb=$$(du -smc .aws-sam/$$fn/$$fn .aws-sam/$$fn/FacepipeLayer | tail -1 | cut -f1); \
+	  echo "$$fn + FacepipeLayer: $$mb MB unzipped (limit 250)"; test $$mb -le 250 || exit 1; \
+	done
+	touch $@
+
+build: .aws-sam/.built
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -53,22 +96,14 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-# The template: cfn-lint, SAM's own validation, checkov, and an offline `sam build` of the zip functions.
-template: tools
+# The template: cfn-lint, SAM's own validation, checkov, and the offline build of the zip functions.
+template: tools build
 	$(TOOLS)/bin/cfn-lint template.yaml
 	$(TOOLS)/bin/sam validate --lint --template template.yaml
 	$(CHECKOV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
-	# sam looks for python3.12 on PATH; the tools venv has it. RecognizeFunction is an image: Docker builds it.
-	for fn in ExtractFunction EnrichFunction; do \
-	  PATH="$(abspath $(TOOLS))/bin:$$PATH" $(TOOLS)/bin/sam build --build-in-source --template template.yaml --build-dir .aws-sam/$$fn $$fn || exit 1; \
-	done
-	@# Lambda's limit: function + layers at most 250 MB unzipped.
-	@for fn in ExtractFunction EnrichFunction; do \
-	  mb=$$(du -smc .aws-sam/$$fn/$$fn .aws-sam/$$fn/FacepipeLayer | tail -1 | cut -f1); \
-	  echo "$$fn + FacepipeLayer: $$mb MB unzipped (limit 250)"; test $$mb -le 250 || exit 1; \
-	done
 
-pytest: install
+# tests/artifacts import the built functions in the Lambda runtimes.
+pytest: install runtimes build
 	$(VENV)/bin/pytest
 
 test: lint typecheck template pytest
@@ -80,7 +115,7 @@ bench: install
 	$(VENV)/bin/facepipe bench --json bench-out/report.json --plot bench-out/latency.png
 
 clean:
-	rm -rf .aws-sam demo-out bench-out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam $(RUNTIME) $(RECOGNIZE_RUNTIME) demo-out bench-out .pytest_cache .mypy_cache .ruff_cache
 
 # `sam build` of FacepipeLayer (BuildMethod: makefile): the facepipe package, into the layer's python/.
 build-FacepipeLayer:

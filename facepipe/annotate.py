@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from facepipe import s3_store
-from facepipe.faces import UNKNOWN
+from facepipe.contracts import UNKNOWN
 
 
 def draw_faces(frame_bgr: np.ndarray, faces: list[dict[str, Any]], names: dict[str, str]) -> np.ndarray:

@@ -14,6 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 RESULT_SCHEMA_VERSION = 1
 # SQS refuses bodies over 256 KiB; stay well under it so attributes and encoding never tip it over.
 MAX_RESULT_BYTES = 200 * 1024
+# The id of a face that matched nobody in the gallery.
+UNKNOWN = "unknown"
+# A person's id: the gallery's folder name and the student record's key.
+PERSON_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
 class _Contract(BaseModel):

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from facepipe import faces
+from facepipe.contracts import PERSON_ID_PATTERN
 from facepipe.errors import EnrollmentError, FacepipeError, ImageError
-from facepipe.gallery import PERSON_ID_PATTERN, Gallery, GalleryModel, GalleryPerson, GalleryPhoto
+from facepipe.gallery import Gallery, GalleryModel, GalleryPerson, GalleryPhoto
 from facepipe.images import IMAGE_SUFFIXES, load_rgb
 from facepipe.settings import Settings
 

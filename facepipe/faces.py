@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from facepipe.contracts import UNKNOWN
+
 if TYPE_CHECKING:
     from facepipe.gallery import Gallery
 
-UNKNOWN = "unknown"
 Box = tuple[int, int, int, int]
 
 _models_lock = threading.Lock()

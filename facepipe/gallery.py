@@ -23,11 +23,11 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
+from facepipe.contracts import PERSON_ID_PATTERN
 from facepipe.errors import GalleryError
 
 GALLERY_FORMAT: Literal["facepipe-gallery"] = "facepipe-gallery"
 GALLERY_SCHEMA_VERSION: Literal[1] = 1
-PERSON_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 Encoding = Annotated[list[float], Field(min_length=128, max_length=128)]
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from facepipe.contracts import PERSON_ID_PATTERN
 from facepipe.errors import RecordsError
-from facepipe.gallery import PERSON_ID_PATTERN
 
 MAX_RECORD_FIELDS = 50
 

@@ -14,8 +14,8 @@ from facepipe_device.uploader import clip_key as device_clip_key
 from facepipe_device.uploader import clip_metadata
 
 from facepipe.aws_clients import client
+from facepipe.clip_keys import CLIP_SUFFIXES
 from facepipe.errors import ClipKeyError
-from facepipe.video import CLIP_SUFFIXES
 
 
 @dataclass

@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from facepipe import dynamo_records
+from facepipe.clip_keys import parse_clip_key
 from facepipe.contracts import (
     MAX_RESULT_BYTES,
+    UNKNOWN,
     ClipRef,
     EnrichRequest,
     ErrorRequest,
@@ -25,9 +27,7 @@ from facepipe.contracts import (
     Status,
 )
 from facepipe.errors import FacepipeError
-from facepipe.faces import UNKNOWN
 from facepipe.settings import Settings
-from facepipe.video import parse_clip_key
 
 
 def merge_frames(frames: list[FrameFaces]) -> tuple[dict[str, dict[str, Any]], int]:

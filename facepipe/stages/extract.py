@@ -8,10 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from facepipe import s3_store
+from facepipe.clip_keys import parse_clip_key
 from facepipe.contracts import ClipRef, ExtractResult, FrameRef
 from facepipe.errors import ClipTooLargeError, EmptyClipError
 from facepipe.settings import Settings
-from facepipe.video import decode_clip, encode_jpeg, parse_clip_key
+from facepipe.video import decode_clip, encode_jpeg
 
 # Metadata the device writes on each clip (x-amz-meta-*); the key's name is the fallback.
 META_SEQ = "seq"

@@ -5,8 +5,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from facepipe.contracts import RecognizeRequest
-from facepipe.faces import UNKNOWN, load_models
+from facepipe.contracts import UNKNOWN, RecognizeRequest
+from facepipe.faces import load_models
 from facepipe.settings import get_settings
 from facepipe.stages.recognize import gallery_cache, recognize_frame
 

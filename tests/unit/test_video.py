@@ -8,8 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
+from facepipe.clip_keys import parse_clip_key
 from facepipe.errors import ClipError
-from facepipe.video import decode_clip, parse_clip_key, spread_indices
+from facepipe.video import decode_clip, spread_indices
 
 LIMITS = {"frames_wanted": 3, "max_seconds": 5.0, "max_pixels": 4096 * 2160}
 

@@ -1,0 +1,115 @@
+"""Each function imports from what AWS would run, not from the fat test venv.
+
+A zip function is its own `sam build` output plus the built FacepipeLayer, on python3.12 with only what
+the Lambda runtime provides (boto3); the recognize function is what its Dockerfile copies and installs.
+Each is imported in a fresh, isolated interpreter (``-I``: no PYTHONPATH, no user site, no script folder)
+from a working directory outside the repository, with the template's environment, so a handler that needs
+a package its artifact lacks fails here rather than on every clip in AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from facepipe.local.template import StackTemplate
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = StackTemplate.load(ROOT / "template.yaml")
+ZIP_FUNCTIONS = [
+    logical
+    for logical, resource in TEMPLATE.resources("AWS::Serverless::Function").items()
+    if resource["Properties"].get("PackageType", "Zip") == "Zip"
+]
+
+# Imports the handler module as Lambda's bootstrap does, then reports where every loaded module came from.
+PROBE = """
+import importlib, json, sys
+sys.path[:0] = json.loads(sys.argv[1])
+module = importlib.import_module("app")
+assert callable(module.lambda_handler), "app.lambda_handler is not callable"
+print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+"""
+
+
+class _Placeholders(dict):
+    """Physical names and attributes of resources that do not exist here: a placeholder for each."""
+
+    def __missing__(self, key: object) -> str:
+        return f"{key}-placeholder" if isinstance(key, str) else "-".join(map(str, key)) + "-placeholder"
+
+
+def _environment(logical: str) -> dict[str, str]:
+    """The function's template environment (parameters at their defaults), as Lambda sets it."""
+    refs = _Placeholders(TEMPLATE.parameter_defaults())
+    env = {
+        k: str(v) for k, v in TEMPLATE.resolve(TEMPLATE.function_environment(logical), refs, _Placeholders()).items()
+    }
+    return env | {
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_LAMBDA_FUNCTION_NAME": logical,
+        "PATH": "/usr/bin:/bin",
+    }
+
+
+def _import(python: Path, paths: list[Path], logical: str, tmp_path: Path) -> set[str]:
+    done = subprocess.run(
+        [str(python), "-I", "-c", PROBE, json.dumps([str(p) for p in paths])],
+        cwd=tmp_path,
+        env=_environment(logical),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    last = done.stderr.strip().splitlines()[-1:] or ["(no output)"]
+    assert done.returncode == 0, f"{logical} cannot import from its artifact: {last[0]}\n{done.stderr[-3000:]}"
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize("logical", ZIP_FUNCTIONS)
+def test_zip_function_imports_from_its_own_build_on_the_lambda_runtime(logical, built, lambda_python, tmp_path):
+    task, layer = built / logical / logical, built / logical / "FacepipeLayer" / "python"
+    assert (task / "app.py").is_file() and (layer / "facepipe").is_dir(), f"{logical}: incomplete build"
+    loaded = _import(lambda_python, [task, layer], logical, tmp_path)
+    assert {"app", "facepipe", "aws_lambda_powertools"} <= loaded
+
+
+def test_enrich_artifact_holds_no_numpy_or_opencv(built, lambda_python, tmp_path):
+    """The enrich zip is small on purpose: it must not need the image libraries extract carries."""
+    task = built / "EnrichFunction" / "EnrichFunction"
+    assert not (task / "numpy").exists() and not (task / "cv2").exists()
+    loaded = _import(
+        lambda_python, [task, built / "EnrichFunction" / "FacepipeLayer" / "python"], "EnrichFunction", tmp_path
+    )
+    assert not {"numpy", "cv2", "dlib"} & loaded
+
+
+def _image_task_root(tmp_path: Path) -> Path:
+    """${LAMBDA_TASK_ROOT} as functions/recognize/Dockerfile fills it: only what its COPY lines copy there."""
+    dockerfile = (ROOT / "functions" / "recognize" / "Dockerfile").read_text()
+    root = tmp_path / "task"
+    copies = re.findall(r"^COPY\s+(\S+)\s+\$\{LAMBDA_TASK_ROOT\}/(\S*)$", dockerfile, flags=re.MULTILINE)
+    assert copies, "the Dockerfile copies nothing into ${LAMBDA_TASK_ROOT}"
+    for source, target in copies:
+        src, dst = ROOT / source, root / target
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            import shutil
+
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            dst.write_bytes(src.read_bytes())
+    return root
+
+
+def test_recognize_image_imports_with_only_its_requirements_and_what_the_dockerfile_copies(recognize_python, tmp_path):
+    dockerfile = (ROOT / "functions" / "recognize" / "Dockerfile").read_text()
+    assert "pip install --no-cache-dir -r /tmp/requirements.txt" in dockerfile
+    task = _image_task_root(tmp_path)
+    loaded = _import(recognize_python, [task], "RecognizeFunction", tmp_path)
+    assert {"app", "facepipe", "dlib", "face_recognition_models"} <= loaded
