@@ -154,6 +154,25 @@ class ResultMessage(_Contract):
     execution_id: str | None
 
 
+class AnswerKind(StrEnum):
+    RESULT = "result"
+    ERROR = "error"
+
+
+class AnswerClaim(_Contract):
+    """What the idempotency table keeps for a clip version: which execution answered it, nothing more.
+
+    Result and error answers are claimed apart, so an error from a failed duplicate can never stand in
+    for the real result (they also publish under different deduplication ids).
+    """
+
+    bucket: str
+    key: str
+    version_id: str | None
+    kind: AnswerKind
+    execution_id: str | None
+
+
 class PublishRequest(_Contract):
     """What the state machine's Publish state sends: the message, its FIFO group and deduplication id."""
 

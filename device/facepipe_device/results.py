@@ -91,7 +91,7 @@ class ResultBoard:
         if not isinstance(seq, int):
             return
         with self.lock:
-            if seq in self.shown_seqs or seq in self.arrived:
+            if seq in self.shown_seqs or (seq in self.arrived and not _supersedes(message, self.arrived[seq][0])):
                 self.late += 1  # a redelivery, or already shown or reported missing
                 return
             at = now if now is not None else time.time()
@@ -192,3 +192,9 @@ class ResultPoller:
             except Exception as exc:  # the network comes and goes: keep polling
                 log.warning("polling results failed (%s); retrying", type(exc).__name__)
                 self._stop.wait(1.0)
+
+
+def _supersedes(new: dict[str, Any], held: dict[str, Any]) -> bool:
+    """A real result replaces an error result of the same clip not yet shown: the error came from a
+    failed duplicate execution (results and errors are published under different deduplication ids)."""
+    return held.get("status") == "error" and new.get("status") in ("ok", "no_face")

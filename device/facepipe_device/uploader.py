@@ -1,5 +1,11 @@
 """Durable uploads: worker threads take clips from the spool, retry with backoff and jitter, and remove a
-clip from the spool only after S3 confirmed it."""
+clip from the spool only after S3 confirmed it.
+
+Each clip is uploaded once: every put is conditional (``If-None-Match: *``), so a retry after a lost
+response finds the first attempt's object (412) instead of writing it again and starting a second
+pipeline run. That needs only ``s3:PutObject`` on the device's own prefix, the one grant it has (a
+``HeadObject`` check would need ``s3:GetObject``, and SSE-KMS ETags are not MD5s to compare with).
+"""
 
 from __future__ import annotations
 
@@ -52,6 +58,7 @@ class Uploader:
         self.on_uploaded = on_uploaded
         self.uploaded = 0
         self.retries = 0
+        self.already_there = 0  # retries that found the first attempt's object (its answer was lost)
         self._queue: queue.PriorityQueue[tuple[int, SpooledClip]] = queue.PriorityQueue()
         self._stop = threading.Event()
         self._idle = threading.Condition()
@@ -107,26 +114,25 @@ class Uploader:
         attempt = 0
         while not self._stop.is_set():
             try:
-                if attempt and self._already_there(key, md5):
-                    break  # an earlier attempt reached S3 but its answer was lost: do not upload twice
                 self.s3.put_object(
                     Bucket=self.bucket,
                     Key=key,
                     Body=data,
                     ContentMD5=base64.b64encode(md5).decode(),
                     Metadata=clip_metadata(self.device_id, clip.seq, clip.captured_at),
+                    IfNoneMatch="*",
                 )
                 break
-            except (BotoCoreError, ClientError, OSError) as exc:
-                attempt += 1
-                self.retries += 1
-                # Exponential backoff with full jitter: devices that lost the network together do not
-                # all come back in the same instant.
-                delay = random.uniform(0, min(self.max_delay_s, self.base_delay_s * 2**attempt))
-                log.warning(
-                    "upload of clip %d failed (%s); retry %d in %.1f s", clip.seq, type(exc).__name__, attempt, delay
-                )
-                self._stop.wait(delay)
+            except ClientError as exc:
+                if _already_there(exc):
+                    # The key is this clip's alone (device, sequence, capture time): an earlier attempt got
+                    # there and only its answer was lost. Uploading again would start a second execution.
+                    log.info("clip %d was already uploaded (an earlier attempt's answer was lost)", clip.seq)
+                    self.already_there += 1
+                    break
+                attempt = self._backoff(clip, attempt, exc)
+            except (BotoCoreError, OSError) as exc:
+                attempt = self._backoff(clip, attempt, exc)
         else:
             self.spool.release(clip)  # stopping: the clip stays spooled for the next run
             return
@@ -135,9 +141,23 @@ class Uploader:
         if self.on_uploaded is not None:
             self.on_uploaded(clip, key)
 
-    def _already_there(self, key: str, md5: bytes) -> bool:
-        try:
-            head = self.s3.head_object(Bucket=self.bucket, Key=key)
-        except (BotoCoreError, ClientError):
-            return False
-        return str(head.get("ETag", "")).strip('"') == md5.hex()
+    def _backoff(self, clip: SpooledClip, attempt: int, exc: Exception) -> int:
+        """Wait before the next attempt: exponential backoff with full jitter, so devices that lost the
+        network together do not all come back in the same instant."""
+        attempt += 1
+        self.retries += 1
+        delay = random.uniform(0, min(self.max_delay_s, self.base_delay_s * 2**attempt))
+        log.warning("upload of clip %d failed (%s); retry %d in %.1f s", clip.seq, _reason(exc), attempt, delay)
+        self._stop.wait(delay)
+        return attempt
+
+
+def _already_there(exc: ClientError) -> bool:
+    """S3's answer to a conditional put whose key exists: 412 PreconditionFailed."""
+    return exc.response.get("Error", {}).get("Code") == "PreconditionFailed"
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code") or type(exc).__name__)
+    return type(exc).__name__

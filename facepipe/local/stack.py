@@ -91,6 +91,8 @@ class LocalStack:
     _bridge_queue_url: str = ""
     _machine_arn: str = ""
     _saved_env: dict[str, str | None] = field(default_factory=dict)
+    # Logical id -> physical name (bucket, queue URL, table, function), as CloudFormation's resources list.
+    physical_ids: dict[str, str] = field(default_factory=dict)
     log_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / f"facepipe-local-{os.getpid()}")
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -117,6 +119,13 @@ class LocalStack:
         if self._outputs is None:
             raise RuntimeError("the local stack is not started")
         return self._outputs
+
+    def physical_id(self, logical_id: str) -> str:
+        """The physical name of a template resource (``IdempotencyTable`` -> its table name)."""
+        try:
+            return self.physical_ids[logical_id]
+        except KeyError:
+            raise KeyError(f"{logical_id}: no such resource in the local stack") from None
 
     def stop(self) -> None:
         self._stop.set()
@@ -202,6 +211,7 @@ class LocalStack:
         self._create_functions(refs, attrs, suffix)
         machine_arn = self._create_state_machine(refs, attrs, suffix)
         self._create_trigger(refs, attrs, bucket, machine_arn, suffix)
+        self.physical_ids = {k: v for k, v in refs.items() if k in t.doc["Resources"]}
 
         results_id = next(q for q in queues if "RedrivePolicy" in queues[q].get("Properties", {}))
         dlq_id = t.properties(results_id)["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]

@@ -14,6 +14,8 @@ from facepipe.clip_keys import parse_clip_key
 from facepipe.contracts import (
     MAX_RESULT_BYTES,
     UNKNOWN,
+    AnswerClaim,
+    AnswerKind,
     ClipRef,
     EnrichRequest,
     ErrorRequest,
@@ -61,9 +63,14 @@ def _elapsed_ms(started_at: str | None) -> float | None:
     return round((datetime.now(UTC) - start).total_seconds() * 1000, 1)
 
 
-def dedup_id(clip: ClipRef | ResultClip, version_id: str | None) -> str:
-    """FIFO deduplication id: the same clip version always gets the same id (at most 128 chars)."""
-    return hashlib.sha256(f"{clip.bucket}/{clip.key}#{version_id or ''}".encode()).hexdigest()
+def dedup_id(clip: ClipRef | ResultClip, version_id: str | None, kind: AnswerKind = AnswerKind.RESULT) -> str:
+    """FIFO deduplication id: the same clip version always gets the same id (64 hex chars).
+
+    An error answer has an id of its own: sharing the result's would let an error published by a failed
+    duplicate execution make SQS drop the real result as a duplicate.
+    """
+    suffix = "" if kind is AnswerKind.RESULT else f"#{kind.value}"
+    return hashlib.sha256(f"{clip.bucket}/{clip.key}#{version_id or ''}{suffix}".encode()).hexdigest()
 
 
 def _fit(message: ResultMessage) -> ResultMessage:
@@ -180,4 +187,40 @@ def report_error(request: ErrorRequest) -> PublishRequest:
         execution_id=request.execution_id,
     )
     group = re.sub(r"[^!-~]", "_", device_id)[:128] or "unknown"
-    return PublishRequest(message=message, group_id=group, dedup_id=dedup_id(clip, version))
+    return PublishRequest(message=message, group_id=group, dedup_id=dedup_id(clip, version, AnswerKind.ERROR))
+
+
+def answer_clip(event: dict[str, Any], settings: Settings) -> tuple[PublishRequest, AnswerClaim]:
+    """The enrich stage's one entry: the result of a clip, or the error result when an earlier stage failed
+    (the event carries ``error``), with the claim that tells a duplicate execution apart."""
+    if "error" in event:
+        failed = ErrorRequest.model_validate(event)
+        published = report_error(failed)
+        detail = failed.event.get("detail", {}) if isinstance(failed.event, dict) else {}
+        obj = detail.get("object", {}) if isinstance(detail, dict) else {}
+        claim = AnswerClaim(
+            bucket=published.message.clip.bucket,
+            key=published.message.clip.key,
+            version_id=obj.get("version-id") if isinstance(obj, dict) else None,
+            kind=AnswerKind.ERROR,
+            execution_id=failed.execution_id,
+        )
+        return published, claim
+    request = EnrichRequest.model_validate(event)
+    clip = request.clip
+    claim = AnswerClaim(
+        bucket=clip.bucket,
+        key=clip.key,
+        version_id=clip.version_id,
+        kind=AnswerKind.RESULT,
+        execution_id=request.execution_id,
+    )
+    return enrich_clip(request, settings), claim
+
+
+def mark_duplicate(published: PublishRequest, claim: AnswerClaim, first_execution_id: str | None) -> PublishRequest:
+    """Flag the answer a duplicate when another execution claimed this clip version first: the state
+    machine then publishes nothing (that execution's answer stands). Without an execution id (a direct
+    invocation, as `sam local invoke`) nothing is a duplicate."""
+    duplicate = bool(claim.execution_id) and first_execution_id != claim.execution_id
+    return published.model_copy(update={"duplicate": duplicate})

@@ -274,3 +274,32 @@ def test_check_says_what_works_and_what_does_not(stack, device_id, clip_factory,
     out = capsys.readouterr().out
     assert "[FAIL] bucket: cannot write to s3://no-such-bucket/clips/" in out
     assert "[FAIL] camera: opencv source '7': cannot open the camera or stream" in out
+
+
+def lose_first_put_answer(s3) -> list[str]:
+    """Make the first PutObject reach S3 but its answer never reach the device (a dropped connection)."""
+    from botocore.exceptions import ReadTimeoutError
+
+    lost: list[str] = []
+
+    def drop(http_response, parsed, model, **_):
+        if not lost and http_response.status_code == 200:
+            lost.append("put")
+            raise ReadTimeoutError(endpoint_url="lost on the way back")
+
+    s3.meta.events.register("after-call.s3.PutObject", drop)
+    return lost
+
+
+def test_a_lost_upload_answer_is_retried_and_the_clip_stored_and_run_once(stack, device_id, clip_factory, tmp_path):
+    """The retry's conditional put (If-None-Match) finds the first attempt's object: one version, one result."""
+    folder = clip_folder(tmp_path, clip_factory, ["obama-480p.jpg", None])
+    service = DeviceService(device_config(stack, device_id, tmp_path / "spool"), out=io.StringIO(), json_lines=True)
+    service.uploader.base_delay_s, service.uploader.max_delay_s = 0.05, 0.2
+    lost = lose_first_put_answer(service.uploader.s3)
+    before = stack.executions_started
+    summary = service.run(FileSource(folder, realtime=False).clips())
+    assert lost == ["put"] and service.uploader.already_there == 1
+    assert (summary.uploaded, summary.results, summary.missing) == (2, 2, 0)
+    assert sorted(versions(stack, device_id).values()) == [1, 1]
+    assert stack.executions_started - before == 2  # one execution per clip, not one per attempt

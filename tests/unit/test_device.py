@@ -134,3 +134,16 @@ def test_received_results_survive_a_restart_until_shown(tmp_path):
     restarted.offer({"clip": {"seq": 1}}, now=now + 0.6)
     assert [s.seq for s in restarted.ready(now + 0.7)] == [1, 2]
     assert list((tmp_path / "results").glob("*.json")) == []
+
+
+def test_a_real_result_replaces_an_error_for_the_same_clip_not_yet_shown():
+    board = ResultBoard(timeout_s=5.0, stale_after_s=2.0)
+    now = time.time()
+    board.expect(1, now)
+    board.expect(2, now)
+    board.offer({"clip": {"seq": 2}, "status": "error"}, now=now + 0.1)  # a failed duplicate's error
+    board.offer({"clip": {"seq": 2}, "status": "ok"}, now=now + 0.2)  # the real result
+    board.offer({"clip": {"seq": 2}, "status": "error"}, now=now + 0.3)  # never the other way round
+    board.offer({"clip": {"seq": 1}, "status": "no_face"}, now=now + 0.4)
+    assert [(s.seq, s.message["status"]) for s in board.ready(now + 0.5)] == [(1, "no_face"), (2, "ok")]
+    assert board.late == 1

@@ -93,3 +93,15 @@ def test_a_result_too_big_for_sqs_is_truncated_and_flagged(table):
 def test_a_frame_over_the_face_cap_is_flagged(table):
     message = enrich_clip(_request("a", "b", faces_detected=30), settings_from_env({}, students_table=table)).message
     assert message.truncated is True and message.status == "ok"
+
+
+def test_an_error_answer_never_shares_the_results_deduplication_id():
+    """SQS drops a message whose deduplication id it saw in the last 5 minutes: if an error from a failed
+    duplicate execution shared the real result's id, the real result would be dropped."""
+    from facepipe.contracts import AnswerKind, ClipRef
+    from facepipe.stages.enrich import dedup_id
+
+    clip = ClipRef(bucket="b", key="clips/pi/000001.mp4", device_id="pi")
+    result, error = dedup_id(clip, "v1"), dedup_id(clip, "v1", AnswerKind.ERROR)
+    assert result != error and len(result) == len(error) == 64
+    assert dedup_id(clip, "v1") == result and dedup_id(clip, "v2") != result  # stable per version
