@@ -27,6 +27,20 @@ def register(sub: Any) -> None:
     p.add_argument("--gallery", type=Path, metavar="G", help="upload this gallery at start")
     p.add_argument("--students", type=Path, metavar="FILE", help="import these records at start")
     p.add_argument("--env-file", type=Path, metavar="F", help="also write the device settings to this file")
+    p.add_argument(
+        "--enforce-iam",
+        action="store_true",
+        help="run every part as its own IAM principal (the template's roles; DevicePolicy for devices) and "
+        "authorize every request, as AWS does (what moto can check: see facepipe/local/iam.py)",
+    )
+    p.add_argument(
+        "--device",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="with --enforce-iam: make device ID an IAM user with only DevicePolicy; its settings go to "
+        "F.ID beside --env-file F (repeatable)",
+    )
     p.set_defaults(handler=cmd_local)
 
     p = sub.add_parser(
@@ -115,9 +129,11 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_local(args: argparse.Namespace, settings: Settings) -> int:
     from facepipe.local.stack import local_stack
 
+    if args.device and not (args.enforce_iam and args.env_file):
+        raise FacepipeError("--device needs --enforce-iam and --env-file (its settings are written beside it)")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with local_stack(port=args.port, workers=args.workers) as stack:
+    with local_stack(port=args.port, workers=args.workers, enforce_iam=args.enforce_iam) as stack:
         for line in prepare(stack, args, settings):
             print(line)
         outputs = stack.outputs
@@ -132,9 +148,15 @@ def cmd_local(args: argparse.Namespace, settings: Settings) -> int:
         print("Device settings (export these, or use --env-file):")
         for key, value in env.items():
             print(f"  {key}={value}")
+        if args.enforce_iam:
+            print("  IAM: enforced (the CLI and these settings are the operator; devices get DevicePolicy only)")
         if args.env_file is not None:
             args.env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
             print(f"Wrote {args.env_file}")
+            for device_id in args.device:
+                path = args.env_file.with_name(f"{args.env_file.name}.{device_id}")
+                path.write_text("".join(f"{k}={v}\n" for k, v in stack.add_device(device_id).items()))
+                print(f"Wrote {path} (device {device_id}: DevicePolicy only)")
         print("Ctrl-C stops it.")
         sys.stdout.flush()
         try:

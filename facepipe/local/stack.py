@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 
 from facepipe.aws_clients import reset_clients
+from facepipe.local.iam import Credentials, LocalIam
 from facepipe.local.lambdas import LocalFunction, LocalLambdaRuntime, WorkerPool
 from facepipe.local.template import StackTemplate
 from facepipe.settings import get_settings
@@ -41,6 +42,9 @@ LOCAL_ENV = {
 }
 
 
+LOCAL_CREDENTIALS = Credentials(LOCAL_ENV["AWS_ACCESS_KEY_ID"], LOCAL_ENV["AWS_SECRET_ACCESS_KEY"])
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -59,14 +63,15 @@ class StackOutputs:
     table: str
     state_machine_arn: str
     gallery_key: str
+    # Who the CLI and the stack's own clients are: moto's placeholders, or the operator when IAM is enforced.
+    credentials: Credentials = field(default_factory=lambda: LOCAL_CREDENTIALS)
 
-    def env(self) -> dict[str, str]:
+    def env(self, credentials: Credentials | None = None) -> dict[str, str]:
         """Settings for `facepipe-device` and the CLI, as environment variables."""
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_DEFAULT_REGION": self.region,
-            "AWS_ACCESS_KEY_ID": LOCAL_ENV["AWS_ACCESS_KEY_ID"],
-            "AWS_SECRET_ACCESS_KEY": LOCAL_ENV["AWS_SECRET_ACCESS_KEY"],
+            **(credentials or self.credentials).env(),
             "FACEPIPE_BUCKET": self.bucket,
             "FACEPIPE_QUEUE_URL": self.queue_url,
             "STUDENTS_TABLE": self.table,
@@ -81,6 +86,9 @@ class LocalStack:
     port: int
     workers: int
     parameters: dict[str, str] = field(default_factory=dict)
+    # Every part runs as its own IAM principal and moto authorizes every request (facepipe/local/iam.py).
+    enforce_iam: bool = False
+    iam: LocalIam | None = None
     runtime: LocalLambdaRuntime = field(default_factory=LocalLambdaRuntime)
     _outputs: StackOutputs | None = None
     executions_started: int = 0
@@ -110,6 +118,13 @@ class LocalStack:
             boto3.setup_default_session(region_name=REGION)
         reset_clients()
         self._outputs = self._create_resources(endpoint)
+        if self.iam is not None:
+            assert self.iam.operator is not None
+            # From here on the stack's own clients (the bridge, the CLI's) are the operator's.
+            self._setenv(self.iam.operator.env())
+            reset_clients()
+            self._outputs.credentials = self.iam.operator
+            self.iam.enforce()
         self._bridge = threading.Thread(target=self._bridge_events, name="eventbridge-to-sfn", daemon=True)
         self._bridge.start()
         return self._outputs
@@ -119,6 +134,24 @@ class LocalStack:
         if self._outputs is None:
             raise RuntimeError("the local stack is not started")
         return self._outputs
+
+    def client(self, service: str) -> Any:
+        """A client of this stack's endpoint, as the stack itself: its placeholder credentials, or the
+        operator's once IAM is enforced (explicit: boto3's default session caches the first it finds)."""
+        credentials = self._outputs.credentials if self._outputs is not None else LOCAL_CREDENTIALS
+        session = boto3.session.Session(
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            aws_session_token=credentials.session_token,
+            region_name=REGION,
+        )
+        return session.client(service, endpoint_url=f"http://127.0.0.1:{self.port}")  # type: ignore[call-overload]
+
+    def add_device(self, device_id: str) -> dict[str, str]:
+        """Settings of a device with credentials of its own (only the template's DevicePolicy, tagged with
+        its id) when IAM is enforced; the stack's placeholder credentials otherwise."""
+        credentials = self.iam.add_device(device_id) if self.iam is not None else LOCAL_CREDENTIALS
+        return self.outputs.env(credentials) | {"FACEPIPE_DEVICE_ID": device_id}
 
     def physical_id(self, logical_id: str) -> str:
         """The physical name of a template resource (``IdempotencyTable`` -> its table name)."""
@@ -132,6 +165,8 @@ class LocalStack:
         if self._bridge is not None:
             self._bridge.join(timeout=25)
         self.runtime.uninstall()
+        if self.iam is not None:
+            self.iam.relax()
         if self._server is not None:
             self._server.stop()
         for key, value in self._saved_env.items():
@@ -165,10 +200,11 @@ class LocalStack:
         refs: dict[str, str] = dict(params)
         attrs: dict[tuple[str, str], str] = {}
         refs["AWS::Region"], refs["AWS::AccountId"], refs["AWS::StackName"] = REGION, ACCOUNT, STACK_NAME
+        refs["AWS::Partition"] = "aws"
 
-        s3 = boto3.client("s3")
-        sqs = boto3.client("sqs")
-        dynamodb = boto3.client("dynamodb")
+        s3 = self.client("s3")
+        sqs = self.client("sqs")
+        dynamodb = self.client("dynamodb")
 
         (bucket_id, _), *_ = t.resources("AWS::S3::Bucket").items()
         bucket = f"{STACK_NAME}-{bucket_id.lower()}-{suffix}"
@@ -208,7 +244,7 @@ class LocalStack:
                 )
         table = refs["StudentsTable"]
 
-        self._create_functions(refs, attrs, suffix)
+        self._create_functions(refs, attrs, suffix, endpoint)
         machine_arn = self._create_state_machine(refs, attrs, suffix)
         self._create_trigger(refs, attrs, bucket, machine_arn, suffix)
         self.physical_ids = {k: v for k, v in refs.items() if k in t.doc["Resources"]}
@@ -270,7 +306,9 @@ class LocalStack:
                 Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
             )
 
-    def _create_functions(self, refs: dict[str, str], attrs: dict[tuple[str, str], str], suffix: str) -> None:
+    def _create_functions(
+        self, refs: dict[str, str], attrs: dict[tuple[str, str], str], suffix: str, endpoint: str
+    ) -> None:
         t = self.template
         env: dict[str, str] = {}
         functions = t.resources("AWS::Serverless::Function")
@@ -278,6 +316,14 @@ class LocalStack:
             name = f"{STACK_NAME}-{logical}-{suffix}"
             refs[logical] = name
             attrs[(logical, "Arn")] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        role_credentials: dict[str, dict[str, str]] = {}
+        if self.enforce_iam:
+            self.iam = LocalIam(t, refs, attrs, endpoint=endpoint, region=REGION)
+            machine, _ = t.state_machine()
+            roles = {logical: self.iam.role_of(logical) for logical in [*functions, machine]}
+            sessions = self.iam.create(LOCAL_CREDENTIALS, list(roles.values()))
+            self.iam.give_executor_key(LOCAL_CREDENTIALS, roles[machine])
+            role_credentials = {logical: sessions[roles[logical]].env() for logical in functions}
         for logical in functions:
             env.update({k: str(v) for k, v in t.resolve(t.function_environment(logical), refs, attrs).items()})
         env["POWERTOOLS_LOG_LEVEL"] = os.environ.get("POWERTOOLS_LOG_LEVEL", "ERROR")
@@ -289,7 +335,9 @@ class LocalStack:
         # Each function runs in its own warm worker processes, as Lambda runs each in its own containers:
         # one per core, so the frames of a clip (and several clips) are worked on in parallel.
         for logical in functions:
-            pool = WorkerPool(t.function_app(logical), refs[logical], worker_env, self.workers)
+            # With IAM enforced, each function's workers are its role (AWS_* of an assumed-role session).
+            own_env = worker_env | role_credentials.get(logical, {})
+            pool = WorkerPool(t.function_app(logical), refs[logical], own_env, self.workers)
             self.runtime.add(LocalFunction(name=refs[logical], app=t.function_app(logical), pool=pool))
         for logical, function in zip(functions, self.runtime.functions.values(), strict=True):
             assert function.pool is not None
@@ -303,7 +351,7 @@ class LocalStack:
         logical, props = t.state_machine()
         substitutions = {k: str(v) for k, v in t.resolve(props.get("DefinitionSubstitutions", {}), refs, attrs).items()}
         definition = t.definition(substitutions)
-        sfn = boto3.client("stepfunctions")
+        sfn = self.client("stepfunctions")
         return str(
             sfn.create_state_machine(
                 name=f"{STACK_NAME}-{logical}-{suffix}",
@@ -322,8 +370,8 @@ class LocalStack:
         """
         rule = self.template.event_rule()
         pattern = self.template.resolve(rule["Pattern"], refs, attrs)
-        events = boto3.client("events")
-        sqs = boto3.client("sqs")
+        events = self.client("events")
+        sqs = self.client("sqs")
         self._bridge_queue_url = sqs.create_queue(QueueName=f"{STACK_NAME}-trigger-bridge-{suffix}")["QueueUrl"]
         bridge_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{STACK_NAME}-trigger-bridge-{suffix}"
         name = f"{STACK_NAME}-ClipCreated-{suffix}"
@@ -332,8 +380,8 @@ class LocalStack:
         self._machine_arn = machine_arn
 
     def _bridge_events(self) -> None:
-        sqs = boto3.client("sqs")
-        sfn = boto3.client("stepfunctions")
+        sqs = self.client("sqs")
+        sfn = self.client("stepfunctions")
         while not self._stop.is_set():
             try:
                 messages = sqs.receive_message(
@@ -381,6 +429,7 @@ def local_stack(
     workers: int | None = None,
     parameters: dict[str, str] | None = None,
     template: Path | None = None,
+    enforce_iam: bool = False,
 ) -> Iterator[LocalStack]:
     """Start the stack, yield it, and always stop it (server, worker processes, environment)."""
     stack = LocalStack(
@@ -388,6 +437,7 @@ def local_stack(
         port=port or free_port(),
         workers=workers or max(1, os.cpu_count() or 1),
         parameters=parameters or {},
+        enforce_iam=enforce_iam,
     )
     try:
         stack.start()

@@ -71,12 +71,17 @@ class StackTemplate:
             logical, attr = value["Fn::GetAtt"]
             return attrs[(logical, attr)]
         if set(value) == {"Fn::Sub"}:
-            text = value["Fn::Sub"]
+            # Fn::Sub is a string, or [string, {variable: value}] (as SAM's policy templates write it).
+            text, variables = value["Fn::Sub"], {}
+            if isinstance(text, list):
+                text, variables = text[0], {k: self.resolve(v, refs, attrs) for k, v in text[1].items()}
 
             def sub(match: re.Match[str]) -> str:
                 token = match[1]
                 if token.startswith("!"):
                     return "${" + token[1:] + "}"
+                if token in variables:
+                    return str(variables[token])
                 if "." in token:
                     logical, attr = token.split(".", 1)
                     return attrs[(logical, attr)]
@@ -84,6 +89,29 @@ class StackTemplate:
 
             return re.sub(r"\$\{([^}]+)\}", sub, text)
         return {k: self.resolve(v, refs, attrs) for k, v in value.items()}
+
+    def transformed(self, region: str = "us-east-1") -> dict[str, Any]:
+        """The template after the SAM transform, as CloudFormation receives it (generated roles, the
+        trigger rule, expanded policy templates), made offline with the SAM translator.
+
+        Code locations are replaced by placeholders first: the transform checks their form, not their content.
+        """
+        import copy
+
+        import boto3
+        from samtranslator.parser.parser import Parser
+        from samtranslator.translator.translator import Translator
+
+        doc = copy.deepcopy(self.doc)
+        for resource in doc["Resources"].values():
+            props = resource.get("Properties", {})
+            for uri in ("CodeUri", "ContentUri", "DefinitionUri"):
+                if uri in props:
+                    props[uri] = "s3://placeholder/placeholder"
+            if props.get("PackageType") == "Image":
+                props["ImageUri"] = f"123456789012.dkr.ecr.{region}.amazonaws.com/placeholder:latest"
+        translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
+        return dict(translator.translate(doc, parameter_values={}, get_managed_policy_map=dict))
 
     # --- the pieces -----------------------------------------------------------------------------
     def state_machine(self) -> tuple[str, dict[str, Any]]:

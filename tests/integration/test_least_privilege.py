@@ -1,0 +1,209 @@
+"""Least privilege, enforced: the stack runs with IAM authorization on (`facepipe local --enforce-iam`).
+
+Every part is its own principal, as in AWS: each function's workers its template role (the roles SAM
+generates), the state machine's service calls its role, each device an IAM user holding only the template's
+``DevicePolicy`` and tagged with its device id, and the test itself the operator. moto then authorizes
+every request, so a handler calling an API its role lacks, or a device needing more than its policy, fails
+here. What moto can check (facepipe/local/iam.py says it in full): S3 and SQS against the literal resource;
+other services by action only; policy variables are not substituted, so the device policy is rendered per
+device with its id written in (``${aws:PrincipalTag/facepipe-device-id}`` -> ``pi-a``).
+
+The enforced stack runs in its own process: moto's authorization switch is process-wide.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from facepipe_device.config import DeviceConfig
+from facepipe_device.service import DeviceService
+from facepipe_device.sources import FileSource
+from facepipe_device.uploader import clip_key
+
+from facepipe.local.stack import free_port
+from tests.integration.test_device import lose_first_put_answer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env_file(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+@pytest.fixture(scope="module")
+def enforced(gallery_path, samples, tmp_path_factory):
+    """`facepipe local --enforce-iam` with two devices, pi-a and pi-b; yields the env files' settings."""
+    folder = tmp_path_factory.mktemp("enforced")
+    env_file = folder / "env"
+    log = (folder / "stack.log").open("w")
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "facepipe"),
+            "local",
+            "--port",
+            str(free_port()),
+            "--workers",
+            "1",
+            "--enforce-iam",
+            "--gallery",
+            str(gallery_path),
+            "--students",
+            str(samples / "students.json"),
+            "--env-file",
+            str(env_file),
+            "--device",
+            "pi-a",
+            "--device",
+            "pi-b",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=folder,
+        env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+    )
+    deadline = time.monotonic() + 180
+    while "Ctrl-C stops it." not in (folder / "stack.log").read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the enforced stack did not start:\n{(folder / 'stack.log').read_text()[-3000:]}")
+        time.sleep(0.2)
+    try:
+        yield {
+            "operator": _env_file(env_file),
+            "pi-a": _env_file(folder / "env.pi-a"),
+            "pi-b": _env_file(folder / "env.pi-b"),
+        }
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def _client(settings: dict[str, str], service: str):
+    return boto3.session.Session(
+        aws_access_key_id=settings["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=settings["AWS_SECRET_ACCESS_KEY"],
+        region_name=settings["AWS_DEFAULT_REGION"],
+    ).client(service, endpoint_url=settings["AWS_ENDPOINT_URL"])
+
+
+def _denied(call) -> bool:
+    """The call is refused for want of a grant (HTTP 403), not for anything else."""
+    with pytest.raises(ClientError) as caught:
+        call()
+    return caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_the_device_uploads_once_after_a_lost_answer_and_gets_its_results_with_only_the_device_policy(
+    enforced, clip_factory, tmp_path, monkeypatch
+):
+    """Upload, a retry after a lost response (the first put reached S3), receive and delete results: all
+    with DevicePolicy alone. The retry must not need s3:GetObject (the device has none) to know the first
+    attempt got there; and every stage's role must cover what its code calls, or a result says so."""
+    device = enforced["pi-a"]
+    for key, value in device.items():
+        monkeypatch.setenv(key, value)
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for i, probe in enumerate(["kit_with_rose.jpg", None]):
+        shutil.copy(clip_factory(probe), folder / f"{i:02d}.mp4")
+    config = DeviceConfig(
+        device_id="pi-a",
+        bucket=device["FACEPIPE_BUCKET"],
+        queue_url=device["FACEPIPE_QUEUE_URL"],
+        endpoint_url=device["AWS_ENDPOINT_URL"],
+        spool_dir=tmp_path / "spool",
+        result_timeout_s=90,
+        stale_after_s=90,
+        upload_workers=1,
+        poll_wait_s=1,
+    ).validate()
+    out = io.StringIO()
+    service = DeviceService(config, out=out, json_lines=True)
+    service.uploader.base_delay_s, service.uploader.max_delay_s = 0.05, 0.2
+    lost = lose_first_put_answer(service.uploader.s3)
+    summary = service.run(FileSource(folder, realtime=False).clips())
+    assert lost == ["put"]
+    listed = _client(enforced["operator"], "s3").list_object_versions(
+        Bucket=device["FACEPIPE_BUCKET"], Prefix="clips/pi-a/"
+    )
+    keys = [v["Key"] for v in listed["Versions"]]
+    # One object version per clip (the operator sees what the device cannot): the retry found the first
+    # attempt's object rather than storing the clip again and starting a second execution.
+    assert len(keys) == len(set(keys)) == 2, f"a clip was stored twice: {sorted(keys)}"
+    assert (summary.uploaded, summary.results, summary.missing) == (2, 2, 0), out.getvalue()
+    shown = [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
+    assert [m["status"] for m in shown] == ["ok", "no_face"], shown
+    assert sorted(p["name"] for p in shown[0]["people"]) == ["Kit Harington", "Rose Leslie"]
+    assert service.uploader.already_there == 1
+
+
+def test_a_device_cannot_write_under_another_devices_prefix_or_read_clips(enforced):
+    a, bucket = enforced["pi-a"], enforced["pi-a"]["FACEPIPE_BUCKET"]
+    s3 = _client(a, "s3")
+    s3.put_object(Bucket=bucket, Key="clips/pi-a/000001_probe.mp4", Body=b"x", IfNoneMatch="*")  # own: allowed
+    assert _denied(lambda: s3.put_object(Bucket=bucket, Key="clips/pi-b/000001_x.mp4", Body=b"x"))
+    assert _denied(lambda: s3.put_object(Bucket=bucket, Key="gallery/gallery.json", Body=b"{}"))
+    assert _denied(lambda: s3.get_object(Bucket=bucket, Key="clips/pi-a/000001_probe.mp4"))
+    assert _denied(lambda: s3.head_object(Bucket=bucket, Key="clips/pi-a/000001_probe.mp4"))
+    assert _denied(lambda: s3.list_objects_v2(Bucket=bucket))
+
+
+def test_a_device_cannot_send_results_or_touch_another_queue(enforced):
+    a = enforced["pi-a"]
+    sqs = _client(a, "sqs")
+    sqs.receive_message(QueueUrl=a["FACEPIPE_QUEUE_URL"], WaitTimeSeconds=0)  # its own results: allowed
+    send = lambda: sqs.send_message(  # noqa: E731
+        QueueUrl=a["FACEPIPE_QUEUE_URL"], MessageBody="{}", MessageGroupId="pi-b", MessageDeduplicationId="x"
+    )
+    assert _denied(send)
+    dead_letters = a["FACEPIPE_QUEUE_URL"].replace("ResultsQueue", "ResultsDeadLetterQueue")
+    assert _denied(lambda: sqs.receive_message(QueueUrl=dead_letters, WaitTimeSeconds=0))
+
+
+def test_a_function_role_missing_a_grant_fails_the_clip(enforced, clip_factory):
+    """A negative control: take the S3 read grant from the extract role and the clip gets an error result
+    naming the refused call, so the runs above really ran on the roles' grants."""
+    operator, device = enforced["operator"], enforced["pi-b"]
+    iam, role = _client(operator, "iam"), "ExtractFunctionRole"
+    saved = {
+        name: iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        for name in iam.list_role_policies(RoleName=role)["PolicyNames"]
+    }
+    reading = [name for name, document in saved.items() if "s3:GetObject" in json.dumps(document)]
+    assert reading
+    for name in reading:
+        iam.delete_role_policy(RoleName=role, PolicyName=name)
+    try:
+        key = clip_key("pi-b", 1, "2026-11-25T10:15:00.000Z", "mp4")
+        _client(device, "s3").put_object(
+            Bucket=device["FACEPIPE_BUCKET"], Key=key, Body=clip_factory(None).read_bytes()
+        )
+        sqs, queue = _client(device, "sqs"), device["FACEPIPE_QUEUE_URL"]
+        deadline, message = time.monotonic() + 60, None
+        while message is None and time.monotonic() < deadline:
+            for received in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages", []):
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=received["ReceiptHandle"])
+                if json.loads(received["Body"])["clip"]["key"] == key:
+                    message = json.loads(received["Body"])
+    finally:
+        for name, document in saved.items():
+            text = document if isinstance(document, str) else json.dumps(document)
+            iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=text)
+    assert message is not None, "no result"
+    assert message["status"] == "error"
+    assert "(403) when calling the HeadObject operation" in message["error"]["message"]
