@@ -23,7 +23,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 RUNTIME_REQS := functions/recognize/requirements.txt functions/extract/requirements.txt functions/enrich/requirements.txt
 
-.PHONY: help install tools runtimes build lint typecheck pytest template test demo bench clean
+.PHONY: help install tools runtimes build sam-build lint typecheck pytest template test demo bench clean
 
 help:
 	@echo "make demo    run the whole pipeline locally on sample clips (installs .venv)"
@@ -73,9 +73,10 @@ runtimes: $(RUNTIME)/.installed $(RECOGNIZE_RUNTIME)/.installed
 # An offline `sam build` of the zip functions (RecognizeFunction is an image: Docker builds it), each into
 # .aws-sam/<Function>/ with the layer beside it: what Lambda would run, for the artifact checks.
 .aws-sam/.built: $(TOOLS)/.installed $(BUILD_INPUTS)
-	@# sam looks for python3.12 on PATH; the tools venv has it.
+	@test -n "$(LAMBDA_PYTHON)" || { echo "sam build needs Python 3.12 (the Lambda runtime); set LAMBDA_PYTHON=/path/to/python3.12"; exit 1; }
+	@# sam looks for python3.12 on PATH: the one found goes first.
 	for fn in $(ZIP_FUNCTIONS); do \
-	  PATH="$(abspath $(TOOLS))/bin:$$PATH" $(TOOLS)/bin/sam build --build-in-source --template template.yaml --build-dir .aws-sam/$$fn $$fn || exit 1; \
+	  PATH="$(dir $(shell command -v $(LAMBDA_PYTHON))):$$PATH" $(TOOLS)/bin/sam build --build-in-source --template template.yaml --build-dir .aws-sam/$$fn $$fn || exit 1; \
 	done
 	@# Lambda's limit: function + layers at most 250 MB unzipped (and both must be there to be counted).
 	@for fn in $(ZIP_FUNCTIONS); do \
@@ -88,6 +89,12 @@ runtimes: $(RUNTIME)/.installed $(RECOGNIZE_RUNTIME)/.installed
 	touch $@
 
 build: .aws-sam/.built
+
+# The build `sam deploy` ships (samconfig.toml sets the architecture for both). `sam build` looks for
+# python3.12 on PATH (the runtime's version), so the one found is put first; Docker builds the image.
+sam-build: $(TOOLS)/.installed
+	@test -n "$(LAMBDA_PYTHON)" || { echo "sam build needs Python 3.12 (the Lambda runtime); set LAMBDA_PYTHON=/path/to/python3.12"; exit 1; }
+	PATH="$(dir $(shell command -v $(LAMBDA_PYTHON))):$$PATH" $(TOOLS)/bin/sam build $(SAM_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

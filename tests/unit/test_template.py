@@ -81,3 +81,20 @@ def test_asl_has_no_arn_and_every_task_retries():
         transient = [r for r in state.get("Retry", []) if "IdempotencyAlreadyInProgressError" not in r["ErrorEquals"]]
         assert transient, name
         assert all(r["BackoffRate"] >= 2 and r["JitterStrategy"] == "FULL" for r in transient), name
+
+
+def test_samconfig_builds_and_deploys_the_same_architecture():
+    """sam build and sam deploy read their parameters apart: if they disagree, the functions are created for
+    one architecture with artifacts built for the other."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())["default"]
+
+    def overrides(command: str) -> dict[str, str]:
+        text = config[command]["parameters"]["parameter_overrides"]
+        return dict(pair.split("=", 1) for pair in text.split())
+
+    build, deploy = overrides("build"), overrides("deploy")
+    allowed = StackTemplate.load(ROOT / "template.yaml").doc["Parameters"]["Architecture"]["AllowedValues"]
+    assert build["Architecture"] == deploy["Architecture"] and build["Architecture"] in allowed
+    assert "CAPABILITY_IAM" in config["deploy"]["parameters"]["capabilities"]

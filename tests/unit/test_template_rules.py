@@ -1,0 +1,267 @@
+"""Rules a template must keep to deploy and work in a real account, checked on what CloudFormation receives.
+
+The local stack cannot model these (moto has no KMS key policies and no account quotas), so each test says
+so in its name and checks the template after the SAM transform (generated roles and rule included).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from facepipe.local.template import StackTemplate
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = StackTemplate.load(ROOT / "template.yaml")
+DOC = TEMPLATE.transformed()
+RESOURCES: dict[str, dict[str, Any]] = DOC["Resources"]
+# A new account's Lambda concurrency quota; Lambda keeps 100 of any quota unreserved.
+NEW_ACCOUNT_QUOTA, UNRESERVED_FLOOR = 10, 100
+
+
+def _condition(name: str) -> bool:
+    """A template condition at the parameters' defaults (Fn::Equals / Not / And / Or over Refs)."""
+    defaults = TEMPLATE.parameter_defaults()
+
+    def value(node: Any) -> Any:
+        if isinstance(node, dict) and set(node) == {"Ref"}:
+            return defaults[node["Ref"]]
+        if isinstance(node, dict) and set(node) == {"Condition"}:
+            return _condition(node["Condition"])
+        if isinstance(node, dict):
+            (fn, args), *_ = node.items()
+            if fn == "Fn::Equals":
+                return str(value(args[0])) == str(value(args[1]))
+            if fn == "Fn::Not":
+                return not value(args[0])
+            if fn == "Fn::And":
+                return all(value(a) for a in args)
+            if fn == "Fn::Or":
+                return any(value(a) for a in args)
+            raise AssertionError(f"condition function {fn} not understood")
+        return node
+
+    return bool(value(DOC["Conditions"][name]))
+
+
+def _at_defaults(node: Any) -> Any:
+    """A property's value when deployed with every parameter at its default (None = AWS::NoValue)."""
+    if isinstance(node, dict) and set(node) == {"Fn::If"}:
+        name, yes, no = node["Fn::If"]
+        return _at_defaults(yes if _condition(name) else no)
+    if isinstance(node, dict) and node == {"Ref": "AWS::NoValue"}:
+        return None
+    if isinstance(node, dict) and set(node) == {"Ref"} and node["Ref"] in TEMPLATE.parameter_defaults():
+        return TEMPLATE.parameter_defaults()[node["Ref"]]
+    return node
+
+
+def _logical(node: Any) -> str | None:
+    """The resource a Ref or GetAtt points at."""
+    if isinstance(node, dict) and set(node) == {"Ref"}:
+        return str(node["Ref"])
+    if isinstance(node, dict) and set(node) == {"Fn::GetAtt"}:
+        target = node["Fn::GetAtt"]
+        return str(target[0] if isinstance(target, list) else target.split(".")[0])
+    return None
+
+
+def test_reserved_concurrency_is_a_parameter_off_by_default__account_quota_not_modelled_by_moto():
+    """A literal reservation fails `sam deploy` wherever the account quota minus 100 is smaller than the sum
+    (a new account has 10): each function's is a parameter, and the defaults reserve nothing, so any number
+    of copies of the stack deploy on a new account."""
+    functions = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Lambda::Function"}
+    assert len(functions) == 3
+    reserved = 0
+    for logical, resource in functions.items():
+        value = resource["Properties"].get("ReservedConcurrentExecutions")
+        if value is None:
+            continue
+        assert isinstance(value, dict), f"{logical}: literal ReservedConcurrentExecutions {value!r}"
+        deployed = _at_defaults(value)
+        assert deployed is None, f"{logical} reserves {deployed} by default"
+        # Set, it comes from a parameter of its own, so an operator with a raised quota can reserve.
+        _, yes, _ = value["Fn::If"]
+        assert _logical(yes) in TEMPLATE.parameter_defaults(), logical
+        reserved += int(deployed or 0)
+    assert reserved <= max(0, NEW_ACCOUNT_QUOTA - UNRESERVED_FLOOR)
+
+
+def _service_writers() -> dict[str, set[str]]:
+    """Which resources an AWS service principal writes to: resource -> {service principal}."""
+    writers: dict[str, set[str]] = {}
+
+    def add(target: Any, service: str) -> None:
+        logical = _logical(target)
+        if logical is not None and logical in RESOURCES:
+            writers.setdefault(logical, set()).add(service)
+
+    for resource in RESOURCES.values():
+        props, kind = resource.get("Properties", {}), resource["Type"]
+        if kind == "AWS::Events::Rule":
+            for target in props.get("Targets", []):
+                add(target.get("DeadLetterConfig", {}).get("Arn"), "events.amazonaws.com")
+        if kind == "AWS::CloudWatch::Alarm":
+            for key in ("AlarmActions", "OKActions", "InsufficientDataActions"):
+                for action in props.get(key, []):
+                    add(action, "cloudwatch.amazonaws.com")
+        if kind in ("AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy"):
+            targets = props.get("Queues") or props.get("Topics") or []
+            for statement in props["PolicyDocument"]["Statement"]:
+                services = statement.get("Principal", {}).get("Service", [])
+                for service in [services] if isinstance(services, str) else services:
+                    for target in targets:
+                        add(target, service)
+    return writers
+
+
+def _grants(key_id: str, service: str) -> set[str]:
+    """KMS actions the key's policy allows ``service`` (as a service principal)."""
+    allowed: set[str] = set()
+    for statement in RESOURCES[key_id]["Properties"]["KeyPolicy"]["Statement"]:
+        services = statement.get("Principal", {}).get("Service", [])
+        services = [services] if isinstance(services, str) else services
+        if statement["Effect"] == "Allow" and service in services:
+            actions = statement["Action"]
+            allowed |= set([actions] if isinstance(actions, str) else actions)
+    return allowed
+
+
+def test_no_aws_managed_key_where_a_service_principal_writes__kms_key_policies_not_modelled_by_moto():
+    """An AWS managed key's policy (alias/aws/sqs, alias/aws/sns) cannot grant a service principal: what
+    EventBridge sends to such a dead-letter queue, or CloudWatch publishes to such a topic, is dropped. A
+    customer key must grant the writer what encryption needs."""
+    writers = _service_writers()
+    # Positive controls: the writers the template has are found.
+    assert writers.get("TriggerDeadLetterQueue") == {"events.amazonaws.com"}
+    assert writers.get("AlarmTopic") == {"cloudwatch.amazonaws.com"}
+    for logical, services in writers.items():
+        key = RESOURCES[logical]["Properties"].get("KmsMasterKeyId")
+        if key is None:
+            continue  # SSE-SQS, or no encryption: nothing a service principal needs a grant for
+        assert not (isinstance(key, str) and key.startswith("alias/aws/")), (
+            f"{logical} is encrypted with the AWS managed key {key}, which {sorted(services)} cannot use"
+        )
+        key_id = _logical(key)
+        assert key_id is not None and RESOURCES[key_id]["Type"] == "AWS::KMS::Key", f"{logical}: key {key}"
+        for service in services:
+            granted = _grants(key_id, service)
+            needed = {"kms:Decrypt", "kms:GenerateDataKey*"}
+            assert needed <= granted or "kms:*" in granted, f"{key_id} lets {service} do only {sorted(granted)}"
+
+
+def test_the_trigger_dead_letter_queue_takes_only_its_own_rule__source_arn_not_modelled_by_moto():
+    policy = RESOURCES["TriggerDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]
+    rules = {k for k, v in RESOURCES.items() if v["Type"] == "AWS::Events::Rule"}
+    for statement in policy["Statement"]:
+        source = statement.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn")
+        assert _logical(source) in rules, f"no aws:SourceArn condition naming the rule: {statement}"
+
+
+# --- the state machine's role against what its definition calls -------------------------------------------
+_INTEGRATIONS = {
+    "arn:aws:states:::lambda:invoke": ("lambda:InvokeFunction", "FunctionName"),
+    "arn:aws:states:::sqs:sendMessage": ("sqs:SendMessage", "QueueUrl"),
+}
+
+
+def _tasks(states: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for state in states.values():
+        if state["Type"] == "Task":
+            found.append(state)
+        if state["Type"] == "Map":
+            found.extend(_tasks(state["ItemProcessor"]["States"]))
+        if state["Type"] == "Parallel":
+            for branch in state["Branches"]:
+                found.extend(_tasks(branch["States"]))
+    return found
+
+
+class _Names(dict):
+    """Physical names for resolving the policies: a resource's name is its logical id."""
+
+    def __missing__(self, key: object) -> str:
+        return str(key)
+
+
+def _physical() -> tuple[dict[str, str], dict[tuple[str, str], str]]:
+    refs, attrs = _Names({"AWS::Partition": "aws", "AWS::Region": "r", "AWS::AccountId": "1"}), _Names()
+    for logical, resource in RESOURCES.items():
+        if resource["Type"] == "AWS::Lambda::Function":
+            attrs[(logical, "Arn")] = f"arn:aws:lambda:r:1:function:{logical}"
+        if resource["Type"] == "AWS::SQS::Queue":
+            refs[logical] = f"https://sqs.r.amazonaws.com/1/{logical}"
+            attrs[(logical, "QueueName")] = logical
+            attrs[(logical, "Arn")] = f"arn:aws:sqs:r:1:{logical}"
+    return refs, attrs
+
+
+def _arn_of(logical: str) -> str:
+    kind = RESOURCES[logical]["Type"]
+    return {
+        "AWS::Lambda::Function": f"arn:aws:lambda:r:1:function:{logical}",
+        "AWS::SQS::Queue": f"arn:aws:sqs:r:1:{logical}",
+    }[kind]
+
+
+def test_the_state_machine_role_covers_every_service_call_in_its_definition__lambda_invoke_not_in_moto():
+    """Derived from the ASL: each Task's service integration and target, resolved through the
+    DefinitionSubstitutions, must be allowed by the role SAM generates. (Locally, Lambda invocations never
+    reach moto, so this is where lambda:InvokeFunction is checked; sqs:SendMessage is also enforced by the
+    --enforce-iam stack.)"""
+    machine = next(k for k, v in RESOURCES.items() if v["Type"] == "AWS::StepFunctions::StateMachine")
+    props = TEMPLATE.properties(machine)
+    substitutions = props["DefinitionSubstitutions"]
+    definition = json.loads(
+        re.sub(r"\$\{(\w+)\}", "4", (ROOT / props["DefinitionUri"]).read_text().replace('"${', '"@{'))
+    )
+    refs, attrs = _physical()
+    role = _logical(RESOURCES[machine]["Properties"]["RoleArn"])
+    assert role is not None
+    statements = [
+        s
+        for policy in RESOURCES[role]["Properties"]["Policies"]
+        for s in TEMPLATE.resolve(policy["PolicyDocument"], refs, attrs)["Statement"]
+        if s["Effect"] == "Allow"
+    ]
+
+    def allowed(action: str, arn: str) -> bool:
+        for s in statements:
+            actions = [s["Action"]] if isinstance(s["Action"], str) else s["Action"]
+            resources = [s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"]
+            if any(fnmatch.fnmatchcase(action, a) for a in actions) and any(
+                fnmatch.fnmatchcase(arn, r) for r in resources
+            ):
+                return True
+        return False
+
+    calls = []
+    for task in _tasks(definition["States"]):
+        action, parameter = _INTEGRATIONS[task["Resource"]]
+        placeholder = re.fullmatch(r"@\{(\w+)\}", task["Parameters"][parameter])
+        assert placeholder, f"{task['Resource']} target is not a DefinitionSubstitution"
+        target = _logical(substitutions[placeholder[1]])
+        assert target is not None
+        calls.append((action, target))
+        assert allowed(action, _arn_of(target)), f"{role} may not {action} on {target}"
+    # Positive control: every function and both result queues were found in the definition.
+    assert {t for _, t in calls} == {
+        "ExtractFunction",
+        "RecognizeFunction",
+        "EnrichFunction",
+        "ResultsQueue",
+        "ResultsDeadLetterQueue",
+    }
+
+
+@pytest.mark.parametrize("logical", ["ExtractFunction", "EnrichFunction", "RecognizeFunction"])
+def test_each_function_has_its_own_role(logical):
+    """The --enforce-iam stack runs each function as its role: they must be separate roles to be checked apart."""
+    role = _logical(RESOURCES[logical]["Properties"]["Role"])
+    assert role == f"{logical}Role" and RESOURCES[role]["Type"] == "AWS::IAM::Role"
