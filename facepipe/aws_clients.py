@@ -22,6 +22,11 @@ def client(service: str) -> Any:
         return _clients[service]
 
 
+def resource(service: str) -> Any:
+    """A boto3 resource for ``service`` (for its helpers, such as DynamoDB's batch writer)."""
+    return boto3.session.Session().resource(service, config=_CONFIG)  # type: ignore[call-overload]
+
+
 def reset_clients() -> None:
     """Forget cached clients (the local stack calls this when it points the process at a new endpoint)."""
     with _lock:

@@ -53,6 +53,7 @@ def register(sub: Any) -> None:
 
 
 def pct(values: list[float], q: float) -> float:
+    """The q-th percentile, interpolated between the nearest ranks (the device's summary uses the same)."""
     return float(np.percentile(values, q)) if values else float("nan")
 
 
@@ -275,8 +276,6 @@ def worker_rss_mb(pids: list[int]) -> float:
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from facepipe import s3_store
-    from facepipe.dynamo_records import put_records
     from facepipe.enroll import enroll
     from facepipe.local.stack import local_stack
     from facepipe.records import validate_records
@@ -299,8 +298,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         report["recognize"] = bench_recognize(gallery, one_face, settings)
         progress.update()
         with local_stack(workers=args.workers) as stack:
-            s3_store.upload_gallery(gallery, bucket=stack.outputs.bucket, key=stack.outputs.gallery_key)
-            put_records(validate_records(samples / "students.json").records, table=stack.outputs.table)
+            stack.load(gallery=gallery, students=validate_records(samples / "students.json").records)
             runner = Runner(stack)
             try:
                 # Accuracy: every probe clip once.

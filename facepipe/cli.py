@@ -16,8 +16,6 @@ from facepipe.errors import FacepipeError
 from facepipe.settings import Settings, get_settings
 
 DEFAULT_GALLERY = Path("gallery.json")
-# Still photos are larger than camera frames, and people in them can be small: detect on a 1024 px copy.
-PHOTO_DETECT_MAX_SIDE = 1024
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -119,7 +117,7 @@ def cmd_recognize(args: argparse.Namespace, settings: Settings) -> int:
                 gallery,
                 tolerance=tolerance,
                 model=args.model or settings.detect_model,
-                max_side=args.max_side,
+                max_side=args.max_side or settings.photo_detect_max_side,
             )
         except FacepipeError as exc:
             failed += 1
@@ -135,7 +133,7 @@ def cmd_recognize(args: argparse.Namespace, settings: Settings) -> int:
                 json.dumps(
                     {
                         "file": str(path),
-                        "faces": [f.as_dict() for f in found],
+                        "faces": [f.model_dump(mode="json") for f in found],
                         "unknown_faces": unknown,
                         "ms": round(ms, 1),
                     }
@@ -247,8 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-side",
         type=int,
-        default=PHOTO_DETECT_MAX_SIDE,
-        help="detect on a copy at most this many pixels on its longest side (default: %(default)s)",
+        help="detect on a copy at most this many pixels on its longest side (default: 1024, PHOTO_DETECT_MAX_SIDE)",
     )
     p.set_defaults(handler=cmd_recognize)
 

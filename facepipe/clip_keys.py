@@ -12,9 +12,14 @@ from datetime import UTC, datetime
 
 from facepipe.errors import ClipKeyError
 
+# Where devices put clips; the template's trigger rule, lifecycle rule and DevicePolicy name the same prefix
+# (tests/unit/test_template.py keeps them equal).
+CLIPS_PREFIX = "clips/"
 CLIP_SUFFIXES = ("mp4", "h264", "mjpeg", "avi")
 CLIP_KEY = re.compile(
-    r"^clips/(?P<device>[A-Za-z0-9][A-Za-z0-9_-]{0,63})/(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,127})\."
+    "^"
+    + re.escape(CLIPS_PREFIX)
+    + r"(?P<device>[A-Za-z0-9][A-Za-z0-9_-]{0,63})/(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,127})\."
     r"(?P<ext>" + "|".join(CLIP_SUFFIXES) + r")$"
 )
 # Clip names as the device writes them: <seq>_<capture time, compact ISO 8601 UTC>, e.g. 000042_20261125T101500123Z

@@ -6,6 +6,7 @@ committed as ``facepipe/schemas/result.schema.json``; ``facepipe schema`` regene
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from typing import Any
 
@@ -24,15 +25,23 @@ class _Contract(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ClipRef(_Contract):
-    """The clip a message is about: where it is, which device sent it, when it was captured."""
+class ResultClip(_Contract):
+    """The clip a result is about, as a device knows it: where it is, its sequence number and capture time."""
 
     bucket: str
     key: str
+    seq: int | None = Field(ge=0)
+    captured_at: str | None
+
+
+class ClipRef(ResultClip):
+    """The clip the stages pass along: what a result names, plus its S3 version and the sending device."""
+
     version_id: str | None = None
     device_id: str
-    seq: int | None = Field(default=None, ge=0)
-    captured_at: str | None = None
+
+    def for_result(self) -> ResultClip:
+        return ResultClip.model_validate(self.model_dump(include=set(ResultClip.model_fields)))
 
 
 class FrameRef(_Contract):
@@ -67,15 +76,23 @@ class Face(_Contract):
     box: list[int] = Field(min_length=4, max_length=4, description="top, right, bottom, left in frame pixels")
 
 
-class FrameFaces(_Contract):
-    """Output of the recognize stage: the faces of one frame."""
+class FrameSummary(_Contract):
+    """Who was where in one analysed frame (ids and boxes only), for displays that draw boxes."""
 
     index: int
     t_ms: float
     key: str | None = None
     faces: list[Face]
+
+
+class FrameFaces(FrameSummary):
+    """Output of the recognize stage: the faces of one frame, how many were detected, and the time it took."""
+
     faces_detected: int = Field(ge=0, description="faces detected before the per-frame cap")
     ms: float
+
+    def summary(self) -> FrameSummary:
+        return FrameSummary.model_validate(self.model_dump(include=set(FrameSummary.model_fields)))
 
 
 class EnrichRequest(_Contract):
@@ -88,11 +105,55 @@ class EnrichRequest(_Contract):
     started_at: str | None = None
 
 
+class _Lenient(BaseModel):
+    """What the error path reads must never fail to parse: unknown fields are ignored, missing ones defaulted."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class FailedObject(_Lenient):
+    key: str = ""
+    version_id: str | None = Field(default=None, alias="version-id")
+
+
+class FailedBucket(_Lenient):
+    name: str = ""
+
+
+class FailedDetail(_Lenient):
+    bucket: FailedBucket = Field(default_factory=FailedBucket)
+    object: FailedObject = Field(default_factory=FailedObject)
+
+
+class FailedEvent(_Lenient):
+    """The failed execution's input: EventBridge's S3 *Object Created* event (only what the error result needs)."""
+
+    detail: FailedDetail = Field(default_factory=FailedDetail)
+
+
+class CaughtError(_Lenient):
+    """What a Catch puts at ``ResultPath``: Step Functions' error name and its cause (for a Lambda function's
+    own error, a JSON object with ``errorType`` and ``errorMessage``)."""
+
+    Error: str = "Error"
+    Cause: str = ""
+
+    def type_and_message(self) -> tuple[str, str]:
+        """The error's type and message, from Lambda's JSON cause when there is one."""
+        try:
+            cause = json.loads(self.Cause) if self.Cause.startswith("{") else None
+        except json.JSONDecodeError:
+            cause = None
+        if isinstance(cause, dict):
+            return str(cause.get("errorType", self.Error)), str(cause.get("errorMessage", self.Cause))
+        return self.Error, self.Cause
+
+
 class ErrorRequest(_Contract):
     """Input of the enrich stage's error path: the failed execution's input and the caught error."""
 
-    event: dict[str, Any]
-    error: dict[str, Any]
+    event: FailedEvent
+    error: CaughtError
     execution_id: str | None = None
     started_at: str | None = None
 
@@ -101,13 +162,6 @@ class Status(StrEnum):
     OK = "ok"
     NO_FACE = "no_face"
     ERROR = "error"
-
-
-class ResultClip(_Contract):
-    bucket: str
-    key: str
-    seq: int | None
-    captured_at: str | None
 
 
 class Person(_Contract):
@@ -121,15 +175,6 @@ class Person(_Contract):
     distance: float
     frames_seen: int = Field(ge=1)
     box: list[int] = Field(min_length=4, max_length=4)
-
-
-class FrameSummary(_Contract):
-    """Who was where in one analysed frame (ids and boxes only), for displays that draw boxes."""
-
-    index: int
-    t_ms: float
-    key: str | None = None
-    faces: list[Face]
 
 
 class ResultError(_Contract):

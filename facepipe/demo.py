@@ -45,9 +45,7 @@ def run_device(clips: list[Path], gallery: Path, students: Path, out: Path) -> i
     from facepipe_device.service import DeviceService
     from facepipe_device.sources import FileSource
 
-    from facepipe import s3_store
     from facepipe.annotate import annotate_result
-    from facepipe.dynamo_records import put_records
     from facepipe.gallery import Gallery
     from facepipe.local.stack import local_stack
     from facepipe.records import validate_records
@@ -55,8 +53,7 @@ def run_device(clips: list[Path], gallery: Path, students: Path, out: Path) -> i
     shown: list[Shown] = []
     with local_stack() as stack:
         outputs = stack.outputs
-        s3_store.upload_gallery(Gallery.load(gallery), bucket=outputs.bucket, key=outputs.gallery_key)
-        put_records(validate_records(students).records, table=outputs.table)
+        stack.load(gallery=Gallery.load(gallery), students=validate_records(students).records)
         print(f"   endpoint {outputs.endpoint_url}, bucket {outputs.bucket}, recognize workers {stack.workers}\n")
         config = DeviceConfig(
             device_id="demo-pi",

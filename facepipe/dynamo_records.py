@@ -8,13 +8,12 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import Binary, TypeDeserializer
 
-from facepipe.aws_clients import client
+from facepipe.aws_clients import client, resource
 from facepipe.records import StudentRecord
 
 _deserializer = TypeDeserializer()
-_serializer = TypeSerializer()
 BATCH_GET_LIMIT = 100
 
 
@@ -53,13 +52,15 @@ def get_records(table: str, ids: Iterable[str], *, max_rounds: int = 8) -> dict[
 
 
 def put_records(records: Iterable[StudentRecord], *, table: str) -> int:
-    """Write records (replacing any with the same id); returns how many were written."""
+    """Write records (replacing any with the same id); returns how many were written.
+
+    boto3's batch writer sends them 25 at a time and resends what DynamoDB left unprocessed.
+    """
     count = 0
-    dynamodb = client("dynamodb")
-    for record in records:
-        # DynamoDB takes Decimal, never float: go through JSON with Decimal floats.
-        plain = json.loads(record.model_dump_json(), parse_float=Decimal)
-        item = {k: _serializer.serialize(v) for k, v in plain.items() if v is not None}
-        dynamodb.put_item(TableName=table, Item=item)
-        count += 1
+    with resource("dynamodb").Table(table).batch_writer(overwrite_by_pkeys=["id"]) as batch:
+        for record in records:
+            # DynamoDB takes Decimal, never float: go through JSON with Decimal floats.
+            plain = json.loads(record.model_dump_json(), parse_float=Decimal)
+            batch.put_item(Item={k: v for k, v in plain.items() if v is not None})
+            count += 1
     return count

@@ -36,9 +36,9 @@ def sha256_file(path: Path) -> str:
 def encode_enrollment_photo(path: Path, settings: Settings) -> list[float]:
     """The encoding of the single face in an enrollment photo, or an :class:`EnrollmentError`."""
     image = load_rgb(path, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
-    # Enrollment photos are portraits of any size: detect on a 1024 px copy, one upsample, so a
+    # Enrollment photos are portraits of any size: detect on a photo-sized copy, one upsample, so a
     # small face in a big photo is still found (enrollment is offline; accuracy beats speed here).
-    boxes = faces.detect_faces(image, model=settings.detect_model, max_side=1024, upsample=1)
+    boxes = faces.detect_faces(image, model=settings.detect_model, max_side=settings.photo_detect_max_side, upsample=1)
     if not boxes:
         raise EnrollmentError(f"{path}: no face found", code="no_face")
     if len(boxes) > 1:

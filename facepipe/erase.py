@@ -39,16 +39,6 @@ def _person_encodings(galleries: list[Gallery], person_id: str) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), 128)
 
 
-def _delete_all_versions(bucket: str, key: str) -> None:
-    s3 = client("s3")
-    listed = s3.list_object_versions(Bucket=bucket, Prefix=key)
-    versions = [v for v in listed.get("Versions", []) + listed.get("DeleteMarkers", []) if v["Key"] == key]
-    for version in versions:
-        s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
-    if not versions:
-        s3.delete_object(Bucket=bucket, Key=key)
-
-
 def erase_person(
     person_id: str,
     settings: Settings,
@@ -83,11 +73,8 @@ def erase_person(
                     s3_store.get_bytes(bucket, obj["Key"]), max_pixels=settings.max_frame_pixels, name=obj["Key"]
                 )
                 encodings = faces.encode_faces(image, faces.detect_faces(image, max_side=settings.detect_max_side))
-                if (
-                    len(encodings)
-                    and np.linalg.norm(encodings[:, None] - known[None], axis=2).min() <= settings.match_tolerance
-                ):
-                    _delete_all_versions(bucket, obj["Key"])
+                if len(encodings) and faces.pairwise_distances(encodings, known).min() <= settings.match_tolerance:
+                    s3_store.delete_versions(bucket, obj["Key"])
                     record.frames_deleted.append(obj["Key"])
 
     for gallery, source in galleries:
@@ -100,11 +87,7 @@ def erase_person(
             key = source.split("/", 3)[3]
             s3_store.upload_gallery(gallery, bucket=bucket or "", key=key)
             # Earlier versions of the gallery still hold the encodings: remove them too.
-            s3 = client("s3")
-            listed = s3.list_object_versions(Bucket=bucket, Prefix=key)
-            for version in listed.get("Versions", []):
-                if version["Key"] == key and not version["IsLatest"]:
-                    s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
+            s3_store.delete_versions(bucket or "", key, keep_latest=True)
         else:
             gallery.save(Path(source))
         record.gallery_files.append(source)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import threading
 import warnings
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from facepipe.contracts import UNKNOWN
+from facepipe.contracts import UNKNOWN, Face
 
 if TYPE_CHECKING:
     from facepipe.gallery import Gallery
@@ -62,22 +61,6 @@ def model_versions() -> dict[str, str]:
     }
 
 
-@dataclass(frozen=True)
-class FaceMatch:
-    """One face found in a frame: who it is (or ``unknown``), how close, and where."""
-
-    id: str
-    distance: float | None
-    box: Box
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "distance": None if self.distance is None else round(self.distance, 4),
-            "box": list(self.box),
-        }
-
-
 def _resize(image: np.ndarray, scale: float) -> np.ndarray:
     import cv2
 
@@ -119,6 +102,11 @@ def encode_faces(image: np.ndarray, boxes: list[Box]) -> np.ndarray:
     return np.asarray(fr.face_encodings(image, known_face_locations=boxes, num_jitters=1, model="small"))
 
 
+def pairwise_distances(encodings: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Euclidean distances between every encoding and every known one: shape (len(encodings), len(known))."""
+    return np.asarray(np.linalg.norm(encodings[:, None, :] - known[None, :, :], axis=2))
+
+
 def match_encodings(encodings: np.ndarray, gallery: Gallery, *, tolerance: float) -> list[tuple[str, float | None]]:
     """Nearest enrolled person for each encoding, or ``unknown`` beyond ``tolerance``.
 
@@ -130,7 +118,7 @@ def match_encodings(encodings: np.ndarray, gallery: Gallery, *, tolerance: float
     matrix, owners = gallery.matrix()
     if len(owners) == 0:
         return [(UNKNOWN, None) for _ in range(len(encodings))]
-    distances = np.linalg.norm(encodings[:, None, :] - matrix[None, :, :], axis=2)
+    distances = pairwise_distances(encodings, matrix)
     nearest = distances.argmin(axis=1)
     result: list[tuple[str, float | None]] = []
     for row, col in enumerate(nearest):
@@ -154,7 +142,7 @@ def recognize_faces(
     model: str = "hog",
     max_side: int = 640,
     max_faces: int | None = None,
-) -> tuple[list[FaceMatch], int]:
+) -> tuple[list[Face], int]:
     """Every face in an RGB image with its identity, distance and box, and how many faces were detected.
 
     With ``max_faces``, only the largest faces are encoded (a crowd should not stall a frame); a detected
@@ -163,7 +151,10 @@ def recognize_faces(
     detected = detect_faces(image, model=model, max_side=max_side)
     boxes = detected if max_faces is None else keep_largest(detected, max_faces)
     matches = match_encodings(encode_faces(image, boxes), gallery, tolerance=tolerance)
-    found = [FaceMatch(id=pid, distance=dist, box=box) for (pid, dist), box in zip(matches, boxes, strict=True)]
+    found = [
+        Face(id=pid, distance=None if dist is None else round(dist, 4), box=list(box))
+        for (pid, dist), box in zip(matches, boxes, strict=True)
+    ]
     return found, len(detected)
 
 
@@ -175,7 +166,7 @@ def recognize_image(
     model: str = "hog",
     max_side: int = 640,
     max_faces: int | None = None,
-) -> list[FaceMatch]:
+) -> list[Face]:
     """Every face in an RGB image with its identity, distance and box (see :func:`recognize_faces`)."""
     found, _ = recognize_faces(image, gallery, tolerance=tolerance, model=model, max_side=max_side, max_faces=max_faces)
     return found

@@ -28,6 +28,22 @@ def put_bytes(bucket: str, key: str, data: bytes, content_type: str, metadata: d
     client("s3").put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type, Metadata=metadata or {})
 
 
+def delete_versions(bucket: str, key: str, *, keep_latest: bool = False) -> int:
+    """Delete every version of ``key`` (and its delete markers), or every older one with ``keep_latest``.
+
+    In a versioned bucket a plain delete only hides an object; erasing data means deleting its versions.
+    """
+    s3 = client("s3")
+    listed = s3.list_object_versions(Bucket=bucket, Prefix=key)
+    versions = [v for v in listed.get("Versions", []) + listed.get("DeleteMarkers", []) if v["Key"] == key]
+    doomed = [v for v in versions if not (keep_latest and v.get("IsLatest"))]
+    for version in doomed:
+        s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
+    if not versions and not keep_latest:
+        s3.delete_object(Bucket=bucket, Key=key)
+    return len(doomed)
+
+
 def upload_gallery(gallery: Gallery, *, bucket: str, key: str) -> None:
     put_bytes(bucket, key, gallery.dumps(), "application/json")
 

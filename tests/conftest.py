@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from facepipe.gallery import Gallery
-from facepipe.settings import Settings, settings_from_env
+from facepipe.settings import Settings, explicit_settings
 
 SAMPLES = Path(os.environ.get("FACEPIPE_SAMPLES", Path(__file__).resolve().parents[1] / "../shared/samples")).resolve()
 
@@ -35,7 +35,7 @@ def expected_probes(samples: Path) -> dict[str, tuple[set[str], int]]:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return settings_from_env({})
+    return explicit_settings()
 
 
 @pytest.fixture(scope="session")

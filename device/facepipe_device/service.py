@@ -36,6 +36,13 @@ def aws_clients(config: DeviceConfig) -> tuple[Any, Any]:
     return session.client("s3", **kwargs), session.client("sqs", **kwargs)
 
 
+def percentile(values: list[float], q: int) -> float:
+    """The q-th percentile, interpolated between the nearest ranks (the definition `facepipe bench` uses)."""
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
 @dataclass
 class Summary:
     captured: int = 0
@@ -49,9 +56,7 @@ class Summary:
     latencies: list[float] = field(default_factory=list)
 
     def line(self) -> str:
-        lat = sorted(self.latencies)
-        p50 = statistics.median(lat) if lat else float("nan")
-        p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else float("nan")
+        p50, p95 = percentile(self.latencies, 50), percentile(self.latencies, 95)
         return (
             f"summary: captured {self.captured}, skipped (no face) {self.gated}, uploaded {self.uploaded}, "
             f"results {self.results}, missing {self.missing}, stale {self.stale}, dropped {self.dropped}, "

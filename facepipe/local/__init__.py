@@ -3,3 +3,7 @@
 Resources come from ``template.yaml`` and the state machine from ``statemachine/pipeline.asl.json`` (read,
 not copied); the handlers in ``functions/`` answer the state machine's Lambda invocations.
 """
+
+# The one region and account the local stack plays (moto's default account): names and ARNs use these.
+REGION = "us-east-1"
+ACCOUNT = "123456789012"

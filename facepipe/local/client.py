@@ -60,6 +60,17 @@ def upload_clip(
     return Upload(key=key, seq=seq, started=started)
 
 
+def _receive(sqs: Any, queue_url: str, wait_s: int, **extra: Any) -> list[tuple[str, dict[str, Any], str, float]]:
+    """One receive: (clip key, result, receipt handle, when it arrived) for each message."""
+    response = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s, **extra)
+    now = time.monotonic()
+    received = []
+    for message in response.get("Messages", []):
+        body = json.loads(message["Body"])
+        received.append((str(body.get("clip", {}).get("key", "")), body, message["ReceiptHandle"], now))
+    return received
+
+
 def receive_results(
     queue_url: str, wanted: dict[str, Upload], *, timeout_s: float
 ) -> dict[str, tuple[dict[str, Any], float]]:
@@ -72,21 +83,12 @@ def receive_results(
     deadline = time.monotonic() + timeout_s
     while len(got) < len(wanted) and time.monotonic() < deadline:
         wait = max(1, min(20, int(deadline - time.monotonic())))
-        response = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait, VisibilityTimeout=30
-        )
-        now = time.monotonic()
-        for message in response.get("Messages", []):
-            body = json.loads(message["Body"])
-            key = body.get("clip", {}).get("key")
+        for key, body, receipt, now in _receive(sqs, queue_url, wait, VisibilityTimeout=30):
             if key in wanted:
-                if key not in got:
-                    got[key] = (body, now - wanted[key].started)
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                got.setdefault(key, (body, now - wanted[key].started))
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=receipt)
             else:
-                sqs.change_message_visibility(
-                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                )
+                sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt, VisibilityTimeout=0)
     return got
 
 
@@ -111,24 +113,21 @@ class ResultCollector:
         sqs = client("sqs")
         while not self._stop.is_set():
             try:
-                response = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+                received = _receive(sqs, self.queue_url, 1)
             except Exception:  # the endpoint is going away
                 if self._stop.is_set():
                     return
                 time.sleep(0.2)
                 continue
-            now = time.monotonic()
             entries: list[dict[str, str]] = []
-            for message in response.get("Messages", []):
-                body = json.loads(message["Body"])
-                key = body.get("clip", {}).get("key", "")
+            for key, body, receipt, now in received:
                 with self._cond:
                     if key in self.results:
                         self.duplicates += 1
                     else:
                         self.results[key] = (body, now)
                     self._cond.notify_all()
-                entries.append({"Id": str(len(entries)), "ReceiptHandle": message["ReceiptHandle"]})
+                entries.append({"Id": str(len(entries)), "ReceiptHandle": receipt})
             if entries:
                 sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
 

@@ -63,14 +63,11 @@ def register(sub: Any) -> None:
 
 def prepare(stack: Any, args: argparse.Namespace, settings: Settings) -> list[str]:
     """Enroll/upload the gallery and import records as asked; returns lines to tell the user."""
-    from facepipe import s3_store
-    from facepipe.dynamo_records import put_records
     from facepipe.enroll import enroll
     from facepipe.gallery import Gallery
     from facepipe.records import validate_records
 
     said: list[str] = []
-    outputs = stack.outputs
     gallery = None
     if args.people is not None:
         gallery, enrolled = enroll(args.people, settings)
@@ -79,14 +76,14 @@ def prepare(stack: Any, args: argparse.Namespace, settings: Settings) -> list[st
         said.append(f"Enrolled {len(gallery.people)} people from {args.people}.")
     elif args.gallery is not None:
         gallery = Gallery.load(args.gallery)
-    if gallery is not None:
-        s3_store.upload_gallery(gallery, bucket=outputs.bucket, key=outputs.gallery_key)
+    records = []
     if args.students is not None:
         report = validate_records(args.students)
         for _line, problem in report.problems:
             print(f"facepipe: {args.students}: {problem} (skipped)", file=sys.stderr)
-        put_records(report.records, table=outputs.table)
+        records = report.records
         said.append(f"Imported {len(report.records)} student records.")
+    stack.load(gallery=gallery, students=records)
     return said
 
 

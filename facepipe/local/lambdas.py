@@ -30,6 +30,7 @@ import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 
+from facepipe.local import ACCOUNT, REGION
 from facepipe.settings import get_settings
 
 
@@ -46,7 +47,7 @@ class LambdaContext:
 
     @property
     def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
 
     @property
     def log_group_name(self) -> str:

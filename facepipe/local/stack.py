@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,13 +19,14 @@ from typing import Any
 import boto3
 
 from facepipe.aws_clients import reset_clients
+from facepipe.gallery import Gallery
+from facepipe.local import ACCOUNT, REGION
 from facepipe.local.iam import Credentials, LocalIam
 from facepipe.local.lambdas import LocalFunction, LocalLambdaRuntime, WorkerPool
 from facepipe.local.template import StackTemplate
+from facepipe.records import StudentRecord
 from facepipe.settings import get_settings
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
 # A bucket name is global in AWS; locally it only needs to be unique per stack.
 STACK_NAME = "facepipe-local"
 
@@ -134,6 +135,15 @@ class LocalStack:
         if self._outputs is None:
             raise RuntimeError("the local stack is not started")
         return self._outputs
+
+    def load(self, *, gallery: Gallery | None = None, students: Iterable[StudentRecord] = ()) -> None:
+        """Put who to recognize where the functions read it: the gallery in the bucket, records in the table."""
+        from facepipe import s3_store
+        from facepipe.dynamo_records import put_records
+
+        if gallery is not None:
+            s3_store.upload_gallery(gallery, bucket=self.outputs.bucket, key=self.outputs.gallery_key)
+        put_records(students, table=self.outputs.table)
 
     def client(self, service: str) -> Any:
         """A client of this stack's endpoint, as the stack itself: its placeholder credentials, or the

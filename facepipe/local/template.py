@@ -8,27 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short-form intrinsics (!Ref, !Sub, !GetAtt, ...)."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = str(value).split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _intrinsic)
+from cfn_flip import load_yaml
 
 
 def repo_root() -> Path:
@@ -46,7 +26,9 @@ class StackTemplate:
     @classmethod
     def load(cls, path: Path | None = None) -> StackTemplate:
         path = path or repo_root() / "template.yaml"
-        return cls(path, yaml.load(path.read_text(), Loader=_CfnLoader))
+        # cfn-flip reads CloudFormation's short forms (!Ref, !Sub, !GetAtt a.b, ...) as their long forms;
+        # the JSON round trip turns its ordered dicts into plain ones.
+        return cls(path, json.loads(json.dumps(load_yaml(path.read_text()))))
 
     # --- lookup ---------------------------------------------------------------------------------
     def resources(self, kind: str) -> dict[str, dict[str, Any]]:

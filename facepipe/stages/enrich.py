@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
 from datetime import UTC, datetime
@@ -20,7 +19,6 @@ from facepipe.contracts import (
     EnrichRequest,
     ErrorRequest,
     FrameFaces,
-    FrameSummary,
     Person,
     PublishRequest,
     ResultClip,
@@ -116,14 +114,14 @@ def enrich_clip(request: EnrichRequest, settings: Settings) -> PublishRequest:
     clip = request.clip
     message = ResultMessage(
         device_id=clip.device_id,
-        clip=ResultClip(bucket=clip.bucket, key=clip.key, seq=clip.seq, captured_at=clip.captured_at),
+        clip=clip.for_result(),
         status=Status.OK if people or unknown else Status.NO_FACE,
         # A frame with more faces than the per-frame cap had only its largest faces recognized: say so.
         truncated=any(f.faces_detected > len(f.faces) for f in request.frames),
         people=people,
         unknown_faces=unknown,
         frames_analyzed=len(request.frames),
-        frames=[FrameSummary(index=f.index, t_ms=f.t_ms, key=f.key, faces=f.faces) for f in request.frames],
+        frames=[f.summary() for f in request.frames],
         error=None,
         timings_ms=timings,
         execution_id=request.execution_id,
@@ -150,20 +148,9 @@ def _subclasses(cls: type[FacepipeError]) -> list[type[FacepipeError]]:
 
 def report_error(request: ErrorRequest) -> PublishRequest:
     """The ``error`` result for a clip whose execution failed, so the device is never left waiting."""
-    error_type = str(request.error.get("Error", "Error"))
-    cause = request.error.get("Cause", "")
-    text = str(cause)
-    try:
-        parsed = json.loads(cause) if isinstance(cause, str) and cause.startswith("{") else None
-    except json.JSONDecodeError:
-        parsed = None
-    if isinstance(parsed, dict):
-        error_type = str(parsed.get("errorType", error_type))
-        text = str(parsed.get("errorMessage", text))
-    detail = request.event.get("detail", {}) if isinstance(request.event, dict) else {}
-    bucket = str(detail.get("bucket", {}).get("name", ""))
-    key = str(detail.get("object", {}).get("key", ""))
-    version = detail.get("object", {}).get("version-id")
+    error_type, text = request.error.type_and_message()
+    failed = request.event.detail
+    bucket, key, version = failed.bucket.name, failed.object.key, failed.object.version_id
     try:
         parsed_key = parse_clip_key(key)
         device_id, seq, captured = parsed_key.device_id, parsed_key.seq, parsed_key.captured_at
@@ -196,12 +183,10 @@ def answer_clip(event: dict[str, Any], settings: Settings) -> tuple[PublishReque
     if "error" in event:
         failed = ErrorRequest.model_validate(event)
         published = report_error(failed)
-        detail = failed.event.get("detail", {}) if isinstance(failed.event, dict) else {}
-        obj = detail.get("object", {}) if isinstance(detail, dict) else {}
         claim = AnswerClaim(
             bucket=published.message.clip.bucket,
             key=published.message.clip.key,
-            version_id=obj.get("version-id") if isinstance(obj, dict) else None,
+            version_id=failed.event.detail.object.version_id,
             kind=AnswerKind.ERROR,
             execution_id=failed.execution_id,
         )

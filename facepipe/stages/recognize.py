@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from facepipe import faces, s3_store
-from facepipe.contracts import Face, FrameFaces, RecognizeRequest
+from facepipe.contracts import FrameFaces, RecognizeRequest
 from facepipe.settings import Settings
 from facepipe.video import decode_jpeg_rgb
 
@@ -26,7 +26,7 @@ def recognize_frame(request: RecognizeRequest, settings: Settings) -> FrameFaces
     frame = request.frame
     data = s3_store.get_bytes(frame.bucket, frame.key)
     image = decode_jpeg_rgb(data, max_pixels=settings.max_frame_pixels, name=frame.key)
-    matches, detected = faces.recognize_faces(
+    found, detected = faces.recognize_faces(
         image,
         gallery,
         tolerance=settings.match_tolerance,
@@ -34,7 +34,6 @@ def recognize_frame(request: RecognizeRequest, settings: Settings) -> FrameFaces
         max_side=settings.detect_max_side,
         max_faces=settings.max_faces_per_frame,
     )
-    found = [Face(**match.as_dict()) for match in matches]
     return FrameFaces(
         index=frame.index,
         t_ms=frame.t_ms,

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from facepipe import s3_store
-from facepipe.dynamo_records import put_records
 from facepipe.gallery import Gallery
 from facepipe.local.client import receive_results, upload_clip
 from facepipe.local.stack import LocalStack, local_stack
@@ -21,10 +19,7 @@ _devices = itertools.count(1)
 def stack(gallery_path: Path, samples: Path):
     with local_stack(workers=2) as running:
         assert running.outputs is not None
-        s3_store.upload_gallery(
-            Gallery.load(gallery_path), bucket=running.outputs.bucket, key=running.outputs.gallery_key
-        )
-        put_records(validate_records(samples / "students.json").records, table=running.outputs.table)
+        running.load(gallery=Gallery.load(gallery_path), students=validate_records(samples / "students.json").records)
         yield running
 
 

@@ -10,7 +10,6 @@ import time
 import boto3
 import pytest
 
-from facepipe import s3_store
 from facepipe.gallery import Gallery
 from facepipe.local.client import ResultCollector, upload_clip
 from facepipe.local.stack import local_stack
@@ -43,7 +42,7 @@ def test_a_recognize_worker_dies_mid_clip_and_the_clip_is_still_answered(stack, 
 def test_the_results_queue_unavailable_is_retried_then_dead_lettered(gallery_path, clip_factory):
     with local_stack(workers=1) as isolated:
         out = isolated.outputs
-        s3_store.upload_gallery(Gallery.load(gallery_path), bucket=out.bucket, key=out.gallery_key)
+        isolated.load(gallery=Gallery.load(gallery_path))
         sqs = boto3.client("sqs")
         sqs.delete_queue(QueueUrl=out.queue_url)  # the results queue goes away
         upload = upload_clip(clip_factory("obama-480p.jpg"), bucket=out.bucket, device_id="lonely", seq=1)

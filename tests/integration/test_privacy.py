@@ -10,7 +10,6 @@ import boto3
 
 from facepipe import s3_store
 from facepipe.cli import main
-from facepipe.dynamo_records import put_records
 from facepipe.gallery import Gallery
 from facepipe.local.client import receive_results, upload_clip
 from facepipe.local.stack import local_stack
@@ -23,8 +22,7 @@ def test_people_erase_removes_a_person_everywhere(gallery_path, samples, clip_fa
     # Warm recognize workers re-check the gallery every second here (30 s by default).
     with local_stack(workers=1, parameters={"GalleryRefreshSeconds": "1"}) as stack:
         out = stack.outputs
-        s3_store.upload_gallery(Gallery.load(gallery_path), bucket=out.bucket, key=out.gallery_key)
-        put_records(validate_records(samples / "students.json").records, table=out.table)
+        stack.load(gallery=Gallery.load(gallery_path), students=validate_records(samples / "students.json").records)
         uploads = [
             upload_clip(clip_factory(p), bucket=out.bucket, device_id="erase", seq=i)
             for i, p in enumerate(["kit_with_rose.jpg", "obama-480p.jpg"], 1)

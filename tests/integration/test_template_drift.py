@@ -8,7 +8,6 @@ from pathlib import Path
 
 import boto3
 
-from facepipe import s3_store
 from facepipe.gallery import Gallery
 from facepipe.local.client import receive_results, upload_clip
 from facepipe.local.stack import local_stack
@@ -39,7 +38,7 @@ def test_changing_the_template_and_asl_changes_the_local_stack(tmp_path, gallery
             boto3.client("stepfunctions").describe_state_machine(stateMachineArn=out.state_machine_arn)["definition"]
         )
         assert definition["States"]["RecognizeFrames"]["MaxConcurrency"] == 1
-        s3_store.upload_gallery(Gallery.load(gallery_path), bucket=out.bucket, key=out.gallery_key)
+        stack.load(gallery=Gallery.load(gallery_path))
         upload = upload_clip(clip_factory("obama-480p.jpg"), bucket=out.bucket, device_id="drift", seq=1)
         message, _ = receive_results(out.queue_url, {upload.key: upload}, timeout_s=60)[upload.key]
     assert message["frames_analyzed"] == 2

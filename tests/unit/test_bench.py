@@ -36,3 +36,13 @@ def test_a_wrong_name_lowers_precision():
 
 def test_percentiles():
     assert pct([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+
+
+def test_the_bench_and_the_device_compute_percentiles_the_same_way():
+    from facepipe_device.service import percentile
+
+    from facepipe.bench import pct
+
+    for values in ([0.4], [0.2, 0.9], [0.31, 0.05, 0.77, 0.5, 0.12, 0.98, 0.64]):
+        for q in (50, 95):
+            assert abs(percentile(values, q) - pct(values, q)) < 1e-12, (values, q)

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from facepipe import faces
-from facepipe.cli import PHOTO_DETECT_MAX_SIDE
 from facepipe.images import load_rgb
 
 
@@ -18,7 +17,7 @@ def test_every_probe_gives_exactly_the_expected_people(samples, expected_probes,
             samples / "probes" / name, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels
         )
         found = faces.recognize_image(
-            image, gallery, tolerance=settings.match_tolerance, max_side=PHOTO_DETECT_MAX_SIDE
+            image, gallery, tolerance=settings.match_tolerance, max_side=settings.photo_detect_max_side
         )
         named = [f.id for f in found if f.id != faces.UNKNOWN]
         assert sorted(named) == sorted(people), name

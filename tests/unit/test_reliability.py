@@ -12,7 +12,7 @@ from moto import mock_aws
 from facepipe.aws_clients import client, reset_clients
 from facepipe.contracts import MAX_RESULT_BYTES, ClipRef, EnrichRequest, Face, FrameFaces
 from facepipe.dynamo_records import get_records
-from facepipe.settings import settings_from_env
+from facepipe.settings import explicit_settings
 from facepipe.stages.enrich import enrich_clip
 
 
@@ -37,7 +37,9 @@ def table(monkeypatch):
 def _request(*ids: str, faces_detected: int | None = None) -> EnrichRequest:
     faces = [Face(id=i, distance=0.3, box=[0, 10, 10, 0]) for i in ids]
     frame = FrameFaces(index=0, t_ms=0, faces=faces, faces_detected=faces_detected or len(faces), ms=1.0)
-    return EnrichRequest(clip=ClipRef(bucket="b", key="clips/pi/000001.mp4", device_id="pi", seq=1), frames=[frame])
+    return EnrichRequest(
+        clip=ClipRef(bucket="b", key="clips/pi/000001.mp4", device_id="pi", seq=1, captured_at=None), frames=[frame]
+    )
 
 
 def test_a_malformed_record_is_still_shown(table):
@@ -45,7 +47,7 @@ def test_a_malformed_record_is_still_shown(table):
         TableName=table,
         Item={"id": {"S": "obama"}, "name": {"N": "44"}, "photo": {"B": b"\x00\x01"}, "tags": {"SS": ["a"]}},
     )
-    message = enrich_clip(_request("obama", "ghost"), settings_from_env({}, students_table=table)).message
+    message = enrich_clip(_request("obama", "ghost"), explicit_settings(students_table=table)).message
     obama, ghost = message.people
     assert obama.name == "44" and obama.record == {"id": "obama", "name": 44, "photo": "<2 bytes>", "tags": ["a"]}
     assert ghost.record is None and ghost.name is None  # no record: reported, record null
@@ -84,14 +86,14 @@ def test_a_result_too_big_for_sqs_is_truncated_and_flagged(table):
     ids = [f"person{i:04d}" for i in range(400)]
     for pid in ids:
         put(TableName=table, Item={"id": {"S": pid}, "name": {"S": pid}, "bio": {"S": "x" * 1000}})
-    message = enrich_clip(_request(*ids), settings_from_env({}, students_table=table)).message
+    message = enrich_clip(_request(*ids), explicit_settings(students_table=table)).message
     assert message.truncated is True
     assert 0 < len(message.people) < 400
     assert len(message.model_dump_json()) <= MAX_RESULT_BYTES
 
 
 def test_a_frame_over_the_face_cap_is_flagged(table):
-    message = enrich_clip(_request("a", "b", faces_detected=30), settings_from_env({}, students_table=table)).message
+    message = enrich_clip(_request("a", "b", faces_detected=30), explicit_settings(students_table=table)).message
     assert message.truncated is True and message.status == "ok"
 
 
@@ -101,7 +103,7 @@ def test_an_error_answer_never_shares_the_results_deduplication_id():
     from facepipe.contracts import AnswerKind, ClipRef
     from facepipe.stages.enrich import dedup_id
 
-    clip = ClipRef(bucket="b", key="clips/pi/000001.mp4", device_id="pi")
+    clip = ClipRef(bucket="b", key="clips/pi/000001.mp4", device_id="pi", seq=1, captured_at=None)
     result, error = dedup_id(clip, "v1"), dedup_id(clip, "v1", AnswerKind.ERROR)
     assert result != error and len(result) == len(error) == 64
     assert dedup_id(clip, "v1") == result and dedup_id(clip, "v2") != result  # stable per version

@@ -98,3 +98,16 @@ def test_samconfig_builds_and_deploys_the_same_architecture():
     allowed = StackTemplate.load(ROOT / "template.yaml").doc["Parameters"]["Architecture"]["AllowedValues"]
     assert build["Architecture"] == deploy["Architecture"] and build["Architecture"] in allowed
     assert "CAPABILITY_IAM" in config["deploy"]["parameters"]["capabilities"]
+
+
+def test_the_template_names_the_clips_prefix_the_code_parses():
+    from facepipe.clip_keys import CLIPS_PREFIX
+
+    template = StackTemplate.load(ROOT / "template.yaml")
+    assert template.event_rule()["Pattern"]["detail"]["object"]["key"] == [{"prefix": CLIPS_PREFIX}]
+    rules = template.properties("ClipsBucket")["LifecycleConfiguration"]["Rules"]
+    assert CLIPS_PREFIX in {rule["Prefix"] for rule in rules}
+    (put,) = [
+        s for s in template.properties("DevicePolicy")["PolicyDocument"]["Statement"] if s["Sid"] == "PutOwnClips"
+    ]
+    assert f"/{CLIPS_PREFIX}${{!aws:PrincipalTag/facepipe-device-id}}/*" in put["Resource"]["Fn::Sub"]
