@@ -1,6 +1,9 @@
 """The ``facepipe`` command line: enrollment, recognition, records, and the local stack.
 
 Exit codes: 0 success, 1 failure (something could not be done), 2 usage error (argparse's own).
+
+Longer than most modules (~290 lines) on purpose: it is the one parser of the domain commands, each a
+few lines over a facepipe function; the local stack's and the bench's commands live in their packages.
 """
 
 from __future__ import annotations
@@ -261,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_students_import)
 
     p = sub.add_parser(
-        "schema", help="print the JSON Schema of the result message (facepipe/schemas/result.schema.json)"
+        "schema", help="print the JSON Schema of the result message (device/facepipe_device/schemas/result.schema.json)"
     )
     p.set_defaults(handler=cmd_schema)
 

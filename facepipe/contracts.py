@@ -1,7 +1,8 @@
 """Typed contracts for every message that crosses a boundary.
 
 State input and output of each stage, and the result message the device receives (whose JSON Schema is
-committed as ``facepipe/schemas/result.schema.json``; ``facepipe schema`` regenerates it).
+committed as ``device/facepipe_device/schemas/result.schema.json``, where the device validates what it
+receives; ``facepipe schema`` regenerates it).
 """
 
 from __future__ import annotations
@@ -229,7 +230,7 @@ class PublishRequest(_Contract):
 
 
 def result_schema() -> dict[str, Any]:
-    """The JSON Schema of :class:`ResultMessage`, as committed in ``facepipe/schemas``."""
+    """The JSON Schema of :class:`ResultMessage`, as committed for the device (``facepipe_device/schemas``)."""
     schema = ResultMessage.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://facepipe.dev/schemas/result.schema.json"

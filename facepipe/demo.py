@@ -47,6 +47,7 @@ def run_device(clips: list[Path], gallery: Path, students: Path, out: Path) -> i
 
     from facepipe.annotate import annotate_result
     from facepipe.gallery import Gallery
+    from facepipe.local.endpoint import Endpoint
     from facepipe.local.stack import local_stack
     from facepipe.records import validate_records
 
@@ -64,7 +65,8 @@ def run_device(clips: list[Path], gallery: Path, students: Path, out: Path) -> i
             # Short long-polls so the demo exits as soon as the last result is in (a Pi keeps 20 s).
             poll_wait_s=1,
         ).validate()
-        service = DeviceService(config, on_shown=shown.append)
+        device = Endpoint.from_env(stack.add_device("demo-pi"))  # the device's own settings and credentials
+        service = DeviceService(config, on_shown=shown.append, s3=device.client("s3"), sqs=device.client("sqs"))
         summary = service.run(FileSource(clips[0].parent).clips())
         for item in shown:
             if item.message is not None:

@@ -51,13 +51,14 @@ def get_records(table: str, ids: Iterable[str], *, max_rounds: int = 8) -> dict[
     return found
 
 
-def put_records(records: Iterable[StudentRecord], *, table: str) -> int:
+def put_records(records: Iterable[StudentRecord], *, table: str, dynamodb: Any = None) -> int:
     """Write records (replacing any with the same id); returns how many were written.
 
-    boto3's batch writer sends them 25 at a time and resends what DynamoDB left unprocessed.
+    boto3's batch writer sends them 25 at a time and resends what DynamoDB left unprocessed. ``dynamodb``: a
+    DynamoDB resource of your own, else the default.
     """
     count = 0
-    with resource("dynamodb").Table(table).batch_writer(overwrite_by_pkeys=["id"]) as batch:
+    with (dynamodb or resource("dynamodb")).Table(table).batch_writer(overwrite_by_pkeys=["id"]) as batch:
         for record in records:
             # DynamoDB takes Decimal, never float: go through JSON with Decimal floats.
             plain = json.loads(record.model_dump_json(), parse_float=Decimal)

@@ -170,3 +170,12 @@ def recognize_image(
     """Every face in an RGB image with its identity, distance and box (see :func:`recognize_faces`)."""
     found, _ = recognize_faces(image, gallery, tolerance=tolerance, model=model, max_side=max_side, max_faces=max_faces)
     return found
+
+
+def recognize_with_library_defaults(image: np.ndarray, gallery: Gallery, *, tolerance: float) -> list[str]:
+    """The ids face_recognition's own defaults give (HOG with one upsample on the full image, the default
+    encoding): the baseline `facepipe bench` times our path against."""
+    fr = _face_recognition()
+    boxes = fr.face_locations(image, number_of_times_to_upsample=1)
+    encodings = np.asarray(fr.face_encodings(image, boxes)).reshape(len(boxes), 128)
+    return [person for person, _ in match_encodings(encodings, gallery, tolerance=tolerance)]

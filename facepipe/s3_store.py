@@ -24,8 +24,12 @@ def get_bytes(bucket: str, key: str, version_id: str | None = None) -> bytes:
     return bytes(client("s3").get_object(**kwargs)["Body"].read())
 
 
-def put_bytes(bucket: str, key: str, data: bytes, content_type: str, metadata: dict[str, str] | None = None) -> None:
-    client("s3").put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type, Metadata=metadata or {})
+def put_bytes(
+    bucket: str, key: str, data: bytes, content_type: str, metadata: dict[str, str] | None = None, *, s3: Any = None
+) -> None:
+    (s3 or client("s3")).put_object(
+        Bucket=bucket, Key=key, Body=data, ContentType=content_type, Metadata=metadata or {}
+    )
 
 
 def delete_versions(bucket: str, key: str, *, keep_latest: bool = False) -> int:
@@ -44,8 +48,9 @@ def delete_versions(bucket: str, key: str, *, keep_latest: bool = False) -> int:
     return len(doomed)
 
 
-def upload_gallery(gallery: Gallery, *, bucket: str, key: str) -> None:
-    put_bytes(bucket, key, gallery.dumps(), "application/json")
+def upload_gallery(gallery: Gallery, *, bucket: str, key: str, s3: Any = None) -> None:
+    """Publish a gallery where the recognize functions read it (``s3``: a client of your own, else the default)."""
+    put_bytes(bucket, key, gallery.dumps(), "application/json", s3=s3)
 
 
 @dataclass

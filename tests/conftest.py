@@ -95,6 +95,8 @@ def result_validator():
     import jsonschema
 
     schema = json.loads(
-        (Path(__file__).resolve().parents[1] / "facepipe" / "schemas" / "result.schema.json").read_text()
+        (
+            Path(__file__).resolve().parents[1] / "device" / "facepipe_device" / "schemas" / "result.schema.json"
+        ).read_text()
     )
     return jsonschema.Draft202012Validator(schema)

@@ -12,27 +12,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
 log = logging.getLogger("facepipe_device.results")
 
-REQUIRED = ("schema_version", "device_id", "clip", "status", "people", "unknown_faces")
+# The result contract: generated from facepipe's ResultMessage (`facepipe schema`), kept here because the
+# device is who consumes it (a facepipe test keeps the two equal).
+RESULT_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "result.schema.json").read_text())
+_validator = Draft202012Validator(RESULT_SCHEMA)
 
 
 def parse_result(body: str) -> dict[str, Any]:
-    """A result message, or ValueError naming what is wrong with it."""
+    """A result message, or ValueError naming what is wrong with it (the first schema violation)."""
     try:
         message = json.loads(body)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not JSON ({exc.msg})") from exc
-    if not isinstance(message, dict):
-        raise ValueError(f"not an object ({type(message).__name__})")
-    missing = [k for k in REQUIRED if k not in message]
-    if missing:
-        raise ValueError(f"missing {', '.join(missing)}")
-    if not isinstance(message["clip"], dict) or "key" not in message["clip"]:
-        raise ValueError("clip.key missing")
-    if message["status"] not in ("ok", "no_face", "error"):
-        raise ValueError(f"unknown status {message['status']!r}")
-    return message
+    error = best_match(_validator.iter_errors(message))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "message"
+        raise ValueError(f"{where}: {error.message}")
+    return dict(message)
 
 
 @dataclass

@@ -7,3 +7,5 @@ not copied); the handlers in ``functions/`` answer the state machine's Lambda in
 # The one region and account the local stack plays (moto's default account): names and ARNs use these.
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+# Names of the local resources: facepipe-local-<LogicalId>-<suffix>.
+STACK_NAME = "facepipe-local"

@@ -41,6 +41,7 @@ def upload_clip(
     seq: int,
     suffix: str = ".mp4",
     captured: datetime | None = None,
+    s3: Any = None,
 ) -> Upload:
     """Upload one clip the way the device does: key and S3 metadata carry device, sequence and capture time."""
     captured = captured or datetime.now(UTC)
@@ -51,7 +52,7 @@ def upload_clip(
         data = path_or_bytes
     key = clip_key(device_id, seq, captured, suffix)
     started = time.monotonic()
-    client("s3").put_object(
+    (s3 or client("s3")).put_object(
         Bucket=bucket,
         Key=key,
         Body=data,
@@ -72,13 +73,14 @@ def _receive(sqs: Any, queue_url: str, wait_s: int, **extra: Any) -> list[tuple[
 
 
 def receive_results(
-    queue_url: str, wanted: dict[str, Upload], *, timeout_s: float
+    queue_url: str, wanted: dict[str, Upload], *, timeout_s: float, sqs: Any = None
 ) -> dict[str, tuple[dict[str, Any], float]]:
     """Wait for the results of ``wanted`` (key -> upload); returns key -> (message, latency in seconds).
 
     Messages are deleted once received. Results for other keys are left alone (they are someone else's).
+    ``sqs``: a client of your own (a stack's ``client("sqs")``), else the default.
     """
-    sqs = client("sqs")
+    sqs = sqs or client("sqs")
     got: dict[str, tuple[dict[str, Any], float]] = {}
     deadline = time.monotonic() + timeout_s
     while len(got) < len(wanted) and time.monotonic() < deadline:
@@ -98,10 +100,11 @@ class ResultCollector:
     One receiver for many concurrent uploaders (a device, the benchmark): nobody steals anybody's message.
     """
 
-    def __init__(self, queue_url: str) -> None:
+    def __init__(self, queue_url: str, sqs: Any = None) -> None:
         import threading
 
         self.queue_url = queue_url
+        self._sqs = sqs or client("sqs")
         self.results: dict[str, tuple[dict[str, Any], float]] = {}
         self.duplicates = 0
         self._cond = threading.Condition()
@@ -110,7 +113,7 @@ class ResultCollector:
         self._thread.start()
 
     def _run(self) -> None:
-        sqs = client("sqs")
+        sqs = self._sqs
         while not self._stop.is_set():
             try:
                 received = _receive(sqs, self.queue_url, 1)

@@ -100,12 +100,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             raise FacepipeError(f"{clip}: no such clip")
     missing = 0
     with local_stack(workers=args.workers) as stack:
+        s3, sqs = stack.client("s3"), stack.client("sqs")
         for line in prepare(stack, args, settings):
             if not args.json:
                 print(line)
         for seq, clip in enumerate(args.clips, start=1):
-            upload = upload_clip(clip, bucket=stack.outputs.bucket, device_id=args.device_id, seq=seq)
-            got = receive_results(stack.outputs.queue_url, {upload.key: upload}, timeout_s=args.timeout)
+            upload = upload_clip(clip, bucket=stack.outputs.bucket, device_id=args.device_id, seq=seq, s3=s3)
+            got = receive_results(stack.outputs.queue_url, {upload.key: upload}, timeout_s=args.timeout, sqs=sqs)
             if upload.key not in got:
                 missing += 1
                 print(f"clip {seq:06d}: no result within {args.timeout:g} s ({clip})", file=sys.stderr)

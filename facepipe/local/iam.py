@@ -28,12 +28,11 @@ Authorization is a switch of the moto process, not of one server: one enforced s
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import requests
 
+from facepipe.local.endpoint import Credentials, Endpoint
 from facepipe.local.template import StackTemplate
 
 # The key moto's ASL executor signs with (moto/stepfunctions/parser/asl/utils/boto_client.py).
@@ -41,20 +40,6 @@ EXECUTOR_KEY = ("ak", "sk")
 DEVICE_TAG = "facepipe-device-id"
 # Services whose requests moto authorizes against resource "*" (see above).
 _STAR_RESOURCE_SERVICES = ("dynamodb:", "states:", "iam:", "sts:", "logs:", "xray:", "cloudwatch:")
-
-
-@dataclass(frozen=True)
-class Credentials:
-    access_key_id: str
-    secret_access_key: str
-    session_token: str | None = None
-
-    def env(self) -> dict[str, str]:
-        """As the AWS_* variables every SDK reads."""
-        env = {"AWS_ACCESS_KEY_ID": self.access_key_id, "AWS_SECRET_ACCESS_KEY": self.secret_access_key}
-        if self.session_token:
-            env["AWS_SESSION_TOKEN"] = self.session_token
-        return env
 
 
 def _widened(document: dict[str, Any]) -> dict[str, Any]:
@@ -88,12 +73,7 @@ class LocalIam:
         self.operator: Credentials | None = None
 
     def _client(self, service: str, credentials: Credentials) -> Any:
-        return boto3.session.Session(
-            aws_access_key_id=credentials.access_key_id,
-            aws_secret_access_key=credentials.secret_access_key,
-            aws_session_token=credentials.session_token,
-            region_name=self.region,
-        ).client(service, endpoint_url=self.endpoint)  # type: ignore[call-overload]
+        return Endpoint(self.endpoint, credentials, self.region).client(service)
 
     def role_of(self, logical_id: str) -> str:
         """The logical id of a function's or state machine's role in the transformed template."""

@@ -1,9 +1,9 @@
 """Local Lambda runtime: the state machine's ``lambda:invoke`` calls run the real handlers.
 
 moto's executor calls Lambda through boto3's ``Invoke``; a ``before-call`` hook on the default boto3
-session answers those calls here instead of sending them. Extract and enrich run in this process, as
-one warm container each; recognize runs in a pool of warm worker processes sized to the cores (as warm
-Lambda containers are), so the frames of a clip are recognized in parallel.
+session answers those calls here instead of sending them, by running the handler in one of the function's
+warm worker processes (:mod:`facepipe.local.functions` starts them). One module because the hook, the
+worker protocol and the Lambda context it hands the handler are one mechanism (~250 lines).
 """
 
 from __future__ import annotations
@@ -173,7 +173,9 @@ class LocalFunction:
 
 
 # Every local function in this process, by name: one hook on boto3's default session serves every stack
-# (tests run a second, isolated stack beside the session's one).
+# (tests run a second, isolated stack beside the session's one). This registry and the hook exist because
+# moto's ASL executor builds its Lambda client from boto3's default session: that is where its Invoke calls
+# can be answered. Names are unique per stack (a random suffix), so stacks never answer for each other.
 _functions: dict[str, LocalFunction] = {}
 _hooked: set[int] = set()
 _count_lock = threading.Lock()

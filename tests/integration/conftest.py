@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from facepipe.aws_clients import reset_clients
 from facepipe.gallery import Gallery
 from facepipe.local.client import receive_results, upload_clip
 from facepipe.local.stack import LocalStack, local_stack
@@ -17,10 +20,25 @@ _devices = itertools.count(1)
 
 @pytest.fixture(scope="session")
 def stack(gallery_path: Path, samples: Path):
-    with local_stack(workers=2) as running:
-        assert running.outputs is not None
+    """The session's stack. The test session's own environment points at it (AWS_* as `facepipe local
+    --env-file` writes them), so tests talk to it as a user's shell would; the stack itself never changes
+    the environment, and this fixture restores it."""
+    with local_stack(workers=2) as running, talking_to(running):
         running.load(gallery=Gallery.load(gallery_path), students=validate_records(samples / "students.json").records)
         yield running
+
+
+@contextmanager
+def talking_to(stack: LocalStack) -> Iterator[None]:
+    """Point this process's AWS_* environment (and the cached clients) at ``stack`` for a while, and back."""
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in stack.outputs.env().items():
+            env.setenv(key, value)
+        reset_clients()
+        try:
+            yield
+        finally:
+            reset_clients()
 
 
 @pytest.fixture()

@@ -13,11 +13,11 @@ import pytest
 from facepipe.gallery import Gallery
 from facepipe.local.client import ResultCollector, upload_clip
 from facepipe.local.stack import local_stack
-from tests.integration.conftest import run_clips
+from tests.integration.conftest import run_clips, talking_to
 
 
 def test_a_recognize_worker_dies_mid_clip_and_the_clip_is_still_answered(stack, device_id, clip_factory):
-    recognize = next(f for f in stack.runtime.functions.values() if "Recognize" in f.name)
+    recognize = stack.runtime.functions[stack.physical_id("RecognizeFunction")]
     assert recognize.pool is not None
     killed: list[int] = []
 
@@ -40,7 +40,7 @@ def test_a_recognize_worker_dies_mid_clip_and_the_clip_is_still_answered(stack, 
 
 
 def test_the_results_queue_unavailable_is_retried_then_dead_lettered(gallery_path, clip_factory):
-    with local_stack(workers=1) as isolated:
+    with local_stack(workers=1) as isolated, talking_to(isolated):
         out = isolated.outputs
         isolated.load(gallery=Gallery.load(gallery_path))
         sqs = boto3.client("sqs")
@@ -71,7 +71,17 @@ def test_six_hundred_clips_give_six_hundred_results(stack, clip_factory):
         assert len(set(keys)) == 600
         statuses = [collector.results[k][0]["status"] for k in keys]
         assert statuses == ["ok", "no_face", "ok"] * 200
-        time.sleep(2)
+        # Every execution has finished (so any second result would have been published by now)...
+        sfn = boto3.client("stepfunctions")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=stack.outputs.state_machine_arn)
+            if not any(e["status"] == "RUNNING" for page in pages for e in page["executions"]):
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("executions still running")
+        collector.wait(["never-published"], timeout_s=2)  # ...and received: one more receive round at least
         assert collector.duplicates == 0
         assert sum(1 for k in collector.results if k.startswith("clips/load-pi/")) == 600
     finally:

@@ -23,7 +23,6 @@ import sys
 import time
 from pathlib import Path
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from facepipe_device.config import DeviceConfig
@@ -31,6 +30,7 @@ from facepipe_device.service import DeviceService
 from facepipe_device.sources import FileSource
 from facepipe_device.uploader import clip_key
 
+from facepipe.local.endpoint import Endpoint
 from facepipe.local.stack import free_port
 from tests.integration.test_device import lose_first_put_answer
 
@@ -94,11 +94,7 @@ def enforced(gallery_path, samples, tmp_path_factory):
 
 
 def _client(settings: dict[str, str], service: str):
-    return boto3.session.Session(
-        aws_access_key_id=settings["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=settings["AWS_SECRET_ACCESS_KEY"],
-        region_name=settings["AWS_DEFAULT_REGION"],
-    ).client(service, endpoint_url=settings["AWS_ENDPOINT_URL"])
+    return Endpoint.from_env(settings).client(service)
 
 
 def _denied(call) -> bool:

@@ -14,13 +14,14 @@ from facepipe.gallery import Gallery
 from facepipe.local.client import receive_results, upload_clip
 from facepipe.local.stack import local_stack
 from facepipe.records import validate_records
+from tests.integration.conftest import talking_to
 
 
 def test_people_erase_removes_a_person_everywhere(gallery_path, samples, clip_factory, tmp_path, capsys):
     local_gallery = tmp_path / "gallery.json"
     shutil.copy(gallery_path, local_gallery)
     # Warm recognize workers re-check the gallery every second here (30 s by default).
-    with local_stack(workers=1, parameters={"GalleryRefreshSeconds": "1"}) as stack:
+    with local_stack(workers=1, parameters={"GalleryRefreshSeconds": "1"}) as stack, talking_to(stack):
         out = stack.outputs
         stack.load(gallery=Gallery.load(gallery_path), students=validate_records(samples / "students.json").records)
         uploads = [

@@ -11,6 +11,7 @@ import boto3
 from facepipe.gallery import Gallery
 from facepipe.local.client import receive_results, upload_clip
 from facepipe.local.stack import local_stack
+from tests.integration.conftest import talking_to
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +31,7 @@ def test_changing_the_template_and_asl_changes_the_local_stack(tmp_path, gallery
     asl["States"]["Enrich"]["Parameters"]["Payload"]["timings_ms"] = {"extract": 7}  # a visible change
     (tmp_path / "statemachine" / "pipeline.asl.json").write_text(json.dumps(asl))
 
-    with local_stack(workers=1, template=tmp_path / "template.yaml") as stack:
+    with local_stack(workers=1, template=tmp_path / "template.yaml") as stack, talking_to(stack):
         out = stack.outputs
         attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=out.queue_url, AttributeNames=["All"])
         assert attributes["Attributes"]["VisibilityTimeout"] == "45"

@@ -76,20 +76,24 @@ def test_clip_key_is_what_the_pipeline_parses():
     ("body", "message"),
     [
         ("not json", "not JSON"),
-        ("[1]", "not an object"),
-        ('{"device_id": "x"}', "missing schema_version"),
+        ("[1]", "message: \\[1\\] is not of type 'object'"),
+        ('{"device_id": "x"}', "message: 'clip' is a required property"),
         (
             json.dumps(
                 {
                     "schema_version": 1,
                     "device_id": "d",
-                    "clip": {"key": "k"},
+                    "clip": {"bucket": "b", "key": "k", "seq": 1, "captured_at": None},
                     "status": "weird",
                     "people": [],
                     "unknown_faces": 0,
+                    "frames_analyzed": 0,
+                    "error": None,
+                    "timings_ms": {},
+                    "execution_id": None,
                 }
             ),
-            "unknown status 'weird'",
+            "status: 'weird' is not one of \\['ok', 'no_face', 'error'\\]",
         ),
     ],
 )

@@ -81,6 +81,37 @@ def test_throttled_reads_are_retried(table):
     assert len(throttled) == 2
 
 
+def test_unprocessed_keys_are_asked_for_again(table):
+    """DynamoDB may answer a BatchGetItem with some keys unprocessed (a 200, so botocore does not retry):
+    get_records asks again for exactly those until none are left."""
+    put = boto3.client("dynamodb").put_item
+    for pid in ("obama", "biden"):
+        put(TableName=table, Item={"id": {"S": pid}, "name": {"S": pid.title()}})
+    dynamodb = client("dynamodb")
+    asked: list[list[str]] = []
+
+    def leave_biden_for_later(request, **_):
+        keys = sorted(k["id"]["S"] for k in json.loads(request.body)["RequestItems"][table]["Keys"])
+        asked.append(keys)
+        if len(asked) == 1:
+            body = {
+                "Responses": {table: [{"id": {"S": "obama"}, "name": {"S": "Obama"}}]},
+                "UnprocessedKeys": {table: {"Keys": [{"id": {"S": "biden"}}]}},
+            }
+            response = AWSResponse(request.url, 200, {"x-amzn-requestid": "u"}, None)
+            response._content = json.dumps(body).encode()
+            return response
+        return None
+
+    dynamodb.meta.events.register_first("before-send.dynamodb.BatchGetItem", leave_biden_for_later)
+    try:
+        found = get_records(table, ["obama", "biden"])
+    finally:
+        dynamodb.meta.events.unregister("before-send.dynamodb.BatchGetItem", leave_biden_for_later)
+    assert asked == [["biden", "obama"], ["biden"]]
+    assert found == {"obama": {"id": "obama", "name": "Obama"}, "biden": {"id": "biden", "name": "Biden"}}
+
+
 def test_a_result_too_big_for_sqs_is_truncated_and_flagged(table):
     put = boto3.client("dynamodb").put_item
     ids = [f"person{i:04d}" for i in range(400)]

@@ -24,8 +24,8 @@ def test_recognize_image_installs_exactly_the_test_venv_requirements():
 
 
 def test_committed_result_schema_is_the_contract():
-    committed = json.loads((ROOT / "facepipe" / "schemas" / "result.schema.json").read_text())
-    assert committed == result_schema(), "run: facepipe schema > facepipe/schemas/result.schema.json"
+    committed = json.loads((ROOT / "device" / "facepipe_device" / "schemas" / "result.schema.json").read_text())
+    assert committed == result_schema(), "run: facepipe schema > device/facepipe_device/schemas/result.schema.json"
 
 
 def test_template_declares_what_the_pipeline_needs():

@@ -1,0 +1,122 @@
+"""`facepipe bench`: runs each section's measurement in turn and writes the report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from facepipe.bench import clips as bench_clips
+from facepipe.bench.accuracy import score
+from facepipe.bench.latency import measure_latency
+from facepipe.bench.output import plot, print_report
+from facepipe.bench.process import cold_start, machine, worker_rss_mb
+from facepipe.bench.recognition import bench_recognize
+from facepipe.bench.report import BenchReport, BenchSettings
+from facepipe.bench.runner import Runner
+from facepipe.bench.throughput import measure_throughput, soak
+from facepipe.settings import Settings
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="measure accuracy, recognition cost, latency, throughput, cold start and memory",
+        description="Accuracy, recognition cost, latency, throughput, cold start and memory, measured on the "
+        "local stack with clips made from the held-out sample probes (never the enrollment photos).",
+    )
+    p.add_argument("--clips", type=int, default=30, help="clips for the latency run (default: %(default)s)")
+    p.add_argument("--concurrency", default="1,2,4,8", help="clips in flight for throughput (default: %(default)s)")
+    p.add_argument("--throughput-clips", type=int, default=16, help="clips per concurrency level")
+    p.add_argument(
+        "--soak",
+        nargs="?",
+        const=600,
+        type=int,
+        metavar="N",
+        help="also upload N clips (default 600) at 2 clips/s and watch the backlog",
+    )
+    p.add_argument("--json", type=Path, metavar="OUT", help="write the report here")
+    p.add_argument("--plot", type=Path, metavar="OUT.png", help="latency distribution and throughput")
+    p.add_argument("--workers", type=int, help="recognize workers (default: one per core)")
+    p.set_defaults(handler=cmd_bench)
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from facepipe.enroll import enroll
+    from facepipe.local.stack import local_stack
+    from facepipe.records import validate_records
+
+    samples = settings.samples_dir.resolve()
+    report = BenchReport(
+        machine=machine(),
+        settings=BenchSettings(
+            frames_per_clip=settings.frames_per_clip,
+            detect_max_side=settings.detect_max_side,
+            match_tolerance=settings.match_tolerance,
+        ),
+    )
+    progress = tqdm(total=6 + (1 if args.soak else 0), desc="facepipe bench", unit="step", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as tmp:
+        gallery, _ = enroll(samples / "people", settings)
+        clips = bench_clips.make_bench_clips(samples, Path(tmp))
+        one_face = bench_clips.one_face(clips)
+        progress.update()
+        report.recognize = bench_recognize(gallery, one_face, settings)
+        progress.update()
+        with local_stack(workers=args.workers) as stack:
+            stack.load(gallery=gallery, students=validate_records(samples / "students.json").records)
+            runner = Runner(stack)
+            try:
+                rows = [(runner.one(c.path, "bench-accuracy"), c) for c in clips]  # every probe clip once
+                report.accuracy = score([r for r, _ in rows], {r["key"]: (c.people, c.unknown_faces) for r, c in rows})
+                progress.update()
+                cores = max(1, min(stack.workers, settings.frames_per_clip))
+                report.latency_s, report.stages_s_p50, answered = measure_latency(
+                    runner, one_face, args.clips, cores=cores
+                )
+                report.latencies = [r["latency_s"] for r in answered]
+                progress.update()
+                levels = [int(c) for c in str(args.concurrency).split(",") if c]
+                report.throughput = measure_throughput(runner, one_face, levels, args.throughput_clips)
+                progress.update()
+                if args.soak:
+                    report.soak = soak(runner, one_face, args.soak)
+                    progress.update()
+                recognize = stack.runtime.functions[stack.physical_id("RecognizeFunction")]
+                report.worker_peak_rss_mb = worker_rss_mb(recognize.pool.pids() if recognize.pool else [])
+                report.warm_pool_start_s = round(stack.cold_start_s, 3)
+                first = answered[0]["message"]
+                event = {
+                    "clip": {k: first["clip"][k] for k in ("bucket", "key", "seq", "captured_at")}
+                    | {"device_id": "cold"},
+                    "frame": {
+                        "bucket": stack.outputs.bucket,
+                        "key": first["frames"][0]["key"],
+                        "index": 0,
+                        "t_ms": 0.0,
+                    },
+                }
+                app = stack.template.function_app("RecognizeFunction")
+                report.cold_start_s, report.cold_worker_rss_mb = cold_start(
+                    app, event, stack.function_env("RecognizeFunction")
+                )
+                report.duplicates = runner.collector.duplicates
+                progress.update()
+            finally:
+                runner.close()
+    progress.close()
+    print_report(report)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report.as_json(), indent=2))
+        print(f"Report: {args.json}")
+    if args.plot:
+        plot(report, args.plot)
+        print(f"Plot: {args.plot}")
+    return 0

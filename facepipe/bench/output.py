@@ -1,0 +1,68 @@
+"""The report for people: a summary on the terminal and a plot of latency and throughput."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from facepipe.bench.report import BenchReport
+from facepipe.bench.stats import pct
+
+
+def print_report(report: BenchReport) -> None:
+    m = report.machine
+    print(f"Machine: {m.cores} cores, {m.cpu}, Python {m.python}")
+    if (a := report.accuracy) is not None:
+        print(
+            f"Accuracy (per clip): precision {a.precision:.3f}, recall {a.recall:.3f}; per frame: "
+            f"precision {a.per_frame_precision:.3f}, recall {a.per_frame_recall:.3f}; unknown faces reported "
+            f"as unknown {a.unknown_faces_reported_as_unknown}/{a.unknown_faces_expected}"
+        )
+    if (r := report.recognize) is not None:
+        print(
+            f"Recognize per frame ({r.frame_size[0]}x{r.frame_size[1]}, {r.frames} frames): p50 {r.p50_ms} ms, "
+            f"p95 {r.p95_ms} ms; face_recognition defaults p50 {r.default_p50_ms} ms; ratio {r.ratio_to_default}; "
+            f"same answers {r.same_answers}/{r.frames}"
+        )
+    if (lat := report.latency_s) is not None:
+        print(
+            f"End-to-end latency ({lat.clips} clips): p50 {lat.p50} s, p95 {lat.p95} s, max {lat.max} s; "
+            f"overhead (latency - recognize compute over the cores) p50 {lat.overhead_p50} s "
+            f"(latency - slowest frame: {lat.overhead_vs_slowest_frame_p50} s)"
+        )
+    print("Stages p50 (s): " + ", ".join(f"{k.removesuffix('_s')} {v}" for k, v in report.stages_s_p50.items()))
+    print("Throughput: " + ", ".join(f"{t.concurrency} in flight: {t.clips_per_s} clips/s" for t in report.throughput))
+    if (s := report.soak) is not None:
+        print(
+            f"Soak: {s.answered}/{s.clips} answered, backlog {s.backlog_first_tenth} -> {s.backlog_last_tenth}"
+            f" ({'grows' if s.backlog_grows else 'steady'}), p50 {s.latency_p50_s} s, p95 {s.latency_p95_s} s"
+        )
+    print(
+        f"Recognize cold start {report.cold_start_s} s (fresh process to first result); worker peak RSS "
+        f"{report.worker_peak_rss_mb} MB"
+    )
+
+
+def plot(report: BenchReport, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    latencies = report.latencies
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    left.hist(latencies, bins=20, color="#3a7")
+    for q, style in ((50, "--"), (95, ":")):
+        left.axvline(pct(latencies, q), color="k", linestyle=style, label=f"p{q} {pct(latencies, q):.2f} s")
+    left.set(title="End-to-end latency per clip", xlabel="seconds (upload start to result)", ylabel="clips")
+    left.legend()
+    levels = [t.concurrency for t in report.throughput]
+    right.plot(levels, [t.clips_per_s for t in report.throughput], marker="o")
+    right.axhline(2.0, color="r", linestyle="--", label="one camera in real time (2 clips/s)")
+    right.set(title="Throughput", xlabel="clips in flight", ylabel="clips per second", xscale="log", xticks=levels)
+    right.set_xticklabels([str(x) for x in levels])
+    right.minorticks_off()
+    right.legend()
+    fig.suptitle(f"facepipe bench on {report.machine.cores} cores")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)

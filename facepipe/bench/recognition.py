@@ -1,0 +1,44 @@
+"""``recognize``: our per-frame recognize time against the plain library's defaults on the same frames."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from facepipe import faces
+from facepipe.bench.report import Recognition
+from facepipe.bench.stats import pct
+from facepipe.gallery import Gallery
+from facepipe.settings import Settings
+
+
+def bench_recognize(gallery: Gallery, clips: list[Path], settings: Settings) -> Recognition:
+    import cv2
+
+    from facepipe.video import decode_clip
+
+    frames = []
+    for clip in clips:
+        decoded = decode_clip(clip, frames_wanted=settings.frames_per_clip, max_seconds=5, max_pixels=10**8)
+        frames += [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for _, _, f in decoded.frames]
+    ours, default, same = [], [], 0
+    faces.recognize_image(frames[0], gallery, tolerance=settings.match_tolerance)  # warm both paths
+    for frame in frames:
+        start = time.perf_counter()
+        a = faces.recognize_image(frame, gallery, tolerance=settings.match_tolerance, max_side=settings.detect_max_side)
+        ours.append((time.perf_counter() - start) * 1000)
+        start = time.perf_counter()
+        b = faces.recognize_with_library_defaults(frame, gallery, tolerance=settings.match_tolerance)
+        default.append((time.perf_counter() - start) * 1000)
+        same += sorted(f.id for f in a) == sorted(b)
+    return Recognition(
+        frames=len(frames),
+        frame_size=[int(frames[0].shape[1]), int(frames[0].shape[0])],
+        p50_ms=round(pct(ours, 50), 1),
+        p95_ms=round(pct(ours, 95), 1),
+        default_p50_ms=round(pct(default, 50), 1),
+        default_p95_ms=round(pct(default, 95), 1),
+        ratio_to_default=round(pct(ours, 50) / pct(default, 50), 3),
+        same_answers=same,
+        same_answers_ratio=round(same / len(frames), 3),
+    )

@@ -1,0 +1,110 @@
+"""The bench report: one typed model, one section per module (README "Benchmark" lists the keys).
+
+- ``machine``, ``cold_start_s``, ``cold_worker_rss_mb``, ``worker_peak_rss_mb``, ``warm_pool_start_s``:
+  :mod:`.process`
+- ``accuracy``: :mod:`.accuracy` (on the clips of :mod:`.clips`)
+- ``recognize``: :mod:`.recognition`
+- ``latency_s``, ``stages_s_p50``: :mod:`.latency` (through :mod:`.runner`)
+- ``throughput``, ``soak``: :mod:`.throughput`
+- the terminal summary and the plot: :mod:`.output`; the command: :mod:`.command`
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Machine(BaseModel):
+    cores: int | None
+    cpu: str
+    python: str
+    platform: str
+    libraries: dict[str, str]
+
+
+class BenchSettings(BaseModel):
+    frames_per_clip: int
+    detect_max_side: int
+    match_tolerance: float
+
+
+class ClipScore(BaseModel):
+    key: str
+    expected: list[str]
+    reported: list[str]
+    unknown_expected: int
+    unknown_reported: int | None
+
+
+class Accuracy(BaseModel):
+    precision: float
+    recall: float
+    per_frame_precision: float
+    per_frame_recall: float
+    unknown_faces_expected: int
+    unknown_faces_reported_as_unknown: int
+    clips: list[ClipScore]
+
+
+class Recognition(BaseModel):
+    frames: int
+    frame_size: list[int]
+    p50_ms: float
+    p95_ms: float
+    default_p50_ms: float
+    default_p95_ms: float
+    ratio_to_default: float
+    same_answers: int
+    same_answers_ratio: float
+
+
+class Latency(BaseModel):
+    clips: int
+    missing: int
+    p50: float
+    p95: float
+    max: float | None
+    overhead_p50: float
+    overhead_vs_slowest_frame_p50: float
+
+
+class ThroughputLevel(BaseModel):
+    concurrency: int
+    clips: int
+    missing: int
+    clips_per_s: float
+
+
+class Soak(BaseModel):
+    clips: int
+    answered: int
+    missing: int
+    unique_keys: int
+    backlog_first_tenth: float
+    backlog_last_tenth: float
+    backlog_grows: bool
+    latency_p50_s: float
+    latency_p95_s: float
+
+
+class BenchReport(BaseModel):
+    machine: Machine
+    settings: BenchSettings
+    recognize: Recognition | None = None
+    accuracy: Accuracy | None = None
+    latency_s: Latency | None = None
+    stages_s_p50: dict[str, float] = Field(default_factory=dict)
+    throughput: list[ThroughputLevel] = Field(default_factory=list)
+    soak: Soak | None = None
+    worker_peak_rss_mb: float | None = None
+    warm_pool_start_s: float | None = None
+    cold_start_s: float | None = None
+    cold_worker_rss_mb: float | None = None
+    duplicates: int = 0
+    # Every clip's latency in the latency run, for the plot: not part of the JSON report.
+    latencies: list[float] = Field(default_factory=list, exclude=True)
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)

@@ -1,0 +1,62 @@
+"""Uploads clips through the running stack, as a device does, and measures each one."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from facepipe.local.client import ResultCollector, upload_clip
+from facepipe.local.stack import LocalStack
+
+
+class Runner:
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.collector = ResultCollector(stack.outputs.queue_url, sqs=stack.client("sqs"))
+        self._s3, self._sfn = stack.client("s3"), stack.client("stepfunctions")
+        self.seq = 0
+        self.lock = threading.Lock()
+
+    def one(self, clip: Path, device: str) -> dict[str, Any]:
+        """Upload ``clip`` and wait for its result: the message, the latency and where the time went."""
+        with self.lock:
+            self.seq += 1
+            seq = self.seq
+        start = time.monotonic()
+        upload = upload_clip(clip, bucket=self.stack.outputs.bucket, device_id=device, seq=seq, s3=self._s3)
+        uploaded = time.monotonic()
+        if not self.collector.wait([upload.key], timeout_s=120):
+            return {"key": upload.key, "missing": True}
+        message, arrived = self.collector.results[upload.key]
+        timings = message.get("timings_ms", {})
+        started_at = None
+        if message.get("execution_id"):
+            try:
+                described = self._sfn.describe_execution(executionArn=message["execution_id"])
+                started_at = described["startDate"].astimezone(UTC).timestamp()
+            except Exception:
+                started_at = None
+        latency = arrived - start
+        row: dict[str, Any] = {
+            "key": upload.key,
+            "message": message,
+            "latency_s": latency,
+            "upload_s": uploaded - start,
+        }
+        if started_at is not None:
+            # Wall clock: the execution's start against the moment the upload finished.
+            row["trigger_s"] = max(0.0, started_at - (time.time() - (time.monotonic() - uploaded)))
+        names = ("total", "extract", "recognize", "recognize_total", "enrich")
+        stage = {name: float(timings.get(name, float("nan"))) / 1000 for name in names}
+        row["recognize_total_s"] = stage["recognize_total"]
+        row["execution_s"] = stage["total"]
+        row["extract_s"], row["recognize_s"], row["enrich_s"] = stage["extract"], stage["recognize"], stage["enrich"]
+        trigger = float(row.get("trigger_s", 0.0))
+        row["publish_receive_s"] = latency - (uploaded - start) - trigger - stage["total"]
+        return row
+
+    def close(self) -> None:
+        self.collector.stop()

@@ -1,0 +1,184 @@
+"""A small CloudFormation for the local stack: the template's bucket, queues, tables and state machine
+created on moto, every physical name recorded against its logical id, and the template's ``Outputs``
+resolved from them.
+
+Only what the pipeline needs locally is created (no roles, alarms, keys or log groups: facepipe/local/iam.py
+creates the roles when IAM is enforced). Resources are named ``facepipe-local-<LogicalId>-<suffix>``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from facepipe.local import ACCOUNT, REGION, STACK_NAME
+from facepipe.local.endpoint import Endpoint
+from facepipe.local.template import StackTemplate
+
+
+@dataclass
+class Deployment:
+    """Physical names (``refs``, what ``Ref`` gives) and attributes (``Fn::GetAtt``) of the created resources."""
+
+    template: StackTemplate
+    parameters: dict[str, str]
+    suffix: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    refs: dict[str, str] = field(default_factory=dict)
+    attrs: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.refs.update(self.template.parameter_defaults() | self.parameters)
+        self.refs.update(
+            {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": STACK_NAME, "AWS::Partition": "aws"}
+        )
+
+    def name(self, logical_id: str) -> str:
+        return f"{STACK_NAME}-{logical_id}-{self.suffix}"
+
+    def resolve(self, value: Any) -> Any:
+        return self.template.resolve(value, self.refs, self.attrs)
+
+    def physical_ids(self) -> dict[str, str]:
+        """Logical id -> physical name of every resource created, as CloudFormation lists a stack's resources."""
+        return {k: v for k, v in self.refs.items() if k in self.template.doc["Resources"]}
+
+    def outputs(self) -> dict[str, str]:
+        """The template's ``Outputs`` whose values exist locally (a policy ARN or a topic does not)."""
+        resolved = {}
+        for name, output in self.template.doc.get("Outputs", {}).items():
+            try:
+                resolved[name] = str(self.resolve(output["Value"]))
+            except KeyError:
+                continue
+        return resolved
+
+
+def create_storage(deployment: Deployment, endpoint: Endpoint) -> None:
+    """The bucket, the queues (dead-letter queues first) and the tables."""
+    t = deployment.template
+    for bucket_id in t.resources("AWS::S3::Bucket"):
+        bucket = deployment.name(bucket_id).lower()  # bucket names are lower case
+        deployment.refs[bucket_id] = bucket
+        deployment.attrs[(bucket_id, "Arn")] = f"arn:aws:s3:::{bucket}"
+        _create_bucket(endpoint.client("s3"), bucket, deployment.resolve(t.properties(bucket_id)))
+
+    sqs = endpoint.client("sqs")
+    queues = t.resources("AWS::SQS::Queue")
+    for queue_id in sorted(queues, key=lambda q: "RedrivePolicy" in queues[q].get("Properties", {})):
+        props = t.properties(queue_id)
+        name = deployment.name(queue_id) + (".fifo" if props.get("FifoQueue") else "")
+        url = sqs.create_queue(QueueName=name, Attributes=_queue_attributes(deployment.resolve(props)))["QueueUrl"]
+        deployment.refs[queue_id] = url
+        deployment.attrs[(queue_id, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+        deployment.attrs[(queue_id, "QueueName")] = name
+
+    dynamodb = endpoint.client("dynamodb")
+    for table_id in t.resources("AWS::DynamoDB::Table"):
+        name = deployment.name(table_id)
+        deployment.refs[table_id] = name
+        props = t.properties(table_id)
+        dynamodb.create_table(
+            TableName=name,
+            AttributeDefinitions=props["AttributeDefinitions"],
+            KeySchema=props["KeySchema"],
+            BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
+        )
+        ttl = props.get("TimeToLiveSpecification", {})
+        if ttl.get("Enabled"):
+            dynamodb.update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]}
+            )
+
+
+def name_functions(deployment: Deployment) -> list[str]:
+    """Physical names and ARNs of the template's functions (the state machine's substitutions need them)."""
+    functions = list(deployment.template.resources("AWS::Serverless::Function"))
+    for logical in functions:
+        name = deployment.name(logical)
+        deployment.refs[logical] = name
+        deployment.attrs[(logical, "Arn")] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+    return functions
+
+
+def create_state_machine(deployment: Deployment, endpoint: Endpoint) -> str:
+    """The ASL with its ``DefinitionSubstitutions`` filled, as an Express (or the template's) state machine."""
+    t = deployment.template
+    logical, props = t.state_machine()
+    substitutions = {k: str(v) for k, v in deployment.resolve(props.get("DefinitionSubstitutions", {})).items()}
+    arn = str(
+        endpoint.client("stepfunctions").create_state_machine(
+            name=deployment.name(logical),
+            definition=t.definition(substitutions),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/{logical}Role",
+            type=props.get("Type", "STANDARD"),
+        )["stateMachineArn"]
+    )
+    deployment.refs[logical] = arn  # Ref of a state machine is its ARN
+    return arn
+
+
+def _create_bucket(s3: Any, bucket: str, props: dict[str, Any]) -> None:
+    s3.create_bucket(Bucket=bucket)
+    if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    if "BucketEncryption" in props:
+        s3.put_bucket_encryption(
+            Bucket=bucket,
+            # CloudFormation's ServerSideEncryptionByDefault is the API's ApplyServerSideEncryptionByDefault.
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {
+                        "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
+                        "BucketKeyEnabled": bool(rule.get("BucketKeyEnabled", False)),
+                    }
+                    for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+                ]
+            },
+        )
+    if "PublicAccessBlockConfiguration" in props:
+        s3.put_public_access_block(
+            Bucket=bucket, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+        )
+    rules = props.get("LifecycleConfiguration", {}).get("Rules", [])
+    if rules:
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=bucket,
+            LifecycleConfiguration={
+                "Rules": [
+                    {
+                        "ID": rule["Id"],
+                        "Status": rule["Status"],
+                        "Filter": {"Prefix": rule["Prefix"]},
+                        "Expiration": {"Days": int(rule["ExpirationInDays"])},
+                    }
+                    for rule in rules
+                ]
+            },
+        )
+    if props.get("NotificationConfiguration", {}).get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
+
+
+def _queue_attributes(props: dict[str, Any]) -> dict[str, str]:
+    """CloudFormation's queue properties as SQS attributes (the names are the same)."""
+    names = (
+        "FifoQueue",
+        "ContentBasedDeduplication",
+        "VisibilityTimeout",
+        "MessageRetentionPeriod",
+        "KmsMasterKeyId",
+        "SqsManagedSseEnabled",
+    )
+    attributes = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in props.items() if k in names}
+    if "RedrivePolicy" in props:
+        attributes["RedrivePolicy"] = json.dumps(
+            {
+                "deadLetterTargetArn": props["RedrivePolicy"]["deadLetterTargetArn"],
+                "maxReceiveCount": int(props["RedrivePolicy"]["maxReceiveCount"]),
+            }
+        )
+    return attributes
