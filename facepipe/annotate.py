@@ -29,8 +29,9 @@ def draw_faces(frame_bgr: np.ndarray, faces: list[dict[str, Any]], names: dict[s
     return out
 
 
-def annotate_result(message: dict[str, Any], out_dir: Path) -> list[Path]:
-    """Fetch each analysed frame of a result from S3 and write it annotated under ``out_dir``."""
+def annotate_result(message: dict[str, Any], out_dir: Path, *, s3: Any = None) -> list[Path]:
+    """Fetch each analysed frame of a result from S3 (``s3``: a client of your own, else the default) and
+    write it annotated under ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     names = {p["id"]: p.get("name") or p["id"] for p in message.get("people", [])}
     clip = message.get("clip", {})
@@ -39,7 +40,7 @@ def annotate_result(message: dict[str, Any], out_dir: Path) -> list[Path]:
     for frame in message.get("frames", []):
         if not frame.get("key"):
             continue
-        data = s3_store.get_bytes(clip["bucket"], frame["key"])
+        data = s3_store.get_bytes(clip["bucket"], frame["key"], s3=s3)
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if image is None:
             continue

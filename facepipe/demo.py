@@ -70,7 +70,7 @@ def run_device(clips: list[Path], gallery: Path, students: Path, out: Path) -> i
         summary = service.run(FileSource(clips[0].parent).clips())
         for item in shown:
             if item.message is not None:
-                annotate_result(item.message, out / "frames")
+                annotate_result(item.message, out / "frames", s3=stack.client("s3"))
     return 1 if summary.missing else 0
 
 

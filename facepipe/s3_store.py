@@ -19,9 +19,9 @@ def head(bucket: str, key: str, version_id: str | None = None) -> dict[str, Any]
     return dict(client("s3").head_object(**kwargs))
 
 
-def get_bytes(bucket: str, key: str, version_id: str | None = None) -> bytes:
+def get_bytes(bucket: str, key: str, version_id: str | None = None, *, s3: Any = None) -> bytes:
     kwargs = {"Bucket": bucket, "Key": key} | ({"VersionId": version_id} if version_id else {})
-    return bytes(client("s3").get_object(**kwargs)["Body"].read())
+    return bytes((s3 or client("s3")).get_object(**kwargs)["Body"].read())
 
 
 def put_bytes(

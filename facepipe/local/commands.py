@@ -120,7 +120,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             if args.annotate is not None:
                 from facepipe.annotate import annotate_result
 
-                annotate_result(message, args.annotate)
+                annotate_result(message, args.annotate, s3=s3)
     return 1 if missing else 0
 
 

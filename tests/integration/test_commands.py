@@ -1,0 +1,62 @@
+"""The commands a user runs first, in a fresh process with no AWS settings at all (as a new shell has):
+nothing may lean on an environment the local stack used to set for its own process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def _fresh_env(samples: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
+    return env | {"FACEPIPE_SAMPLES": str(samples)}
+
+
+def test_facepipe_run_answers_and_annotates_a_clip(samples, gallery_path, clip_factory, tmp_path):
+    done = subprocess.run(
+        [
+            str(BIN / "facepipe"),
+            "run",
+            str(clip_factory("kit_with_rose.jpg")),
+            "--gallery",
+            str(gallery_path),
+            "--students",
+            str(samples / "students.json"),
+            "--annotate",
+            str(tmp_path / "frames"),
+            "--json",
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=_fresh_env(samples),
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    (line,) = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
+    assert sorted(p["name"] for p in line["people"]) == ["Kit Harington", "Rose Leslie"]
+    assert len(list((tmp_path / "frames").glob("*.jpg"))) == line["frames_analyzed"] == 3
+
+
+def test_the_demo_runs_end_to_end(samples, tmp_path):
+    """`make demo`'s job: enroll, recognize the probes, six clips through the stack and the device service."""
+    done = subprocess.run(
+        [sys.executable, "-m", "facepipe.demo", "--out", str(tmp_path / "demo-out")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=_fresh_env(samples),
+        timeout=600,
+    )
+    assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-3000:])
+    assert "results 6, missing 0" in done.stderr + done.stdout
+    assert "clip 000003: Kit Harington (kit_harington)" in done.stdout
+    assert list((tmp_path / "demo-out" / "frames").glob("*.jpg"))
