@@ -13,6 +13,12 @@ CHECKOV := .venv-checkov
 # functions/recognize/requirements.txt (the recognize image). Exactly 3.12: it is what Lambda runs.
 LAMBDA_PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12; do \
 	  $$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && { echo $$p; break; }; done)
+NEED_LAMBDA_PYTHON = @test -n "$(LAMBDA_PYTHON)" || { echo "Python 3.12 (the Lambda runtime; sam build needs it too) not found; set LAMBDA_PYTHON=/path/to/python3.12"; exit 1; }
+# sam build looks for python3.12 on PATH: the one found goes first.
+SAM := PATH="$(dir $(shell command -v $(LAMBDA_PYTHON) 2>/dev/null)):$$PATH" $(TOOLS)/bin/sam
+# face_recognition declares `dlib`, which the dlib-bin wheel provides: installed without its dependencies,
+# here and in functions/recognize/Dockerfile (a test keeps them equal).
+FACE_RECOGNITION := face_recognition==1.3.0
 RUNTIME := .venv-lambda
 RECOGNIZE_RUNTIME := .venv-recognize
 ZIP_FUNCTIONS := ExtractFunction EnrichFunction
@@ -36,7 +42,7 @@ $(VENV)/.installed: $(RUNTIME_REQS) requirements/dev.txt pyproject.toml device/p
 	$(PIP) --upgrade pip
 	# Exactly what functions/recognize/Dockerfile installs, then face_recognition without its `dlib` pin.
 	$(PIP) $(foreach r,$(RUNTIME_REQS),-r $(r)) -r requirements/dev.txt
-	$(PIP) --no-deps face_recognition==1.3.0
+	$(PIP) --no-deps $(FACE_RECOGNITION)
 	$(PIP) --no-deps --no-build-isolation -e . -e device
 	touch $@
 
@@ -55,17 +61,17 @@ $(CHECKOV)/.installed: requirements/checkov.txt
 tools: $(TOOLS)/.installed $(CHECKOV)/.installed
 
 $(RUNTIME)/.installed: requirements/lambda-runtime.txt
-	@test -n "$(LAMBDA_PYTHON)" || { echo "Python 3.12 (the Lambda runtime) not found; set LAMBDA_PYTHON=/path/to/python3.12"; exit 1; }
+	$(NEED_LAMBDA_PYTHON)
 	rm -rf $(RUNTIME) && $(LAMBDA_PYTHON) -m venv $(RUNTIME)
 	$(RUNTIME)/bin/pip install --quiet --disable-pip-version-check -r requirements/lambda-runtime.txt
 	touch $@
 
 # What functions/recognize/Dockerfile installs on the Lambda base image, and nothing else.
 $(RECOGNIZE_RUNTIME)/.installed: functions/recognize/requirements.txt
-	@test -n "$(LAMBDA_PYTHON)" || { echo "Python 3.12 (the Lambda runtime) not found; set LAMBDA_PYTHON=/path/to/python3.12"; exit 1; }
+	$(NEED_LAMBDA_PYTHON)
 	rm -rf $(RECOGNIZE_RUNTIME) && $(LAMBDA_PYTHON) -m venv $(RECOGNIZE_RUNTIME)
 	$(RECOGNIZE_RUNTIME)/bin/pip install --quiet --disable-pip-version-check -r functions/recognize/requirements.txt
-	$(RECOGNIZE_RUNTIME)/bin/pip install --quiet --disable-pip-version-check --no-deps face_recognition==1.3.0
+	$(RECOGNIZE_RUNTIME)/bin/pip install --quiet --disable-pip-version-check --no-deps $(FACE_RECOGNITION)
 	touch $@
 
 runtimes: $(RUNTIME)/.installed $(RECOGNIZE_RUNTIME)/.installed
@@ -73,10 +79,9 @@ runtimes: $(RUNTIME)/.installed $(RECOGNIZE_RUNTIME)/.installed
 # An offline `sam build` of the zip functions (RecognizeFunction is an image: Docker builds it), each into
 # .aws-sam/<Function>/ with the layer beside it: what Lambda would run, for the artifact checks.
 .aws-sam/.built: $(TOOLS)/.installed $(BUILD_INPUTS)
-	@test -n "$(LAMBDA_PYTHON)" || { echo "sam build needs Python 3.12 (the Lambda runtime); set LAMBDA_PYTHON=/path/to/python3.12"; exit 1; }
-	@# sam looks for python3.12 on PATH: the one found goes first.
+	$(NEED_LAMBDA_PYTHON)
 	for fn in $(ZIP_FUNCTIONS); do \
-	  PATH="$(dir $(shell command -v $(LAMBDA_PYTHON))):$$PATH" $(TOOLS)/bin/sam build --build-in-source --template template.yaml --build-dir .aws-sam/$$fn $$fn || exit 1; \
+	  $(SAM) build --build-in-source --template template.yaml --build-dir .aws-sam/$$fn $$fn || exit 1; \
 	done
 	@# Lambda's limit: function + layers at most 250 MB unzipped (and both must be there to be counted).
 	@for fn in $(ZIP_FUNCTIONS); do \
@@ -93,8 +98,8 @@ build: .aws-sam/.built
 # The build `sam deploy` ships (samconfig.toml sets the architecture for both). `sam build` looks for
 # python3.12 on PATH (the runtime's version), so the one found is put first; Docker builds the image.
 sam-build: $(TOOLS)/.installed
-	@test -n "$(LAMBDA_PYTHON)" || { echo "sam build needs Python 3.12 (the Lambda runtime); set LAMBDA_PYTHON=/path/to/python3.12"; exit 1; }
-	PATH="$(dir $(shell command -v $(LAMBDA_PYTHON))):$$PATH" $(TOOLS)/bin/sam build $(SAM_ARGS)
+	$(NEED_LAMBDA_PYTHON)
+	$(SAM) build $(SAM_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -7,9 +7,10 @@ receives; ``facepipe schema`` regenerates it).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,6 +25,13 @@ PERSON_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 class _Contract(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    def project(self, model: type[C]) -> C:
+        """This message narrowed to ``model``, one of its base contracts (a ClipRef as a ResultClip)."""
+        return model.model_validate(self.model_dump(include=set(model.model_fields)))
+
+
+C = TypeVar("C", bound=_Contract)
 
 
 class ResultClip(_Contract):
@@ -40,9 +48,6 @@ class ClipRef(ResultClip):
 
     version_id: str | None = None
     device_id: str
-
-    def for_result(self) -> ResultClip:
-        return ResultClip.model_validate(self.model_dump(include=set(ResultClip.model_fields)))
 
 
 class FrameRef(_Contract):
@@ -92,9 +97,6 @@ class FrameFaces(FrameSummary):
     faces_detected: int = Field(ge=0, description="faces detected before the per-frame cap")
     ms: float
 
-    def summary(self) -> FrameSummary:
-        return FrameSummary.model_validate(self.model_dump(include=set(FrameSummary.model_fields)))
-
 
 class EnrichRequest(_Contract):
     """Input of the enrich stage: the extract output and the Map's per-frame results."""
@@ -104,6 +106,16 @@ class EnrichRequest(_Contract):
     timings_ms: dict[str, float] = Field(default_factory=dict)
     execution_id: str | None = None
     started_at: str | None = None
+
+    def claim(self) -> AnswerClaim:
+        clip = self.clip
+        return AnswerClaim(
+            bucket=clip.bucket,
+            key=clip.key,
+            version_id=clip.version_id,
+            kind=AnswerKind.RESULT,
+            execution_id=self.execution_id,
+        )
 
 
 class _Lenient(BaseModel):
@@ -158,6 +170,16 @@ class ErrorRequest(_Contract):
     execution_id: str | None = None
     started_at: str | None = None
 
+    def claim(self) -> AnswerClaim:
+        failed = self.event.detail
+        return AnswerClaim(
+            bucket=failed.bucket.name,
+            key=failed.object.key,
+            version_id=failed.object.version_id,
+            kind=AnswerKind.ERROR,
+            execution_id=self.execution_id,
+        )
+
 
 class Status(StrEnum):
     OK = "ok"
@@ -206,10 +228,11 @@ class AnswerKind(StrEnum):
 
 
 class AnswerClaim(_Contract):
-    """What the idempotency table keeps for a clip version: which execution answered it, nothing more.
+    """One answer to one clip version: what the idempotency table keeps (which execution answered, nothing
+    more) and what the FIFO deduplication id is made of.
 
-    Result and error answers are claimed apart, so an error from a failed duplicate can never stand in
-    for the real result (they also publish under different deduplication ids).
+    Result and error answers are claimed apart and deduplicated apart, so an error from a failed duplicate
+    execution can never stand in for the real result, nor make SQS drop it as a duplicate.
     """
 
     bucket: str
@@ -217,6 +240,11 @@ class AnswerClaim(_Contract):
     version_id: str | None
     kind: AnswerKind
     execution_id: str | None
+
+    def dedup_id(self) -> str:
+        """The same for every execution answering this clip version this way (64 hex chars)."""
+        suffix = "" if self.kind is AnswerKind.RESULT else f"#{self.kind.value}"
+        return hashlib.sha256(f"{self.bucket}/{self.key}#{self.version_id or ''}{suffix}".encode()).hexdigest()
 
 
 class PublishRequest(_Contract):

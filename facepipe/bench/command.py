@@ -89,7 +89,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
                     report.soak = soak(runner, one_face, args.soak)
                     progress.update()
                 recognize = stack.runtime.functions[stack.physical_id("RecognizeFunction")]
-                report.worker_peak_rss_mb = worker_rss_mb(recognize.pool.pids() if recognize.pool else [])
+                report.worker_peak_rss_mb = worker_rss_mb(recognize.pool.pids())
                 report.warm_pool_start_s = round(stack.cold_start_s, 3)
                 first = answered[0]["message"]
                 event = {

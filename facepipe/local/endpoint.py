@@ -12,12 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from botocore.config import Config
 
+from facepipe.aws_clients import CLIENT_CONFIG
 from facepipe.local import REGION
-
-# Standard retry mode, as facepipe.aws_clients gives the functions.
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
 
 
 @dataclass(frozen=True)
@@ -64,10 +61,10 @@ class Endpoint:
         )
 
     def client(self, service: str) -> Any:
-        return self._session().client(service, endpoint_url=self.url, config=_CONFIG)  # type: ignore[call-overload]
+        return self._session().client(service, endpoint_url=self.url, config=CLIENT_CONFIG)  # type: ignore[call-overload]
 
     def resource(self, service: str) -> Any:
-        return self._session().resource(service, endpoint_url=self.url, config=_CONFIG)  # type: ignore[call-overload]
+        return self._session().resource(service, endpoint_url=self.url, config=CLIENT_CONFIG)  # type: ignore[call-overload]
 
     def env(self) -> dict[str, str]:
         """The same settings as environment variables, for a process of its own (a worker, a device, a shell)."""

@@ -32,8 +32,8 @@ from typing import Any
 
 import requests
 
+from facepipe.local.deployer import Deployment
 from facepipe.local.endpoint import Credentials, Endpoint
-from facepipe.local.template import StackTemplate
 
 # The key moto's ASL executor signs with (moto/stepfunctions/parser/asl/utils/boto_client.py).
 EXECUTOR_KEY = ("ak", "sk")
@@ -58,22 +58,12 @@ def _widened(document: dict[str, Any]) -> dict[str, Any]:
 class LocalIam:
     """Creates the principals in moto (before enforcement) and switches enforcement on and off."""
 
-    def __init__(
-        self,
-        template: StackTemplate,
-        refs: dict[str, str],
-        attrs: dict[tuple[str, str], str],
-        *,
-        endpoint: str,
-        region: str,
-    ) -> None:
-        self.template, self.refs, self.attrs = template, refs, attrs
-        self.endpoint, self.region = endpoint, region
-        self.transformed = template.transformed(region)
+    def __init__(self, deployment: Deployment, bootstrap: Endpoint) -> None:
+        """``bootstrap``: the endpoint as the principal that creates everything, before enforcement."""
+        self.deployment, self.bootstrap = deployment, bootstrap
+        self.template = deployment.template
+        self.transformed = self.template.transformed(bootstrap.region)
         self.operator: Credentials | None = None
-
-    def _client(self, service: str, credentials: Credentials) -> Any:
-        return Endpoint(self.endpoint, credentials, self.region).client(service)
 
     def role_of(self, logical_id: str) -> str:
         """The logical id of a function's or state machine's role in the transformed template."""
@@ -84,14 +74,14 @@ class LocalIam:
     def _role_policies(self, role_id: str) -> list[tuple[str, dict[str, Any]]]:
         props = self.transformed["Resources"][role_id]["Properties"]
         return [
-            (policy["PolicyName"], _widened(self.template.resolve(policy["PolicyDocument"], self.refs, self.attrs)))
+            (policy["PolicyName"], _widened(self.deployment.resolve(policy["PolicyDocument"])))
             for policy in props.get("Policies", [])
         ]
 
     # --- before enforcement ------------------------------------------------------------------------
-    def create(self, bootstrap: Credentials, role_ids: list[str]) -> dict[str, Credentials]:
-        """The operator, the executor's key and a session of each role in ``role_ids`` (e.g. ExtractFunctionRole)."""
-        iam, sts = self._client("iam", bootstrap), self._client("sts", bootstrap)
+    def create(self, role_ids: list[str]) -> dict[str, Credentials]:
+        """The operator, and a session of each role in ``role_ids`` (e.g. ExtractFunctionRole)."""
+        iam, sts = self.bootstrap.client("iam"), self.bootstrap.client("sts")
         iam.create_user(UserName="facepipe-local-operator")
         iam.put_user_policy(
             UserName="facepipe-local-operator",
@@ -113,46 +103,46 @@ class LocalIam:
             )
             for name, document in self._role_policies(role_id):
                 iam.put_role_policy(RoleName=role_id, PolicyName=name, PolicyDocument=json.dumps(document))
-            account = self.refs["AWS::AccountId"]
+            account = self.deployment.refs["AWS::AccountId"]
             got = sts.assume_role(
                 RoleArn=f"arn:aws:iam::{account}:role/{role_id}", RoleSessionName="local", DurationSeconds=43200
             )["Credentials"]
             sessions[role_id] = Credentials(got["AccessKeyId"], got["SecretAccessKey"], got["SessionToken"])
         return sessions
 
-    def give_executor_key(self, bootstrap: Credentials, role_id: str) -> None:
+    def give_executor_key(self, role_id: str) -> None:
         """moto's ASL executor signs as ``ak``: make that the key of a user with exactly ``role_id``'s policies."""
         from moto.iam.models import iam_backends
 
-        iam = self._client("iam", bootstrap)
+        iam = self.bootstrap.client("iam")
         user = "facepipe-local-states-executor"
         iam.create_user(UserName=user)
         for name, document in self._role_policies(role_id):
             iam.put_user_policy(UserName=user, PolicyName=name, PolicyDocument=json.dumps(document))
         iam.create_access_key(UserName=user)
         # moto issues random key ids; the executor's is fixed in its code, so set it on moto's own record.
-        (key,) = iam_backends[self.refs["AWS::AccountId"]]["aws"].get_user(user).access_keys
+        (key,) = iam_backends[self.deployment.refs["AWS::AccountId"]]["aws"].get_user(user).access_keys
         key.access_key_id, key.secret_access_key = EXECUTOR_KEY
 
     # --- the switch --------------------------------------------------------------------------------
     def enforce(self) -> None:
-        requests.post(f"{self.endpoint}/moto-api/reset-auth", data=b"0", timeout=10).raise_for_status()
+        requests.post(f"{self.bootstrap.url}/moto-api/reset-auth", data=b"0", timeout=10).raise_for_status()
 
     def relax(self) -> None:
-        requests.post(f"{self.endpoint}/moto-api/reset-auth", data=b"inf", timeout=10).raise_for_status()
+        requests.post(f"{self.bootstrap.url}/moto-api/reset-auth", data=b"inf", timeout=10).raise_for_status()
 
     # --- after enforcement -------------------------------------------------------------------------
     def device_policy(self, device_id: str) -> dict[str, Any]:
         """``DevicePolicy`` for one device: the principal-tag variable written out (moto cannot substitute it)."""
         policy = self.template.properties("DevicePolicy")["PolicyDocument"]
-        document = self.template.resolve(policy, self.refs, self.attrs)
+        document = self.deployment.resolve(policy)
         rendered = json.dumps(document).replace("${aws:PrincipalTag/" + DEVICE_TAG + "}", device_id)
         return _widened(json.loads(rendered))
 
     def add_device(self, device_id: str) -> Credentials:
         """An IAM user for one device, tagged with its id and holding only the device policy."""
         assert self.operator is not None, "create() first"
-        iam = self._client("iam", self.operator)
+        iam = self.bootstrap.as_principal(self.operator).client("iam")
         user = f"facepipe-device-{device_id}"
         iam.create_user(UserName=user, Tags=[{"Key": DEVICE_TAG, "Value": device_id}])
         iam.put_user_policy(

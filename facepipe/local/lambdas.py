@@ -166,7 +166,7 @@ class ServiceError(Exception):
 class LocalFunction:
     name: str
     app: Path
-    pool: WorkerPool | None = None
+    pool: WorkerPool
     invocations: int = 0
     # Fault injection for tests: called before each invocation; may raise ServiceError.
     before_invoke: Callable[[LocalFunction, dict[str, Any]], None] | None = None
@@ -205,8 +205,7 @@ class LocalLambdaRuntime:
     def uninstall(self) -> None:
         for name, function in self.functions.items():
             _functions.pop(name, None)
-            if function.pool is not None:
-                function.pool.shutdown()
+            function.pool.shutdown()
 
 
 def invoke(name: str, event: dict[str, Any]) -> tuple[bool, Any]:
@@ -218,12 +217,10 @@ def invoke(name: str, event: dict[str, Any]) -> tuple[bool, Any]:
         function.invocations += 1
     if function.before_invoke is not None:
         function.before_invoke(function, event)
-    if function.pool is not None:
-        try:
-            return function.pool.invoke(event)
-        except BrokenProcessPool as exc:
-            raise ServiceError("ServiceException", f"{name}: the container exited mid-invocation") from exc
-    return run_handler(function.app, function.name, event)
+    try:
+        return function.pool.invoke(event)
+    except BrokenProcessPool as exc:
+        raise ServiceError("ServiceException", f"{name}: the container exited mid-invocation") from exc
 
 
 def _on_invoke(model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:

@@ -40,39 +40,41 @@ def free_port() -> int:
 
 @dataclass
 class StackOutputs:
-    """What a device or a test needs, resolved from the template's ``Outputs`` (and the endpoint)."""
+    """What a device or a test needs, resolved from the template's ``Outputs``, and the endpoint as the
+    stack's own principal (moto's placeholders, or the operator when IAM is enforced)."""
 
-    endpoint_url: str
-    region: str
+    endpoint: Endpoint
     bucket: str  # ClipsBucketName
     queue_url: str  # ResultsQueueUrl
     dead_letter_queue_url: str  # ResultsDeadLetterQueueUrl
     table: str  # StudentsTableName
     state_machine_arn: str  # PipelineStateMachineArn
     gallery_key: str  # GalleryKey
-    # Who the CLI and the stack's own clients are: moto's placeholders, or the operator when IAM is enforced.
-    credentials: Credentials = LOCAL_CREDENTIALS
+
+    @property
+    def endpoint_url(self) -> str:
+        return self.endpoint.url
+
+    @property
+    def region(self) -> str:
+        return self.endpoint.region
 
     @classmethod
     def from_template(cls, outputs: dict[str, str], endpoint: Endpoint) -> StackOutputs:
         return cls(
-            endpoint_url=endpoint.url,
-            region=endpoint.region,
+            endpoint=endpoint,
             bucket=outputs["ClipsBucketName"],
             queue_url=outputs["ResultsQueueUrl"],
             dead_letter_queue_url=outputs["ResultsDeadLetterQueueUrl"],
             table=outputs["StudentsTableName"],
             state_machine_arn=outputs["PipelineStateMachineArn"],
             gallery_key=outputs["GalleryKey"],
-            credentials=endpoint.credentials,
         )
 
     def env(self, credentials: Credentials | None = None) -> dict[str, str]:
-        """Settings for `facepipe-device` and the CLI, as environment variables."""
-        return {
-            "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_DEFAULT_REGION": self.region,
-            **(credentials or self.credentials).env(),
+        """Settings for `facepipe-device` and the CLI (as ``credentials``, else the stack's principal)."""
+        endpoint = self.endpoint.as_principal(credentials) if credentials else self.endpoint
+        return endpoint.env() | {
             "FACEPIPE_BUCKET": self.bucket,
             "FACEPIPE_QUEUE_URL": self.queue_url,
             "STUDENTS_TABLE": self.table,
@@ -102,8 +104,9 @@ class LocalStack:
     @property
     def endpoint(self) -> Endpoint:
         """The endpoint, as the stack's own principal (the operator once IAM is enforced)."""
-        credentials = self._outputs.credentials if self._outputs is not None else LOCAL_CREDENTIALS
-        return Endpoint(f"http://127.0.0.1:{self.port}", credentials, REGION)
+        if self._outputs is not None:
+            return self._outputs.endpoint
+        return Endpoint(f"http://127.0.0.1:{self.port}", LOCAL_CREDENTIALS, REGION)
 
     # --- lifecycle ------------------------------------------------------------------------------
     def start(self) -> StackOutputs:
@@ -123,11 +126,11 @@ class LocalStack:
         functions = name_functions(deployment)
         roles: dict[str, Credentials] = {}
         if self.enforce_iam:
-            self.iam = LocalIam(self.template, deployment.refs, deployment.attrs, endpoint=endpoint.url, region=REGION)
+            self.iam = LocalIam(deployment, endpoint)
             machine, _ = self.template.state_machine()
             role_ids = {logical: self.iam.role_of(logical) for logical in [*functions, machine]}
-            sessions = self.iam.create(LOCAL_CREDENTIALS, list(role_ids.values()))
-            self.iam.give_executor_key(LOCAL_CREDENTIALS, role_ids[machine])
+            sessions = self.iam.create(list(role_ids.values()))
+            self.iam.give_executor_key(role_ids[machine])
             roles = {logical: sessions[role_ids[logical]] for logical in functions}
         self.runtime, self.cold_start_s = start_functions(
             deployment, endpoint, workers=self.workers, log_dir=self.log_dir, roles=roles

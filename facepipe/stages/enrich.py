@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from datetime import UTC, datetime
@@ -14,11 +13,10 @@ from facepipe.contracts import (
     MAX_RESULT_BYTES,
     UNKNOWN,
     AnswerClaim,
-    AnswerKind,
-    ClipRef,
     EnrichRequest,
     ErrorRequest,
     FrameFaces,
+    FrameSummary,
     Person,
     PublishRequest,
     ResultClip,
@@ -59,16 +57,6 @@ def _elapsed_ms(started_at: str | None) -> float | None:
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
     return round((datetime.now(UTC) - start).total_seconds() * 1000, 1)
-
-
-def dedup_id(clip: ClipRef | ResultClip, version_id: str | None, kind: AnswerKind = AnswerKind.RESULT) -> str:
-    """FIFO deduplication id: the same clip version always gets the same id (64 hex chars).
-
-    An error answer has an id of its own: sharing the result's would let an error published by a failed
-    duplicate execution make SQS drop the real result as a duplicate.
-    """
-    suffix = "" if kind is AnswerKind.RESULT else f"#{kind.value}"
-    return hashlib.sha256(f"{clip.bucket}/{clip.key}#{version_id or ''}{suffix}".encode()).hexdigest()
 
 
 def _fit(message: ResultMessage) -> ResultMessage:
@@ -114,19 +102,19 @@ def enrich_clip(request: EnrichRequest, settings: Settings) -> PublishRequest:
     clip = request.clip
     message = ResultMessage(
         device_id=clip.device_id,
-        clip=clip.for_result(),
+        clip=clip.project(ResultClip),
         status=Status.OK if people or unknown else Status.NO_FACE,
         # A frame with more faces than the per-frame cap had only its largest faces recognized: say so.
         truncated=any(f.faces_detected > len(f.faces) for f in request.frames),
         people=people,
         unknown_faces=unknown,
         frames_analyzed=len(request.frames),
-        frames=[f.summary() for f in request.frames],
+        frames=[f.project(FrameSummary) for f in request.frames],
         error=None,
         timings_ms=timings,
         execution_id=request.execution_id,
     )
-    return PublishRequest(message=_fit(message), group_id=clip.device_id, dedup_id=dedup_id(clip, clip.version_id))
+    return PublishRequest(message=_fit(message), group_id=clip.device_id, dedup_id=request.claim().dedup_id())
 
 
 def _error_code(error_type: str) -> str:
@@ -150,7 +138,7 @@ def report_error(request: ErrorRequest) -> PublishRequest:
     """The ``error`` result for a clip whose execution failed, so the device is never left waiting."""
     error_type, text = request.error.type_and_message()
     failed = request.event.detail
-    bucket, key, version = failed.bucket.name, failed.object.key, failed.object.version_id
+    bucket, key = failed.bucket.name, failed.object.key
     try:
         parsed_key = parse_clip_key(key)
         device_id, seq, captured = parsed_key.device_id, parsed_key.seq, parsed_key.captured_at
@@ -174,7 +162,7 @@ def report_error(request: ErrorRequest) -> PublishRequest:
         execution_id=request.execution_id,
     )
     group = re.sub(r"[^!-~]", "_", device_id)[:128] or "unknown"
-    return PublishRequest(message=message, group_id=group, dedup_id=dedup_id(clip, version, AnswerKind.ERROR))
+    return PublishRequest(message=message, group_id=group, dedup_id=request.claim().dedup_id())
 
 
 def answer_clip(event: dict[str, Any], settings: Settings) -> tuple[PublishRequest, AnswerClaim]:
@@ -182,25 +170,9 @@ def answer_clip(event: dict[str, Any], settings: Settings) -> tuple[PublishReque
     (the event carries ``error``), with the claim that tells a duplicate execution apart."""
     if "error" in event:
         failed = ErrorRequest.model_validate(event)
-        published = report_error(failed)
-        claim = AnswerClaim(
-            bucket=published.message.clip.bucket,
-            key=published.message.clip.key,
-            version_id=failed.event.detail.object.version_id,
-            kind=AnswerKind.ERROR,
-            execution_id=failed.execution_id,
-        )
-        return published, claim
+        return report_error(failed), failed.claim()
     request = EnrichRequest.model_validate(event)
-    clip = request.clip
-    claim = AnswerClaim(
-        bucket=clip.bucket,
-        key=clip.key,
-        version_id=clip.version_id,
-        kind=AnswerKind.RESULT,
-        execution_id=request.execution_id,
-    )
-    return enrich_clip(request, settings), claim
+    return enrich_clip(request, settings), request.claim()
 
 
 def mark_duplicate(published: PublishRequest, claim: AnswerClaim, first_execution_id: str | None) -> PublishRequest:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -99,8 +100,6 @@ def _image_task_root(tmp_path: Path) -> Path:
         src, dst = ROOT / source, root / target
         dst.parent.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
-            import shutil
-
             shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             dst.write_bytes(src.read_bytes())

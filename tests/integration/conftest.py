@@ -54,3 +54,18 @@ def run_clips(stack: LocalStack, clips: list[Path | bytes], device_id: str, time
     got = receive_results(stack.outputs.queue_url, {u.key: u for u in uploads}, timeout_s=timeout_s)
     assert sorted(got) == sorted(u.key for u in uploads), "a clip got no result"
     return [got[u.key][0] for u in uploads]
+
+
+def clip_event(stack: LocalStack, key: str) -> dict:
+    """The EventBridge event S3 sends for the current version of ``key`` (events/statemachine.json, filled
+    in), to deliver a clip's event again as EventBridge may."""
+    import json
+
+    import boto3
+
+    event = json.loads((Path(__file__).resolve().parents[2] / "events" / "statemachine.json").read_text())
+    head = boto3.client("s3").head_object(Bucket=stack.outputs.bucket, Key=key)
+    event["detail"]["bucket"]["name"] = stack.outputs.bucket
+    event["detail"]["object"]["key"] = key
+    event["detail"]["object"]["version-id"] = head["VersionId"]
+    return event

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import boto3
 
 from facepipe.local.client import receive_results, upload_clip
-
-EVENTS = Path(__file__).resolve().parents[2] / "events"
+from tests.integration.conftest import clip_event
 
 
 def _scan(table: str) -> list[dict]:
@@ -55,10 +53,7 @@ def test_a_duplicate_that_finds_the_clip_in_progress_waits_and_answers_instead_o
             "in_progress_expiration": {"N": str(int((now + 3) * 1000))},
         },
     )
-    event = json.loads((EVENTS / "statemachine.json").read_text())
-    event["detail"]["bucket"]["name"] = bucket
-    event["detail"]["object"]["key"] = upload.key
-    event["detail"]["object"]["version-id"] = boto3.client("s3").head_object(Bucket=bucket, Key=upload.key)["VersionId"]
+    event = clip_event(stack, upload.key)
     started = time.monotonic()
     execution = boto3.client("stepfunctions").start_execution(
         stateMachineArn=stack.outputs.state_machine_arn, name=f"again-{device_id}", input=json.dumps(event)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from facepipe.local.lambdas import ServiceError
-from tests.integration.conftest import run_clips
+from tests.integration.conftest import clip_event, run_clips
 
 RECORDS = {
     "obama": {"name": "Barack Obama", "major": "Political Science", "year": "Senior"},
@@ -140,11 +140,7 @@ def test_a_duplicate_s3_event_gives_one_result(stack, device_id, clip_factory):
     first = receive_results(stack.outputs.queue_url, {upload.key: upload}, timeout_s=60)
     assert upload.key in first
     # Deliver the same event again, as EventBridge may.
-    head = boto3.client("s3").head_object(Bucket=stack.outputs.bucket, Key=upload.key)
-    event = json.loads((__import__("pathlib").Path(__file__).parents[2] / "events" / "statemachine.json").read_text())
-    event["detail"]["bucket"]["name"] = stack.outputs.bucket
-    event["detail"]["object"]["key"] = upload.key
-    event["detail"]["object"]["version-id"] = head["VersionId"]
+    event = clip_event(stack, upload.key)
     sfn = boto3.client("stepfunctions")
     arns = [
         sfn.start_execution(

@@ -131,10 +131,12 @@ def test_a_frame_over_the_face_cap_is_flagged(table):
 def test_an_error_answer_never_shares_the_results_deduplication_id():
     """SQS drops a message whose deduplication id it saw in the last 5 minutes: if an error from a failed
     duplicate execution shared the real result's id, the real result would be dropped."""
-    from facepipe.contracts import AnswerKind, ClipRef
-    from facepipe.stages.enrich import dedup_id
+    from facepipe.contracts import AnswerClaim, AnswerKind
 
-    clip = ClipRef(bucket="b", key="clips/pi/000001.mp4", device_id="pi", seq=1, captured_at=None)
-    result, error = dedup_id(clip, "v1"), dedup_id(clip, "v1", AnswerKind.ERROR)
+    def claim(version: str, kind: AnswerKind, execution: str = "x1") -> AnswerClaim:
+        return AnswerClaim(bucket="b", key="clips/pi/000001.mp4", version_id=version, kind=kind, execution_id=execution)
+
+    result, error = claim("v1", AnswerKind.RESULT).dedup_id(), claim("v1", AnswerKind.ERROR).dedup_id()
     assert result != error and len(result) == len(error) == 64
-    assert dedup_id(clip, "v1") == result and dedup_id(clip, "v2") != result  # stable per version
+    assert claim("v1", AnswerKind.RESULT, "x2").dedup_id() == result  # the same for every execution
+    assert claim("v2", AnswerKind.RESULT).dedup_id() != result  # and per version
