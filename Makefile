@@ -44,6 +44,8 @@ $(VENV)/.installed: $(RUNTIME_REQS) requirements/dev.txt pyproject.toml device/p
 	$(PIP) $(foreach r,$(RUNTIME_REQS),-r $(r)) -r requirements/dev.txt
 	$(PIP) --no-deps $(FACE_RECOGNITION)
 	$(PIP) --no-deps --no-build-isolation -e . -e device
+	# The face encoder converted to ONNX once, at install (as the recognize image does at build).
+	$(VENV)/bin/python -m facepipe.encoder
 	touch $@
 
 install: $(VENV)/.installed

@@ -5,7 +5,7 @@ A versioned JSON document (no pickle, so it can be fetched from S3 and loaded sa
 ```json
 {"format": "facepipe-gallery", "schema_version": 1,
  "model": {"encoder": "dlib_face_recognition_resnet_model_v1", "landmarks": "5-point", "detector": "hog"},
- "library_versions": {"dlib": "...", "face_recognition": "...", "face_recognition_models": "..."},
+ "library_versions": {"dlib": "...", "face_recognition": "...", "face_recognition_models": "...", "onnxruntime": "..."},
  "created_at": "...", "updated_at": "...",
  "people": [{"id": "obama", "photos": [{"source": "obama/1.jpg", "sha256": "...", "encoding": [128 floats]}]}]}
 ```

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     gallery_refresh_seconds: float = Field(default=30.0, ge=0)
     max_image_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     max_image_pixels: int = Field(default=40_000_000, ge=1)
+    # Where the face encoder converted to ONNX is cached (facepipe.encoder); the recognize image bakes it in.
+    encoder_cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "facepipe")
+    # ONNX Runtime threads per process: the cores a worker owns (one vCPU for RecognizeFunction).
+    encoder_threads: int = Field(default=1, ge=1, le=64)
 
     # Whether the environment is read (not in :func:`explicit_settings`).
     _from_environment: ClassVar[bool] = True

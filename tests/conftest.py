@@ -14,6 +14,7 @@ from facepipe.gallery import Gallery
 from facepipe.settings import Settings, explicit_settings
 
 SAMPLES = Path(os.environ.get("FACEPIPE_SAMPLES", Path(__file__).resolve().parents[1] / "../shared/samples")).resolve()
+VIDEOS = Path(os.environ.get("FACEPIPE_VIDEOS", Path(__file__).resolve().parents[1] / "../shared/videos")).resolve()
 
 
 @pytest.fixture(scope="session")
@@ -21,6 +22,14 @@ def samples() -> Path:
     if not (SAMPLES / "people").is_dir():
         pytest.fail(f"sample photos not found at {SAMPLES}; set FACEPIPE_SAMPLES")
     return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def videos() -> Path:
+    """The real talking-head videos (read its README): clips/, people/, labels.csv."""
+    if not (VIDEOS / "labels.csv").is_file():
+        pytest.fail(f"videos not found at {VIDEOS}; set FACEPIPE_VIDEOS")
+    return VIDEOS
 
 
 @pytest.fixture(scope="session")

@@ -58,11 +58,13 @@ def _environment(logical: str) -> dict[str, str]:
     }
 
 
-def _import(python: Path, paths: list[Path], logical: str, tmp_path: Path) -> set[str]:
+def _import(
+    python: Path, paths: list[Path], logical: str, tmp_path: Path, env: dict[str, str] | None = None
+) -> set[str]:
     done = subprocess.run(
         [str(python), "-I", "-c", PROBE, json.dumps([str(p) for p in paths])],
         cwd=tmp_path,
-        env=_environment(logical),
+        env=_environment(logical) | (env or {}),
         capture_output=True,
         text=True,
         timeout=120,
@@ -110,5 +112,15 @@ def test_recognize_image_imports_with_only_its_requirements_and_what_the_dockerf
     dockerfile = (ROOT / "functions" / "recognize" / "Dockerfile").read_text()
     assert "pip install --no-cache-dir -r /tmp/requirements.txt" in dockerfile
     task = _image_task_root(tmp_path)
-    loaded = _import(recognize_python, [task], "RecognizeFunction", tmp_path)
-    assert {"app", "facepipe", "dlib", "face_recognition_models"} <= loaded
+    # The image's build step: the encoder converted into the folder its ENV names (rooted in tmp_path).
+    (models,) = re.findall(r"^ENV ENCODER_CACHE_DIR=(\S+)$", dockerfile, flags=re.MULTILINE)
+    assert re.search(r"^RUN cd \$\{LAMBDA_TASK_ROOT\} && python -m facepipe.encoder$", dockerfile, flags=re.MULTILINE)
+    env = {"ENCODER_CACHE_DIR": str(tmp_path / models.lstrip("/")), "PATH": "/usr/bin:/bin"}
+    built = subprocess.run(
+        [str(recognize_python), "-m", "facepipe.encoder"], cwd=task, env=env, capture_output=True, text=True
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    loaded = _import(recognize_python, [task], "RecognizeFunction", tmp_path, env)
+    assert {"app", "facepipe", "dlib", "face_recognition_models", "onnxruntime"} <= loaded
+    # The handler opened the baked model: nothing converted at cold start.
+    assert "onnx" not in loaded

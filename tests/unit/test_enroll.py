@@ -50,7 +50,7 @@ def test_gallery_round_trip_keeps_everything(gallery_path):
     assert again == first
     assert again.ids() == ["alex_lacamoire", "biden", "kit_harington", "lin_manuel_miranda", "obama", "rose_leslie"]
     assert sum(len(p.photos) for p in again.people) == 11
-    assert set(again.library_versions) == {"dlib", "face_recognition", "face_recognition_models"}
+    assert set(again.library_versions) == {"dlib", "face_recognition", "face_recognition_models", "onnxruntime"}
     assert again.model.encoder == "dlib_face_recognition_resnet_model_v1"
     matrix, owners = again.matrix()
     assert matrix.shape == (11, 128) and owners.count("obama") == 2
