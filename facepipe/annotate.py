@@ -10,6 +10,8 @@ import numpy as np
 
 from facepipe import s3_store
 from facepipe.contracts import UNKNOWN
+from facepipe.errors import ClipTooLargeError
+from facepipe.video import clip_file, read_frames
 
 
 def draw_faces(frame_bgr: np.ndarray, faces: list[dict[str, Any]], names: dict[str, str]) -> np.ndarray:
@@ -29,22 +31,29 @@ def draw_faces(frame_bgr: np.ndarray, faces: list[dict[str, Any]], names: dict[s
     return out
 
 
-def annotate_result(message: dict[str, Any], out_dir: Path, *, s3: Any = None) -> list[Path]:
-    """Fetch each analysed frame of a result from S3 (``s3``: a client of your own, else the default) and
-    write it annotated under ``out_dir``."""
+def annotate_result(
+    message: dict[str, Any], out_dir: Path, *, s3: Any = None, max_clip_bytes: int = 20 << 20
+) -> list[Path]:
+    """Cut each analysed frame of a result from its clip in S3 (``s3``: a client of your own, else the
+    default), draw who was where, and write it under ``out_dir``. No frame is stored: the kept clip is
+    the one copy of the images, read on demand while it is retained."""
     out_dir.mkdir(parents=True, exist_ok=True)
     names = {p["id"]: p.get("name") or p["id"] for p in message.get("people", [])}
     clip = message.get("clip", {})
-    stem = Path(str(clip.get("key", "clip"))).stem
+    frames = message.get("frames", [])
+    if not frames or not clip.get("bucket") or not clip.get("key"):
+        return []
+    data = s3_store.get_bytes(clip["bucket"], clip["key"], s3=s3)
+    if len(data) > max_clip_bytes:
+        raise ClipTooLargeError(f"{clip['key']}: clip is {len(data)} bytes, limit {max_clip_bytes}")
+    with clip_file(data, clip["key"]) as path:
+        images = read_frames(
+            path, [int(f["index"]) for f in frames], max_seconds=60.0, max_pixels=4096 * 2160, name=clip["key"]
+        )
+    stem = Path(str(clip["key"])).stem
     written: list[Path] = []
-    for frame in message.get("frames", []):
-        if not frame.get("key"):
-            continue
-        data = s3_store.get_bytes(clip["bucket"], frame["key"], s3=s3)
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-        if image is None:
-            continue
-        path = out_dir / f"{message.get('device_id', 'device')}_{stem}_{frame['index']:05d}.jpg"
+    for frame, (index, image) in zip(frames, images, strict=True):
+        path = out_dir / f"{message.get('device_id', 'device')}_{stem}_{index:05d}.jpg"
         cv2.imwrite(str(path), draw_faces(image, frame.get("faces", []), names))
         written.append(path)
     return written

@@ -96,7 +96,7 @@ def cmd_people_erase(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"Erased {record.person_id}: {record.gallery_photos_removed} gallery photo(s) from {where}; "
         f"record {'deleted' if record.record_deleted else 'not found'}; "
-        f"{len(record.frames_deleted)} of {record.frames_scanned} stored frame(s) deleted. Erasure recorded."
+        f"{len(record.clips_deleted)} of {record.clips_scanned} stored clip(s) deleted. Erasure recorded."
     )
     return 0
 

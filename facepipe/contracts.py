@@ -51,16 +51,15 @@ class ClipRef(ResultClip):
 
 
 class FrameRef(_Contract):
-    """One extracted frame stored as a JPEG in S3."""
+    """A frame of the clip chosen for recognition, by its position: recognize decodes it from the clip itself
+    (no frame is ever written to S3: a PUT costs more than the GET and decode that replace it)."""
 
-    bucket: str
-    key: str
     index: int = Field(ge=0)
     t_ms: float = Field(ge=0)
 
 
 class ExtractResult(_Contract):
-    """Output of the extract stage (the Map iterates over ``frames``)."""
+    """Output of the extract stage: the validated clip and the frames worth recognizing."""
 
     clip: ClipRef
     frames: list[FrameRef]
@@ -70,10 +69,11 @@ class ExtractResult(_Contract):
 
 
 class RecognizeRequest(_Contract):
-    """Input of the recognize stage: one frame of one clip."""
+    """Input of the recognize stage: a clip and which of its frames to recognize (all in one invocation,
+    so their faces are encoded in one batch)."""
 
     clip: ClipRef
-    frame: FrameRef
+    frames: list[FrameRef] = Field(min_length=1)
 
 
 class Face(_Contract):
@@ -87,22 +87,29 @@ class FrameSummary(_Contract):
 
     index: int
     t_ms: float
-    key: str | None = None
     faces: list[Face]
 
 
 class FrameFaces(FrameSummary):
-    """Output of the recognize stage: the faces of one frame, how many were detected, and the time it took."""
+    """The faces of one recognized frame, how many were detected, and the time the frame took."""
 
     faces_detected: int = Field(ge=0, description="faces detected before the per-frame cap")
     ms: float
 
 
+class RecognizeResult(_Contract):
+    """Output of the recognize stage: every requested frame's faces, and the stage's time."""
+
+    frames: list[FrameFaces]
+    ms: float
+
+
 class EnrichRequest(_Contract):
-    """Input of the enrich stage: the extract output and the Map's per-frame results."""
+    """Input of the enrich stage: the extract output and the recognize stage's frames."""
 
     clip: ClipRef
     frames: list[FrameFaces]
+    recognize_ms: float | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)
     execution_id: str | None = None
     started_at: str | None = None

@@ -67,6 +67,7 @@ def run_device(clips: list[Path], gallery: Path, students: Path, out: Path) -> i
         ).validate()
         device = Endpoint.from_env(stack.add_device("demo-pi"))  # the device's own settings and credentials
         service = DeviceService(config, on_shown=shown.append, s3=device.client("s3"), sqs=device.client("sqs"))
+        stack.settle()  # the device's clients are long-lived too (see LocalStack.settle)
         summary = service.run(FileSource(clips[0].parent).clips())
         for item in shown:
             if item.message is not None:

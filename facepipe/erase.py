@@ -1,4 +1,4 @@
-"""Erase a person everywhere: gallery (local and S3), student record, and the stored frames they are in.
+"""Erase a person everywhere: gallery (local and S3), student record, and the stored clips they are in.
 
 Face data is biometric data: when someone asks to be forgotten, every copy goes, and the erasure itself is
 recorded (who, when, what was removed; never a face or an encoding).
@@ -11,14 +11,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from facepipe import faces, s3_store
 from facepipe.aws_clients import client
-from facepipe.errors import FacepipeError
+from facepipe.clip_keys import CLIPS_PREFIX
+from facepipe.errors import ClipError, FacepipeError
 from facepipe.gallery import Gallery
 from facepipe.settings import Settings
-from facepipe.video import decode_jpeg_rgb
+from facepipe.video import clip_file, decode_clip
 
 AUDIT_PREFIX = "audit/erasures/"
 
@@ -30,13 +32,33 @@ class ErasureRecord:
     gallery_files: list[str] = field(default_factory=list)
     gallery_photos_removed: int = 0
     record_deleted: bool = False
-    frames_scanned: int = 0
-    frames_deleted: list[str] = field(default_factory=list)
+    clips_scanned: int = 0
+    clips_deleted: list[str] = field(default_factory=list)
+    clips_unreadable: list[str] = field(default_factory=list)
 
 
 def _person_encodings(galleries: list[Gallery], person_id: str) -> np.ndarray:
     rows = [photo.encoding for g in galleries for p in g.people if p.id == person_id for photo in p.photos]
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), 128)
+
+
+def _clip_shows(bucket: str, key: str, known: np.ndarray, settings: Settings) -> bool:
+    """Whether any face in the clip's analysed frames is within the tolerance of ``known``."""
+    data, _ = s3_store.get_clip(bucket, key, None, max_bytes=settings.max_clip_bytes)
+    with clip_file(data, key) as path:
+        decoded = decode_clip(
+            path,
+            frames_wanted=settings.frames_per_clip,
+            max_seconds=settings.max_clip_seconds,
+            max_pixels=settings.max_frame_pixels,
+            name=key,
+        )
+    for _, _, frame in decoded.frames:
+        image = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        encodings = faces.encode_faces(image, faces.detect_faces(image, max_side=settings.detect_max_side))
+        if len(encodings) and faces.pairwise_distances(encodings, known).min() <= settings.match_tolerance:
+            return True
+    return False
 
 
 def erase_person(
@@ -48,7 +70,7 @@ def erase_person(
     gallery_key: str | None = None,
     table: str | None = None,
 ) -> ErasureRecord:
-    """Remove ``person_id`` from every place named; frames are matched against their encodings first."""
+    """Remove ``person_id`` from every place named; clips are matched against their encodings first."""
     record = ErasureRecord(person_id=person_id, erased_at=datetime.now(UTC).isoformat(timespec="seconds"))
     galleries: list[tuple[Gallery, str]] = []
     if gallery_path is not None:
@@ -63,19 +85,21 @@ def erase_person(
     if galleries and len(known) == 0:
         raise FacepipeError(f"{person_id}: not in {', '.join(s for _, s in galleries)}")
 
-    # Frames first, while the encodings to find them are still at hand.
+    # Clips first, while the encodings to find them are still at hand: every clip the person is seen in
+    # (in the frames the pipeline looks at) goes, with all its versions. No frames are stored to search.
     if bucket is not None and len(known):
         paginator = client("s3").get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=bucket, Prefix=settings.frames_prefix):
+        for page in paginator.paginate(Bucket=bucket, Prefix=CLIPS_PREFIX):
             for obj in page.get("Contents", []):
-                record.frames_scanned += 1
-                image = decode_jpeg_rgb(
-                    s3_store.get_bytes(bucket, obj["Key"]), max_pixels=settings.max_frame_pixels, name=obj["Key"]
-                )
-                encodings = faces.encode_faces(image, faces.detect_faces(image, max_side=settings.detect_max_side))
-                if len(encodings) and faces.pairwise_distances(encodings, known).min() <= settings.match_tolerance:
+                record.clips_scanned += 1
+                try:
+                    seen = _clip_shows(bucket, obj["Key"], known, settings)
+                except ClipError:
+                    record.clips_unreadable.append(obj["Key"])  # expires with the clips' retention
+                    continue
+                if seen:
                     s3_store.delete_versions(bucket, obj["Key"])
-                    record.frames_deleted.append(obj["Key"])
+                    record.clips_deleted.append(obj["Key"])
 
     for gallery, source in galleries:
         person = gallery.person(person_id)

@@ -8,7 +8,9 @@ the pixels of the frame that was passed in.
 from __future__ import annotations
 
 import threading
+import time
 import warnings
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -45,9 +47,15 @@ def _face_recognition() -> Any:
 
 
 def load_models() -> None:
-    """Load the detector, landmarks and encoder now (cold start) rather than on the first frame."""
+    """Load the detector, landmarks and encoder now (cold start) rather than on the first frame, and run each
+    once: their first call allocates what later calls reuse (ONNX Runtime's arena, dlib's HOG pyramid), a
+    cost that belongs to the cold start (or provisioned concurrency's init), not to a person's first clip."""
     _face_recognition()
     encoder.load()
+    blank = np.zeros((480, 640, 3), dtype=np.uint8)
+    detect_faces(blank)
+    face_chips(blank, [(180, 380, 380, 180)])
+    encoder.encode_chips(np.zeros((1, encoder.CHIP_SIZE, encoder.CHIP_SIZE, 3), dtype=np.uint8))
 
 
 def model_versions() -> dict[str, str]:
@@ -165,6 +173,60 @@ def keep_largest(boxes: list[Box], limit: int) -> list[Box]:
     return sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]), reverse=True)[:limit]
 
 
+@dataclass(frozen=True)
+class FrameResult:
+    """One frame's faces, how many were detected (before ``max_faces``), and its share of the time."""
+
+    faces: list[Face]
+    detected: int
+    ms: float
+
+
+def recognize_frames(
+    images: list[np.ndarray],
+    gallery: Gallery,
+    *,
+    tolerance: float,
+    model: str = "hog",
+    max_side: int = 640,
+    max_faces: int | None = None,
+) -> list[FrameResult]:
+    """Every face in each RGB image with its identity, distance and box; the faces of all the images are
+    encoded in one batch (one encoder call per clip, not per face).
+
+    With ``max_faces``, only the largest faces of a frame are encoded (a crowd should not stall a frame); a
+    detected count above ``len(faces)`` tells the caller the frame was capped. Each frame's ``ms`` is its
+    detection and alignment plus its faces' share of the batch.
+    """
+    boxes: list[list[Box]] = []
+    detected: list[int] = []
+    chips: list[np.ndarray] = []
+    spent: list[float] = []
+    for image in images:
+        start = time.perf_counter()
+        found = detect_faces(image, model=model, max_side=max_side)
+        kept = found if max_faces is None else keep_largest(found, max_faces)
+        chips.append(face_chips(image, kept))
+        boxes.append(kept)
+        detected.append(len(found))
+        spent.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    encodings = encoder.encode_chips(np.concatenate(chips)) if chips else np.empty((0, 128))
+    matches = match_encodings(encodings, gallery, tolerance=tolerance)
+    per_face = (time.perf_counter() - start) / max(1, len(matches))
+    results: list[FrameResult] = []
+    cursor = 0
+    for kept, count, seconds in zip(boxes, detected, spent, strict=True):
+        mine = matches[cursor : cursor + len(kept)]
+        cursor += len(kept)
+        found_faces = [
+            Face(id=pid, distance=None if dist is None else round(dist, 4), box=list(box))
+            for (pid, dist), box in zip(mine, kept, strict=True)
+        ]
+        results.append(FrameResult(found_faces, count, round((seconds + per_face * len(kept)) * 1000, 1)))
+    return results
+
+
 def recognize_faces(
     image: np.ndarray,
     gallery: Gallery,
@@ -174,19 +236,11 @@ def recognize_faces(
     max_side: int = 640,
     max_faces: int | None = None,
 ) -> tuple[list[Face], int]:
-    """Every face in an RGB image with its identity, distance and box, and how many faces were detected.
-
-    With ``max_faces``, only the largest faces are encoded (a crowd should not stall a frame); a detected
-    count above ``len(matches)`` tells the caller the frame was capped.
-    """
-    detected = detect_faces(image, model=model, max_side=max_side)
-    boxes = detected if max_faces is None else keep_largest(detected, max_faces)
-    matches = match_encodings(encode_faces(image, boxes), gallery, tolerance=tolerance)
-    found = [
-        Face(id=pid, distance=None if dist is None else round(dist, 4), box=list(box))
-        for (pid, dist), box in zip(matches, boxes, strict=True)
-    ]
-    return found, len(detected)
+    """Every face in one RGB image and how many were detected (see :func:`recognize_frames`)."""
+    (one,) = recognize_frames(
+        [image], gallery, tolerance=tolerance, model=model, max_side=max_side, max_faces=max_faces
+    )
+    return one.faces, one.detected
 
 
 def recognize_image(

@@ -32,7 +32,6 @@ class Settings(BaseSettings):
     students_table: str = ""
     idempotency_table: str = ""
     gallery_key: str = "gallery/gallery.json"
-    frames_prefix: str = "frames/"
     frames_per_clip: int = Field(default=3, ge=1, le=30)
     match_tolerance: float = Field(default=DEFAULT_TOLERANCE, gt=0, lt=1.5)
     detect_model: str = Field(default="hog", pattern="^(hog|cnn)$")

@@ -14,7 +14,7 @@ from facepipe.bench.accuracy import score
 from facepipe.bench.latency import measure_latency
 from facepipe.bench.output import plot, print_report
 from facepipe.bench.process import cold_start, machine, worker_rss_mb
-from facepipe.bench.recognition import bench_recognize
+from facepipe.bench.recognition import bench_encoder, bench_recognize
 from facepipe.bench.report import BenchReport, BenchSettings
 from facepipe.bench.runner import Runner
 from facepipe.bench.throughput import measure_throughput, soak
@@ -68,6 +68,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         one_face = bench_clips.one_face(clips)
         progress.update()
         report.recognize = bench_recognize(gallery, one_face, settings)
+        report.encoder = bench_encoder(one_face, settings)
         progress.update()
         with local_stack(workers=args.workers) as stack:
             stack.load(gallery=gallery, students=validate_records(samples / "students.json").records)
@@ -76,10 +77,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
                 rows = [(runner.one(c.path, "bench-accuracy"), c) for c in clips]  # every probe clip once
                 report.accuracy = score([r for r, _ in rows], {r["key"]: (c.people, c.unknown_faces) for r, c in rows})
                 progress.update()
-                cores = max(1, min(stack.workers, settings.frames_per_clip))
-                report.latency_s, report.stages_s_p50, answered = measure_latency(
-                    runner, one_face, args.clips, cores=cores
-                )
+                report.latency_s, report.stages_s_p50, answered = measure_latency(runner, one_face, args.clips)
                 report.latencies = [r["latency_s"] for r in answered]
                 progress.update()
                 levels = [int(c) for c in str(args.concurrency).split(",") if c]
@@ -95,12 +93,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
                 event = {
                     "clip": {k: first["clip"][k] for k in ("bucket", "key", "seq", "captured_at")}
                     | {"device_id": "cold"},
-                    "frame": {
-                        "bucket": stack.outputs.bucket,
-                        "key": first["frames"][0]["key"],
-                        "index": 0,
-                        "t_ms": 0.0,
-                    },
+                    "frames": [{"index": f["index"], "t_ms": f["t_ms"]} for f in first["frames"]],
                 }
                 app = stack.template.function_app("RecognizeFunction")
                 report.cold_start_s, report.cold_worker_rss_mb = cold_start(

@@ -23,11 +23,16 @@ def print_report(report: BenchReport) -> None:
             f"p95 {r.p95_ms} ms; face_recognition defaults p50 {r.default_p50_ms} ms; ratio {r.ratio_to_default}; "
             f"same answers {r.same_answers}/{r.frames}"
         )
+    if (e := report.encoder) is not None:
+        print(
+            f"Encoder ({e.faces} faces, one thread): ONNX {e.onnx_ms_per_face} ms/face ({e.onnx_batch_ms_per_face} "
+            f"batched), dlib {e.dlib_ms_per_face} ms/face ({e.speedup}x); largest distance drift "
+            f"{e.max_distance_drift}"
+        )
     if (lat := report.latency_s) is not None:
         print(
             f"End-to-end latency ({lat.clips} clips): p50 {lat.p50} s, p95 {lat.p95} s, max {lat.max} s; "
-            f"overhead (latency - recognize compute over the cores) p50 {lat.overhead_p50} s "
-            f"(latency - slowest frame: {lat.overhead_vs_slowest_frame_p50} s)"
+            f"overhead (latency - the three stages) p50 {lat.overhead_p50} s"
         )
     print("Stages p50 (s): " + ", ".join(f"{k.removesuffix('_s')} {v}" for k, v in report.stages_s_p50.items()))
     print("Throughput: " + ", ".join(f"{t.concurrency} in flight: {t.clips_per_s} clips/s" for t in report.throughput))

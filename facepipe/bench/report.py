@@ -3,7 +3,7 @@
 - ``machine``, ``cold_start_s``, ``cold_worker_rss_mb``, ``worker_peak_rss_mb``, ``warm_pool_start_s``:
   :mod:`.process`
 - ``accuracy``: :mod:`.accuracy` (on the clips of :mod:`.clips`)
-- ``recognize``: :mod:`.recognition`
+- ``recognize``, ``encoder``: :mod:`.recognition`
 - ``latency_s``, ``stages_s_p50``: :mod:`.latency` (through :mod:`.runner`)
 - ``throughput``, ``soak``: :mod:`.throughput`
 - the terminal summary and the plot: :mod:`.output`; the command: :mod:`.command`
@@ -60,6 +60,17 @@ class Recognition(BaseModel):
     same_answers_ratio: float
 
 
+class Encoder(BaseModel):
+    """The ONNX encoder against dlib's own on the same faces, one thread each."""
+
+    faces: int
+    onnx_ms_per_face: float
+    onnx_batch_ms_per_face: float
+    dlib_ms_per_face: float
+    speedup: float
+    max_distance_drift: float
+
+
 class Latency(BaseModel):
     clips: int
     missing: int
@@ -67,7 +78,6 @@ class Latency(BaseModel):
     p95: float
     max: float | None
     overhead_p50: float
-    overhead_vs_slowest_frame_p50: float
 
 
 class ThroughputLevel(BaseModel):
@@ -93,6 +103,7 @@ class BenchReport(BaseModel):
     machine: Machine
     settings: BenchSettings
     recognize: Recognition | None = None
+    encoder: Encoder | None = None
     accuracy: Accuracy | None = None
     latency_s: Latency | None = None
     stages_s_p50: dict[str, float] = Field(default_factory=dict)

@@ -49,9 +49,9 @@ class Runner:
         if started_at is not None:
             # Wall clock: the execution's start against the moment the upload finished.
             row["trigger_s"] = max(0.0, started_at - (time.time() - (time.monotonic() - uploaded)))
-        names = ("total", "extract", "recognize", "recognize_total", "enrich")
+        names = ("total", "extract", "recognize", "recognize_frames", "enrich")
         stage = {name: float(timings.get(name, float("nan"))) / 1000 for name in names}
-        row["recognize_total_s"] = stage["recognize_total"]
+        row["recognize_frames_s"] = stage["recognize_frames"]
         row["execution_s"] = stage["total"]
         row["extract_s"], row["recognize_s"], row["enrich_s"] = stage["extract"], stage["recognize"], stage["enrich"]
         trigger = float(row.get("trigger_s", 0.0))

@@ -155,6 +155,7 @@ def cmd_local(args: argparse.Namespace, settings: Settings) -> int:
                 path = args.env_file.with_name(f"{args.env_file.name}.{device_id}")
                 path.write_text("".join(f"{k}={v}\n" for k, v in stack.add_device(device_id).items()))
                 print(f"Wrote {path} (device {device_id}: DevicePolicy only)")
+        stack.settle()  # what was loaded and created above is long-lived (see LocalStack.settle)
         print("Ctrl-C stops it.")
         sys.stdout.flush()
         try:

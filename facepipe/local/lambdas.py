@@ -106,6 +106,13 @@ def _worker_invoke(app: str, function_name: str, event: dict[str, Any]) -> tuple
     return run_handler(Path(app), function_name, event)
 
 
+def _worker_invoke_and_hold(app: str, function_name: str, event: dict[str, Any], until: float) -> tuple[int, bool, Any]:
+    # Held until ``until`` (wall clock): no worker can take a second task while another is still idle.
+    ok, result = run_handler(Path(app), function_name, event)
+    time.sleep(max(0.0, until - time.time()))
+    return os.getpid(), ok, result
+
+
 class WorkerPool:
     """Warm containers of one function: ``size`` processes that imported the handler once, at start."""
 
@@ -146,6 +153,16 @@ class WorkerPool:
                 if self._pool is pool:  # the first caller to notice replaces the pool
                     self._pool = self._start()
             raise
+
+    def invoke_each(self, event: dict[str, Any], hold_s: float = 1.0) -> list[tuple[bool, Any]]:
+        """Run ``event`` once on every worker (the local stack's warm-up); results in worker order."""
+        until = time.time() + hold_s
+        futures = [
+            self._pool.submit(_worker_invoke_and_hold, str(self.app), self.function_name, event, until)
+            for _ in range(self.size)
+        ]
+        done = sorted(future.result() for future in futures)
+        return [(ok, result) for _, ok, result in done]
 
     def pids(self) -> list[int]:
         return list(self._pool._processes)

@@ -92,9 +92,10 @@ def enrich_clip(request: EnrichRequest, settings: Settings) -> PublishRequest:
         for person_id, seen in sorted(merged.items(), key=lambda kv: kv[1]["distance"])
     ]
     timings = dict(request.timings_ms)
-    # The slowest frame (the Map's critical path when every frame has a core) and the compute of all frames.
-    timings["recognize"] = max((f.ms for f in request.frames), default=0.0)
-    timings["recognize_total"] = round(sum(f.ms for f in request.frames), 1)
+    # The recognize stage (fetch, decode, every frame) and the part spent detecting and encoding faces.
+    frames_ms = round(sum(f.ms for f in request.frames), 1)
+    timings["recognize"] = request.recognize_ms if request.recognize_ms is not None else frames_ms
+    timings["recognize_frames"] = frames_ms
     timings["enrich"] = round((time.perf_counter() - start) * 1000, 1)
     total = _elapsed_ms(request.started_at)
     if total is not None:

@@ -1,18 +1,14 @@
-"""Extract: one clip in S3 to a few JPEG frames in S3."""
+"""Extract: one clip in S3 validated and decoded, and the frames worth recognizing chosen."""
 
 from __future__ import annotations
 
-import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from facepipe import s3_store
 from facepipe.clip_keys import parse_clip_key
 from facepipe.contracts import ClipRef, ExtractResult, FrameRef
-from facepipe.errors import ClipTooLargeError, EmptyClipError
 from facepipe.settings import Settings
-from facepipe.video import decode_clip, encode_jpeg
+from facepipe.video import clip_file, decode_clip
 
 # Metadata the device writes on each clip (x-amz-meta-*); the key's name is the fallback.
 META_SEQ = "seq"
@@ -37,37 +33,26 @@ def clip_ref(bucket: str, key: str, version_id: str | None, metadata: dict[str, 
 
 
 def extract_clip(bucket: str, key: str, version_id: str | None, settings: Settings) -> ExtractResult:
-    """Validate, download and decode a clip; store ``frames_per_clip`` frames as JPEGs under ``frames/``."""
+    """Validate, download and decode a clip; choose ``frames_per_clip`` frames for recognize to read.
+
+    Nothing is written: recognize decodes the chosen frames from the clip itself (a frame PUT costs 12x a
+    GET), so this stage has no side effects and a repeated delivery simply repeats it.
+    """
     start = time.perf_counter()
     parse_clip_key(key)  # refuse a bad key before touching S3
-    info = s3_store.head(bucket, key, version_id)
-    size = int(info.get("ContentLength", 0))
-    if size == 0:
-        raise EmptyClipError(f"{key}: empty clip (0 bytes)")
-    if size > settings.max_clip_bytes:
-        raise ClipTooLargeError(f"{key}: clip is {size} bytes, limit {settings.max_clip_bytes}")
-    ref = clip_ref(bucket, key, version_id, {k.lower(): v for k, v in info.get("Metadata", {}).items()})
-    data = s3_store.get_bytes(bucket, key, version_id)
-    suffix = Path(key).suffix
-    with tempfile.NamedTemporaryFile(suffix=suffix) as handle:
-        handle.write(data)
-        handle.flush()
+    data, metadata = s3_store.get_clip(bucket, key, version_id, max_bytes=settings.max_clip_bytes)
+    ref = clip_ref(bucket, key, version_id, metadata)
+    with clip_file(data, key) as path:
         decoded = decode_clip(
-            Path(handle.name),
+            path,
             frames_wanted=settings.frames_per_clip,
             max_seconds=settings.max_clip_seconds,
             max_pixels=settings.max_frame_pixels,
             name=key,
         )
-    name = Path(key).stem
-    prefix = f"{settings.frames_prefix}{ref.device_id}/{name}/"
-    jpegs = [(index, t_ms, encode_jpeg(frame)) for index, t_ms, frame in decoded.frames]
-    with ThreadPoolExecutor(max_workers=min(8, len(jpegs))) as pool:
-        list(pool.map(lambda j: s3_store.put_bytes(bucket, f"{prefix}{j[0]:05d}.jpg", j[2], "image/jpeg"), jpegs))
-    frames = [FrameRef(bucket=bucket, key=f"{prefix}{i:05d}.jpg", index=i, t_ms=t) for i, t, _ in jpegs]
     return ExtractResult(
         clip=ref,
-        frames=frames,
+        frames=[FrameRef(index=index, t_ms=t_ms) for index, t_ms, _ in decoded.frames],
         frames_total=decoded.total,
         frames_skipped=decoded.skipped,
         timings_ms={"extract": round((time.perf_counter() - start) * 1000, 1)},

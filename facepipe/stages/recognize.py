@@ -1,13 +1,15 @@
-"""Recognize: the faces of one stored frame, matched against the gallery."""
+"""Recognize: the chosen frames of one clip, decoded from the clip, their faces matched against the gallery."""
 
 from __future__ import annotations
 
 import time
 
+import cv2
+
 from facepipe import faces, s3_store
-from facepipe.contracts import FrameFaces, RecognizeRequest
+from facepipe.contracts import FrameFaces, RecognizeRequest, RecognizeResult
 from facepipe.settings import Settings
-from facepipe.video import decode_jpeg_rgb
+from facepipe.video import clip_file, read_frames
 
 _cache: s3_store.GalleryCache | None = None
 
@@ -20,25 +22,31 @@ def gallery_cache(settings: Settings) -> s3_store.GalleryCache:
     return _cache
 
 
-def recognize_frame(request: RecognizeRequest, settings: Settings) -> FrameFaces:
+def recognize_clip(request: RecognizeRequest, settings: Settings) -> RecognizeResult:
+    """Every requested frame's faces; the faces of all the frames are encoded in one batch."""
     start = time.perf_counter()
     gallery = gallery_cache(settings).get()
-    frame = request.frame
-    data = s3_store.get_bytes(frame.bucket, frame.key)
-    image = decode_jpeg_rgb(data, max_pixels=settings.max_frame_pixels, name=frame.key)
-    found, detected = faces.recognize_faces(
-        image,
+    clip = request.clip
+    data, _ = s3_store.get_clip(clip.bucket, clip.key, clip.version_id, max_bytes=settings.max_clip_bytes)
+    with clip_file(data, clip.key) as path:
+        decoded = read_frames(
+            path,
+            [frame.index for frame in request.frames],
+            max_seconds=settings.max_clip_seconds,
+            max_pixels=settings.max_frame_pixels,
+            name=clip.key,
+        )
+    images = [cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) for _, frame in decoded]
+    found = faces.recognize_frames(
+        images,
         gallery,
         tolerance=settings.match_tolerance,
         model=settings.detect_model,
         max_side=settings.detect_max_side,
         max_faces=settings.max_faces_per_frame,
     )
-    return FrameFaces(
-        index=frame.index,
-        t_ms=frame.t_ms,
-        key=frame.key,
-        faces=found,
-        faces_detected=detected,
-        ms=round((time.perf_counter() - start) * 1000, 1),
-    )
+    frames = [
+        FrameFaces(index=ref.index, t_ms=ref.t_ms, faces=seen.faces, faces_detected=seen.detected, ms=seen.ms)
+        for ref, seen in zip(request.frames, found, strict=True)
+    ]
+    return RecognizeResult(frames=frames, ms=round((time.perf_counter() - start) * 1000, 1))

@@ -1,4 +1,4 @@
-"""RecognizeFunction: one frame in, its faces out (matched against the gallery cached from S3)."""
+"""RecognizeFunction: a clip's chosen frames in, their faces out (matched against the gallery cached from S3)."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from facepipe.contracts import UNKNOWN, RecognizeRequest
 from facepipe.faces import load_models
 from facepipe.settings import get_settings
-from facepipe.stages.recognize import gallery_cache, recognize_frame
+from facepipe.stages.recognize import gallery_cache, recognize_clip
 
 logger = Logger()
 tracer = Tracer()
@@ -25,11 +25,11 @@ except Exception as exc:  # no gallery yet: the first invocation says so clearly
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     request = parse(event=event, model=RecognizeRequest)
-    result = recognize_frame(request, get_settings())
-    unknown = sum(1 for face in result.faces if face.id == UNKNOWN)
-    metrics.add_metric(name="Faces", unit=MetricUnit.Count, value=len(result.faces))
-    metrics.add_metric(name="UnknownFaces", unit=MetricUnit.Count, value=unknown)
+    result = recognize_clip(request, get_settings())
+    found = [face.id for frame in result.frames for face in frame.faces]
+    metrics.add_metric(name="Faces", unit=MetricUnit.Count, value=len(found))
+    metrics.add_metric(name="UnknownFaces", unit=MetricUnit.Count, value=found.count(UNKNOWN))
     metrics.add_metric(name="RecognizeMs", unit=MetricUnit.Milliseconds, value=result.ms)
     # Ids and distances only: face encodings never reach the logs.
-    logger.info("frame recognized", frame=result.index, faces=[f.id for f in result.faces], ms=result.ms)
+    logger.info("clip recognized", frames=len(result.frames), faces=found, ms=result.ms)
     return result.model_dump(mode="json")

@@ -202,4 +202,4 @@ def test_a_function_role_missing_a_grant_fails_the_clip(enforced, clip_factory):
             iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=text)
     assert message is not None, "no result"
     assert message["status"] == "error"
-    assert "(403) when calling the HeadObject operation" in message["error"]["message"]
+    assert "(AccessDenied) when calling the GetObject operation" in message["error"]["message"]

@@ -28,9 +28,7 @@ def test_people_erase_removes_a_person_everywhere(gallery_path, samples, clip_fa
             upload_clip(clip_factory(p), bucket=out.bucket, device_id="erase", seq=i)
             for i, p in enumerate(["kit_with_rose.jpg", "obama-480p.jpg"], 1)
         ]
-        got = receive_results(out.queue_url, {u.key: u for u in uploads}, timeout_s=60)
-        kit_frames = [f["key"] for f in got[uploads[0].key][0]["frames"]]
-        obama_frames = [f["key"] for f in got[uploads[1].key][0]["frames"]]
+        receive_results(out.queue_url, {u.key: u for u in uploads}, timeout_s=60)
 
         code = main(
             [
@@ -46,7 +44,9 @@ def test_people_erase_removes_a_person_everywhere(gallery_path, samples, clip_fa
             ]
         )
         assert code == 0
-        assert "Erased kit_harington: 4 gallery photo(s)" in capsys.readouterr().out  # 2 local + 2 in S3
+        said = capsys.readouterr().out
+        assert "Erased kit_harington: 4 gallery photo(s)" in said  # 2 local + 2 in S3
+        assert "1 of 2 stored clip(s) deleted" in said
 
         s3 = boto3.client("s3")
         assert "kit_harington" not in Gallery.load(local_gallery).ids()
@@ -54,12 +54,14 @@ def test_people_erase_removes_a_person_everywhere(gallery_path, samples, clip_fa
         gallery_versions = s3.list_object_versions(Bucket=out.bucket, Prefix=out.gallery_key)["Versions"]
         assert len(gallery_versions) == 1  # no older version still holds the encodings
         assert "Item" not in boto3.client("dynamodb").get_item(TableName=out.table, Key={"id": {"S": "kit_harington"}})
-        remaining = {o["Key"] for o in s3.list_objects_v2(Bucket=out.bucket, Prefix="frames/").get("Contents", [])}
-        assert remaining.isdisjoint(kit_frames) and set(obama_frames) <= remaining
+        # The clip Kit is in is gone with every version; Obama's clip stays. No frames were ever stored.
+        remaining = {o["Key"] for o in s3.list_object_versions(Bucket=out.bucket, Prefix="clips/").get("Versions", [])}
+        assert remaining == {uploads[1].key}
+        assert s3.list_objects_v2(Bucket=out.bucket, Prefix="frames/").get("KeyCount", 0) == 0
         audit = s3.list_objects_v2(Bucket=out.bucket, Prefix="audit/erasures/")["Contents"]
         record = json.loads(s3_store.get_bytes(out.bucket, audit[0]["Key"]))
         assert record["person_id"] == "kit_harington" and record["record_deleted"] is True
-        assert sorted(record["frames_deleted"]) == sorted(kit_frames)
+        assert record["clips_deleted"] == [uploads[0].key] and record["clips_scanned"] == 2
         assert "encoding" not in json.dumps(record)
         assert json.loads((tmp_path / "erasures.jsonl").read_text().splitlines()[0])["person_id"] == "kit_harington"
 

@@ -54,7 +54,7 @@ def handler(stage: str):
     return load_handler(ROOT / "functions" / stage / "app.py")
 
 
-def test_extract_event_gives_three_frames_in_s3(aws, clip_factory):
+def test_extract_event_chooses_three_frames_and_writes_nothing(aws, clip_factory):
     created = event("extract.json")
     detail = created["detail"]
     aws.put_object(
@@ -70,12 +70,10 @@ def test_extract_event_gives_three_frames_in_s3(aws, clip_factory):
         "seq": 42,
         "captured_at": "2026-11-25T10:15:00.123Z",
     }
-    assert [f["key"] for f in result["frames"]] == [
-        f"frames/pi-kitchen/000042_20261125T101500123Z/{i:05d}.jpg" for i in (4, 7, 10)
-    ]
-    for frame in result["frames"]:
-        assert aws.head_object(Bucket=frame["bucket"], Key=frame["key"])["ContentType"] == "image/jpeg"
+    assert result["frames"] == [{"index": 4, "t_ms": 133.3}, {"index": 7, "t_ms": 233.3}, {"index": 10, "t_ms": 333.3}]
     assert result["frames_total"] == 15 and result["timings_ms"]["extract"] > 0
+    stored = [o["Key"] for o in aws.list_objects_v2(Bucket=detail["bucket"]["name"])["Contents"]]
+    assert stored == [detail["object"]["key"]]  # the clip only: no frame is written
 
 
 def test_extract_prefers_s3_metadata_over_the_key(aws, clip_factory):
@@ -99,19 +97,30 @@ def test_extract_rejects_a_malformed_event_naming_the_field(aws):
         handler("extract")(bad, LambdaContext("ExtractFunction"))
 
 
-def test_recognize_event_finds_obama(aws, gallery_path, samples):
-    import cv2
+def _put_clip(aws, request: dict, path) -> dict:
+    """Store a clip at the request's key (this test bucket is not versioned: the request names no version)."""
+    aws.put_object(Bucket=request["clip"]["bucket"], Key=request["clip"]["key"], Body=path.read_bytes())
+    request["clip"]["version_id"] = None
+    return request
 
-    request = event("recognize.json")
+
+def test_recognize_event_finds_obama_in_each_chosen_frame_of_the_clip(aws, gallery_path, clip_factory):
+    request = _put_clip(aws, event("recognize.json"), clip_factory("obama-480p.jpg"))
     aws.put_object(Bucket="facepipe-clips-example", Key="gallery/gallery.json", Body=gallery_path.read_bytes())
-    frame = cv2.resize(cv2.imread(str(samples / "probes" / "obama-480p.jpg")), (640, 480))
-    aws.put_object(
-        Bucket="facepipe-clips-example", Key=request["frame"]["key"], Body=cv2.imencode(".jpg", frame)[1].tobytes()
-    )
     result = handler("recognize")(request, LambdaContext("RecognizeFunction"))
-    assert [f["id"] for f in result["faces"]] == ["obama"]
-    assert result["index"] == 7 and result["faces_detected"] == 1
-    assert result["faces"][0]["distance"] < 0.4
+    assert [(f["index"], f["t_ms"]) for f in result["frames"]] == [(4, 133.3), (7, 233.3), (10, 333.3)]
+    for frame in result["frames"]:
+        assert [f["id"] for f in frame["faces"]] == ["obama"] and frame["faces_detected"] == 1
+        assert frame["faces"][0]["distance"] < 0.4
+    assert result["ms"] >= sum(f["ms"] for f in result["frames"]) * 0.9
+
+
+def test_recognize_refuses_a_frame_the_clip_does_not_have(aws, gallery_path, clip_factory):
+    request = _put_clip(aws, event("recognize.json"), clip_factory("obama-480p.jpg"))
+    request["frames"].append({"index": 40, "t_ms": 1333.3})
+    aws.put_object(Bucket="facepipe-clips-example", Key="gallery/gallery.json", Body=gallery_path.read_bytes())
+    with pytest.raises(Exception, match=r"000042_20261125T101500123Z.mp4: frame\(s\) \[40\] do not decode"):
+        handler("recognize")(request, LambdaContext("RecognizeFunction"))
 
 
 def test_recognize_without_a_gallery_says_so(aws, samples):
@@ -121,7 +130,7 @@ def test_recognize_without_a_gallery_says_so(aws, samples):
 
 
 def test_recognize_rejects_a_malformed_event(aws):
-    with pytest.raises(Exception, match=r"frame\s+Field required"):
+    with pytest.raises(Exception, match=r"frames\s+Field required"):
         handler("recognize")({"clip": event("recognize.json")["clip"]}, LambdaContext("RecognizeFunction"))
 
 
@@ -165,7 +174,8 @@ def test_enrich_event_merges_frames_and_adds_records(students_table, result_vali
         "frames_seen": 1,
         "box": [10, 60, 60, 10],
     }
-    assert message["timings_ms"]["extract"] == 61.2 and message["timings_ms"]["recognize"] == 101.5
+    assert message["timings_ms"]["extract"] == 61.2 and message["timings_ms"]["recognize"] == 412.0
+    assert message["timings_ms"]["recognize_frames"] == 296.7  # 101.5 + 98.2 + 97.0
     assert message["clip"]["seq"] == 42 and len(message["frames"]) == 3
 
 
@@ -187,14 +197,15 @@ def test_state_machine_event_is_what_eventbridge_delivers():
     assert event("statemachine.json")["detail"]["object"]["key"].startswith("clips/")
 
 
-def test_thirty_faces_in_a_frame_are_capped_to_the_largest(aws, gallery_path, samples, monkeypatch):
+def test_thirty_faces_in_a_frame_are_capped_to_the_largest(aws, gallery_path, samples, tmp_path):
     """A crowd: every face is detected, the largest MAX_FACES_PER_FRAME are recognized, and it says so."""
     import cv2
 
     from facepipe import faces
+    from facepipe.clipmaker import make_clip
     from facepipe.contracts import RecognizeRequest
     from facepipe.images import load_rgb
-    from facepipe.stages.recognize import recognize_frame
+    from facepipe.stages.recognize import recognize_clip
 
     tiles = []
     for probe in ("obama-480p.jpg", "alex_lacamoire1.jpg", "johnsnow_test1.jpg", "two_people.jpg", "kit_with_rose.jpg"):
@@ -205,15 +216,12 @@ def test_thirty_faces_in_a_frame_are_capped_to_the_largest(aws, gallery_path, sa
             tiles.append(cv2.resize(crop, (200, 200)))
     tiles = (tiles * 10)[:30]
     sheet = np.vstack([np.hstack(tiles[r * 6 : (r + 1) * 6]) for r in range(5)])  # 1200x1000, 30 faces
-    request = event("recognize.json")
+    clip = make_clip(sheet, tmp_path / "crowd.mp4", size=(1200, 1000), motion="still", noise=1.0)
+    request = _put_clip(aws, event("recognize.json"), clip)
+    request["frames"] = [{"index": 7, "t_ms": 233.3}]
     aws.put_object(Bucket="facepipe-clips-example", Key="gallery/gallery.json", Body=gallery_path.read_bytes())
-    aws.put_object(
-        Bucket="facepipe-clips-example",
-        Key=request["frame"]["key"],
-        Body=cv2.imencode(".jpg", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))[1].tobytes(),
-    )
     settings = get_settings().model_copy(update={"detect_max_side": 1200, "max_faces_per_frame": 20})
-    result = recognize_frame(RecognizeRequest.model_validate(request), settings)
-    assert result.faces_detected == 30
-    assert len(result.faces) == 20
-    assert {f.id for f in result.faces} <= {"obama", "alex_lacamoire", "kit_harington", "biden", "rose_leslie"}
+    (frame,) = recognize_clip(RecognizeRequest.model_validate(request), settings).frames
+    assert frame.faces_detected == 30
+    assert len(frame.faces) == 20
+    assert {f.id for f in frame.faces} <= {"obama", "alex_lacamoire", "kit_harington", "biden", "rose_leslie"}

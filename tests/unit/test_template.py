@@ -36,18 +36,16 @@ def test_template_declares_what_the_pipeline_needs():
     assert {
         "FramesPerClip",
         "MatchTolerance",
-        "MapConcurrency",
-        "FramesRetentionDays",
         "ClipsRetentionDays",
         "RecognizeMemory",
         "Architecture",
         "GalleryKey",
     } <= params.keys()
-    assert (params["FramesRetentionDays"], params["ClipsRetentionDays"]) == ("1", "7")
+    assert params["ClipsRetentionDays"] == "7"
     bucket = template.properties("ClipsBucket")
     assert bucket["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"] is True
     rules = {r["Prefix"]: r for r in bucket["LifecycleConfiguration"]["Rules"]}
-    assert set(rules) == {"clips/", "frames/"}
+    assert set(rules) == {"clips/"}  # no frames are stored: the clips are the only images kept
     queue = template.properties("ResultsQueue")
     assert queue["FifoQueue"] is True and "RedrivePolicy" in queue
     _, machine = template.state_machine()
@@ -68,7 +66,7 @@ def test_template_declares_what_the_pipeline_needs():
 def test_asl_has_no_arn_and_every_task_retries():
     text = (ROOT / "statemachine" / "pipeline.asl.json").read_text()
     assert "arn:aws:lambda" not in text and "${ExtractFunctionArn}" in text
-    definition = json.loads(text.replace("${MapConcurrency}", "4"))
+    definition = json.loads(text)
 
     def tasks(states: dict) -> list[tuple[str, dict]]:
         found = []

@@ -1,0 +1,117 @@
+"""``cost``: what one camera (2 clips/s, all day) costs in AWS at list prices, from measured stage times.
+
+docs/PERFORMANCE.md's model, in code so the bench prices what it measured rather than a guess. Every
+service a clip touches is counted, per clip: the device's PUT; Step Functions Express (request and
+duration); three Lambda invocations (requests and GB-seconds); the two GETs of the clip (extract and
+recognize; no HEAD, no frame PUTs); SQS FIFO send, receive and delete; the idempotency claim in DynamoDB
+(a conditional put and an update: two write units) and the records read; CloudWatch Logs (the bytes each
+invocation writes at the template's defaults, Lambda's own lines included); X-Ray traces at the default
+sampling; S3 storage of the clips for their retention. Per stack (not per camera): the alarm topic's KMS
+key and three alarms, listed apart.
+
+Lambda time is estimated from the local stage times measured on one core: the CPU part scales with the
+vCPU share a memory size buys (1,769 MB = one vCPU; the stages are single-threaded, so more buys nothing),
+plus the S3 round trip each stage waits for in AWS.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+CLIPS_PER_DAY = 2 * 86_400  # one camera, 0.5 s clips
+VCPU_MB = 1_769
+
+# us-east-1 list prices (2026-11).
+LAMBDA_GB_S = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
+LAMBDA_REQUEST = 0.20 / 1e6
+SFN_EXPRESS_REQUEST = 1.00 / 1e6
+SFN_EXPRESS_GB_S = 0.00001667  # billed per 100 ms at 64 MB steps
+S3_PUT = 0.005 / 1000
+S3_GET = 0.0004 / 1000
+S3_GB_MONTH = 0.023
+SQS_FIFO_REQUEST = 0.50 / 1e6
+DYNAMODB_WRITE_UNIT = 0.625 / 1e6
+DYNAMODB_READ_UNIT = 0.125 / 1e6
+LOGS_GB = 0.50
+XRAY_TRACE = 5.00 / 1e6
+XRAY_SAMPLED = 0.05  # the default rule's 5% (its 1 trace/s reservoir is per account, shared by the fleet)
+
+# Bytes logged per clip at the template's defaults (LogLevel WARNING; Lambda's JSON log format with its
+# system lines at WARN: no START/END/REPORT lines): the metrics each handler emits (CloudWatch embedded
+# metric format, ~0.3 KB per invocation, measured from the handlers' output).
+LOG_BYTES_PER_CLIP = 3 * 320
+# Network waits a stage has in AWS that the local measurement does not (S3 GET of a ~60 KB clip).
+S3_GET_S = 0.025
+DYNAMODB_S = 0.010
+
+
+class StageCost(BaseModel):
+    name: str
+    memory_mb: int
+    local_ms: float
+    lambda_ms: float
+
+
+class CostModel(BaseModel):
+    architecture: str
+    stages: list[StageCost]
+    execution_s: float
+    clip_bytes: int
+    clips_retention_days: int
+    lines: dict[str, float]  # $ per camera-day, by service
+    per_camera_day: float
+    per_1000_clips: float
+    per_stack_month: dict[str, float]
+
+
+def lambda_ms(local_ms: float, memory_mb: int, wait_s: float) -> float:
+    """A stage's Lambda duration: its CPU time scaled by the vCPU share, plus the waits AWS adds."""
+    return local_ms * max(1.0, VCPU_MB / memory_mb) + wait_s * 1000
+
+
+def camera_day(
+    *,
+    extract_ms: float,
+    recognize_ms: float,
+    enrich_ms: float,
+    execution_s: float,
+    clip_bytes: int,
+    architecture: str = "x86_64",
+    memory_mb: dict[str, int] | None = None,
+    clips_retention_days: int = 7,
+) -> CostModel:
+    """The cost of one camera-day from the local stage times (ms on one core of this machine)."""
+    memory = {"extract": 1024, "recognize": VCPU_MB, "enrich": 256} | (memory_mb or {})
+    stages = [
+        StageCost(name="extract", memory_mb=memory["extract"], local_ms=extract_ms, lambda_ms=0.0),
+        StageCost(name="recognize", memory_mb=memory["recognize"], local_ms=recognize_ms, lambda_ms=0.0),
+        StageCost(name="enrich", memory_mb=memory["enrich"], local_ms=enrich_ms, lambda_ms=0.0),
+    ]
+    waits = {"extract": S3_GET_S, "recognize": S3_GET_S, "enrich": 3 * DYNAMODB_S}
+    for stage in stages:
+        stage.lambda_ms = round(lambda_ms(stage.local_ms, stage.memory_mb, waits[stage.name]), 1)
+    gb_s = sum(s.lambda_ms / 1000 * s.memory_mb / 1024 for s in stages)
+    n = CLIPS_PER_DAY
+    billed_execution_s = max(0.1, -(-execution_s // 0.1) * 0.1)  # per 100 ms
+    lines = {
+        "Lambda (GB-s + 3 requests)": n * (gb_s * LAMBDA_GB_S[architecture] + 3 * LAMBDA_REQUEST),
+        "Step Functions Express": n * (SFN_EXPRESS_REQUEST + billed_execution_s * 0.0625 * SFN_EXPRESS_GB_S),
+        "S3 requests (1 PUT, 2 GETs)": n * (S3_PUT + 2 * S3_GET),
+        "S3 storage (clips)": n * clip_bytes / 1e9 * S3_GB_MONTH / 30 * clips_retention_days,
+        "SQS FIFO (send, receive, delete)": n * 3 * SQS_FIFO_REQUEST,
+        "DynamoDB (claim: 2 writes; records: 1 read)": n * (2 * DYNAMODB_WRITE_UNIT + DYNAMODB_READ_UNIT),
+        "CloudWatch Logs": n * LOG_BYTES_PER_CLIP / 1e9 * LOGS_GB,
+        "X-Ray (5% sampled)": n * XRAY_SAMPLED * XRAY_TRACE,
+    }
+    total = sum(lines.values())
+    return CostModel(
+        architecture=architecture,
+        stages=stages,
+        execution_s=round(execution_s, 3),
+        clip_bytes=clip_bytes,
+        clips_retention_days=clips_retention_days,
+        lines={k: round(v, 3) for k, v in lines.items()},
+        per_camera_day=round(total, 2),
+        per_1000_clips=round(total / n * 1000, 4),
+        per_stack_month={"alarm topic KMS key": 1.00, "three CloudWatch alarms": 0.30},
+    )
