@@ -12,6 +12,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from facepipe.cli import main as facepipe
 from facepipe.clipmaker import make_clip
@@ -38,37 +39,49 @@ def make_demo_clips(samples: Path, out: Path) -> list[Path]:
     return clips
 
 
+def run_camera(
+    stack: Any, source: Any, spool: Path, *, device_id: str = "demo-pi", max_clips: int | None = None
+) -> tuple[Any, list[Any]]:
+    """A device service with its own settings and credentials against ``stack`` in this process, capturing
+    from ``source`` (a facepipe_device clip source, paced as a camera): what the Pi does, on this machine.
+    Returns the service's summary and every result it showed (``Shown``), in capture order."""
+    from facepipe_device.config import DeviceConfig
+    from facepipe_device.service import DeviceService
+
+    from facepipe.local.endpoint import Endpoint
+
+    shown: list[Any] = []
+    outputs = stack.outputs
+    config = DeviceConfig(
+        device_id=device_id,
+        bucket=outputs.bucket,
+        queue_url=outputs.queue_url,
+        endpoint_url=outputs.endpoint_url,
+        spool_dir=spool,
+        # Short long-polls so the run ends as soon as the last result is in (a Pi keeps 20 s).
+        poll_wait_s=1,
+    ).validate()
+    device = Endpoint.from_env(stack.add_device(device_id))
+    service = DeviceService(config, on_shown=shown.append, s3=device.client("s3"), sqs=device.client("sqs"))
+    stack.settle()  # the device's clients are long-lived too (see LocalStack.settle)
+    summary = service.run(source.clips(), max_clips=max_clips)
+    return summary, shown
+
+
 def run_device(clips: list[Path], gallery: Path, students: Path, out: Path) -> int:
     """The stack in this process and the device service against it, printing what the Pi prints."""
-    from facepipe_device.config import DeviceConfig
-    from facepipe_device.results import Shown
-    from facepipe_device.service import DeviceService
     from facepipe_device.sources import FileSource
 
     from facepipe.annotate import annotate_result
     from facepipe.gallery import Gallery
-    from facepipe.local.endpoint import Endpoint
     from facepipe.local.stack import local_stack
     from facepipe.records import validate_records
 
-    shown: list[Shown] = []
     with local_stack() as stack:
         outputs = stack.outputs
         stack.load(gallery=Gallery.load(gallery), students=validate_records(students).records)
         print(f"   endpoint {outputs.endpoint_url}, bucket {outputs.bucket}, recognize workers {stack.workers}\n")
-        config = DeviceConfig(
-            device_id="demo-pi",
-            bucket=outputs.bucket,
-            queue_url=outputs.queue_url,
-            endpoint_url=outputs.endpoint_url,
-            spool_dir=out / "spool",
-            # Short long-polls so the demo exits as soon as the last result is in (a Pi keeps 20 s).
-            poll_wait_s=1,
-        ).validate()
-        device = Endpoint.from_env(stack.add_device("demo-pi"))  # the device's own settings and credentials
-        service = DeviceService(config, on_shown=shown.append, s3=device.client("s3"), sqs=device.client("sqs"))
-        stack.settle()  # the device's clients are long-lived too (see LocalStack.settle)
-        summary = service.run(FileSource(clips[0].parent).clips())
+        summary, shown = run_camera(stack, FileSource(clips[0].parent), out / "spool")
         for item in shown:
             if item.message is not None:
                 annotate_result(item.message, out / "frames", s3=stack.client("s3"))

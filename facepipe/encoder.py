@@ -15,10 +15,10 @@ Conversion needs the ``onnx`` package, running only ``onnxruntime``.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import tempfile
 import threading
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +35,21 @@ _lock = threading.Lock()
 _session: Any = None
 
 
+def model_file(name: str) -> Path:
+    """A model file of the ``face_recognition_models`` package, found without importing it (its import
+    loads pkg_resources: ~0.3 s of every cold start)."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("face_recognition_models is not installed (it holds dlib's model files)")
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / name
+    if not path.is_file():
+        raise RuntimeError(f"{path}: missing from face_recognition_models")
+    return path
+
+
 def source_model() -> Path:
     """dlib's network file as face_recognition_models installs it."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # its pkg_resources import warns
-        import face_recognition_models
-
-    return Path(face_recognition_models.face_recognition_model_location())
+    return model_file("dlib_face_recognition_resnet_model_v1.dat")
 
 
 def model_path(settings: Settings) -> Path:
@@ -105,8 +113,13 @@ def encode_chips(chips: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
-    """``python -m facepipe.encoder``: convert into the cache (image build, ``make install``)."""
-    print(convert(get_settings()))
+    """``python -m facepipe.encoder``: convert the encoder and save the face detector into the cache (image
+    build, ``make install``), so no cold start does either."""
+    from facepipe import faces
+
+    settings = get_settings()
+    print(convert(settings))
+    print(faces.cache_detector(settings))
 
 
 if __name__ == "__main__":

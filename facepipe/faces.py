@@ -7,16 +7,20 @@ the pixels of the frame that was passed in.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 import time
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from facepipe import encoder
 from facepipe.contracts import UNKNOWN, Face
+from facepipe.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from facepipe.gallery import Gallery
@@ -25,10 +29,56 @@ Box = tuple[int, int, int, int]
 
 _models_lock = threading.Lock()
 _models: Any = None
+_dlib: dict[str, Any] = {}
+
+
+def _dlib_model(name: str) -> Any:
+    """dlib's HOG detector (``hog``), its CNN detector (``cnn``) or its 5-point landmark predictor
+    (``landmarks``), loaded once per process. Only these run in the pipeline: importing face_recognition
+    would also load the 68-point predictor and dlib's encoder (1.5 s of every cold start)."""
+    if name not in _dlib:
+        import dlib
+
+        with _models_lock:
+            if name not in _dlib:
+                if name == "hog":
+                    _dlib[name] = dlib.fhog_object_detector(str(cache_detector()))
+                elif name == "cnn":
+                    _dlib[name] = dlib.cnn_face_detection_model_v1(
+                        str(encoder.model_file("mmod_human_face_detector.dat"))
+                    )
+                elif name == "landmarks":
+                    _dlib[name] = dlib.shape_predictor(str(encoder.model_file("shape_predictor_5_face_landmarks.dat")))
+                else:
+                    raise ValueError(f"no dlib model {name!r}")
+    return _dlib[name]
+
+
+def detector_path(settings: Settings | None = None) -> Path:
+    """Where dlib's HOG face detector is cached in its binary form (named by the dlib version)."""
+    import dlib
+
+    return (settings or get_settings()).encoder_cache_dir / f"frontal_face_detector-dlib{dlib.__version__}.svm"
+
+
+def cache_detector(settings: Settings | None = None) -> Path:
+    """dlib's HOG face detector saved in binary form once: ``get_frontal_face_detector`` rebuilds it from
+    text on every call (0.25-0.35 s of each cold start), loading the saved file takes 1 ms."""
+    path = detector_path(settings)
+    if not path.exists():
+        import dlib
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".detector-", delete=False) as handle:
+            pass
+        dlib.get_frontal_face_detector().save(handle.name)
+        os.replace(handle.name, path)
+    return path
 
 
 def _face_recognition() -> Any:
-    """Import face_recognition (which loads dlib's models) once per process."""
+    """Import face_recognition (which loads all of dlib's models) once per process: only the reference
+    encoder and the plain library's defaults (tests, `facepipe bench`) use it."""
     global _models
     if _models is None:
         with _models_lock:
@@ -50,7 +100,8 @@ def load_models() -> None:
     """Load the detector, landmarks and encoder now (cold start) rather than on the first frame, and run each
     once: their first call allocates what later calls reuse (ONNX Runtime's arena, dlib's HOG pyramid), a
     cost that belongs to the cold start (or provisioned concurrency's init), not to a person's first clip."""
-    _face_recognition()
+    _dlib_model("hog")
+    _dlib_model("landmarks")
     encoder.load()
     blank = np.zeros((480, 640, 3), dtype=np.uint8)
     detect_faces(blank)
@@ -88,19 +139,19 @@ def detect_faces(image: np.ndarray, *, model: str = "hog", max_side: int = 640, 
     the pixel count, and faces in a room camera's frame are large enough at 640 px. Boxes are scaled back
     and clipped to the image.
     """
-    fr = _face_recognition()
     height, width = image.shape[:2]
     scale = min(1.0, max_side / max(height, width))
     small = _resize(image, scale) if scale < 1.0 else image
-    found = fr.face_locations(small, number_of_times_to_upsample=upsample, model=model)
+    found = _dlib_model(model)(small, upsample)
     boxes: list[Box] = []
-    for top, right, bottom, left in found:
+    for rect in found:
+        rect = rect.rect if model == "cnn" else rect  # the CNN detector gives (rect, confidence)
         boxes.append(
             (
-                max(0, round(top / scale)),
-                min(width, round(right / scale)),
-                min(height, round(bottom / scale)),
-                max(0, round(left / scale)),
+                max(0, round(rect.top() / scale)),
+                min(width, round(rect.right() / scale)),
+                min(height, round(rect.bottom() / scale)),
+                max(0, round(rect.left() / scale)),
             )
         )
     return boxes
@@ -110,10 +161,10 @@ def _shapes(image: np.ndarray, boxes: list[Box]) -> Any:
     """dlib's five landmarks of each face (what face_recognition's ``model="small"`` encodes from)."""
     import dlib
 
-    fr = _face_recognition()
+    predictor = _dlib_model("landmarks")
     shapes = dlib.full_object_detections()
     for top, right, bottom, left in boxes:
-        shapes.append(fr.api.pose_predictor_5_point(image, dlib.rectangle(left, top, right, bottom)))
+        shapes.append(predictor(image, dlib.rectangle(left, top, right, bottom)))
     return shapes
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from facepipe.bench import clips as bench_clips
 from facepipe.bench.accuracy import score
+from facepipe.bench.camera import run_like_the_demo
+from facepipe.bench.cost import camera_day, template_defaults
 from facepipe.bench.latency import measure_latency
 from facepipe.bench.output import plot, print_report
 from facepipe.bench.process import cold_start, machine, worker_rss_mb
@@ -18,6 +20,7 @@ from facepipe.bench.recognition import bench_encoder, bench_recognize
 from facepipe.bench.report import BenchReport, BenchSettings
 from facepipe.bench.runner import Runner
 from facepipe.bench.throughput import measure_throughput, soak
+from facepipe.local.template import StackTemplate
 from facepipe.settings import Settings
 
 
@@ -38,6 +41,14 @@ def register(sub: Any) -> None:
         type=int,
         metavar="N",
         help="also upload N clips (default 600) at 2 clips/s and watch the backlog",
+    )
+    p.add_argument(
+        "--camera",
+        type=int,
+        default=40,
+        metavar="N",
+        help="clips a device sends at 2 clips/s to a stack started cold, as the demo runs (0: skip; default: "
+        "%(default)s)",
     )
     p.add_argument("--json", type=Path, metavar="OUT", help="write the report here")
     p.add_argument("--plot", type=Path, metavar="OUT.png", help="latency distribution and throughput")
@@ -61,7 +72,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
             match_tolerance=settings.match_tolerance,
         ),
     )
-    progress = tqdm(total=6 + (1 if args.soak else 0), desc="facepipe bench", unit="step", file=sys.stderr)
+    progress = tqdm(total=7 + (1 if args.soak else 0), desc="facepipe bench", unit="step", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         gallery, _ = enroll(samples / "people", settings)
         clips = bench_clips.make_bench_clips(samples, Path(tmp))
@@ -73,6 +84,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         with local_stack(workers=args.workers) as stack:
             stack.load(gallery=gallery, students=validate_records(samples / "students.json").records)
             runner = Runner(stack)
+            stack.settle()
             try:
                 rows = [(runner.one(c.path, "bench-accuracy"), c) for c in clips]  # every probe clip once
                 report.accuracy = score([r for r, _ in rows], {r["key"]: (c.people, c.unknown_faces) for r, c in rows})
@@ -103,6 +115,19 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
                 progress.update()
             finally:
                 runner.close()
+        students = validate_records(samples / "students.json").records
+        if args.camera:
+            report.camera = run_like_the_demo([c.path for c in clips], gallery, students, args.camera)
+        progress.update()
+        stages = report.stages_s_p50
+        report.cost = camera_day(
+            extract_ms=stages["extract_s"] * 1000,
+            recognize_ms=stages["recognize_s"] * 1000,
+            enrich_ms=stages["enrich_s"] * 1000,
+            execution_s=stages["execution_s"],
+            clip_bytes=round(sum(p.stat().st_size for p in one_face) / len(one_face)),
+            **template_defaults(StackTemplate.load()),
+        )
     progress.close()
     print_report(report)
     if args.json:

@@ -16,7 +16,11 @@ plus the S3 round trip each stage waits for in AWS.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
+
+from facepipe.local.template import StackTemplate
 
 CLIPS_PER_DAY = 2 * 86_400  # one camera, 0.5 s clips
 VCPU_MB = 1_769
@@ -43,6 +47,27 @@ LOG_BYTES_PER_CLIP = 3 * 320
 # Network waits a stage has in AWS that the local measurement does not (S3 GET of a ~60 KB clip).
 S3_GET_S = 0.025
 DYNAMODB_S = 0.010
+
+
+def template_defaults(template: StackTemplate) -> dict[str, Any]:
+    """The configuration the template deploys by default: architecture, memory per stage, clip retention."""
+    defaults = template.parameter_defaults()
+    refs = defaults | {"AWS::NoValue": ""}
+    globals_memory = int(template.doc.get("Globals", {}).get("Function", {}).get("MemorySize", 128))
+
+    def memory(logical: str) -> int:
+        value = template.properties(logical).get("MemorySize", globals_memory)
+        return int(template.resolve(value, refs, {}))
+
+    return {
+        "architecture": defaults["Architecture"],
+        "memory_mb": {
+            "extract": memory("ExtractFunction"),
+            "recognize": memory("RecognizeFunction"),
+            "enrich": memory("EnrichFunction"),
+        },
+        "clips_retention_days": int(defaults["ClipsRetentionDays"]),
+    }
 
 
 class StageCost(BaseModel):
@@ -76,12 +101,13 @@ def camera_day(
     enrich_ms: float,
     execution_s: float,
     clip_bytes: int,
-    architecture: str = "x86_64",
-    memory_mb: dict[str, int] | None = None,
-    clips_retention_days: int = 7,
+    architecture: str,
+    memory_mb: dict[str, int],
+    clips_retention_days: int,
 ) -> CostModel:
-    """The cost of one camera-day from the local stage times (ms on one core of this machine)."""
-    memory = {"extract": 1024, "recognize": VCPU_MB, "enrich": 256} | (memory_mb or {})
+    """The cost of one camera-day from the local stage times (ms on one core of this machine), at the given
+    configuration (:func:`template_defaults` gives the template's)."""
+    memory = memory_mb
     stages = [
         StageCost(name="extract", memory_mb=memory["extract"], local_ms=extract_ms, lambda_ms=0.0),
         StageCost(name="recognize", memory_mb=memory["recognize"], local_ms=recognize_ms, lambda_ms=0.0),

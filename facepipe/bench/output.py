@@ -41,6 +41,17 @@ def print_report(report: BenchReport) -> None:
             f"Soak: {s.answered}/{s.clips} answered, backlog {s.backlog_first_tenth} -> {s.backlog_last_tenth}"
             f" ({'grows' if s.backlog_grows else 'steady'}), p50 {s.latency_p50_s} s, p95 {s.latency_p95_s} s"
         )
+    if (c := report.camera) is not None:
+        print(
+            f"As the demo runs (a device at 2 clips/s, stack started cold, one process): {c.answered}/{c.clips} "
+            f"answered, stack ready in {c.stack_ready_s} s, first clip {c.first_clip_s} s, p50 {c.p50} s, "
+            f"p95 {c.p95} s, max {c.max} s"
+        )
+    if (cost := report.cost) is not None:
+        print(
+            f"AWS cost per camera-day ({cost.architecture}, list prices, measured stage times): "
+            f"${cost.per_camera_day:.2f} = " + ", ".join(f"{k} ${v:.3f}" for k, v in cost.lines.items())
+        )
     print(
         f"Recognize cold start {report.cold_start_s} s (fresh process to first result); worker peak RSS "
         f"{report.worker_peak_rss_mb} MB"

@@ -6,6 +6,8 @@
 - ``recognize``, ``encoder``: :mod:`.recognition`
 - ``latency_s``, ``stages_s_p50``: :mod:`.latency` (through :mod:`.runner`)
 - ``throughput``, ``soak``: :mod:`.throughput`
+- ``camera`` (a device at 2 clips/s from a cold start, as the demo runs): :mod:`.camera`
+- ``cost`` (a camera-day in AWS from the measured stage times): :mod:`.cost`
 - the terminal summary and the plot: :mod:`.output`; the command: :mod:`.command`
 """
 
@@ -14,6 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from facepipe.bench.cost import CostModel
 
 
 class Machine(BaseModel):
@@ -80,6 +84,19 @@ class Latency(BaseModel):
     overhead_p50: float
 
 
+class Camera(BaseModel):
+    """A device at 2 clips/s against a stack started cold, in one process, as `make demo` runs."""
+
+    clips: int
+    answered: int
+    missing: int
+    stack_ready_s: float
+    first_clip_s: float | None
+    p50: float
+    p95: float
+    max: float | None
+
+
 class ThroughputLevel(BaseModel):
     concurrency: int
     clips: int
@@ -108,6 +125,8 @@ class BenchReport(BaseModel):
     latency_s: Latency | None = None
     stages_s_p50: dict[str, float] = Field(default_factory=dict)
     throughput: list[ThroughputLevel] = Field(default_factory=list)
+    camera: Camera | None = None
+    cost: CostModel | None = None
     soak: Soak | None = None
     worker_peak_rss_mb: float | None = None
     warm_pool_start_s: float | None = None

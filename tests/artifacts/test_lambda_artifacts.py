@@ -121,6 +121,7 @@ def test_recognize_image_imports_with_only_its_requirements_and_what_the_dockerf
     )
     assert built.returncode == 0, built.stderr[-2000:]
     loaded = _import(recognize_python, [task], "RecognizeFunction", tmp_path, env)
-    assert {"app", "facepipe", "dlib", "face_recognition_models", "onnxruntime"} <= loaded
-    # The handler opened the baked model: nothing converted at cold start.
-    assert "onnx" not in loaded
+    assert {"app", "facepipe", "dlib", "onnxruntime"} <= loaded
+    # The handler opened the baked models: nothing converted at cold start, and neither face_recognition
+    # (it would load the 68-point predictor and dlib's encoder) nor its models' pkg_resources was imported.
+    assert not {"onnx", "face_recognition", "face_recognition_models", "pkg_resources"} & loaded

@@ -61,3 +61,17 @@ def test_max_faces_keeps_the_largest(samples, gallery, max_faces):
     capped = faces.recognize_image(image, gallery, tolerance=0.54, max_side=1024, max_faces=max_faces)
     area = {f.id: (f.box[2] - f.box[0]) * (f.box[1] - f.box[3]) for f in every}
     assert [f.id for f in capped] == [max(area, key=area.__getitem__)]
+
+
+def test_the_cached_detector_finds_what_dlibs_own_finds(samples):
+    """The binary copy of dlib's HOG detector (loaded in 1 ms instead of rebuilt in 0.3 s) is the same model."""
+    import dlib
+
+    from facepipe.images import load_rgb
+
+    fresh = dlib.get_frontal_face_detector()
+    for probe in ("two_people.jpg", "obama_and_biden.jpg", "kit_with_rose.jpg"):
+        image = load_rgb(samples / "probes" / probe, max_bytes=10**8, max_pixels=10**8)
+        expected = [(r.top(), r.right(), r.bottom(), r.left()) for r in fresh(image, 1)]
+        assert faces.detect_faces(image, max_side=10_000, upsample=1) == expected, probe
+        assert expected

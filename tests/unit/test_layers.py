@@ -33,7 +33,19 @@ def _files(*names: str) -> list[Path]:
 
 
 CORE = _files("contracts", "clip_keys", "errors", "settings")
-DOMAIN = _files("images", "video", "faces", "gallery", "records", "enroll", "clipmaker", "annotate")
+DOMAIN = _files(
+    "images",
+    "video",
+    "faces",
+    "encoder",
+    "dlib_net",
+    "onnx_export",
+    "gallery",
+    "records",
+    "enroll",
+    "clipmaker",
+    "annotate",
+)
 STAGES = sorted((ROOT / "facepipe" / "stages").glob("*.py"))
 DEVICE = sorted((ROOT / "device" / "facepipe_device").glob("*.py"))
 

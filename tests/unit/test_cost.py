@@ -1,0 +1,46 @@
+"""The cost model prices what the template deploys, every per-clip service counted."""
+
+from __future__ import annotations
+
+from facepipe.bench.cost import CLIPS_PER_DAY, camera_day, template_defaults
+from facepipe.local.template import StackTemplate
+
+
+def test_the_model_reads_the_configuration_the_template_deploys():
+    assert template_defaults(StackTemplate.load()) == {
+        "architecture": "x86_64",
+        "memory_mb": {"extract": 1024, "recognize": 1769, "enrich": 256},
+        "clips_retention_days": 7,
+    }
+
+
+def test_a_camera_day_counts_every_service_a_clip_touches():
+    model = camera_day(
+        extract_ms=20.0,
+        recognize_ms=100.0,
+        enrich_ms=5.0,
+        execution_s=0.25,
+        clip_bytes=60_000,
+        architecture="x86_64",
+        memory_mb={"extract": 1024, "recognize": 1769, "enrich": 256},
+        clips_retention_days=7,
+    )
+    assert CLIPS_PER_DAY == 172_800
+    # One PUT (the device's) and two GETs (extract, recognize): no HEAD, no frame PUTs.
+    assert model.lines["S3 requests (1 PUT, 2 GETs)"] == round(172_800 * (0.005 + 2 * 0.0004) / 1000, 3) == 1.002
+    assert model.lines["SQS FIFO (send, receive, delete)"] == round(172_800 * 3 * 0.5e-6, 3)
+    # Recognize at one vCPU: its measured time plus the S3 round trip; enrich at 256 MB: 6.9x its CPU time.
+    extract, recognize, enrich = model.stages
+    assert (recognize.lambda_ms, extract.lambda_ms) == (125.0, round(20 * 1769 / 1024 + 25, 1))
+    assert enrich.lambda_ms == round(5 * 1769 / 256 + 30, 1)
+    assert model.per_camera_day == round(sum(model.lines.values()), 2)
+    assert len(model.lines) == 8
+
+
+def test_arm64_costs_less_for_the_same_work():
+    common = dict(extract_ms=20.0, recognize_ms=100.0, enrich_ms=5.0, execution_s=0.25, clip_bytes=60_000)
+    memory = {"extract": 1024, "recognize": 1769, "enrich": 256}
+    x86 = camera_day(**common, architecture="x86_64", memory_mb=memory, clips_retention_days=7)
+    arm = camera_day(**common, architecture="arm64", memory_mb=memory, clips_retention_days=7)
+    assert arm.per_camera_day < x86.per_camera_day
+    assert arm.lines["S3 requests (1 PUT, 2 GETs)"] == x86.lines["S3 requests (1 PUT, 2 GETs)"]
