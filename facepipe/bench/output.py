@@ -53,7 +53,8 @@ def print_report(report: BenchReport) -> None:
             f"${cost.per_camera_day:.2f} = " + ", ".join(f"{k} ${v:.3f}" for k, v in cost.lines.items())
         )
     print(
-        f"Recognize cold start {report.cold_start_s} s (fresh process to first result); worker peak RSS "
+        f"Recognize cold start {report.cold_start_s} s (fresh process to first result, median of 3; max "
+        f"{report.cold_start_max_s} s); worker peak RSS "
         f"{report.worker_peak_rss_mb} MB"
     )
 

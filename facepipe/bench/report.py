@@ -131,6 +131,7 @@ class BenchReport(BaseModel):
     worker_peak_rss_mb: float | None = None
     warm_pool_start_s: float | None = None
     cold_start_s: float | None = None
+    cold_start_max_s: float | None = None
     cold_worker_rss_mb: float | None = None
     duplicates: int = 0
     # Every clip's latency in the latency run, for the plot: not part of the JSON report.
