@@ -103,7 +103,7 @@ def cmd_people_erase(args: argparse.Namespace, settings: Settings) -> int:
 
 # --- recognize --------------------------------------------------------------------------------------
 def cmd_recognize(args: argparse.Namespace, settings: Settings) -> int:
-    from facepipe import faces
+    from facepipe import faces, recognition
     from facepipe.gallery import Gallery
     from facepipe.images import load_rgb
 
@@ -115,10 +115,11 @@ def cmd_recognize(args: argparse.Namespace, settings: Settings) -> int:
         start = time.perf_counter()
         try:
             image = load_rgb(path, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
-            found = faces.recognize_image(
+            found = recognition.recognize_image(
                 image,
                 gallery,
                 tolerance=tolerance,
+                margin=settings.match_margin,
                 model=args.model or settings.detect_model,
                 max_side=args.max_side or settings.photo_detect_max_side,
             )
@@ -243,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     p.add_argument("--gallery", type=Path, default=DEFAULT_GALLERY)
     p.add_argument("--json", action="store_true", help="one JSON line per image")
-    p.add_argument("--tolerance", type=float, help="match distance limit (default: MATCH_TOLERANCE or 0.54)")
+    p.add_argument("--tolerance", type=float, help="match distance limit (default: MATCH_TOLERANCE or 0.60)")
     p.add_argument("--model", choices=["hog", "cnn"], help="face detector (default: hog)")
     p.add_argument(
         "--max-side",

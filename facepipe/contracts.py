@@ -56,6 +56,8 @@ class FrameRef(_Contract):
 
     index: int = Field(ge=0)
     t_ms: float = Field(ge=0)
+    # Variance of the Laplacian: recognize searches the sharpest chosen frame for small faces.
+    sharpness: float | None = Field(default=None, ge=0)
 
 
 class ExtractResult(_Contract):

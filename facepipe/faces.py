@@ -10,16 +10,14 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from facepipe import encoder
-from facepipe.contracts import UNKNOWN, Face
+from facepipe.contracts import UNKNOWN
 from facepipe.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -222,90 +220,6 @@ def keep_largest(boxes: list[Box], limit: int) -> list[Box]:
     if len(boxes) <= limit:
         return boxes
     return sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]), reverse=True)[:limit]
-
-
-@dataclass(frozen=True)
-class FrameResult:
-    """One frame's faces, how many were detected (before ``max_faces``), and its share of the time."""
-
-    faces: list[Face]
-    detected: int
-    ms: float
-
-
-def recognize_frames(
-    images: list[np.ndarray],
-    gallery: Gallery,
-    *,
-    tolerance: float,
-    model: str = "hog",
-    max_side: int = 640,
-    max_faces: int | None = None,
-) -> list[FrameResult]:
-    """Every face in each RGB image with its identity, distance and box; the faces of all the images are
-    encoded in one batch (one encoder call per clip, not per face).
-
-    With ``max_faces``, only the largest faces of a frame are encoded (a crowd should not stall a frame); a
-    detected count above ``len(faces)`` tells the caller the frame was capped. Each frame's ``ms`` is its
-    detection and alignment plus its faces' share of the batch.
-    """
-    boxes: list[list[Box]] = []
-    detected: list[int] = []
-    chips: list[np.ndarray] = []
-    spent: list[float] = []
-    for image in images:
-        start = time.perf_counter()
-        found = detect_faces(image, model=model, max_side=max_side)
-        kept = found if max_faces is None else keep_largest(found, max_faces)
-        chips.append(face_chips(image, kept))
-        boxes.append(kept)
-        detected.append(len(found))
-        spent.append(time.perf_counter() - start)
-    start = time.perf_counter()
-    encodings = encoder.encode_chips(np.concatenate(chips)) if chips else np.empty((0, 128))
-    matches = match_encodings(encodings, gallery, tolerance=tolerance)
-    per_face = (time.perf_counter() - start) / max(1, len(matches))
-    results: list[FrameResult] = []
-    cursor = 0
-    for kept, count, seconds in zip(boxes, detected, spent, strict=True):
-        mine = matches[cursor : cursor + len(kept)]
-        cursor += len(kept)
-        found_faces = [
-            Face(id=pid, distance=None if dist is None else round(dist, 4), box=list(box))
-            for (pid, dist), box in zip(mine, kept, strict=True)
-        ]
-        results.append(FrameResult(found_faces, count, round((seconds + per_face * len(kept)) * 1000, 1)))
-    return results
-
-
-def recognize_faces(
-    image: np.ndarray,
-    gallery: Gallery,
-    *,
-    tolerance: float,
-    model: str = "hog",
-    max_side: int = 640,
-    max_faces: int | None = None,
-) -> tuple[list[Face], int]:
-    """Every face in one RGB image and how many were detected (see :func:`recognize_frames`)."""
-    (one,) = recognize_frames(
-        [image], gallery, tolerance=tolerance, model=model, max_side=max_side, max_faces=max_faces
-    )
-    return one.faces, one.detected
-
-
-def recognize_image(
-    image: np.ndarray,
-    gallery: Gallery,
-    *,
-    tolerance: float,
-    model: str = "hog",
-    max_side: int = 640,
-    max_faces: int | None = None,
-) -> list[Face]:
-    """Every face in an RGB image with its identity, distance and box (see :func:`recognize_faces`)."""
-    found, _ = recognize_faces(image, gallery, tolerance=tolerance, model=model, max_side=max_side, max_faces=max_faces)
-    return found
 
 
 def recognize_with_library_defaults(image: np.ndarray, gallery: Gallery, *, tolerance: float) -> list[str]:

@@ -50,6 +50,13 @@ def register(sub: Any) -> None:
         help="clips a device sends at 2 clips/s to a stack started cold, as the demo runs (0: skip; default: "
         "%(default)s)",
     )
+    p.add_argument(
+        "--videos",
+        type=Path,
+        metavar="DIR",
+        help="instead: recognition on a labelled folder of real videos (labels.csv with file,people; people/ to "
+        "enroll), cut into 0.5 s clips as given and as a room camera sees them, beside the plain library's defaults",
+    )
     p.add_argument("--json", type=Path, metavar="OUT", help="write the report here")
     p.add_argument("--plot", type=Path, metavar="OUT.png", help="latency distribution and throughput")
     p.add_argument("--workers", type=int, help="recognize workers (default: one per core)")
@@ -63,14 +70,12 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from facepipe.local.stack import local_stack
     from facepipe.records import validate_records
 
+    if args.videos is not None:
+        return _finish(cmd_bench_videos(args, settings), args)
     samples = settings.samples_dir.resolve()
     report = BenchReport(
         machine=machine(),
-        settings=BenchSettings(
-            frames_per_clip=settings.frames_per_clip,
-            detect_max_side=settings.detect_max_side,
-            match_tolerance=settings.match_tolerance,
-        ),
+        settings=_settings_of(settings),
     )
     progress = tqdm(total=7 + (1 if args.soak else 0), desc="facepipe bench", unit="step", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
@@ -130,12 +135,57 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
             **template_defaults(StackTemplate.load()),
         )
     progress.close()
+    return _finish(report, args)
+
+
+def _settings_of(settings: Settings) -> BenchSettings:
+    return BenchSettings(
+        frames_per_clip=settings.frames_per_clip,
+        detect_max_side=settings.detect_max_side,
+        match_tolerance=settings.match_tolerance,
+    )
+
+
+def cmd_bench_videos(args: argparse.Namespace, settings: Settings) -> BenchReport:
+    from facepipe.bench.videos import bench_videos
+    from facepipe.devset import make_dev_clips, read_labels
+    from facepipe.enroll import enroll
+    from facepipe.errors import FacepipeError
+    from facepipe.local.stack import local_stack
+
+    try:
+        videos = read_labels(args.videos)
+    except ValueError as exc:
+        raise FacepipeError(str(exc)) from None
+    if not (args.videos / "people").is_dir():
+        raise FacepipeError(f"{args.videos}: no people/ folder to enroll")
+    report = BenchReport(machine=machine(), settings=_settings_of(settings))
+    with tempfile.TemporaryDirectory() as tmp:
+        gallery, enrolled = enroll(args.videos / "people", settings)
+        for path, reason in enrolled.errors:
+            print(f"facepipe: {path}: {reason} (not enrolled)", file=sys.stderr)
+        if not gallery.people:
+            raise FacepipeError(f"{args.videos / 'people'}: nobody could be enrolled")
+        clips = make_dev_clips(videos, Path(tmp) / "clips")
+        print(f"{len(clips)} clips from {len(videos)} videos; {len(gallery.people)} people enrolled", file=sys.stderr)
+        with local_stack(workers=args.workers) as stack:
+            stack.load(gallery=gallery)
+            runner = Runner(stack)
+            stack.settle()
+            try:
+                report.videos = bench_videos(runner, clips, gallery, settings)
+            finally:
+                runner.close()
+    return report
+
+
+def _finish(report: BenchReport, args: argparse.Namespace) -> int:
     print_report(report)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report.as_json(), indent=2))
         print(f"Report: {args.json}")
-    if args.plot:
+    if args.plot and report.latencies:
         plot(report, args.plot)
         print(f"Plot: {args.plot}")
     return 0

@@ -34,12 +34,30 @@ def print_report(report: BenchReport) -> None:
             f"End-to-end latency ({lat.clips} clips): p50 {lat.p50} s, p95 {lat.p95} s, max {lat.max} s; "
             f"overhead (latency - the three stages) p50 {lat.overhead_p50} s"
         )
-    print("Stages p50 (s): " + ", ".join(f"{k.removesuffix('_s')} {v}" for k, v in report.stages_s_p50.items()))
-    print("Throughput: " + ", ".join(f"{t.concurrency} in flight: {t.clips_per_s} clips/s" for t in report.throughput))
+    if report.stages_s_p50:
+        print("Stages p50 (s): " + ", ".join(f"{k.removesuffix('_s')} {v}" for k, v in report.stages_s_p50.items()))
+    if report.throughput:
+        print(
+            "Throughput: " + ", ".join(f"{t.concurrency} in flight: {t.clips_per_s} clips/s" for t in report.throughput)
+        )
     if (s := report.soak) is not None:
         print(
             f"Soak: {s.answered}/{s.clips} answered, backlog {s.backlog_first_tenth} -> {s.backlog_last_tenth}"
             f" ({'grows' if s.backlog_grows else 'steady'}), p50 {s.latency_p50_s} s, p95 {s.latency_p95_s} s"
+        )
+    if (v := report.videos) is not None:
+        for name, ours in v.ours.items():
+            plain = v.plain_library[name]
+            print(
+                f"Videos, {name} ({ours.clips} clips): recall {ours.recall:.3f} ({ours.named}/{ours.appearances}), "
+                f"wrong {ours.wrong_names}, strangers named {ours.stranger_clips_named}/{ours.stranger_clips}; "
+                f"plain library: recall {plain.recall:.3f}, wrong {plain.wrong_names}, strangers named "
+                f"{plain.stranger_clips_named}/{plain.stranger_clips}"
+            )
+        print(
+            f"Per-clip recognize compute, clips with a face: ours p50 {v.ours_clip_ms_p50} ms (p95 "
+            f"{v.ours_clip_ms_p95}); budget (three frames with dlib-bin's encoder, before the speed issue) p50 "
+            f"{v.reference_clip_ms_p50} ms; plain library's defaults p50 {v.plain_library_clip_ms_p50} ms"
         )
     if (c := report.camera) is not None:
         print(
@@ -52,6 +70,8 @@ def print_report(report: BenchReport) -> None:
             f"AWS cost per camera-day ({cost.architecture}, list prices, measured stage times): "
             f"${cost.per_camera_day:.2f} = " + ", ".join(f"{k} ${v:.3f}" for k, v in cost.lines.items())
         )
+    if report.cold_start_s is None:
+        return
     print(
         f"Recognize cold start {report.cold_start_s} s (fresh process to first result, median of 3; max "
         f"{report.cold_start_max_s} s); worker peak RSS "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facepipe import encoder, faces
+from facepipe import encoder, faces, recognition
 from facepipe.bench.report import Encoder, Recognition
 from facepipe.bench.stats import pct
 from facepipe.gallery import Gallery
@@ -24,10 +24,16 @@ def bench_recognize(gallery: Gallery, clips: list[Path], settings: Settings) -> 
         decoded = decode_clip(clip, frames_wanted=settings.frames_per_clip, max_seconds=5, max_pixels=10**8)
         frames += [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for _, _, f in decoded.frames]
     ours, default, same = [], [], 0
-    faces.recognize_image(frames[0], gallery, tolerance=settings.match_tolerance)  # warm both paths
+    recognition.recognize_image(frames[0], gallery, tolerance=settings.match_tolerance)  # warm both paths
     for frame in frames:
         start = time.perf_counter()
-        a = faces.recognize_image(frame, gallery, tolerance=settings.match_tolerance, max_side=settings.detect_max_side)
+        a = recognition.recognize_image(
+            frame,
+            gallery,
+            tolerance=settings.match_tolerance,
+            margin=settings.match_margin,
+            max_side=settings.detect_max_side,
+        )
         ours.append((time.perf_counter() - start) * 1000)
         start = time.perf_counter()
         b = faces.recognize_with_library_defaults(frame, gallery, tolerance=settings.match_tolerance)

@@ -7,6 +7,7 @@
 - ``latency_s``, ``stages_s_p50``: :mod:`.latency` (through :mod:`.runner`)
 - ``throughput``, ``soak``: :mod:`.throughput`
 - ``camera`` (a device at 2 clips/s from a cold start, as the demo runs): :mod:`.camera`
+- ``videos`` (`--videos DIR`: recognition on real video, per appearance): :mod:`.videos`
 - ``cost`` (a camera-day in AWS from the measured stage times): :mod:`.cost`
 - the terminal summary and the plot: :mod:`.output`; the command: :mod:`.command`
 """
@@ -97,6 +98,31 @@ class Camera(BaseModel):
     max: float | None
 
 
+class VideoScore(BaseModel):
+    """Person-appearances in one group of clips: how many were named, wrong names, strangers named."""
+
+    clips: int
+    appearances: int
+    named: int
+    recall: float
+    wrong_names: int
+    stranger_clips: int
+    stranger_clips_named: int
+
+
+class VideoBench(BaseModel):
+    """`--videos DIR`: ours and the plain library's defaults on the same clips, by version of the clips."""
+
+    ours: dict[str, VideoScore]
+    plain_library: dict[str, VideoScore]
+    ours_clip_ms_p50: float  # clips with a face (as the reference)
+    ours_clip_ms_p95: float
+    plain_library_clip_ms_p50: float
+    reference_clip_ms_p50: float
+    misses: list[str]
+    wrong: list[str]
+
+
 class ThroughputLevel(BaseModel):
     concurrency: int
     clips: int
@@ -126,6 +152,7 @@ class BenchReport(BaseModel):
     stages_s_p50: dict[str, float] = Field(default_factory=dict)
     throughput: list[ThroughputLevel] = Field(default_factory=list)
     camera: Camera | None = None
+    videos: VideoBench | None = None
     cost: CostModel | None = None
     soak: Soak | None = None
     worker_peak_rss_mb: float | None = None

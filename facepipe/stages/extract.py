@@ -52,7 +52,10 @@ def extract_clip(bucket: str, key: str, version_id: str | None, settings: Settin
         )
     return ExtractResult(
         clip=ref,
-        frames=[FrameRef(index=index, t_ms=t_ms) for index, t_ms, _ in decoded.frames],
+        frames=[
+            FrameRef(index=index, t_ms=t_ms, sharpness=score)
+            for (index, t_ms, _), score in zip(decoded.frames, decoded.sharpness, strict=True)
+        ],
         frames_total=decoded.total,
         frames_skipped=decoded.skipped,
         timings_ms={"extract": round((time.perf_counter() - start) * 1000, 1)},

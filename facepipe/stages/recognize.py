@@ -6,7 +6,7 @@ import time
 
 import cv2
 
-from facepipe import faces, s3_store
+from facepipe import recognition, s3_store
 from facepipe.contracts import FrameFaces, RecognizeRequest, RecognizeResult
 from facepipe.settings import Settings
 from facepipe.video import clip_file, read_frames
@@ -37,12 +37,17 @@ def recognize_clip(request: RecognizeRequest, settings: Settings) -> RecognizeRe
             name=clip.key,
         )
     images = [cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) for _, frame in decoded]
-    found = faces.recognize_frames(
+    sharpest = max(range(len(request.frames)), key=lambda n: request.frames[n].sharpness or 0.0)
+    found = recognition.recognize_frames(
         images,
         gallery,
         tolerance=settings.match_tolerance,
+        margin=settings.match_margin,
+        anchor=sharpest,
         model=settings.detect_model,
         max_side=settings.detect_max_side,
+        small_face_max_side=settings.small_face_max_side or None,
+        decisive_face_px=settings.decisive_face_px,
         max_faces=settings.max_faces_per_frame,
     )
     frames = [

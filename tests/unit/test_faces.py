@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facepipe import faces
+from facepipe import faces, recognition
 from facepipe.images import load_rgb
 
 
@@ -16,7 +16,7 @@ def test_every_probe_gives_exactly_the_expected_people(samples, expected_probes,
         image = load_rgb(
             samples / "probes" / name, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels
         )
-        found = faces.recognize_image(
+        found = recognition.recognize_image(
             image, gallery, tolerance=settings.match_tolerance, max_side=settings.photo_detect_max_side
         )
         named = [f.id for f in found if f.id != faces.UNKNOWN]
@@ -26,8 +26,8 @@ def test_every_probe_gives_exactly_the_expected_people(samples, expected_probes,
 
 def test_boxes_are_in_original_pixels_whatever_the_detection_scale(samples, gallery, settings):
     image = load_rgb(samples / "probes" / "obama-1080p.jpg", max_bytes=10**8, max_pixels=10**8)
-    small = faces.recognize_image(image, gallery, tolerance=0.54, max_side=480)
-    large = faces.recognize_image(image, gallery, tolerance=0.54, max_side=1920)
+    small = recognition.recognize_image(image, gallery, tolerance=0.54, max_side=480)
+    large = recognition.recognize_image(image, gallery, tolerance=0.54, max_side=1920)
     assert [f.id for f in small] == [f.id for f in large] == ["obama"]
     # Same face, found at two scales: boxes agree to within a few percent of the face size.
     size = small[0].box[2] - small[0].box[0]
@@ -38,7 +38,7 @@ def test_boxes_are_in_original_pixels_whatever_the_detection_scale(samples, gall
 def test_a_frame_with_no_face_gives_no_match(gallery):
     rng = np.random.default_rng(0)
     noise = rng.integers(0, 255, size=(480, 640, 3), dtype=np.uint8)
-    assert faces.recognize_image(noise, gallery, tolerance=0.54) == []
+    assert recognition.recognize_image(noise, gallery, tolerance=0.54) == []
 
 
 def test_matching_beyond_tolerance_is_unknown(gallery):
@@ -57,8 +57,8 @@ def test_an_empty_gallery_makes_everyone_unknown(gallery):
 @pytest.mark.parametrize("max_faces", [1])
 def test_max_faces_keeps_the_largest(samples, gallery, max_faces):
     image = load_rgb(Path(samples / "probes" / "two_people.jpg"), max_bytes=10**8, max_pixels=10**8)
-    every = faces.recognize_image(image, gallery, tolerance=0.54, max_side=1024)
-    capped = faces.recognize_image(image, gallery, tolerance=0.54, max_side=1024, max_faces=max_faces)
+    every = recognition.recognize_image(image, gallery, tolerance=0.54, max_side=1024)
+    capped = recognition.recognize_image(image, gallery, tolerance=0.54, max_side=1024, max_faces=max_faces)
     area = {f.id: (f.box[2] - f.box[0]) * (f.box[1] - f.box[3]) for f in every}
     assert [f.id for f in capped] == [max(area, key=area.__getitem__)]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from facepipe.contracts import result_schema
 from facepipe.local.template import StackTemplate
+from facepipe.settings import Settings, explicit_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,6 +24,26 @@ def test_recognize_image_installs_exactly_the_test_venv_requirements():
     # Both the test venv and the recognize runtime install it without dependencies.
     assert makefile.count("--no-deps $(FACE_RECOGNITION)") == 2
     assert dockerfile.startswith("#") and "FROM public.ecr.aws/lambda/python:3.12" in dockerfile
+
+
+def test_the_templates_defaults_are_the_settings_defaults():
+    """A parameter that sets a function's environment deploys the value the code and the tests run with."""
+    template = StackTemplate.load(ROOT / "template.yaml")
+    params = template.parameter_defaults()
+    defaults = explicit_settings()
+    compared = 0
+    for name, value in template.function_environment("RecognizeFunction").items():
+        field = name.lower()
+        if (
+            isinstance(value, dict)
+            and set(value) == {"Ref"}
+            and value["Ref"] in params
+            and field in Settings.model_fields
+        ):
+            declared = explicit_settings(**{field: params[value["Ref"]]})
+            assert getattr(declared, field) == getattr(defaults, field), name
+            compared += 1
+    assert compared >= 5  # frames, tolerance, margin, small faces, gallery refresh at least
 
 
 def test_committed_result_schema_is_the_contract():

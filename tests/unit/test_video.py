@@ -10,7 +10,7 @@ import pytest
 
 from facepipe.clip_keys import parse_clip_key
 from facepipe.errors import ClipError
-from facepipe.video import decode_clip, spread_indices
+from facepipe.video import choose_frames, decode_clip
 
 LIMITS = {"frames_wanted": 3, "max_seconds": 5.0, "max_pixels": 4096 * 2160}
 
@@ -44,10 +44,35 @@ def test_bad_keys_are_refused_with_the_expected_shape(key):
 
 @pytest.mark.parametrize(
     ("total", "count", "expected"),
-    [(15, 3, [4, 7, 10]), (15, 1, [7]), (15, 4, [3, 7, 8, 11]), (2, 3, [0, 1]), (1, 3, [0]), (0, 3, [])],
+    [(15, 3, [2, 7, 12]), (15, 1, [7]), (15, 4, [1, 5, 9, 13]), (2, 3, [0, 1]), (1, 3, [0]), (0, 3, [])],
 )
-def test_frames_are_spread_and_include_the_middle(total, count, expected):
-    assert spread_indices(total, count) == expected
+def test_with_equal_sharpness_the_middle_of_each_part_is_chosen(total, count, expected):
+    assert choose_frames([1.0] * total, count) == expected
+
+
+def test_the_sharpest_frame_of_each_part_is_chosen_and_undecodable_ones_never():
+    scores: list[float | None] = [5, 9, 1, 2, 3, None, 8, 8, 7, 2, 4, 6, None, None, None]
+    assert choose_frames(scores, 3) == [1, 7, 11]  # 6 and 7 tie: 7 is nearer the middle
+    assert choose_frames([None, None, 3.0], 3) == [2]
+
+
+def test_a_blurred_frame_is_passed_over_for_a_sharp_one(clip_factory, tmp_path):
+    """Motion blur in the middle of a part: extract picks a sharp neighbour (blur names nobody)."""
+    clip = clip_factory("obama-480p.jpg")
+    capture = cv2.VideoCapture(str(clip))
+    frames = []
+    while (read := capture.read())[0]:
+        frames.append(read[1])
+    capture.release()
+    frames[7] = cv2.blur(frames[7], (15, 1))  # horizontal motion blur on the middle frame
+    blurred = tmp_path / "blurred.avi"
+    writer = cv2.VideoWriter(str(blurred), cv2.VideoWriter.fourcc(*"MJPG"), 30, (640, 480))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    decoded = decode_clip(blurred, **LIMITS)
+    assert 7 not in [index for index, _, _ in decoded.frames]
+    assert len(decoded.frames) == len(decoded.sharpness) == 3
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".avi"])
@@ -55,8 +80,9 @@ def test_decodes_clips_made_by_opencv(clip_factory, suffix):
     clip = clip_factory("obama-480p.jpg", suffix=suffix)
     decoded = decode_clip(clip, **LIMITS)
     assert decoded.total == 15
-    assert [index for index, _, _ in decoded.frames] == [4, 7, 10]
-    assert [t for _, t, _ in decoded.frames] == [133.3, 233.3, 333.3]
+    indices = [index for index, _, _ in decoded.frames]
+    assert len(indices) == 3 and indices[0] < 5 <= indices[1] < 10 <= indices[2]  # one from each third
+    assert [t for _, t, _ in decoded.frames] == [round(i * 1000 / 30, 1) for i in indices]
     assert decoded.frames[0][2].shape == (480, 640, 3)
 
 

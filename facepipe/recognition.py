@@ -1,0 +1,297 @@
+"""Recognition of a clip's frames (or of one photo): small faces found once and followed, one decision per person.
+
+A room camera sees faces 40-120 px tall. dlib's HOG window is 80 px: without upsampling it finds faces of
+~60 px and more in the copy it searches, so on the usual 640-px copy a 1280x720 room loses every face under
+~120 px (measured on the room-camera dev set, :mod:`facepipe.devset`). Searching every frame at full size
+with one upsample finds them all but costs 3-4x a frame's whole budget at 1280x720, so a clip is read so:
+
+1. **The anchor** (the sharpest chosen frame) is searched once for small faces: on a copy at most
+   ``small_face_max_side`` px, one upsample (faces down to ~36 px tall in frames up to that size).
+2. **The other frames** get the usual pass (``detect_max_side``, no upsample: anyone large entering), and
+   each anchor face they did not find is looked for in its neighbourhood only, scaled so the face is
+   ~100 px (a few ms).
+3. **Tracks**: a frame's faces are linked to the nearest face of the frames before (centres within a face
+   height, similar size): one track per person in the clip.
+4. **One decision per track**, from the mean of its encodings (noise of single frames averages out):
+   the nearest person if within ``tolerance`` *and* at least ``margin`` nearer than the next person.
+   Weak faces (under ``decisive_face_px`` tall, or blurred) are left out of the mean when the track has
+   a better one, and a track of weak faces only names someone when two of its frames agree on him.
+
+Every face of a track carries the track's decision; its distance is its own to the person named (or to
+the nearest person, when unknown).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from facepipe import encoder
+from facepipe.contracts import UNKNOWN, Face
+from facepipe.faces import Box, detect_faces, face_chips, keep_largest, pairwise_distances
+
+if TYPE_CHECKING:
+    from facepipe.gallery import Gallery
+
+# The face height (px) a neighbourhood search scales to: well above HOG's 80-px window once boxes shrink.
+_SEARCH_FACE_PX = 100
+# Neighbourhood searched around an anchor face, in face heights on each side (people move in 0.5 s).
+_SEARCH_REACH = 1.0
+# Below this sharpness (variance of the Laplacian of the aligned chip at 64x64) a face counts as blurred.
+# Measured on the dev set: sharp faces of 40-300 px 35-2600, defocused ones (sigma 1-1.2 px) 20-280: the
+# value depends on the face as much as the focus, so this only catches heavy blur.
+BLUR_SHARPNESS = 25.0
+
+
+def chip_sharpness(chip: np.ndarray) -> float:
+    """Sharpness of an aligned RGB face chip, at a fixed 64x64 so faces of every size compare."""
+    gray = cv2.cvtColor(cv2.resize(chip, (64, 64), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
+
+
+def _height(box: Box) -> int:
+    return box[2] - box[0]
+
+
+def _centre(box: Box) -> tuple[float, float]:
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+
+
+def same_face(a: Box, b: Box) -> bool:
+    """Whether two boxes (in two frames of one clip, or two passes over one frame) are one face: centres
+    within one face height and heights within a factor of 1.6."""
+    ha, hb = max(1, _height(a)), max(1, _height(b))
+    (ya, xa), (yb, xb) = _centre(a), _centre(b)
+    return max(ha, hb) / min(ha, hb) <= 1.6 and np.hypot(ya - yb, xa - xb) <= max(ha, hb)
+
+
+def search_near(image: np.ndarray, box: Box, *, model: str = "hog") -> list[Box]:
+    """Faces in the neighbourhood of ``box`` (a face found in another frame of the clip), on a crop scaled
+    so the face is ~100 px tall: a small face costs a few ms to follow instead of a full upsampled search."""
+    height, width = image.shape[:2]
+    reach = round(_height(box) * _SEARCH_REACH)
+    top, right = max(0, box[0] - reach), min(width, box[1] + reach)
+    bottom, left = min(height, box[2] + reach), max(0, box[3] - reach)
+    crop = image[top:bottom, left:right]
+    if crop.size == 0:
+        return []
+    scale = _SEARCH_FACE_PX / max(1, _height(box))
+    if scale > 1.0:
+        crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+    found = detect_faces(crop, model=model, max_side=max(crop.shape[:2]))
+    inv = 1.0 / scale if scale > 1.0 else 1.0
+    return [
+        (top + round(t * inv), left + round(r * inv), top + round(b * inv), left + round(lft * inv))
+        for t, r, b, lft in found
+    ]
+
+
+def detect_clip(
+    images: list[np.ndarray],
+    *,
+    anchor: int = 0,
+    model: str = "hog",
+    max_side: int = 640,
+    small_face_max_side: int | None = 1280,
+    max_faces: int | None = None,
+) -> list[tuple[list[Box], int]]:
+    """Every face in each frame of a clip (see the module's steps 1-2), boxes in each frame's own pixels,
+    with the number detected before ``max_faces`` (the largest faces are kept: a crowd must not stall a clip).
+
+    Without ``small_face_max_side`` every frame gets only the usual pass (still photos, and the setting 0).
+    """
+
+    def capped(boxes: list[Box]) -> tuple[list[Box], int]:
+        return (boxes if max_faces is None else keep_largest(boxes, max_faces)), len(boxes)
+
+    if not small_face_max_side:
+        return [capped(detect_faces(image, model=model, max_side=max_side)) for image in images]
+    anchors = capped(detect_faces(images[anchor], model=model, max_side=small_face_max_side, upsample=1))
+    found: list[tuple[list[Box], int]] = []
+    for n, image in enumerate(images):
+        if n == anchor:
+            found.append(anchors)
+            continue
+        boxes = detect_faces(image, model=model, max_side=max_side)
+        for box in anchors[0]:
+            if any(same_face(box, b) for b in boxes):
+                continue
+            near = [b for b in search_near(image, box, model=model) if same_face(box, b)]
+            if near:
+                boxes.append(min(near, key=lambda b: float(np.hypot(*np.subtract(_centre(b), _centre(box))))))
+        found.append(capped(boxes))
+    return found
+
+
+@dataclass
+class Track:
+    """One person's faces across a clip: (frame position, face position within the frame) pairs."""
+
+    members: list[tuple[int, int]] = field(default_factory=list)
+    last: Box = (0, 0, 0, 0)
+
+
+def link_tracks(boxes: list[list[Box]]) -> list[Track]:
+    """Faces linked across frames, greedily nearest first; a face links to at most one track and a track
+    takes at most one face per frame."""
+    tracks: list[Track] = []
+    for n, frame_boxes in enumerate(boxes):
+        pairs = sorted(
+            (np.hypot(*np.subtract(_centre(box), _centre(track.last))), t, f)
+            for f, box in enumerate(frame_boxes)
+            for t, track in enumerate(tracks)
+            if same_face(box, track.last)
+        )
+        taken_tracks: set[int] = set()
+        taken_faces: set[int] = set()
+        for _, t, f in pairs:
+            if t in taken_tracks or f in taken_faces:
+                continue
+            tracks[t].members.append((n, f))
+            tracks[t].last = frame_boxes[f]
+            taken_tracks.add(t)
+            taken_faces.add(f)
+        for f, box in enumerate(frame_boxes):
+            if f not in taken_faces:
+                tracks.append(Track([(n, f)], box))
+    return tracks
+
+
+@dataclass(frozen=True)
+class Decision:
+    person: str  # an enrolled id, or UNKNOWN
+    distances: list[float | None]  # each member face's own distance to ``person`` (or the nearest person)
+
+
+def person_distances(encodings: np.ndarray, gallery: Gallery) -> tuple[list[str], np.ndarray]:
+    """Enrolled ids and, for each encoding, its distance to each person (their nearest photo)."""
+    matrix, owners = gallery.matrix()
+    people = sorted(set(owners))
+    if not people or len(encodings) == 0:
+        return people, np.empty((len(encodings), len(people)))
+    by_photo = pairwise_distances(encodings, matrix)
+    columns = [np.flatnonzero(np.asarray(owners) == person) for person in people]
+    return people, np.stack([by_photo[:, cols].min(axis=1) for cols in columns], axis=1)
+
+
+def decide(
+    encodings: np.ndarray,
+    weak: list[bool],
+    gallery: Gallery,
+    *,
+    tolerance: float,
+    margin: float,
+) -> Decision:
+    """One track's person (see the module's step 4)."""
+    people, per_face = person_distances(encodings, gallery)
+    if not people:
+        return Decision(UNKNOWN, [None] * len(encodings))
+    strong = [i for i, w in enumerate(weak) if not w]
+    used = strong or list(range(len(encodings)))
+    mean = encodings[used].mean(axis=0, keepdims=True)
+    _, combined = person_distances(mean, gallery)
+    order = np.argsort(combined[0])
+    best = int(order[0])
+    nearest = float(combined[0, best])
+    second = float(combined[0, order[1]]) if len(people) > 1 else float("inf")
+    named = nearest <= tolerance and second - nearest >= margin
+    if named and not strong:
+        # Weak faces alone: two frames must agree on the person.
+        named = int((per_face[:, best] == per_face.min(axis=1)).sum()) >= 2
+    column = best if named else None
+    distances: list[float | None] = [float(row[column]) if column is not None else float(row.min()) for row in per_face]
+    return Decision(people[best] if named else UNKNOWN, distances)
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """One frame's faces, how many were detected (before ``max_faces``), and its share of the time."""
+
+    faces: list[Face]
+    detected: int
+    ms: float
+
+
+def recognize_frames(
+    images: list[np.ndarray],
+    gallery: Gallery,
+    *,
+    tolerance: float,
+    margin: float = 0.0,
+    anchor: int = 0,
+    model: str = "hog",
+    max_side: int = 640,
+    small_face_max_side: int | None = None,
+    decisive_face_px: int = 0,
+    max_faces: int | None = None,
+) -> list[FrameResult]:
+    """Every face in each RGB image of one clip, named by its track's decision (the module's steps); the
+    faces of all the images are encoded in one batch (one encoder call per clip, not per face).
+
+    A detected count above ``len(faces)`` tells the caller the frame was capped by ``max_faces``. Each
+    frame's ``ms`` is its detection and alignment plus its faces' share of the batch and the decisions.
+    """
+    spent: list[float] = []
+    start = time.perf_counter()
+    detected = detect_clip(
+        images,
+        anchor=anchor,
+        model=model,
+        max_side=max_side,
+        small_face_max_side=small_face_max_side,
+        max_faces=max_faces,
+    )
+    per_frame_detect = (time.perf_counter() - start) / max(1, len(images))
+    chips: list[np.ndarray] = []
+    for image, (boxes, _) in zip(images, detected, strict=True):
+        start = time.perf_counter()
+        chips.append(face_chips(image, boxes))
+        spent.append(per_frame_detect + time.perf_counter() - start)
+    start = time.perf_counter()
+    every_chip = np.concatenate(chips) if chips else np.empty((0, encoder.CHIP_SIZE, encoder.CHIP_SIZE, 3), np.uint8)
+    encodings = encoder.encode_chips(every_chip)
+    offsets = np.cumsum([0] + [len(boxes) for boxes, _ in detected])
+    names: dict[tuple[int, int], tuple[str, float | None]] = {}
+    for track in link_tracks([boxes for boxes, _ in detected]):
+        rows = [int(offsets[n] + f) for n, f in track.members]
+        weak = [
+            _height(detected[n][0][f]) < decisive_face_px or chip_sharpness(every_chip[row]) < BLUR_SHARPNESS
+            for (n, f), row in zip(track.members, rows, strict=True)
+        ]
+        decision = decide(encodings[rows], weak, gallery, tolerance=tolerance, margin=margin)
+        for member, distance in zip(track.members, decision.distances, strict=True):
+            names[member] = (decision.person, distance)
+    shared = (time.perf_counter() - start) / max(1, len(encodings))
+    results: list[FrameResult] = []
+    for n, ((boxes, count), seconds) in enumerate(zip(detected, spent, strict=True)):
+        found = [
+            Face(id=names[n, f][0], distance=_rounded(names[n, f][1]), box=list(box)) for f, box in enumerate(boxes)
+        ]
+        results.append(FrameResult(found, count, round((seconds + shared * len(boxes)) * 1000, 1)))
+    return results
+
+
+def _rounded(distance: float | None) -> float | None:
+    return None if distance is None else round(distance, 4)
+
+
+def recognize_image(
+    image: np.ndarray,
+    gallery: Gallery,
+    *,
+    tolerance: float,
+    margin: float = 0.0,
+    model: str = "hog",
+    max_side: int = 640,
+    max_faces: int | None = None,
+) -> list[Face]:
+    """Every face in one RGB image (a photo) with its identity, distance and box: the usual pass only,
+    each face its own track (see :func:`recognize_frames`)."""
+    (one,) = recognize_frames(
+        [image], gallery, tolerance=tolerance, margin=margin, model=model, max_side=max_side, max_faces=max_faces
+    )
+    return one.faces

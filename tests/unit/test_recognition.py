@@ -1,0 +1,130 @@
+"""Recognition of a clip on real video: small faces found and followed, one decision per person."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from facepipe import recognition
+from facepipe.contracts import UNKNOWN
+from facepipe.devset import ROOM_SHOTS, LabelledVideo, make_dev_clips
+from facepipe.enroll import enroll
+from facepipe.gallery import Gallery
+from facepipe.settings import Settings
+from facepipe.video import decode_clip
+
+
+@pytest.fixture(scope="module")
+def video_gallery(videos: Path, settings: Settings) -> Gallery:
+    gallery, report = enroll(videos / "people", settings)
+    assert not report.errors
+    return gallery
+
+
+@pytest.fixture(scope="module")
+def room_clips(videos: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One clip of markey and one of a stranger in each room shot, and markey beside menendez."""
+    wanted = [
+        LabelledVideo(videos / "clips" / "markey.mp4", frozenset({"markey"})),
+        LabelledVideo(videos / "clips" / "menendez.mp4", frozenset({"menendez"})),
+        LabelledVideo(videos / "clips" / "stranger_a.mp4", frozenset()),
+    ]
+    clips = make_dev_clips(wanted, tmp_path_factory.mktemp("room"), per_version=1)
+    return {f"{c.source}/{c.version}": c.path for c in clips}
+
+
+def _recognize(clip: Path, gallery: Gallery, settings: Settings, **options: object) -> list[recognition.FrameResult]:
+    decoded = decode_clip(clip, frames_wanted=settings.frames_per_clip, max_seconds=5, max_pixels=10**8)
+    images = [cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) for _, _, frame in decoded.frames]
+    chosen: dict[str, object] = {
+        "tolerance": settings.match_tolerance,
+        "margin": settings.match_margin,
+        "anchor": int(np.argmax(decoded.sharpness)),
+        "small_face_max_side": settings.small_face_max_side,
+        "decisive_face_px": settings.decisive_face_px,
+    }
+    return recognition.recognize_frames(images, gallery, **(chosen | options))  # type: ignore[arg-type]
+
+
+def _named(frames: list[recognition.FrameResult]) -> set[str]:
+    return {face.id for frame in frames for face in frame.faces} - {UNKNOWN}
+
+
+@pytest.mark.parametrize("shot", [s.name for s in ROOM_SHOTS])
+def test_every_room_shot_of_an_enrolled_person_names_him(room_clips, video_gallery, settings, shot):
+    frames = _recognize(room_clips[f"markey/{shot}"], video_gallery, settings)
+    assert _named(frames) == {"markey"}
+    assert all(len(frame.faces) == 1 for frame in frames)  # found and followed in every frame
+
+
+def test_two_people_in_one_room_are_each_named(room_clips, video_gallery, settings):
+    frames = _recognize(room_clips["markey+menendez/pair-1280-face70"], video_gallery, settings)
+    assert _named(frames) == {"markey", "menendez"}
+
+
+def test_40_px_faces_in_1280_frames_need_the_small_face_search(room_clips, video_gallery, settings):
+    """Positive control: the usual pass alone (640-px copy, no upsample) finds nobody in this clip."""
+    clip = room_clips["markey/1280-face40"]
+    assert _named(_recognize(clip, video_gallery, settings)) == {"markey"}
+    without = _recognize(clip, video_gallery, settings, small_face_max_side=None)
+    assert all(frame.faces == [] for frame in without)
+
+
+@pytest.mark.parametrize("shot", ["as-given", "640-face45", "1280-face40", "640-face80-blur"])
+def test_a_stranger_is_found_but_named_nobody(room_clips, video_gallery, settings, shot):
+    frames = _recognize(room_clips[f"stranger_a/{shot}"], video_gallery, settings)
+    assert [len(frame.faces) for frame in frames] == [1, 1, 1]
+    assert _named(frames) == set()
+    assert all(
+        face.distance is not None and face.distance > settings.match_tolerance for f in frames for face in f.faces
+    )
+
+
+def _encodings(gallery: Gallery, person: str, noise: float, count: int, seed: int = 0) -> np.ndarray:
+    matrix, owners = gallery.matrix()
+    base = matrix[owners.index(person)]
+    rng = np.random.default_rng(seed)
+    return base + rng.normal(0.0, noise, (count, 128))
+
+
+def test_a_track_is_decided_by_its_mean_encoding(video_gallery):
+    # Each face alone is ~0.68 from markey (beyond 0.6); their mean is ~0.39 from him.
+    faces = _encodings(video_gallery, "markey", 0.06, 3)
+    each = recognition.person_distances(faces, video_gallery)[1]
+    people = recognition.person_distances(faces, video_gallery)[0]
+    assert (each[:, people.index("markey")] > 0.6).all()
+    decision = recognition.decide(faces, [False] * 3, video_gallery, tolerance=0.6, margin=0.05)
+    assert decision.person == "markey"
+    assert decision.distances == pytest.approx(list(each[:, people.index("markey")]))
+
+
+def test_no_name_without_a_margin_over_the_next_person(video_gallery):
+    matrix, owners = video_gallery.matrix()
+    between = (matrix[owners.index("markey")] + matrix[owners.index("menendez")]) / 2
+    decision = recognition.decide(between[None, :], [False], video_gallery, tolerance=1.0, margin=0.05)
+    assert decision.person == UNKNOWN
+    assert recognition.decide(between[None, :], [False], video_gallery, tolerance=1.0, margin=0.0).person != UNKNOWN
+
+
+def test_weak_faces_name_nobody_alone_but_two_agreeing_frames_do(video_gallery):
+    one = _encodings(video_gallery, "swalwell", 0.01, 1)
+    assert recognition.decide(one, [True], video_gallery, tolerance=0.6, margin=0.05).person == UNKNOWN
+    assert recognition.decide(one, [False], video_gallery, tolerance=0.6, margin=0.05).person == "swalwell"
+    two = _encodings(video_gallery, "swalwell", 0.01, 2)
+    assert recognition.decide(two, [True, True], video_gallery, tolerance=0.6, margin=0.05).person == "swalwell"
+    # A strong face decides; weak ones are left out of the mean (here they would pull it to someone else).
+    mixed = np.concatenate(
+        [_encodings(video_gallery, "swalwell", 0.01, 1), _encodings(video_gallery, "markey", 0.0, 2)]
+    )
+    decision = recognition.decide(mixed, [False, True, True], video_gallery, tolerance=0.6, margin=0.05)
+    assert decision.person == "swalwell"
+
+
+def test_faces_are_linked_across_frames_by_place_and_size():
+    a, b = (100, 160, 160, 100), (100, 460, 160, 400)  # two people side by side, 60 px faces
+    moved = (104, 170, 164, 110)
+    tracks = recognition.link_tracks([[a, b], [b, moved], [(300, 360, 420, 240)]])
+    assert [t.members for t in tracks] == [[(0, 0), (1, 1)], [(0, 1), (1, 0)], [(2, 0)]]  # the last is too big
