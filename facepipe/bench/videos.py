@@ -57,8 +57,8 @@ def _score(clips: list[DevClip], named: dict[Path, set[str]]) -> VideoScore:
 def _by_version(clips: list[DevClip], named: dict[Path, set[str]]) -> dict[str, VideoScore]:
     groups: dict[str, list[DevClip]] = defaultdict(list)
     for clip in clips:
-        groups["as-given" if clip.version == "as-given" else "room-camera"].append(clip)
-        groups[clip.version].append(clip)
+        for group in {"as-given" if clip.version == "as-given" else "room-camera", clip.version}:
+            groups[group].append(clip)
     return {version: _score(members, named) for version, members in sorted(groups.items())}
 
 

@@ -41,3 +41,42 @@ def test_the_bench_and_the_device_compute_percentiles_the_same_way():
     for values in ([0.4], [0.2, 0.9], [0.31, 0.05, 0.77, 0.5, 0.12, 0.98, 0.64]):
         for q in (50, 95):
             assert abs(percentile(values, q) - pct(values, q)) < 1e-12, (values, q)
+
+
+def test_video_appearances_are_scored_per_person_and_strangers_per_clip(tmp_path):
+    from facepipe.bench.videos import _by_version
+    from facepipe.devset import DevClip
+
+    def clip(name: str, people: set[str], version: str) -> DevClip:
+        return DevClip(tmp_path / name, frozenset(people), name, version)
+
+    clips = [
+        clip("a", {"markey"}, "as-given"),
+        clip("b", {"markey", "menendez"}, "pair-1280-face70"),
+        clip("c", set(), "640-face45"),
+        clip("d", set(), "640-face45"),
+    ]
+    named = {tmp_path / "a": {"markey"}, tmp_path / "b": {"markey", "swalwell"}, tmp_path / "c": {"markey"}}
+    scores = _by_version(clips, named)
+    assert scores["as-given"].model_dump() == {
+        "clips": 1,
+        "appearances": 1,
+        "named": 1,
+        "recall": 1.0,
+        "wrong_names": 0,
+        "stranger_clips": 0,
+        "stranger_clips_named": 0,
+    }
+    room = scores["room-camera"]
+    assert (room.appearances, room.named, room.recall, room.wrong_names) == (2, 1, 0.5, 2)
+    assert (room.stranger_clips, room.stranger_clips_named) == (2, 1)
+
+
+def test_bench_videos_refuses_a_folder_it_cannot_use_by_name(tmp_path, capsys):
+    from facepipe.cli import main
+
+    assert main(["bench", "--videos", str(tmp_path)]) == 1
+    assert f"{tmp_path}: no labels.csv (file,people)" in capsys.readouterr().err
+    (tmp_path / "labels.csv").write_text("file,people\n")
+    assert main(["bench", "--videos", str(tmp_path)]) == 1
+    assert f"{tmp_path}: no people/ folder to enroll" in capsys.readouterr().err

@@ -45,6 +45,8 @@ DOMAIN = _files(
     "enroll",
     "clipmaker",
     "annotate",
+    "recognition",
+    "devset",
 )
 STAGES = sorted((ROOT / "facepipe" / "stages").glob("*.py"))
 DEVICE = sorted((ROOT / "device" / "facepipe_device").glob("*.py"))
