@@ -276,10 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
     """Commands that live in their own modules (local stack, benchmark)."""
-    from facepipe import bench
+    from facepipe import bench, device_commands
     from facepipe.local import commands as local_commands
 
-    return [local_commands.register, bench.register]
+    return [local_commands.register, device_commands.register, bench.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -264,6 +264,9 @@ class PublishRequest(_Contract):
     dedup_id: str
     # True when another execution already answered this clip version: the state machine publishes nothing.
     duplicate: bool = False
+    # The clip's device's results queue; ``refused``: the device is not registered (no queue, nothing sent).
+    queue_url: str | None = None
+    refused: bool = False
 
 
 def result_schema() -> dict[str, Any]:

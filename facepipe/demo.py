@@ -51,17 +51,17 @@ def run_camera(
     from facepipe.local.endpoint import Endpoint
 
     shown: list[Any] = []
-    outputs = stack.outputs
+    registered = stack.add_device(device_id)  # as `facepipe devices add` does: its queue, user and settings
     config = DeviceConfig(
         device_id=device_id,
-        bucket=outputs.bucket,
-        queue_url=outputs.queue_url,
-        endpoint_url=outputs.endpoint_url,
+        bucket=registered["FACEPIPE_BUCKET"],
+        queue_url=registered["FACEPIPE_QUEUE_URL"],
+        endpoint_url=registered["AWS_ENDPOINT_URL"],
         spool_dir=spool,
         # Short long-polls so the run ends as soon as the last result is in (a Pi keeps 20 s).
         poll_wait_s=1,
     ).validate()
-    device = Endpoint.from_env(stack.add_device(device_id))
+    device = Endpoint.from_env(registered)
     service = DeviceService(config, on_shown=shown.append, s3=device.client("s3"), sqs=device.client("sqs"))
     stack.settle()  # the device's clients are long-lived too (see LocalStack.settle)
     summary = service.run(source.clips(), max_clips=max_clips)

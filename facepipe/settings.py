@@ -30,10 +30,21 @@ class Settings(BaseSettings):
     samples_dir: Path = Field(
         default=Path("../shared/samples"), validation_alias=AliasChoices("FACEPIPE_SAMPLES", "samples_dir")
     )
-    bucket_name: str = ""
+    bucket_name: str = Field(default="", validation_alias=AliasChoices("BUCKET_NAME", "FACEPIPE_BUCKET", "bucket_name"))
     results_queue_url: str = ""
     students_table: str = ""
     idempotency_table: str = ""
+    # The devices a stack serves (facepipe.devices) and where their results queues are:
+    # <prefix><device_id>.fifo, the prefix https://sqs.<region>.<suffix>/<account>/<stack>-.
+    devices_table: str = ""
+    results_queue_url_prefix: str = ""
+    # The operator's view of a stack for `facepipe devices` (as `facepipe local --env-file` writes it; a
+    # deployed stack is named with --stack instead): queue names <prefix><device_id>.fifo, the dead-letter
+    # queue their redrive names, the policy each device's principal gets, and whether it is the local stack.
+    device_queue_prefix: str = ""
+    dead_letter_queue_url: str = ""
+    device_policy_arn: str = ""
+    local_stack: bool = False
     gallery_key: str = "gallery/gallery.json"
     frames_per_clip: int = Field(default=3, ge=1, le=30)
     match_tolerance: float = Field(default=DEFAULT_TOLERANCE, gt=0, lt=1.5)

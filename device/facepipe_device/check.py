@@ -11,6 +11,8 @@ from facepipe_device.config import DeviceConfig
 from facepipe_device.service import aws_clients
 from facepipe_device.sources import SourceError, open_source
 
+CHECKS_PREFIX = "checks/"
+
 
 def run_checks(config: DeviceConfig) -> int:
     s3, sqs = aws_clients(config)
@@ -26,17 +28,19 @@ def run_checks(config: DeviceConfig) -> int:
         "configuration",
         f"device {config.device_id}, bucket {config.bucket}, endpoint {config.endpoint_url or 'AWS ' + config.region}",
     )
-    probe = f"clips/{config.device_id}/.check-{uuid.uuid4().hex[:8]}.txt"
+    # Outside clips/: the probe proves the device's write grant without starting a pipeline execution (a
+    # probe under clips/ would be answered with a bad_key error on the device's own queue).
+    probe = f"{CHECKS_PREFIX}{config.device_id}/check-{uuid.uuid4().hex[:8]}.txt"
     try:
         s3.put_object(Bucket=config.bucket, Key=probe, Body=b"facepipe-device check")
-        report(True, "bucket", f"can write under clips/{config.device_id}/")
-        # The device policy allows PutObject only: then the probe object expires with the clips.
+        report(True, "bucket", f"can write to s3://{config.bucket}/{CHECKS_PREFIX}{config.device_id}/")
+        # The device policy allows PutObject only: then the probe expires with the bucket's checks/ rule (a day).
         with contextlib.suppress(ClientError):
             s3.delete_object(Bucket=config.bucket, Key=probe)
     except NoCredentialsError:
         report(False, "credentials", "none found (instance profile, ~/.aws/credentials or AWS_* variables)")
     except (ClientError, BotoCoreError) as exc:
-        report(False, "bucket", f"cannot write to s3://{config.bucket}/clips/{config.device_id}/ ({exc})")
+        report(False, "bucket", f"cannot write to s3://{config.bucket}/{CHECKS_PREFIX}{config.device_id}/ ({exc})")
     try:
         sqs.get_queue_attributes(QueueUrl=config.queue_url, AttributeNames=["QueueArn"])
         report(True, "results queue", config.queue_url)

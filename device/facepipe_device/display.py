@@ -8,11 +8,13 @@ HIDDEN_FIELDS = {"id", "name"}
 
 
 def clip_label(message: dict[str, Any]) -> str:
+    """``<device> clip 000042``: which device's clip (several cameras may print to one place)."""
+    device = message.get("device_id") or "?"
     seq = message.get("clip", {}).get("seq")
     if seq is not None:
-        return f"clip {int(seq):06d}"
+        return f"{device} clip {int(seq):06d}"
     key = str(message.get("clip", {}).get("key", "?"))
-    return f"clip {key.rsplit('/', 1)[-1]}"
+    return f"{device} clip {key.rsplit('/', 1)[-1]}"
 
 
 def person_line(person: dict[str, Any]) -> str:

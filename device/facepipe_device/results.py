@@ -129,7 +129,8 @@ class ResultBoard:
 
 
 class ResultPoller:
-    """Long-polls the results queue (20 s waits, batches of 10); each message is deleted once handled."""
+    """Long-polls the device's own results queue (20 s waits, batches of 10); each message is deleted once
+    handled."""
 
     def __init__(
         self,
@@ -142,6 +143,7 @@ class ResultPoller:
         self.sqs, self.queue_url, self.device_id, self.on_result = sqs, queue_url, device_id, on_result
         self.wait_s = wait_s
         self.malformed = 0
+        self.misrouted = 0
         self.received = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="results", daemon=True)
@@ -168,10 +170,14 @@ class ResultPoller:
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=raw["ReceiptHandle"])
                 continue
             if message["device_id"] != self.device_id:
-                # Another device's result (a shared queue): hand it back at once.
-                self.sqs.change_message_visibility(
-                    QueueUrl=self.queue_url, ReceiptHandle=raw["ReceiptHandle"], VisibilityTimeout=0
+                # The queue is this device's own: another device's result here is misrouted (a queue URL
+                # copied between devices). Counted, logged and deleted, never shown, never handed back.
+                self.misrouted += 1
+                log.warning(
+                    "result of device %s on this device's queue deleted (check FACEPIPE_QUEUE_URL)",
+                    message["device_id"],
                 )
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=raw["ReceiptHandle"])
                 continue
             self.received += 1
             self.on_result(message)  # kept (on disk) by the board before the message goes

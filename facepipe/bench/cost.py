@@ -3,8 +3,9 @@
 docs/PERFORMANCE.md's model, in code so the bench prices what it measured rather than a guess. Every
 service a clip touches is counted, per clip: the device's PUT; Step Functions Express (request and
 duration); three Lambda invocations (requests and GB-seconds); the two GETs of the clip (extract and
-recognize; no HEAD, no frame PUTs); SQS FIFO send, receive and delete; the idempotency claim in DynamoDB
-(a conditional put and an update: two write units) and the records read; CloudWatch Logs (the bytes each
+recognize; no HEAD, no frame PUTs); SQS FIFO send, receive and delete; in DynamoDB the idempotency claim
+(a conditional put and an update: two write units), the device's count (one update: last seen, clips today)
+and the records read; CloudWatch Logs (the bytes each
 invocation writes at the template's defaults, Lambda's own lines included); X-Ray traces at the default
 sampling; S3 storage of the clips for their retention. Per stack (not per camera): the alarm topic's KMS
 key and three alarms, listed apart.
@@ -125,7 +126,8 @@ def camera_day(
         "S3 requests (1 PUT, 2 GETs)": n * (S3_PUT + 2 * S3_GET),
         "S3 storage (clips)": n * clip_bytes / 1e9 * S3_GB_MONTH / 30 * clips_retention_days,
         "SQS FIFO (send, receive, delete)": n * 3 * SQS_FIFO_REQUEST,
-        "DynamoDB (claim: 2 writes; records: 1 read)": n * (2 * DYNAMODB_WRITE_UNIT + DYNAMODB_READ_UNIT),
+        "DynamoDB (claim: 2 writes; device count: 1 write; records: 1 read)": n
+        * (3 * DYNAMODB_WRITE_UNIT + DYNAMODB_READ_UNIT),
         "CloudWatch Logs": n * LOG_BYTES_PER_CLIP / 1e9 * LOGS_GB,
         "X-Ray (5% sampled)": n * XRAY_SAMPLED * XRAY_TRACE,
     }

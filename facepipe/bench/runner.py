@@ -13,24 +13,36 @@ from facepipe.local.stack import LocalStack
 
 
 class Runner:
+    """Uploads as devices do, each device registered on first use and its own queue collected."""
+
     def __init__(self, stack: LocalStack) -> None:
         self.stack = stack
-        self.collector = ResultCollector(stack.outputs.queue_url, sqs=stack.client("sqs"))
+        self.collectors: dict[str, ResultCollector] = {}
         self._s3, self._sfn = stack.client("s3"), stack.client("stepfunctions")
         self.seq = 0
         self.lock = threading.Lock()
+
+    def collector(self, device: str) -> ResultCollector:
+        """The collector of ``device``'s queue (registering the device, as `facepipe devices add` does)."""
+        with self.lock:
+            if device not in self.collectors:
+                self.stack.add_device(device)
+                queue = self.stack.queue_url(device)
+                self.collectors[device] = ResultCollector(queue, sqs=self.stack.client("sqs"))
+            return self.collectors[device]
 
     def one(self, clip: Path, device: str) -> dict[str, Any]:
         """Upload ``clip`` and wait for its result: the message, the latency and where the time went."""
         with self.lock:
             self.seq += 1
             seq = self.seq
+        collector = self.collector(device)
         start = time.monotonic()
         upload = upload_clip(clip, bucket=self.stack.outputs.bucket, device_id=device, seq=seq, s3=self._s3)
         uploaded = time.monotonic()
-        if not self.collector.wait([upload.key], timeout_s=120):
+        if not collector.wait([upload.key], timeout_s=120):
             return {"key": upload.key, "missing": True}
-        message, arrived = self.collector.results[upload.key]
+        message, arrived = collector.results[upload.key]
         timings = message.get("timings_ms", {})
         started_at = None
         if message.get("execution_id"):
@@ -59,4 +71,5 @@ class Runner:
         return row
 
     def close(self) -> None:
-        self.collector.stop()
+        for collector in self.collectors.values():
+            collector.stop()

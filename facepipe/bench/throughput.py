@@ -37,8 +37,12 @@ def measure_throughput(runner: Runner, clips: list[Path], levels: list[int], per
     return measured
 
 
+SOAK_DEVICES = 3
+
+
 def soak(runner: Runner, clips: list[Path], total: int, rate: float = 2.0) -> Soak:
-    """Upload ``total`` clips at ``rate`` clips/s from one device and sample the backlog as it goes."""
+    """Upload ``total`` clips at ``rate`` clips/s in turn from three devices (each its own queue) and sample
+    the backlog as it goes."""
     from tqdm import tqdm
 
     backlog: list[tuple[float, int]] = []
@@ -49,7 +53,7 @@ def soak(runner: Runner, clips: list[Path], total: int, rate: float = 2.0) -> So
         for i in tqdm(range(total), desc="soak 2 clips/s", file=sys.stderr, leave=False):
             due = start + i / rate
             time.sleep(max(0.0, due - time.monotonic()))
-            futures.append(pool.submit(runner.one, clips[i % len(clips)], "bench-soak"))
+            futures.append(pool.submit(runner.one, clips[i % len(clips)], f"bench-soak-{i % SOAK_DEVICES}"))
             answered = sum(1 for f in futures if f.done())
             backlog.append((time.monotonic() - start, len(futures) - answered))
         results = [f.result() for f in futures]

@@ -19,7 +19,8 @@ def register(sub: Any) -> None:
         "local",
         help="run the whole stack on 127.0.0.1 (no AWS account) until Ctrl-C",
         description="An AWS-compatible endpoint (moto) on 127.0.0.1 with the template's resources, the real "
-        "state machine and the real handlers. Prints the settings a device needs.",
+        "state machine and the real handlers. Prints the operator's settings (`facepipe devices add` in another "
+        "shell uses them).",
     )
     p.add_argument("--port", type=int, default=4566, help="endpoint port on 127.0.0.1 (default: %(default)s)")
     p.add_argument("--workers", type=int, help="recognize worker processes (default: one per core)")
@@ -38,8 +39,8 @@ def register(sub: Any) -> None:
         action="append",
         default=[],
         metavar="ID",
-        help="with --enforce-iam: make device ID an IAM user with only DevicePolicy; its settings go to "
-        "F.ID beside --env-file F (repeatable)",
+        help="register device ID (its queue, an IAM user with only DevicePolicy) as `facepipe devices add` "
+        "does; its settings go to F.ID beside --env-file F (repeatable)",
     )
     p.set_defaults(handler=cmd_local)
 
@@ -104,17 +105,20 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         for line in prepare(stack, args, settings):
             if not args.json:
                 print(line)
+        stack.add_device(args.device_id)
+        queue = stack.queue_url(args.device_id)
         for seq, clip in enumerate(args.clips, start=1):
             upload = upload_clip(clip, bucket=stack.outputs.bucket, device_id=args.device_id, seq=seq, s3=s3)
-            got = receive_results(stack.outputs.queue_url, {upload.key: upload}, timeout_s=args.timeout, sqs=sqs)
+            got = receive_results(queue, {upload.key: upload}, timeout_s=args.timeout, sqs=sqs)
             if upload.key not in got:
                 missing += 1
                 print(f"clip {seq:06d}: no result within {args.timeout:g} s ({clip})", file=sys.stderr)
                 continue
             message, latency = got[upload.key]
             if args.json:
-                print(json.dumps(message | {"latency_s": round(latency, 3)}))
+                print(json.dumps(message | {"file": str(clip), "latency_s": round(latency, 3)}))
             else:
+                print(f"{clip} -> {args.device_id}")
                 print(format_result(message, latency))
             sys.stdout.flush()
             if args.annotate is not None:
@@ -127,8 +131,6 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_local(args: argparse.Namespace, settings: Settings) -> int:
     from facepipe.local.stack import local_stack
 
-    if args.device and not (args.enforce_iam and args.env_file):
-        raise FacepipeError("--device needs --enforce-iam and --env-file (its settings are written beside it)")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with local_stack(port=args.port, workers=args.workers, enforce_iam=args.enforce_iam) as stack:
@@ -138,23 +140,28 @@ def cmd_local(args: argparse.Namespace, settings: Settings) -> int:
         env = outputs.env()
         print(f"facepipe local stack on {outputs.endpoint_url} (127.0.0.1 only)")
         print(f"  bucket:        {outputs.bucket}")
-        print(f"  results queue: {outputs.queue_url}")
+        print(f"  devices table: {outputs.devices.devices_table}")
+        print(f"  results queues: {outputs.devices.queue_prefix}<device_id>.fifo, one per registered device")
         print(f"  table:         {outputs.table}")
         print(f"  state machine: {outputs.state_machine_arn}")
         print(f"  recognize workers: {stack.workers} (cold start {stack.cold_start_s:.1f} s)")
         print(f"  function logs: {stack.log_dir}/<function>.log")
-        print("Device settings (export these, or use --env-file):")
+        print("Operator settings, for `facepipe devices add ID --env-file F` in another shell (or use --env-file):")
         for key, value in env.items():
             print(f"  {key}={value}")
         if args.enforce_iam:
-            print("  IAM: enforced (the CLI and these settings are the operator; devices get DevicePolicy only)")
+            print("  IAM: enforced (these settings are the operator; each device gets DevicePolicy only)")
         if args.env_file is not None:
             args.env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
             print(f"Wrote {args.env_file}")
-            for device_id in args.device:
+        for device_id in args.device:
+            device_env = stack.add_device(device_id)
+            if args.env_file is not None:
                 path = args.env_file.with_name(f"{args.env_file.name}.{device_id}")
-                path.write_text("".join(f"{k}={v}\n" for k, v in stack.add_device(device_id).items()))
-                print(f"Wrote {path} (device {device_id}: DevicePolicy only)")
+                path.write_text("".join(f"{k}={v}\n" for k, v in device_env.items()))
+                print(f"Wrote {path} (device {device_id}: its own queue and credentials, DevicePolicy only)")
+            else:
+                print(f"Registered device {device_id}: results queue {device_env['FACEPIPE_QUEUE_URL']}")
         stack.settle()  # what was loaded and created above is long-lived (see LocalStack.settle)
         print("Ctrl-C stops it.")
         sys.stdout.flush()

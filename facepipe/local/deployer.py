@@ -31,7 +31,14 @@ class Deployment:
     def __post_init__(self) -> None:
         self.refs.update(self.template.parameter_defaults() | self.parameters)
         self.refs.update(
-            {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": STACK_NAME, "AWS::Partition": "aws"}
+            {
+                "AWS::Region": REGION,
+                "AWS::AccountId": ACCOUNT,
+                # Unique per stack: several local stacks in one process share moto's account.
+                "AWS::StackName": f"{STACK_NAME}-{self.suffix}",
+                "AWS::Partition": "aws",
+                "AWS::URLSuffix": "amazonaws.com",
+            }
         )
 
     def name(self, logical_id: str) -> str:
@@ -90,6 +97,16 @@ def create_storage(deployment: Deployment, endpoint: Endpoint) -> None:
             dynamodb.update_time_to_live(
                 TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]}
             )
+
+
+def create_policies(deployment: Deployment, endpoint: Endpoint) -> None:
+    """The template's managed policies (``DevicePolicy``), as written: `facepipe devices add` reads it back
+    (and, locally, writes its ``${aws:PrincipalTag/...}`` out per device: moto cannot substitute it)."""
+    iam = endpoint.client("iam")
+    for policy_id in deployment.template.resources("AWS::IAM::ManagedPolicy"):
+        document = deployment.resolve(deployment.template.properties(policy_id)["PolicyDocument"])
+        arn = iam.create_policy(PolicyName=deployment.name(policy_id), PolicyDocument=json.dumps(document))
+        deployment.refs[policy_id] = str(arn["Policy"]["Arn"])
 
 
 def name_functions(deployment: Deployment) -> list[str]:

@@ -13,7 +13,8 @@ How far moto 5.2.5 goes (checked), and what is done about the rest:
   statement scoped to a table matches nothing: such statements are widened here to ``*``. Their actions are
   still enforced; their resource scoping is only checked by AWS.
 - Policy variables (``${aws:PrincipalTag/facepipe-device-id}``) are not substituted (such a statement
-  matches nothing): the device policy is rendered per device with the tag's value written in.
+  matches nothing): `facepipe devices add` against the local stack writes the device policy out per device
+  with the tag's value, as an inline policy of the device's user (in AWS it attaches the managed policy).
 - Conditions, KMS key policies and account quotas are not modelled: tests/unit/test_template_rules.py checks
   what depends on them in the template.
 - Lambda ``Invoke`` never reaches moto (the local runtime answers it): the state machine role's
@@ -37,7 +38,6 @@ from facepipe.local.endpoint import Credentials, Endpoint
 
 # The key moto's ASL executor signs with (moto/stepfunctions/parser/asl/utils/boto_client.py).
 EXECUTOR_KEY = ("ak", "sk")
-DEVICE_TAG = "facepipe-device-id"
 # Services whose requests moto authorizes against resource "*" (see above).
 _STAR_RESOURCE_SERVICES = ("dynamodb:", "states:", "iam:", "sts:", "logs:", "xray:", "cloudwatch:")
 
@@ -130,23 +130,3 @@ class LocalIam:
 
     def relax(self) -> None:
         requests.post(f"{self.bootstrap.url}/moto-api/reset-auth", data=b"inf", timeout=10).raise_for_status()
-
-    # --- after enforcement -------------------------------------------------------------------------
-    def device_policy(self, device_id: str) -> dict[str, Any]:
-        """``DevicePolicy`` for one device: the principal-tag variable written out (moto cannot substitute it)."""
-        policy = self.template.properties("DevicePolicy")["PolicyDocument"]
-        document = self.deployment.resolve(policy)
-        rendered = json.dumps(document).replace("${aws:PrincipalTag/" + DEVICE_TAG + "}", device_id)
-        return _widened(json.loads(rendered))
-
-    def add_device(self, device_id: str) -> Credentials:
-        """An IAM user for one device, tagged with its id and holding only the device policy."""
-        assert self.operator is not None, "create() first"
-        iam = self.bootstrap.as_principal(self.operator).client("iam")
-        user = f"facepipe-device-{device_id}"
-        iam.create_user(UserName=user, Tags=[{"Key": DEVICE_TAG, "Value": device_id}])
-        iam.put_user_policy(
-            UserName=user, PolicyName="DevicePolicy", PolicyDocument=json.dumps(self.device_policy(device_id))
-        )
-        key = iam.create_access_key(UserName=user)["AccessKey"]
-        return Credentials(key["AccessKeyId"], key["SecretAccessKey"])

@@ -21,10 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from facepipe.devices import Devices, StackRef
 from facepipe.gallery import Gallery
 from facepipe.local import REGION
 from facepipe.local.bridge import TriggerBridge
-from facepipe.local.deployer import Deployment, create_state_machine, create_storage, name_functions
+from facepipe.local.deployer import (
+    Deployment,
+    create_policies,
+    create_state_machine,
+    create_storage,
+    name_functions,
+)
 from facepipe.local.endpoint import LOCAL_CREDENTIALS, Credentials, Endpoint
 from facepipe.local.functions import function_env, start_functions
 from facepipe.local.iam import LocalIam
@@ -47,11 +54,11 @@ class StackOutputs:
 
     endpoint: Endpoint
     bucket: str  # ClipsBucketName
-    queue_url: str  # ResultsQueueUrl
     dead_letter_queue_url: str  # ResultsDeadLetterQueueUrl
     table: str  # StudentsTableName
     state_machine_arn: str  # PipelineStateMachineArn
     gallery_key: str  # GalleryKey
+    devices: StackRef  # DevicesTableName, DeviceQueuePrefix, DevicePolicyArn, ... (facepipe devices)
 
     @property
     def endpoint_url(self) -> str:
@@ -66,21 +73,17 @@ class StackOutputs:
         return cls(
             endpoint=endpoint,
             bucket=outputs["ClipsBucketName"],
-            queue_url=outputs["ResultsQueueUrl"],
             dead_letter_queue_url=outputs["ResultsDeadLetterQueueUrl"],
             table=outputs["StudentsTableName"],
             state_machine_arn=outputs["PipelineStateMachineArn"],
             gallery_key=outputs["GalleryKey"],
+            devices=StackRef.from_outputs(outputs, region=endpoint.region, endpoint_url=endpoint.url, local=True),
         )
 
-    def env(self, credentials: Credentials | None = None) -> dict[str, str]:
-        """Settings for `facepipe-device` and the CLI (as ``credentials``, else the stack's principal)."""
-        endpoint = self.endpoint.as_principal(credentials) if credentials else self.endpoint
-        return endpoint.env() | {
-            "FACEPIPE_BUCKET": self.bucket,
-            "FACEPIPE_QUEUE_URL": self.queue_url,
-            "STUDENTS_TABLE": self.table,
-        }
+    def env(self) -> dict[str, str]:
+        """The operator's settings (`facepipe local --env-file`): the endpoint as the stack's principal and what
+        `facepipe devices` and `facepipe students` need. A device's own come from :meth:`LocalStack.add_device`."""
+        return self.endpoint.env() | self.devices.env() | {"STUDENTS_TABLE": self.table}
 
 
 @dataclass
@@ -127,6 +130,7 @@ class LocalStack:
 
         deployment = self._deployment = Deployment(self.template, self.parameters)
         create_storage(deployment, endpoint)
+        create_policies(deployment, endpoint)
         functions = name_functions(deployment)
         roles: dict[str, Credentials] = {}
         if self.enforce_iam:
@@ -218,10 +222,14 @@ class LocalStack:
         put_records(students, table=self.outputs.table, dynamodb=self.endpoint.resource("dynamodb"))
 
     def add_device(self, device_id: str) -> dict[str, str]:
-        """Settings of a device with credentials of its own (only the template's DevicePolicy, tagged with
-        its id) when IAM is enforced; the stack's placeholder credentials otherwise."""
-        credentials = self.iam.add_device(device_id) if self.iam is not None else LOCAL_CREDENTIALS
-        return self.outputs.env(credentials) | {"FACEPIPE_DEVICE_ID": device_id}
+        """Register a device as `facepipe devices add` does: its queue, its item, an IAM user tagged with its
+        id holding only DevicePolicy (enforced when IAM is). Returns every setting `facepipe-device` needs."""
+        return Devices(self.outputs.devices, self.client).add(device_id)
+
+    def queue_url(self, device_id: str) -> str:
+        """A registered device's results queue."""
+        name = Devices(self.outputs.devices, self.client).queue_name(device_id)
+        return str(self.client("sqs").get_queue_url(QueueName=name)["QueueUrl"])
 
     def function_env(self, logical_id: str) -> dict[str, str]:
         """The environment a function's workers have (for a process of its own, such as a cold start)."""

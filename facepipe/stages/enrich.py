@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from facepipe import dynamo_records
+from facepipe import aws_clients, devices, dynamo_records
 from facepipe.clip_keys import parse_clip_key
 from facepipe.contracts import (
     MAX_RESULT_BYTES,
@@ -174,6 +174,18 @@ def answer_clip(event: dict[str, Any], settings: Settings) -> tuple[PublishReque
         return report_error(failed), failed.claim()
     request = EnrichRequest.model_validate(event)
     return enrich_clip(request, settings), request.claim()
+
+
+def route_to_device(published: PublishRequest, settings: Settings) -> PublishRequest:
+    """The first answer of a clip goes to its device's own queue, counted on the device's item; a device that
+    is not registered gets nothing sent (``refused``), counted on an item of its own."""
+    if published.duplicate:
+        return published
+    device_id = published.message.device_id
+    registered = devices.record_clip(settings.devices_table, device_id, dynamodb=aws_clients.client("dynamodb"))
+    if not registered:
+        return published.model_copy(update={"refused": True, "queue_url": None})
+    return published.model_copy(update={"queue_url": devices.queue_url(settings.results_queue_url_prefix, device_id)})
 
 
 def mark_duplicate(published: PublishRequest, claim: AnswerClaim, first_execution_id: str | None) -> PublishRequest:

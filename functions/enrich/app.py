@@ -3,6 +3,8 @@
 Also builds the ``error`` result when the state machine caught a failure (an event with ``error``).
 Each is answered once per clip version: the first execution to get here claims the clip (idempotency);
 a second execution (EventBridge delivers at least once) is flagged ``duplicate`` and publishes nothing.
+The first answer is counted on its device's item and sent to the device's own queue; a device that is not
+registered gets a refusal (counted, logged, the execution fails as UnregisteredDevice) and nothing is sent.
 The idempotency table keeps only the claim (bucket, key, version, kind, execution id): never the result,
 which holds names and records.
 """
@@ -20,7 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from facepipe.contracts import Status
 from facepipe.settings import get_settings
-from facepipe.stages.enrich import answer_clip, mark_duplicate
+from facepipe.stages.enrich import answer_clip, mark_duplicate, route_to_device
 
 logger = Logger()
 tracer = Tracer()
@@ -43,10 +45,13 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     per_answer.register_lambda_context(context)
     published, claim = answer_clip(event, settings)
     first = first_answer(claim=claim.model_dump(mode="json"))
-    published = mark_duplicate(published, claim, first["execution_id"])
+    published = route_to_device(mark_duplicate(published, claim, first["execution_id"]), settings)
     message = published.message
     if published.duplicate:
         logger.info("clip already answered by another execution", first=first["execution_id"])
+    elif published.refused:
+        metrics.add_metric(name="UnregisteredDeviceClips", unit=MetricUnit.Count, value=1)
+        logger.warning("clip refused: its device is not registered", device=message.device_id)
     elif message.status is Status.ERROR:
         metrics.add_metric(name="ClipErrors", unit=MetricUnit.Count, value=1)
         logger.warning("clip failed", error=message.error.model_dump() if message.error else None)

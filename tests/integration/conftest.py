@@ -42,16 +42,19 @@ def talking_to(stack: LocalStack) -> Iterator[None]:
 
 
 @pytest.fixture()
-def device_id() -> str:
-    """A device of its own per test: FIFO groups never block each other across tests."""
-    return f"test-pi-{next(_devices)}"
+def device_id(stack: LocalStack) -> str:
+    """A device of its own per test, registered in the session's stack as `facepipe devices add` does (its
+    own results queue): tests never see each other's results."""
+    device = f"test-pi-{next(_devices)}"
+    stack.add_device(device)
+    return device
 
 
 def run_clips(stack: LocalStack, clips: list[Path | bytes], device_id: str, timeout_s: float = 60.0) -> list[dict]:
     """Upload clips as a device does and return their results in upload order (asserting none is missing)."""
     assert stack.outputs is not None
     uploads = [upload_clip(c, bucket=stack.outputs.bucket, device_id=device_id, seq=i) for i, c in enumerate(clips, 1)]
-    got = receive_results(stack.outputs.queue_url, {u.key: u for u in uploads}, timeout_s=timeout_s)
+    got = receive_results(stack.queue_url(device_id), {u.key: u for u in uploads}, timeout_s=timeout_s)
     assert sorted(got) == sorted(u.key for u in uploads), "a clip got no result"
     return [got[u.key][0] for u in uploads]
 

@@ -19,7 +19,7 @@ def test_the_idempotency_table_holds_no_names_or_records(stack, device_id, clip_
     """The template promises no personal data there: only the claim (which execution answered), never the
     result (people's names and records)."""
     upload = upload_clip(clip_factory("kit_with_rose.jpg"), bucket=stack.outputs.bucket, device_id=device_id, seq=1)
-    got = receive_results(stack.outputs.queue_url, {upload.key: upload}, timeout_s=60)
+    got = receive_results(stack.queue_url(device_id), {upload.key: upload}, timeout_s=60)
     message = got[upload.key][0]
     assert {p["id"] for p in message["people"]} == {"kit_harington", "rose_leslie"}  # a positive control
     stored = json.dumps(_scan(stack.physical_id("IdempotencyTable")))
@@ -37,7 +37,7 @@ def test_a_duplicate_that_finds_the_clip_in_progress_waits_and_answers_instead_o
     reach the device in place of the real one."""
     bucket, table = stack.outputs.bucket, stack.physical_id("IdempotencyTable")
     upload = upload_clip(clip_factory("obama-480p.jpg"), bucket=bucket, device_id=device_id, seq=1)
-    first = receive_results(stack.outputs.queue_url, {upload.key: upload}, timeout_s=60)[upload.key][0]
+    first = receive_results(stack.queue_url(device_id), {upload.key: upload}, timeout_s=60)[upload.key][0]
     assert first["status"] == "ok"
     # Make the first execution's claim look still in progress for 3 more seconds, then deliver the clip's
     # event again (EventBridge delivers at least once).
@@ -59,7 +59,7 @@ def test_a_duplicate_that_finds_the_clip_in_progress_waits_and_answers_instead_o
         stateMachineArn=stack.outputs.state_machine_arn, name=f"again-{device_id}", input=json.dumps(event)
     )
     upload.started = started
-    second = receive_results(stack.outputs.queue_url, {upload.key: upload}, timeout_s=60)[upload.key][0]
+    second = receive_results(stack.queue_url(device_id), {upload.key: upload}, timeout_s=60)[upload.key][0]
     assert second["status"] == "ok", second.get("error")
     assert second["execution_id"] == execution["executionArn"]
     assert [p["id"] for p in second["people"]] == ["obama"]
@@ -67,7 +67,8 @@ def test_a_duplicate_that_finds_the_clip_in_progress_waits_and_answers_instead_o
 
 def test_the_last_resort_error_result_fits_the_schema_even_for_a_key_with_no_device(stack, result_validator):
     """FallbackError (the ASL's own error result, when even ReportError failed) is built by hand in the
-    state machine: it must still be a valid result, and a key with no device segment must not break it."""
+    state machine: it must still be a valid result, and a key with no device segment must not break it. With
+    no device there is no device queue ("unknown" is not registered): it is kept in the dead-letter queue."""
     from facepipe.local.lambdas import ServiceError
 
     enrich = stack.runtime.functions[stack.physical_id("EnrichFunction")]
@@ -83,7 +84,7 @@ def test_the_last_resort_error_result_fits_the_schema_even_for_a_key_with_no_dev
         boto3.client("s3").put_object(Bucket=stack.outputs.bucket, Key=key, Body=b"")
         from facepipe.local.client import Upload
 
-        got = receive_results(stack.outputs.queue_url, {key: Upload(key, 0, started)}, timeout_s=60)
+        got = receive_results(stack.outputs.dead_letter_queue_url, {key: Upload(key, 0, started)}, timeout_s=60)
     finally:
         enrich.before_invoke = None
     message = got[key][0]

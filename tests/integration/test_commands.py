@@ -43,6 +43,8 @@ def test_facepipe_run_answers_and_annotates_a_clip(samples, gallery_path, clip_f
     assert done.returncode == 0, done.stderr[-3000:]
     (line,) = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
     assert sorted(p["name"] for p in line["people"]) == ["Kit Harington", "Rose Leslie"]
+    # Which input each result is about, and from which device.
+    assert (line["file"], line["device_id"]) == (str(clip_factory("kit_with_rose.jpg")), "local-pi")
     assert len(list((tmp_path / "frames").glob("*.jpg"))) == line["frames_analyzed"] == 3
 
 
@@ -58,5 +60,5 @@ def test_the_demo_runs_end_to_end(samples, tmp_path):
     )
     assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-3000:])
     assert "results 6, missing 0" in done.stderr + done.stdout
-    assert "clip 000003: Kit Harington (kit_harington)" in done.stdout
+    assert "demo-pi clip 000003: Kit Harington (kit_harington)" in done.stdout
     assert list((tmp_path / "demo-out" / "frames").glob("*.jpg"))

@@ -26,7 +26,7 @@ def device_config(stack, device_id: str, spool: Path, endpoint: str | None = Non
     return DeviceConfig(
         device_id=device_id,
         bucket=stack.outputs.bucket,
-        queue_url=stack.outputs.queue_url,
+        queue_url=stack.queue_url(device_id),
         endpoint_url=endpoint or stack.outputs.endpoint_url,
         spool_dir=spool,
         result_timeout_s=60,
@@ -159,7 +159,7 @@ def test_killed_between_spooling_and_upload_the_next_run_uploads_the_rest(stack,
     spool = tmp_path / "spool"
     env = os.environ | {
         "FACEPIPE_BUCKET": stack.outputs.bucket,
-        "FACEPIPE_QUEUE_URL": stack.outputs.queue_url,
+        "FACEPIPE_QUEUE_URL": stack.queue_url(device_id),
         "FACEPIPE_DEVICE_ID": device_id,
         "FACEPIPE_POLL_WAIT_S": "1",
     }
@@ -191,20 +191,20 @@ def test_killed_between_spooling_and_upload_the_next_run_uploads_the_rest(stack,
 def test_a_garbage_message_is_logged_and_deleted(stack, device_id, caplog):
     sqs = boto3.client("sqs")
     sqs.send_message(
-        QueueUrl=stack.outputs.queue_url,
+        QueueUrl=stack.queue_url(device_id),
         MessageBody="{not json",
         MessageGroupId=device_id,
         MessageDeduplicationId=f"garbage-{device_id}",
     )
     seen: list = []
-    poller = ResultPoller(sqs, stack.outputs.queue_url, device_id, seen.append)
+    poller = ResultPoller(sqs, stack.queue_url(device_id), device_id, seen.append)
     deadline = time.monotonic() + 10
     while not poller.malformed and time.monotonic() < deadline:
         poller.poll_once(wait_s=1)
     assert poller.malformed == 1 and seen == []
     assert "malformed result message" in caplog.text and "not JSON" in caplog.text
     attributes = sqs.get_queue_attributes(
-        QueueUrl=stack.outputs.queue_url,
+        QueueUrl=stack.queue_url(device_id),
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )
     assert attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "0"
@@ -264,15 +264,19 @@ def test_check_says_what_works_and_what_does_not(stack, device_id, clip_factory,
     folder = clip_folder(tmp_path, clip_factory, [None])
     good = device_config(stack, device_id, tmp_path / "spool")
     good.source = f"file:{folder}"
+    started = stack.executions_started
     assert run_checks(good) == 0
     out = capsys.readouterr().out
-    for line in ("[ok] bucket: can write under clips/", "[ok] results queue", "[ok] camera: file:"):
+    for line in (f"[ok] bucket: can write to s3://{stack.outputs.bucket}/checks/{device_id}/", "[ok] results queue"):
         assert line in out
+    assert "[ok] camera: file:" in out
+    time.sleep(1.5)  # the trigger bridge polls every second
+    assert stack.executions_started == started  # the probe starts no pipeline execution
     bad = device_config(stack, device_id, tmp_path / "spool")
     bad.bucket, bad.source = "no-such-bucket", "opencv:7"
     assert run_checks(bad) == 1
     out = capsys.readouterr().out
-    assert "[FAIL] bucket: cannot write to s3://no-such-bucket/clips/" in out
+    assert "[FAIL] bucket: cannot write to s3://no-such-bucket/checks/" in out
     assert "[FAIL] camera: opencv source '7': cannot open the camera or stream" in out
 
 

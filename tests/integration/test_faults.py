@@ -42,8 +42,9 @@ def test_the_results_queue_unavailable_is_retried_then_dead_lettered(gallery_pat
     with local_stack(workers=1) as isolated, talking_to(isolated):
         out = isolated.outputs
         isolated.load(gallery=Gallery.load(gallery_path))
+        isolated.add_device("lonely")
         sqs = boto3.client("sqs")
-        sqs.delete_queue(QueueUrl=out.queue_url)  # the results queue goes away
+        sqs.delete_queue(QueueUrl=isolated.queue_url("lonely"))  # the device's results queue goes away
         upload = upload_clip(clip_factory("obama-480p.jpg"), bucket=out.bucket, device_id="lonely", seq=1)
         deadline = time.monotonic() + 60
         held: list[dict] = []
@@ -57,18 +58,27 @@ def test_the_results_queue_unavailable_is_retried_then_dead_lettered(gallery_pat
 
 
 @pytest.mark.slow
-def test_six_hundred_clips_give_six_hundred_results(stack, clip_factory):
-    """Five minutes of one camera (600 clips), uploaded as fast as the stack takes them."""
+def test_six_hundred_clips_over_three_devices_give_six_hundred_results(stack, clip_factory):
+    """Five minutes of camera (600 clips) from three devices in turn, uploaded as fast as the stack takes
+    them; each device's results on its own queue, none on another's, none dead-lettered."""
     clips = [clip_factory(p) for p in ("obama-480p.jpg", None, "kit_with_rose.jpg")]
-    collector = ResultCollector(stack.outputs.queue_url)
+    devices = [f"load-pi-{n}" for n in range(3)]
+    for device in devices:
+        stack.add_device(device)
+    collectors = {device: ResultCollector(stack.queue_url(device)) for device in devices}
     try:
-        keys = [
-            upload_clip(clips[i % 3], bucket=stack.outputs.bucket, device_id="load-pi", seq=i + 1).key
+        sent = [
+            (
+                devices[i % 3],
+                upload_clip(clips[i % 3], bucket=stack.outputs.bucket, device_id=devices[i % 3], seq=i + 1),
+            )
             for i in range(600)
         ]
-        assert collector.wait(keys, timeout_s=900)
+        keys = [upload.key for _, upload in sent]
+        for device, collector in collectors.items():
+            assert collector.wait([u.key for d, u in sent if d == device], timeout_s=900)
         assert len(set(keys)) == 600
-        statuses = [collector.results[k][0]["status"] for k in keys]
+        statuses = [collectors[device].results[upload.key][0]["status"] for device, upload in sent]
         assert statuses == ["ok", "no_face", "ok"] * 200
         # Every execution has finished (so any second result would have been published by now)...
         sfn = boto3.client("stepfunctions")
@@ -80,8 +90,14 @@ def test_six_hundred_clips_give_six_hundred_results(stack, clip_factory):
             time.sleep(0.5)
         else:
             pytest.fail("executions still running")
-        collector.wait(["never-published"], timeout_s=2)  # ...and received: one more receive round at least
-        assert collector.duplicates == 0
-        assert sum(1 for k in collector.results if k.startswith("clips/load-pi/")) == 600
+        for device, collector in collectors.items():
+            collector.wait(["never-published"], timeout_s=2)  # ...and received: one more receive round at least
+            assert collector.duplicates == 0
+            assert set(collector.results) == {u.key for d, u in sent if d == device}  # its own, each once
+        dead = boto3.client("sqs").get_queue_attributes(
+            QueueUrl=stack.outputs.dead_letter_queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        assert dead["Attributes"]["ApproximateNumberOfMessages"] == "0"
     finally:
-        collector.stop()
+        for collector in collectors.values():
+            collector.stop()

@@ -5,8 +5,9 @@ generates), the state machine's service calls its role, each device an IAM user 
 ``DevicePolicy`` and tagged with its device id, and the test itself the operator. moto then authorizes
 every request, so a handler calling an API its role lacks, or a device needing more than its policy, fails
 here. What moto can check (facepipe/local/iam.py says it in full): S3 and SQS against the literal resource;
-other services by action only; policy variables are not substituted, so the device policy is rendered per
-device with its id written in (``${aws:PrincipalTag/facepipe-device-id}`` -> ``pi-a``).
+other services by action only; policy variables are not substituted, so `facepipe devices add` against the
+local stack renders the device policy per device with its id written in
+(``${aws:PrincipalTag/facepipe-device-id}`` -> ``pi-a``): what AWS substitutes from the user's tag.
 
 The enforced stack runs in its own process: moto's authorization switch is process-wide.
 """
@@ -43,7 +44,8 @@ def _env_file(path: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def enforced(gallery_path, samples, tmp_path_factory):
-    """`facepipe local --enforce-iam` with two devices, pi-a and pi-b; yields the env files' settings."""
+    """`facepipe local --enforce-iam` with device pi-a registered at start and pi-b, pi-c registered by
+    `facepipe devices add` from another process with the operator's settings; yields every env file."""
     folder = tmp_path_factory.mktemp("enforced")
     env_file = folder / "env"
     log = (folder / "stack.log").open("w")
@@ -64,8 +66,6 @@ def enforced(gallery_path, samples, tmp_path_factory):
             str(env_file),
             "--device",
             "pi-a",
-            "--device",
-            "pi-b",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -79,11 +79,25 @@ def enforced(gallery_path, samples, tmp_path_factory):
             pytest.fail(f"the enforced stack did not start:\n{(folder / 'stack.log').read_text()[-3000:]}")
         time.sleep(0.2)
     try:
-        yield {
-            "operator": _env_file(env_file),
-            "pi-a": _env_file(folder / "env.pi-a"),
-            "pi-b": _env_file(folder / "env.pi-b"),
-        }
+        operator = _env_file(env_file)
+        for device in ("pi-b", "pi-c"):
+            added = subprocess.run(
+                [
+                    str(Path(sys.executable).parent / "facepipe"),
+                    "devices",
+                    "add",
+                    device,
+                    "--env-file",
+                    str(folder / f"env.{device}"),
+                ],
+                env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | operator,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert added.returncode == 0, added.stderr
+            assert oct((folder / f"env.{device}").stat().st_mode & 0o777) == "0o600"  # it holds a secret key
+        yield {"operator": operator} | {d: _env_file(folder / f"env.{d}") for d in ("pi-a", "pi-b", "pi-c")}
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -160,15 +174,65 @@ def test_a_device_cannot_write_under_another_devices_prefix_or_read_clips(enforc
 
 
 def test_a_device_cannot_send_results_or_touch_another_queue(enforced):
-    a = enforced["pi-a"]
+    a, b = enforced["pi-a"], enforced["pi-b"]
     sqs = _client(a, "sqs")
     sqs.receive_message(QueueUrl=a["FACEPIPE_QUEUE_URL"], WaitTimeSeconds=0)  # its own results: allowed
     send = lambda: sqs.send_message(  # noqa: E731
         QueueUrl=a["FACEPIPE_QUEUE_URL"], MessageBody="{}", MessageGroupId="pi-b", MessageDeduplicationId="x"
     )
     assert _denied(send)
-    dead_letters = a["FACEPIPE_QUEUE_URL"].replace("ResultsQueue", "ResultsDeadLetterQueue")
+    assert a["FACEPIPE_QUEUE_URL"] != b["FACEPIPE_QUEUE_URL"]
+    assert _denied(lambda: sqs.receive_message(QueueUrl=b["FACEPIPE_QUEUE_URL"], WaitTimeSeconds=0))
+    assert _denied(lambda: sqs.get_queue_attributes(QueueUrl=b["FACEPIPE_QUEUE_URL"], AttributeNames=["All"]))
+    dead_letters = enforced["operator"]["DEAD_LETTER_QUEUE_URL"]
     assert _denied(lambda: sqs.receive_message(QueueUrl=dead_letters, WaitTimeSeconds=0))
+
+
+def test_three_devices_at_once_each_get_exactly_their_own_results_in_capture_order(enforced, clip_factory, tmp_path):
+    """Three `facepipe-device run` processes upload at the same time, each with only its own credentials and
+    polling its own queue: every clip's result reaches its own device once, in capture order, and nothing
+    reaches the dead-letter queue."""
+    probes = {
+        "pi-a": ["obama-480p.jpg", None, "kit_with_rose.jpg", "obama-480p.jpg"],
+        "pi-b": ["kit_with_rose.jpg", "obama-480p.jpg", None, None],
+        "pi-c": [None, "two_people.jpg", "obama-480p.jpg", "kit_with_rose.jpg"],
+    }
+    runs = {}
+    for device, clips in probes.items():
+        folder = tmp_path / device
+        folder.mkdir()
+        for i, probe in enumerate(clips):
+            shutil.copy(clip_factory(probe), folder / f"{i:02d}.mp4")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | enforced[device]
+        runs[device] = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "facepipe_device",
+                "run",
+                "--source",
+                f"file:{folder}",
+                "--spool-dir",
+                str(tmp_path / f"spool-{device}"),
+                "--json",
+            ],
+            env=env | {"FACEPIPE_POLL_WAIT_S": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    for device, run in runs.items():
+        out, err = run.communicate(timeout=240)
+        assert run.returncode == 0, err[-3000:]
+        shown = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        assert [m["device_id"] for m in shown] == [device] * 4, err[-2000:]
+        assert [m["clip"]["seq"] for m in shown] == [1, 2, 3, 4]  # capture order, each once
+        assert [m["status"] for m in shown] == ["no_face" if p is None else "ok" for p in probes[device]]
+    operator = enforced["operator"]
+    dead = _client(operator, "sqs").get_queue_attributes(
+        QueueUrl=operator["DEAD_LETTER_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    assert dead["Attributes"]["ApproximateNumberOfMessages"] == "0"
 
 
 def test_a_function_role_missing_a_grant_fails_the_clip(enforced, clip_factory):

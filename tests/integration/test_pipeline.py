@@ -89,7 +89,7 @@ def test_twenty_clips_at_once_give_exactly_twenty_results(stack, device_id, clip
     assert [m["status"] for m in results] == ["ok", "ok", "no_face", "ok"] * 5
     # Nothing left over: no duplicate arrived after the last expected one.
     leftover = stack.outputs and __import__("boto3").client("sqs").receive_message(
-        QueueUrl=stack.outputs.queue_url, WaitTimeSeconds=1, MaxNumberOfMessages=10
+        QueueUrl=stack.queue_url(device_id), WaitTimeSeconds=1, MaxNumberOfMessages=10
     ).get("Messages", [])
     assert [json.loads(m["Body"])["device_id"] for m in leftover or []].count(device_id) == 0
 
@@ -122,7 +122,7 @@ def test_a_bad_name_under_clips_gets_an_error_result(stack, device_id):
     key = f"clips/{device_id}/holiday video.mov"
     started = time.monotonic()
     boto3.client("s3").put_object(Bucket=stack.outputs.bucket, Key=key, Body=b"x")
-    got = receive_results(stack.outputs.queue_url, {key: Upload(key, 0, started)}, timeout_s=30)
+    got = receive_results(stack.queue_url(device_id), {key: Upload(key, 0, started)}, timeout_s=30)
     message = got[key][0]
     assert message["status"] == "error" and message["error"]["code"] == "bad_key"
     assert message["device_id"] == device_id
@@ -137,7 +137,7 @@ def test_a_duplicate_s3_event_gives_one_result(stack, device_id, clip_factory):
     from facepipe.local.client import receive_results, upload_clip
 
     upload = upload_clip(clip_factory("obama-480p.jpg"), bucket=stack.outputs.bucket, device_id=device_id, seq=1)
-    first = receive_results(stack.outputs.queue_url, {upload.key: upload}, timeout_s=60)
+    first = receive_results(stack.queue_url(device_id), {upload.key: upload}, timeout_s=60)
     assert upload.key in first
     # Deliver the same event again, as EventBridge may.
     event = clip_event(stack, upload.key)
@@ -158,7 +158,7 @@ def test_a_duplicate_s3_event_gives_one_result(stack, device_id, clip_factory):
     assert all(json.loads(d["output"])["duplicate"] is True for d in described)
     again = (
         boto3.client("sqs")
-        .receive_message(QueueUrl=stack.outputs.queue_url, WaitTimeSeconds=2, MaxNumberOfMessages=10)
+        .receive_message(QueueUrl=stack.queue_url(device_id), WaitTimeSeconds=2, MaxNumberOfMessages=10)
         .get("Messages", [])
     )
     assert [m for m in again if json.loads(m["Body"])["clip"]["key"] == upload.key] == []

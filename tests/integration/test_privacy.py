@@ -24,11 +24,13 @@ def test_people_erase_removes_a_person_everywhere(gallery_path, samples, clip_fa
     with local_stack(workers=1, parameters={"GalleryRefreshSeconds": "1"}) as stack, talking_to(stack):
         out = stack.outputs
         stack.load(gallery=Gallery.load(gallery_path), students=validate_records(samples / "students.json").records)
+        stack.add_device("erase")
+        queue = stack.queue_url("erase")
         uploads = [
             upload_clip(clip_factory(p), bucket=out.bucket, device_id="erase", seq=i)
             for i, p in enumerate(["kit_with_rose.jpg", "obama-480p.jpg"], 1)
         ]
-        receive_results(out.queue_url, {u.key: u for u in uploads}, timeout_s=60)
+        receive_results(queue, {u.key: u for u in uploads}, timeout_s=60)
 
         code = main(
             [
@@ -70,7 +72,7 @@ def test_people_erase_removes_a_person_everywhere(gallery_path, samples, clip_fa
 
         time.sleep(1.5)
         again = upload_clip(clip_factory("kit_with_rose.jpg"), bucket=out.bucket, device_id="erase", seq=3)
-        message = receive_results(out.queue_url, {again.key: again}, timeout_s=60)[again.key][0]
+        message = receive_results(queue, {again.key: again}, timeout_s=60)[again.key][0]
         assert [p["id"] for p in message["people"]] == ["rose_leslie"] and message["unknown_faces"] == 1
         logs = "".join(p.read_text() for p in stack.log_dir.glob("*.log"))
     # Function logs name people and distances, never a face encoding (128 numbers in a row).

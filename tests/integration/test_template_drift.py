@@ -20,12 +20,12 @@ def test_changing_the_template_and_asl_changes_the_local_stack(tmp_path, gallery
     (tmp_path / "statemachine").mkdir()
     (tmp_path / "functions").symlink_to(ROOT / "functions")
     template = (ROOT / "template.yaml").read_text()
-    # Two frames per clip instead of three, a longer visibility timeout on the results queue.
+    # Two frames per clip instead of three, a shorter retention on the dead-letter queue.
     template = template.replace(
         "FramesPerClip:\n    Type: Number\n    Default: 3", "FramesPerClip:\n    Type: Number\n    Default: 2"
     )
-    template = template.replace("      VisibilityTimeout: 30\n", "      VisibilityTimeout: 45\n")
-    assert "Default: 2" in template and "VisibilityTimeout: 45" in template
+    template = template.replace("      MessageRetentionPeriod: 1209600\n", "      MessageRetentionPeriod: 86400\n")
+    assert "Default: 2" in template and "MessageRetentionPeriod: 86400" in template
     (tmp_path / "template.yaml").write_text(template)
     asl = json.loads((ROOT / "statemachine" / "pipeline.asl.json").read_text())
     asl["States"]["Enrich"]["Parameters"]["Payload"]["timings_ms"] = {"extract": 7}  # a visible change
@@ -33,15 +33,18 @@ def test_changing_the_template_and_asl_changes_the_local_stack(tmp_path, gallery
 
     with local_stack(workers=1, template=tmp_path / "template.yaml") as stack, talking_to(stack):
         out = stack.outputs
-        attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=out.queue_url, AttributeNames=["All"])
-        assert attributes["Attributes"]["VisibilityTimeout"] == "45"
+        attributes = boto3.client("sqs").get_queue_attributes(
+            QueueUrl=out.dead_letter_queue_url, AttributeNames=["All"]
+        )
+        assert attributes["Attributes"]["MessageRetentionPeriod"] == "86400"
         definition = json.loads(
             boto3.client("stepfunctions").describe_state_machine(stateMachineArn=out.state_machine_arn)["definition"]
         )
         assert definition["States"]["Enrich"]["Parameters"]["Payload"]["timings_ms"] == {"extract": 7}
         stack.load(gallery=Gallery.load(gallery_path))
+        stack.add_device("drift")
         upload = upload_clip(clip_factory("obama-480p.jpg"), bucket=out.bucket, device_id="drift", seq=1)
-        message, _ = receive_results(out.queue_url, {upload.key: upload}, timeout_s=60)[upload.key]
+        message, _ = receive_results(stack.queue_url("drift"), {upload.key: upload}, timeout_s=60)[upload.key]
     assert message["frames_analyzed"] == 2
     assert message["timings_ms"]["extract"] == 7
     shutil.rmtree(tmp_path / "statemachine")

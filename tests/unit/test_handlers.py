@@ -39,11 +39,23 @@ def aws(monkeypatch):
         settings = get_settings()
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=settings.bucket_name)
-        boto3.client("dynamodb", region_name="us-east-1").create_table(
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
             TableName=settings.idempotency_table,
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
             BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.create_table(
+            TableName=settings.devices_table,
+            AttributeDefinitions=[{"AttributeName": "device_id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        # The events' device is registered (as `facepipe devices add pi-kitchen` leaves it).
+        dynamodb.put_item(
+            TableName=settings.devices_table,
+            Item={"device_id": {"S": "pi-kitchen"}, "registered_at": {"S": "2026-11-30T00:00:00+00:00"}},
         )
         yield s3
     get_settings.cache_clear()
@@ -157,6 +169,13 @@ def students_table(aws, samples):
 def test_enrich_event_merges_frames_and_adds_records(students_table, result_validator):
     published = handler("enrich")(event("enrich.json"), LambdaContext("EnrichFunction"))
     message = published["message"]
+    # To the device's own queue, and counted on its item.
+    assert published["queue_url"] == "https://sqs.us-east-1.amazonaws.com/123456789012/facepipe-pi-kitchen.fifo"
+    assert published["refused"] is False
+    item = boto3.client("dynamodb").get_item(
+        TableName=get_settings().devices_table, Key={"device_id": {"S": "pi-kitchen"}}
+    )["Item"]
+    assert item["last_seen"]["S"] and sum(int(v["N"]) for k, v in item.items() if k.startswith("clips_")) == 1
     result_validator.validate(message)
     assert published["group_id"] == "pi-kitchen" and len(published["dedup_id"]) == 64
     assert message["status"] == "ok" and message["unknown_faces"] == 1
@@ -194,6 +213,22 @@ def test_enrich_error_event_builds_the_error_result(aws, result_validator):
         "no decodable frames (empty, truncated or corrupt clip)",
     }
     assert (message["device_id"], message["clip"]["seq"]) == ("pi-kitchen", 43)
+    assert published["queue_url"].endswith("/facepipe-pi-kitchen.fifo") and published["refused"] is False
+
+
+def test_enrich_refuses_a_device_that_is_not_registered_and_counts_it(aws):
+    answer = event("enrich.json")
+    answer["clip"]["device_id"] = "pi-typo"
+    answer["clip"]["key"] = answer["clip"]["key"].replace("pi-kitchen", "pi-typo")
+    for frame in answer["frames"]:
+        frame["faces"] = []  # nobody: no records to read
+    published = handler("enrich")(answer, LambdaContext("EnrichFunction"))
+    assert published["refused"] is True and published["queue_url"] is None  # the state machine stops there
+    item = boto3.client("dynamodb").get_item(
+        TableName=get_settings().devices_table, Key={"device_id": {"S": "pi-typo"}}
+    )
+    assert "registered_at" not in item["Item"]  # a refusal never registers anyone
+    assert sum(int(v["N"]) for k, v in item["Item"].items() if k.startswith("refused_")) == 1
 
 
 def test_state_machine_event_is_what_eventbridge_delivers():

@@ -66,9 +66,12 @@ def test_template_declares_what_the_pipeline_needs():
     bucket = template.properties("ClipsBucket")
     assert bucket["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"] is True
     rules = {r["Prefix"]: r for r in bucket["LifecycleConfiguration"]["Rules"]}
-    assert set(rules) == {"clips/"}  # no frames are stored: the clips are the only images kept
-    queue = template.properties("ResultsQueue")
-    assert queue["FifoQueue"] is True and "RedrivePolicy" in queue
+    assert set(rules) == {"clips/", "checks/"}  # no frames are stored: the clips are the only images kept
+    assert rules["checks/"]["ExpirationInDays"] == 1  # `facepipe-device check`'s probes
+    # No shared results queue: each device's is made by `facepipe devices add`; the dead-letter queue is shared.
+    assert "ResultsQueue" not in template.doc["Resources"]
+    assert template.properties("ResultsDeadLetterQueue")["FifoQueue"] is True
+    assert template.properties("DevicesTable")["KeySchema"] == [{"AttributeName": "device_id", "KeyType": "HASH"}]
     _, machine = template.state_machine()
     assert machine["Type"] == "EXPRESS" and machine["Tracing"]["Enabled"] is True
     assert template.event_rule()["Pattern"]["detail"]["object"]["key"] == [{"prefix": "clips/"}]
@@ -77,7 +80,9 @@ def test_template_declares_what_the_pipeline_needs():
     outputs = template.doc["Outputs"]
     assert {
         "ClipsBucketName",
-        "ResultsQueueUrl",
+        "DeviceQueuePrefix",
+        "DevicesTableName",
+        "ResultsDeadLetterQueueUrl",
         "StudentsTableName",
         "PipelineStateMachineArn",
         "DevicePolicyArn",
@@ -122,6 +127,8 @@ def test_samconfig_builds_and_deploys_the_same_architecture():
 
 
 def test_the_template_names_the_clips_prefix_the_code_parses():
+    from facepipe_device.check import CHECKS_PREFIX
+
     from facepipe.clip_keys import CLIPS_PREFIX
 
     template = StackTemplate.load(ROOT / "template.yaml")
@@ -131,4 +138,8 @@ def test_the_template_names_the_clips_prefix_the_code_parses():
     (put,) = [
         s for s in template.properties("DevicePolicy")["PolicyDocument"]["Statement"] if s["Sid"] == "PutOwnClips"
     ]
-    assert f"/{CLIPS_PREFIX}${{!aws:PrincipalTag/facepipe-device-id}}/*" in put["Resource"]["Fn::Sub"]
+    clips, checks = (resource["Fn::Sub"] for resource in put["Resource"])
+    assert clips.endswith(f"/{CLIPS_PREFIX}${{!aws:PrincipalTag/facepipe-device-id}}/*")
+    # The device check's probe goes where the trigger rule does not look, and expires.
+    assert checks.endswith(f"/{CHECKS_PREFIX}${{!aws:PrincipalTag/facepipe-device-id}}/*")
+    assert not CHECKS_PREFIX.startswith(CLIPS_PREFIX) and CHECKS_PREFIX in {rule["Prefix"] for rule in rules}

@@ -191,7 +191,9 @@ class _Names(dict):
 
 
 def _physical() -> tuple[dict[str, str], dict[tuple[str, str], str]]:
-    refs, attrs = _Names({"AWS::Partition": "aws", "AWS::Region": "r", "AWS::AccountId": "1"}), _Names()
+    refs = _Names({"AWS::Partition": "aws", "AWS::Region": "r", "AWS::AccountId": "1", "AWS::StackName": "stack"})
+    refs["AWS::URLSuffix"] = "amazonaws.com"
+    attrs: dict[tuple[str, str], str] = _Names()
     for logical, resource in RESOURCES.items():
         if resource["Type"] == "AWS::Lambda::Function":
             attrs[(logical, "Arn")] = f"arn:aws:lambda:r:1:function:{logical}"
@@ -244,20 +246,45 @@ def test_the_state_machine_role_covers_every_service_call_in_its_definition__lam
     calls = []
     for task in _tasks(definition["States"]):
         action, parameter = _INTEGRATIONS[task["Resource"]]
+        if f"{parameter}.$" in task["Parameters"]:
+            # A device's own results queue, from the state (enrich's queue_url): <stack>-<device_id>.fifo.
+            assert task["Parameters"][f"{parameter}.$"] == "$.queue_url"
+            assert allowed(action, "arn:aws:sqs:r:1:stack-pi-kitchen.fifo"), (
+                f"{role} may not {action} on a device queue"
+            )
+            assert not allowed(action, "arn:aws:sqs:r:1:other-stack-pi-kitchen.fifo")
+            calls.append((action, "a device's queue"))
+            continue
         placeholder = re.fullmatch(r"@\{(\w+)\}", task["Parameters"][parameter])
         assert placeholder, f"{task['Resource']} target is not a DefinitionSubstitution"
         target = _logical(substitutions[placeholder[1]])
         assert target is not None
         calls.append((action, target))
         assert allowed(action, _arn_of(target)), f"{role} may not {action} on {target}"
-    # Positive control: every function and both result queues were found in the definition.
+    # Positive control: every function, the device queues and the dead-letter queue were found.
     assert {t for _, t in calls} == {
         "ExtractFunction",
         "RecognizeFunction",
         "EnrichFunction",
-        "ResultsQueue",
+        "a device's queue",
         "ResultsDeadLetterQueue",
     }
+
+
+def test_enrich_the_state_machine_and_facepipe_devices_agree_on_where_a_devices_queue_is():
+    """Enrich builds a result's queue URL from RESULTS_QUEUE_URL_PREFIX, the ASL's last-resort error from the
+    ResultsQueueUrlPrefix substitution, `facepipe devices add` names the queue from the DeviceQueuePrefix
+    output, and DevicePolicy grants the device its queue: all four must be the same queue."""
+    refs, attrs = _physical()
+    machine = next(k for k, v in RESOURCES.items() if v["Type"] == "AWS::StepFunctions::StateMachine")
+    substitution = TEMPLATE.resolve(TEMPLATE.properties(machine)["DefinitionSubstitutions"], refs, attrs)
+    environment = TEMPLATE.resolve(TEMPLATE.function_environment("EnrichFunction"), refs, attrs)
+    name_prefix = TEMPLATE.resolve(TEMPLATE.doc["Outputs"]["DeviceQueuePrefix"]["Value"], refs, attrs)
+    url_prefix = environment["RESULTS_QUEUE_URL_PREFIX"]
+    assert url_prefix == substitution["ResultsQueueUrlPrefix"] == f"https://sqs.r.amazonaws.com/1/{name_prefix}"
+    policy = TEMPLATE.resolve(TEMPLATE.properties("DevicePolicy")["PolicyDocument"], refs, attrs)
+    (receive,) = [s for s in policy["Statement"] if s["Sid"] == "ReceiveOwnResults"]
+    assert receive["Resource"] == f"arn:aws:sqs:r:1:{name_prefix}${{aws:PrincipalTag/facepipe-device-id}}.fifo"
 
 
 @pytest.mark.parametrize("logical", ["ExtractFunction", "EnrichFunction", "RecognizeFunction"])
