@@ -22,7 +22,7 @@ FACE_RECOGNITION := face_recognition==1.3.0
 RUNTIME := .venv-lambda
 RECOGNIZE_RUNTIME := .venv-recognize
 ZIP_FUNCTIONS := ExtractFunction EnrichFunction
-BUILD_INPUTS := template.yaml Makefile requirements/layer.txt $(shell find facepipe functions -type f -not -path '*/__pycache__/*' 2>/dev/null)
+BUILD_INPUTS := template.yaml Makefile requirements/layer.txt $(shell find facepipe protocol/facepipe_protocol functions -type f -not -path '*/__pycache__/*' 2>/dev/null)
 export FACEPIPE_SAMPLES ?= $(abspath ../shared/samples)
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
@@ -36,14 +36,14 @@ help:
 	@echo "make test    lint, type-check, check the template and run the tests (installs .venv)"
 	@echo "make bench   run facepipe bench and write bench-out/"
 
-$(VENV)/.installed: $(RUNTIME_REQS) requirements/dev.txt pyproject.toml device/pyproject.toml
+$(VENV)/.installed: $(RUNTIME_REQS) requirements/dev.txt pyproject.toml device/pyproject.toml protocol/pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ not found; set PYTHON=/path/to/python3.12"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
 	# Exactly what functions/recognize/Dockerfile installs, then face_recognition without its `dlib` pin.
 	$(PIP) $(foreach r,$(RUNTIME_REQS),-r $(r)) -r requirements/dev.txt
 	$(PIP) --no-deps $(FACE_RECOGNITION)
-	$(PIP) --no-deps --no-build-isolation -e . -e device
+	$(PIP) --no-deps --no-build-isolation -e protocol -e . -e device
 	# The face encoder converted to ONNX once, at install (as the recognize image does at build).
 	$(VENV)/bin/python -m facepipe.encoder
 	touch $@
@@ -131,9 +131,10 @@ bench: install
 clean:
 	rm -rf .aws-sam $(RUNTIME) $(RECOGNIZE_RUNTIME) demo-out bench-out .pytest_cache .mypy_cache .ruff_cache
 
-# `sam build` of FacepipeLayer (BuildMethod: makefile): the facepipe package, into the layer's python/.
+# `sam build` of FacepipeLayer (BuildMethod: makefile): the facepipe package and the clip protocol, into the
+# layer's python/.
 build-FacepipeLayer:
 	mkdir -p "$(ARTIFACTS_DIR)/python"
-	cp -R facepipe "$(ARTIFACTS_DIR)/python/"
+	cp -R facepipe protocol/facepipe_protocol "$(ARTIFACTS_DIR)/python/"
 	python3 -m pip install --quiet --no-deps --only-binary=:all: --target "$(ARTIFACTS_DIR)/python" -r requirements/layer.txt
-	rm -rf "$(ARTIFACTS_DIR)/python/facepipe/__pycache__" "$(ARTIFACTS_DIR)"/python/facepipe/*/__pycache__
+	rm -rf "$(ARTIFACTS_DIR)"/python/facepipe*/__pycache__ "$(ARTIFACTS_DIR)"/python/facepipe/*/__pycache__

@@ -265,7 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_students_import)
 
     p = sub.add_parser(
-        "schema", help="print the JSON Schema of the result message (device/facepipe_device/schemas/result.schema.json)"
+        "schema",
+        help="print the JSON Schema of the result message (protocol/facepipe_protocol/schemas/result.schema.json)",
     )
     p.set_defaults(handler=cmd_schema)
 

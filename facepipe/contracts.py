@@ -1,8 +1,8 @@
 """Typed contracts for every message that crosses a boundary.
 
 State input and output of each stage, and the result message the device receives (whose JSON Schema is
-committed as ``device/facepipe_device/schemas/result.schema.json``, where the device validates what it
-receives; ``facepipe schema`` regenerates it).
+committed in the clip protocol as ``protocol/facepipe_protocol/schemas/result.schema.json``, against which
+the device validates what it receives; ``facepipe schema`` regenerates it).
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import json
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from facepipe_protocol import RESULT_SCHEMA_VERSION as PROTOCOL_VERSION
 from pydantic import BaseModel, ConfigDict, Field
 
-RESULT_SCHEMA_VERSION = 1
+RESULT_SCHEMA_VERSION = PROTOCOL_VERSION  # the clip protocol's (facepipe_protocol) owns it
 # SQS refuses bodies over 256 KiB; stay well under it so attributes and encoding never tip it over.
 MAX_RESULT_BYTES = 200 * 1024
 # The id of a face that matched nobody in the gallery.

@@ -15,19 +15,17 @@ device, because moto cannot substitute policy variables; AWS substitutes them it
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
+from facepipe_protocol import DEVICE_ID, DEVICE_ID_RULE, DEVICE_TAG, results_queue_name
 
 from facepipe.errors import FacepipeError
 from facepipe.settings import Settings
 
-DEVICE_TAG = "facepipe-device-id"
-DEVICE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 TAG_VARIABLE = "${aws:PrincipalTag/" + DEVICE_TAG + "}"
 # SQS queue names: at most 80 characters, ".fifo" included.
 MAX_QUEUE_NAME = 80
@@ -185,11 +183,9 @@ class Devices:
         self.sqs, self.dynamodb, self.iam = clients("sqs"), clients("dynamodb"), clients("iam")
 
     def queue_name(self, device_id: str) -> str:
-        if not DEVICE_ID_PATTERN.fullmatch(device_id):
-            raise DeviceError(
-                f"device id {device_id!r}: 1-64 letters, digits, '_' or '-', starting with a letter or digit"
-            )
-        name = f"{self.ref.queue_prefix}{device_id}.fifo"
+        if not DEVICE_ID.fullmatch(device_id):
+            raise DeviceError(f"device id {device_id!r}: {DEVICE_ID_RULE}")
+        name = results_queue_name(self.ref.queue_prefix, device_id)
         if len(name) > MAX_QUEUE_NAME:
             longest = MAX_QUEUE_NAME - len(self.ref.queue_prefix) - len(".fifo")
             raise DeviceError(

@@ -99,13 +99,7 @@ def clip_factory(samples: Path, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def result_validator():
     """Validates a result message against the committed JSON Schema."""
-    import json
-
     import jsonschema
+    from facepipe_protocol import result_schema
 
-    schema = json.loads(
-        (
-            Path(__file__).resolve().parents[1] / "device" / "facepipe_device" / "schemas" / "result.schema.json"
-        ).read_text()
-    )
-    return jsonschema.Draft202012Validator(schema)
+    return jsonschema.Draft202012Validator(result_schema())

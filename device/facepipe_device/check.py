@@ -6,12 +6,11 @@ import contextlib
 import uuid
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from facepipe_protocol import CHECKS_PREFIX
 
 from facepipe_device.config import DeviceConfig
 from facepipe_device.service import aws_clients
 from facepipe_device.sources import SourceError, open_source
-
-CHECKS_PREFIX = "checks/"
 
 
 def run_checks(config: DeviceConfig) -> int:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+from facepipe_protocol import DEVICE_ID, DEVICE_ID_RULE
 
 # Environment names (set by `facepipe local --env-file`, or by systemd's EnvironmentFile).
 ENV = {
@@ -54,9 +53,7 @@ class DeviceConfig:
     def validate(self) -> DeviceConfig:
         problems = []
         if not DEVICE_ID.match(self.device_id):
-            problems.append(
-                f"device_id {self.device_id!r}: 1-64 letters, digits, '_' or '-' (set device_id or FACEPIPE_DEVICE_ID)"
-            )
+            problems.append(f"device_id {self.device_id!r}: {DEVICE_ID_RULE} (set device_id or FACEPIPE_DEVICE_ID)")
         if not self.bucket:
             problems.append("bucket is not set (the stack's ClipsBucketName; FACEPIPE_BUCKET)")
         if not self.queue_url:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from facepipe_protocol import result_schema
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
@@ -19,7 +20,7 @@ log = logging.getLogger("facepipe_device.results")
 
 # The result contract: generated from facepipe's ResultMessage (`facepipe schema`), kept here because the
 # device is who consumes it (a facepipe test keeps the two equal).
-RESULT_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "result.schema.json").read_text())
+RESULT_SCHEMA = result_schema()  # the protocol's (facepipe_protocol/schemas/result.schema.json)
 _validator = Draft202012Validator(RESULT_SCHEMA)
 
 

@@ -14,11 +14,12 @@ from typing import Any, TextIO
 
 import boto3
 from botocore.config import Config
+from facepipe_protocol import iso_time
 
 from facepipe_device.config import DeviceConfig
 from facepipe_device.display import format_result
 from facepipe_device.results import ResultBoard, ResultPoller, Shown
-from facepipe_device.sources import Clip, iso
+from facepipe_device.sources import Clip
 from facepipe_device.spool import Spool
 from facepipe_device.uploader import Uploader
 
@@ -118,7 +119,7 @@ class DeviceService:
             return
         seq = self.spool.next_seq()
         spooled, dropped = self.spool.add(
-            clip.data, seq=seq, ext=clip.ext, captured_at=iso(clip.captured_at), capture_end=clip.capture_end
+            clip.data, seq=seq, ext=clip.ext, captured_at=iso_time(clip.captured_at), capture_end=clip.capture_end
         )
         for old in dropped:
             self.board.forget(old.seq)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-CLIP_EXTENSIONS = ("mp4", "h264", "mjpeg", "avi")
+from facepipe_protocol import CLIP_SUFFIXES  # the clip types the pipeline accepts
 
 
 class SourceError(Exception):
@@ -26,11 +26,6 @@ class Clip:
     ext: str
     captured_at: datetime  # start of capture, UTC
     capture_end: float  # epoch seconds
-
-
-def iso(moment: datetime) -> str:
-    """ISO 8601 UTC with milliseconds, as clip metadata and keys carry it."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class FileSource:
@@ -62,7 +57,7 @@ class FileSource:
 
     def _files(self) -> list[Path]:
         if self.path.is_dir():
-            files = sorted(p for p in self.path.iterdir() if p.suffix.lstrip(".").lower() in CLIP_EXTENSIONS)
+            files = sorted(p for p in self.path.iterdir() if p.suffix.lstrip(".").lower() in CLIP_SUFFIXES)
             if not files:
                 raise SourceError(f"file source {self.path}: no .mp4/.h264/.mjpeg/.avi clips in it")
             return files

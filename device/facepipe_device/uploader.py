@@ -20,24 +20,11 @@ from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from facepipe_protocol import clip_key, clip_metadata  # the key layout and metadata the pipeline reads
 
 from facepipe_device.spool import Spool, SpooledClip
 
 log = logging.getLogger("facepipe_device.uploader")
-
-
-def clip_key(device_id: str, seq: int, captured_at: str, ext: str) -> str:
-    """clips/<device>/<seq>_<capture time>.<ext>: the pipeline reads device, sequence and time from it.
-
-    ``captured_at`` is ISO 8601 UTC with milliseconds (2026-11-25T10:15:00.123Z), written compactly.
-    """
-    compact = captured_at.replace("-", "").replace(":", "").replace(".", "")
-    return f"clips/{device_id}/{seq:06d}_{compact}.{ext}"
-
-
-def clip_metadata(device_id: str, seq: int, captured_at: str) -> dict[str, str]:
-    """S3 metadata of a clip: the same facts as its key, for keys a person renamed."""
-    return {"device-id": device_id, "seq": str(seq), "captured-at": captured_at}
 
 
 class Uploader:

@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from facepipe_device.sources import iso
-from facepipe_device.uploader import clip_key as device_clip_key
-from facepipe_device.uploader import clip_metadata
+from facepipe_protocol import clip_key as device_clip_key
+from facepipe_protocol import clip_metadata, iso_time
 
 from facepipe.aws_clients import client
 from facepipe.clip_keys import CLIP_SUFFIXES
@@ -26,11 +25,11 @@ class Upload:
 
 
 def clip_key(device_id: str, seq: int, captured: datetime, suffix: str) -> str:
-    """The device's key for a clip (one convention, facepipe_device's), refusing types the pipeline rejects."""
+    """The device's key for a clip (one convention, facepipe_protocol's), refusing types the pipeline rejects."""
     ext = suffix.lstrip(".").lower()
     if ext not in CLIP_SUFFIXES:
         raise ClipKeyError(f"clip type .{ext} is not one of {', '.join(CLIP_SUFFIXES)}")
-    return device_clip_key(device_id, seq, iso(captured), ext)
+    return device_clip_key(device_id, seq, iso_time(captured), ext)
 
 
 def upload_clip(
@@ -56,7 +55,7 @@ def upload_clip(
         Bucket=bucket,
         Key=key,
         Body=data,
-        Metadata=clip_metadata(device_id, seq, iso(captured)),
+        Metadata=clip_metadata(device_id, seq, iso_time(captured)),
     )
     return Upload(key=key, seq=seq, started=started)
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import time
 
+from facepipe_protocol import META_CAPTURED_AT, META_SEQ
+
 from facepipe import s3_store
 from facepipe.clip_keys import parse_clip_key
 from facepipe.contracts import ClipRef, ExtractResult, FrameRef
 from facepipe.settings import Settings
 from facepipe.video import clip_file, decode_clip
 
-# Metadata the device writes on each clip (x-amz-meta-*); the key's name is the fallback.
-META_SEQ = "seq"
-META_CAPTURED_AT = "captured-at"
-META_DEVICE = "device-id"
+# Metadata the device writes on each clip (x-amz-meta-*, facepipe_protocol); the key's name is the fallback.
 
 
 def clip_ref(bucket: str, key: str, version_id: str | None, metadata: dict[str, str]) -> ClipRef:

@@ -21,6 +21,8 @@ from facepipe_device.results import ResultPoller
 from facepipe_device.service import DeviceService
 from facepipe_device.sources import FileSource, Picamera2Source
 
+from tests.integration.conftest import run_clips
+
 
 def device_config(stack, device_id: str, spool: Path, endpoint: str | None = None) -> DeviceConfig:
     return DeviceConfig(
@@ -208,6 +210,37 @@ def test_a_garbage_message_is_logged_and_deleted(stack, device_id, caplog):
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )
     assert attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_another_devices_result_on_this_devices_queue_is_counted_and_deleted_never_shown(
+    stack, device_id, clip_factory, caplog
+):
+    """Each device has a queue of its own; a result of another device found there (a queue URL copied to
+    the wrong Pi) is never shown and never handed back to circulate: logged, counted, deleted."""
+    (foreign,) = run_clips(stack, [clip_factory("obama-480p.jpg")], device_id)
+    foreign["device_id"] = "pi-elsewhere"
+    sqs = boto3.client("sqs")
+    sqs.send_message(
+        QueueUrl=stack.queue_url(device_id),
+        MessageBody=json.dumps(foreign),
+        MessageGroupId="pi-elsewhere",
+        MessageDeduplicationId=f"foreign-{device_id}",
+    )
+    seen: list = []
+    poller = ResultPoller(sqs, stack.queue_url(device_id), device_id, seen.append)
+    deadline = time.monotonic() + 10
+    while not poller.misrouted and time.monotonic() < deadline:
+        poller.poll_once(wait_s=1)
+    assert poller.misrouted == 1 and seen == []
+    assert "result of device pi-elsewhere on this device's queue deleted" in caplog.text
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=stack.queue_url(device_id),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    assert (attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]) == (
+        "0",
+        "0",
+    )
 
 
 class FakeCamera:

@@ -55,7 +55,14 @@ DEVICE = sorted((ROOT / "device" / "facepipe_device").glob("*.py"))
 @pytest.mark.parametrize("path", CORE, ids=lambda p: p.stem)
 def test_the_core_needs_only_pydantic(path):
     """Contracts, the key protocol, errors and settings go in every artifact, the enrich zip included."""
-    allowed = {"pydantic", "pydantic_settings", "facepipe.contracts", "facepipe.clip_keys", "facepipe.errors"}
+    allowed = {
+        "pydantic",
+        "pydantic_settings",
+        "facepipe_protocol",
+        "facepipe.contracts",
+        "facepipe.clip_keys",
+        "facepipe.errors",
+    }
     for name in _imports(path):
         assert name.split(".")[0] in STDLIB or name in allowed or name.split(".")[0] in allowed, (path.name, name)
 
@@ -72,6 +79,25 @@ def test_the_domain_never_calls_aws(path):
 def test_stages_never_reach_the_local_stack_or_commands(path):
     for name in _imports(path):
         assert not _within(name, "facepipe.local", "facepipe.bench", "facepipe.cli", "facepipe.demo"), name
+
+
+PROTOCOL = sorted((ROOT / "protocol" / "facepipe_protocol").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", PROTOCOL, ids=lambda p: p.stem)
+def test_the_protocol_needs_only_the_standard_library(path):
+    """facepipe_protocol goes on the Pi and in every Lambda artifact: nothing to install with it."""
+    for name in _imports(path):
+        assert name.split(".")[0] in STDLIB, (path.name, name)
+
+
+def test_the_clip_protocol_is_written_in_one_place():
+    """The key layout, metadata names, device-id pattern and suffixes are defined only in facepipe_protocol:
+    neither side spells them again."""
+    for path in [*DEVICE, *sorted((ROOT / "facepipe").rglob("*.py"))]:
+        text = path.read_text()
+        for spelled in ('"captured-at"', '"device-id"', "[A-Za-z0-9_-]{0,63}", '"mjpeg"', 'f"clips/{'):
+            assert spelled not in text, (path.relative_to(ROOT), spelled)
 
 
 @pytest.mark.parametrize("path", DEVICE, ids=lambda p: p.stem)

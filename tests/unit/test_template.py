@@ -47,8 +47,16 @@ def test_the_templates_defaults_are_the_settings_defaults():
 
 
 def test_committed_result_schema_is_the_contract():
-    committed = json.loads((ROOT / "device" / "facepipe_device" / "schemas" / "result.schema.json").read_text())
-    assert committed == result_schema(), "run: facepipe schema > device/facepipe_device/schemas/result.schema.json"
+    """The protocol's schema (what the device validates against) is the cloud's ResultMessage, and the
+    protocol's version is the contract's."""
+    from facepipe_protocol import RESULT_SCHEMA_VERSION
+
+    from facepipe.contracts import RESULT_SCHEMA_VERSION as CONTRACT_VERSION
+
+    path = ROOT / "protocol" / "facepipe_protocol" / "schemas" / "result.schema.json"
+    committed = json.loads(path.read_text())
+    assert committed == result_schema(), "run: facepipe schema > protocol/facepipe_protocol/schemas/result.schema.json"
+    assert RESULT_SCHEMA_VERSION == CONTRACT_VERSION
 
 
 def test_template_declares_what_the_pipeline_needs():
@@ -127,7 +135,7 @@ def test_samconfig_builds_and_deploys_the_same_architecture():
 
 
 def test_the_template_names_the_clips_prefix_the_code_parses():
-    from facepipe_device.check import CHECKS_PREFIX
+    from facepipe_protocol import CHECKS_PREFIX
 
     from facepipe.clip_keys import CLIPS_PREFIX
 
