@@ -33,7 +33,7 @@ from facepipe_device.uploader import clip_key
 
 from facepipe.local.endpoint import Endpoint
 from facepipe.local.stack import free_port
-from tests.integration.test_device import lose_first_put_answer
+from tests.integration.test_device import device_cli, lose_first_put_answer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -205,17 +205,7 @@ def test_three_devices_at_once_each_get_exactly_their_own_results_in_capture_ord
             shutil.copy(clip_factory(probe), folder / f"{i:02d}.mp4")
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | enforced[device]
         runs[device] = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "facepipe_device",
-                "run",
-                "--source",
-                f"file:{folder}",
-                "--spool-dir",
-                str(tmp_path / f"spool-{device}"),
-                "--json",
-            ],
+            device_cli(folder, tmp_path / f"spool-{device}", enforced[device]["AWS_ENDPOINT_URL"], "--json"),
             env=env | {"FACEPIPE_POLL_WAIT_S": "1"},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
