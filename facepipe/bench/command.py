@@ -40,7 +40,8 @@ def register(sub: Any) -> None:
         const=600,
         type=int,
         metavar="N",
-        help="also upload N clips (default 600) at 2 clips/s and watch the backlog",
+        help="also upload N clips (default 600) at 2 clips/s and watch the backlog (with --videos: the "
+        "room-camera clips)",
     )
     p.add_argument(
         "--camera",
@@ -174,6 +175,10 @@ def cmd_bench_videos(args: argparse.Namespace, settings: Settings) -> BenchRepor
             stack.settle()
             try:
                 report.videos = bench_videos(runner, clips, gallery, settings)
+                if args.soak:
+                    # One camera in real time on room video: the room-camera clips at 2 clips/s.
+                    room = [c.path for c in clips if c.version != "as-given"]
+                    report.soak = soak(runner, room, args.soak)
             finally:
                 runner.close()
     return report
