@@ -118,7 +118,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
                 starts = sorted(cold_start(app, event, stack.function_env("RecognizeFunction")) for _ in range(3))
                 report.cold_start_s, report.cold_worker_rss_mb = starts[1]
                 report.cold_start_max_s = starts[-1][0]
-                report.duplicates = sum(c.duplicates for c in runner.collectors.values())
+                report.duplicates = runner.duplicates
                 progress.update()
             finally:
                 runner.close()

@@ -21,6 +21,7 @@ class Runner:
         self._s3, self._sfn = stack.client("s3"), stack.client("stepfunctions")
         self.seq = 0
         self.lock = threading.Lock()
+        self._released_duplicates = 0
 
     def collector(self, device: str) -> ResultCollector:
         """The collector of ``device``'s queue (registering the device, as `facepipe devices add` does)."""
@@ -69,6 +70,19 @@ class Runner:
         trigger = float(row.get("trigger_s", 0.0))
         row["publish_receive_s"] = latency - (uploaded - start) - trigger - stage["total"]
         return row
+
+    def release(self, device: str) -> None:
+        """Stop collecting ``device``'s queue (its results, if any, stay there)."""
+        with self.lock:
+            collector = self.collectors.pop(device, None)
+        if collector is not None:
+            collector.stop()
+            self._released_duplicates += collector.duplicates
+
+    @property
+    def duplicates(self) -> int:
+        """Second results of a clip seen by every collector so far."""
+        return self._released_duplicates + sum(c.duplicates for c in self.collectors.values())
 
     def close(self) -> None:
         for collector in self.collectors.values():

@@ -17,15 +17,15 @@ from facepipe.bench.stats import pct
 def measure_throughput(runner: Runner, clips: list[Path], levels: list[int], per_level: int) -> list[ThroughputLevel]:
     measured = []
     for level in levels:
+        # One device per level, registered before the clock starts; its collector stops after the level
+        # (every idle long-poll of another queue costs the one process that runs the local stack).
+        device = f"bench-c{level}"
+        runner.collector(device)
         start = time.monotonic()
         with ThreadPoolExecutor(max_workers=level) as pool:
-            done = list(
-                pool.map(
-                    lambda i, level=level: runner.one(clips[i % len(clips)], f"bench-c{level}-{i % level}"),
-                    range(per_level),
-                )
-            )
+            done = list(pool.map(lambda i, device=device: runner.one(clips[i % len(clips)], device), range(per_level)))
         elapsed = time.monotonic() - start
+        runner.release(device)
         measured.append(
             ThroughputLevel(
                 concurrency=level,
@@ -46,6 +46,8 @@ def soak(runner: Runner, clips: list[Path], total: int, rate: float = 2.0) -> So
     from tqdm import tqdm
 
     backlog: list[tuple[float, int]] = []
+    for n in range(SOAK_DEVICES):
+        runner.collector(f"bench-soak-{n}")  # registered before the clock starts
     start = time.monotonic()
     results: list[dict[str, Any]] = []
     with ThreadPoolExecutor(max_workers=16) as pool:
