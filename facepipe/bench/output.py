@@ -50,8 +50,9 @@ def print_report(report: BenchReport) -> None:
             plain = v.plain_library[name]
             print(
                 f"Videos, {name} ({ours.clips} clips): recall {ours.recall:.3f} ({ours.named}/{ours.appearances}), "
-                f"wrong {ours.wrong_names}, strangers named {ours.stranger_clips_named}/{ours.stranger_clips}; "
-                f"plain library: recall {plain.recall:.3f}, wrong {plain.wrong_names}, strangers named "
+                f"precision {ours.precision:.3f}, wrong {ours.wrong_names}, strangers named "
+                f"{ours.stranger_clips_named}/{ours.stranger_clips}; plain library: recall {plain.recall:.3f}, "
+                f"precision {plain.precision:.3f}, wrong {plain.wrong_names}, strangers named "
                 f"{plain.stranger_clips_named}/{plain.stranger_clips}"
             )
         print(

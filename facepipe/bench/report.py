@@ -105,6 +105,7 @@ class VideoScore(BaseModel):
     appearances: int
     named: int
     recall: float
+    precision: float
     wrong_names: int
     stranger_clips: int
     stranger_clips_named: int

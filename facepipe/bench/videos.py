@@ -48,6 +48,8 @@ def _score(clips: list[DevClip], named: dict[Path, set[str]]) -> VideoScore:
         appearances=appearances,
         named=hits,
         recall=round(hits / appearances, 4) if appearances else 1.0,
+        # Of every name given (a stranger's clip named is a wrong name too), the share that was right.
+        precision=round(hits / (hits + wrong), 4) if hits + wrong else 1.0,
         wrong_names=wrong,
         stranger_clips=stranger_clips,
         stranger_clips_named=strangers_named,

@@ -63,12 +63,14 @@ def test_video_appearances_are_scored_per_person_and_strangers_per_clip(tmp_path
         "appearances": 1,
         "named": 1,
         "recall": 1.0,
+        "precision": 1.0,
         "wrong_names": 0,
         "stranger_clips": 0,
         "stranger_clips_named": 0,
     }
     room = scores["room-camera"]
     assert (room.appearances, room.named, room.recall, room.wrong_names) == (2, 1, 0.5, 2)
+    assert room.precision == 0.3333  # one right name of three given (swalwell and the stranger's markey wrong)
     assert (room.stranger_clips, room.stranger_clips_named) == (2, 1)
 
 
