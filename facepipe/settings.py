@@ -31,7 +31,6 @@ class Settings(BaseSettings):
         default=Path("../shared/samples"), validation_alias=AliasChoices("FACEPIPE_SAMPLES", "samples_dir")
     )
     bucket_name: str = Field(default="", validation_alias=AliasChoices("BUCKET_NAME", "FACEPIPE_BUCKET", "bucket_name"))
-    results_queue_url: str = ""
     students_table: str = ""
     idempotency_table: str = ""
     # The devices a stack serves (facepipe.devices) and where their results queues are:
