@@ -85,6 +85,35 @@ def cmd_people_remove(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_people_reject(args: argparse.Namespace, settings: Settings) -> int:
+    import tempfile
+
+    from facepipe.corrections import reject_in_clip
+    from facepipe.gallery import Gallery
+
+    gallery = Gallery.load(args.gallery)
+    clip = Path(args.clip)
+    with tempfile.TemporaryDirectory() as tmp:
+        if not clip.is_file():
+            if not args.bucket:
+                raise FacepipeError(f"{args.clip}: no such clip file (or give --bucket to read it from the stack)")
+            from facepipe.s3_store import get_clip
+
+            data, _ = get_clip(args.bucket, args.clip, None, max_bytes=settings.max_clip_bytes)
+            clip = Path(tmp) / Path(args.clip).name
+            clip.write_bytes(data)
+        faces_rejected = reject_in_clip(gallery, clip, args.person_id, settings, source=args.clip)
+    gallery.save(args.gallery)
+    print(f"{args.clip}: {faces_rejected} face(s) are not {args.person_id}; recorded in {args.gallery}")
+    if args.bucket:
+        from facepipe.s3_store import upload_gallery
+
+        upload_gallery(gallery, bucket=args.bucket, key=args.key or settings.gallery_key)
+        key = args.key or settings.gallery_key
+        print(f"Uploaded to s3://{args.bucket}/{key} (warm functions read it within GalleryRefreshSeconds)")
+    return 0
+
+
 def cmd_people_erase(args: argparse.Namespace, settings: Settings) -> int:
     from facepipe.erase import erase_person
 
@@ -223,6 +252,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("person_id", metavar="ID")
     p.add_argument("--gallery", type=Path, default=DEFAULT_GALLERY)
     p.set_defaults(handler=cmd_people_remove)
+    p = people.add_parser(
+        "reject",
+        help="a wrong match: the face CLIP names ID is not them (a negative example the matcher honours)",
+        description="Finds the faces CLIP names ID as the pipeline does and keeps their mean encoding in the "
+        "gallery as a face that is not ID: a face nearer it than ID's photos is never named ID again.",
+    )
+    p.add_argument("clip", metavar="CLIP", help="a clip file, or its key in --bucket (a result's clip.key)")
+    p.add_argument("person_id", metavar="ID")
+    p.add_argument("--gallery", type=Path, default=DEFAULT_GALLERY)
+    p.add_argument("--bucket", help="the stack's ClipsBucketName: read CLIP there, upload the gallery there")
+    p.add_argument("--key", help="S3 key of the gallery (default: GALLERY_KEY)")
+    p.set_defaults(handler=cmd_people_reject)
     p = people.add_parser(
         "erase",
         help="erase a person everywhere: gallery, S3 gallery, record, stored frames",

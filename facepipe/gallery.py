@@ -7,8 +7,12 @@ A versioned JSON document (no pickle, so it can be fetched from S3 and loaded sa
  "model": {"encoder": "dlib_face_recognition_resnet_model_v1", "landmarks": "5-point", "detector": "hog"},
  "library_versions": {"dlib": "...", "face_recognition": "...", "face_recognition_models": "...", "onnxruntime": "..."},
  "created_at": "...", "updated_at": "...",
- "people": [{"id": "obama", "photos": [{"source": "obama/1.jpg", "sha256": "...", "encoding": [128 floats]}]}]}
+ "people": [{"id": "obama", "photos": [{"source": "obama/1.jpg", "sha256": "...", "encoding": [128 floats]}],
+             "rejected": [{"source": "clips/pi/000042_....mp4", "encoding": [128 floats]}]}]}
 ```
+
+``rejected`` holds faces an operator said are *not* that person (`facepipe people reject CLIP ID`): a face
+nearer one of them than the person's own photos is never named that person (facepipe.recognition.decide).
 """
 
 from __future__ import annotations
@@ -52,11 +56,21 @@ class GalleryPhoto(BaseModel):
     encoding: Encoding
 
 
+class GalleryRejection(BaseModel):
+    """A face that was wrongly named this person: where it was seen, and its encoding."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str
+    encoding: Encoding
+
+
 class GalleryPerson(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(pattern=PERSON_ID_PATTERN)
     photos: list[GalleryPhoto] = Field(min_length=1)
+    rejected: list[GalleryRejection] = Field(default_factory=list)
 
 
 class Gallery(BaseModel):
@@ -143,6 +157,20 @@ class Gallery(BaseModel):
         self.updated_at = _now()
         self._matrix = None
         return len(self.people) != before
+
+    def reject(self, person_id: str, source: str, encoding: list[float]) -> None:
+        """Record that the face ``encoding`` (seen in ``source``) is not ``person_id``."""
+        person = self.person(person_id)
+        if person is None:
+            raise GalleryError(f"{person_id}: not in the gallery")
+        rejection = GalleryRejection(source=source, encoding=encoding)
+        self.upsert(person.model_copy(update={"rejected": [*person.rejected, rejection]}))
+
+    def rejected_matrix(self) -> tuple[np.ndarray, list[str]]:
+        """Every rejected face as one (faces x 128) array, with the person each is *not*."""
+        rows = [r.encoding for person in self.people for r in person.rejected]
+        owners = [person.id for person in self.people for _ in person.rejected]
+        return np.asarray(rows, dtype=np.float64).reshape(len(rows), 128), owners
 
     def matrix(self) -> tuple[np.ndarray, list[str]]:
         """All encodings as one (photos x 128) array, with the person id of each row. Cached."""

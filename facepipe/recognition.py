@@ -178,6 +178,16 @@ def person_distances(encodings: np.ndarray, gallery: Gallery) -> tuple[list[str]
     return people, np.stack([by_photo[:, cols].min(axis=1) for cols in columns], axis=1)
 
 
+def _rejecting(mean: np.ndarray, gallery: Gallery, to_people: np.ndarray, people: list[str]) -> set[str]:
+    """The people this face must not be named: it is nearer a face rejected for them (`facepipe people
+    reject`) than their own photos."""
+    rejected, owners = gallery.rejected_matrix()
+    if not owners:
+        return set()
+    distances = pairwise_distances(mean, rejected)[0]
+    return {owner for owner, d in zip(owners, distances, strict=True) if d < to_people[people.index(owner)]}
+
+
 def decide(
     encodings: np.ndarray,
     weak: list[bool],
@@ -194,6 +204,8 @@ def decide(
     used = strong or list(range(len(encodings)))
     mean = encodings[used].mean(axis=0, keepdims=True)
     _, combined = person_distances(mean, gallery)
+    for person in _rejecting(mean, gallery, combined[0], people):
+        combined[0, people.index(person)] = np.inf  # an operator said this face is not them
     order = np.argsort(combined[0])
     best = int(order[0])
     nearest = float(combined[0, best])

@@ -47,6 +47,7 @@ DOMAIN = _files(
     "annotate",
     "recognition",
     "devset",
+    "corrections",
 )
 STAGES = sorted((ROOT / "facepipe" / "stages").glob("*.py"))
 DEVICE = sorted((ROOT / "device" / "facepipe_device").glob("*.py"))

@@ -1,0 +1,77 @@
+"""A wrong match rejected: the face is no longer named that person; the person is still named elsewhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from facepipe.cli import main
+from facepipe.corrections import reject_in_clip
+from facepipe.enroll import enroll
+from facepipe.errors import GalleryError
+from facepipe.gallery import Gallery
+from facepipe.settings import explicit_settings
+from facepipe.video import decode_clip
+
+
+def _named(clip: Path, gallery: Gallery, settings) -> set[str]:
+    import cv2
+    import numpy as np
+
+    from facepipe import recognition
+
+    decoded = decode_clip(clip, frames_wanted=3, max_seconds=5, max_pixels=10**8)
+    images = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for _, _, f in decoded.frames]
+    frames = recognition.recognize_frames(
+        images,
+        gallery,
+        tolerance=settings.match_tolerance,
+        margin=settings.match_margin,
+        anchor=int(np.argmax(decoded.sharpness)),
+        small_face_max_side=settings.small_face_max_side,
+    )
+    return {face.id for frame in frames for face in frame.faces} - {"unknown"}
+
+
+@pytest.fixture(scope="module")
+def kit_only(samples, tmp_path_factory) -> Path:
+    """A gallery of Kit Harington alone, matched far too loosely (0.9): other people get his name."""
+    people = tmp_path_factory.mktemp("people")
+    (people / "kit_harington").symlink_to(samples / "people" / "kit_harington")
+    gallery, _ = enroll(people, explicit_settings())
+    path = tmp_path_factory.mktemp("gallery") / "gallery.json"
+    gallery.save(path)
+    return path
+
+
+def test_a_rejected_wrong_match_is_no_longer_named_and_the_person_still_is(kit_only, clip_factory, tmp_path, capsys):
+    loose = explicit_settings(match_tolerance=0.9)
+    alex, kit = clip_factory("alex_lacamoire1.jpg"), clip_factory("johnsnow_test1.jpg")
+    gallery = Gallery.load(kit_only)
+    assert _named(alex, gallery, loose) == {"kit_harington"}  # the wrong match
+    assert _named(kit, gallery, loose) == {"kit_harington"}
+
+    local = tmp_path / "gallery.json"
+    local.write_bytes(kit_only.read_bytes())
+    assert main(["people", "reject", str(alex), "kit_harington", "--gallery", str(local)]) == 1  # 0.60: not named
+    assert "kit_harington is not named in this clip (nothing to reject)" in capsys.readouterr().err
+    faces = reject_in_clip(gallery, alex, "kit_harington", loose, source=str(alex))
+    assert faces == 3  # his face in each of the three frames, kept as one rejected face
+    gallery.save(local)
+    reloaded = Gallery.load(local)
+    (rejection,) = reloaded.person("kit_harington").rejected
+    assert rejection.source == str(alex)
+    assert _named(alex, reloaded, loose) == set()  # not Kit any more: unknown
+    assert _named(kit, reloaded, loose) == {"kit_harington"}  # Kit himself still is
+
+
+def test_rejecting_someone_not_enrolled_is_refused_by_name(kit_only, clip_factory):
+    with pytest.raises(GalleryError, match="obama: not in the gallery"):
+        reject_in_clip(Gallery.load(kit_only), clip_factory("obama-480p.jpg"), "obama", explicit_settings(), source="x")
+
+
+def test_a_gallery_without_rejections_reads_as_before(gallery_path):
+    gallery = Gallery.load(gallery_path)
+    assert all(person.rejected == [] for person in gallery.people)
+    assert gallery.rejected_matrix()[0].shape == (0, 128)
