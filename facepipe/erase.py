@@ -107,6 +107,8 @@ def erase_person(
             continue
         record.gallery_photos_removed += len(person.photos)
         gallery.remove(person_id)
+        # Their face kept as someone else's rejected match (`facepipe people reject`) goes too.
+        gallery.forget_rejections_like(known, settings.match_tolerance)
         if source.startswith("s3://"):
             key = source.split("/", 3)[3]
             s3_store.upload_gallery(gallery, bucket=bucket or "", key=key)

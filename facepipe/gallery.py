@@ -166,6 +166,21 @@ class Gallery(BaseModel):
         rejection = GalleryRejection(source=source, encoding=encoding)
         self.upsert(person.model_copy(update={"rejected": [*person.rejected, rejection]}))
 
+    def forget_rejections_like(self, known: np.ndarray, tolerance: float) -> int:
+        """Drop every rejected face within ``tolerance`` of one of ``known`` (an erased person's encodings:
+        their face must not survive as someone else's negative example). Returns how many went."""
+        dropped = 0
+        for person in list(self.people):
+            if not person.rejected or len(known) == 0:
+                continue
+            kept = [
+                r for r in person.rejected if np.linalg.norm(known - np.asarray(r.encoding), axis=1).min() > tolerance
+            ]
+            if len(kept) != len(person.rejected):
+                dropped += len(person.rejected) - len(kept)
+                self.upsert(person.model_copy(update={"rejected": kept}))
+        return dropped
+
     def rejected_matrix(self) -> tuple[np.ndarray, list[str]]:
         """Every rejected face as one (faces x 128) array, with the person each is *not*."""
         rows = [r.encoding for person in self.people for r in person.rejected]

@@ -115,3 +115,18 @@ def test_reject_reads_the_clip_from_the_stacks_bucket_and_publishes_the_gallery(
     (rejection,) = published.person("kit_harington").rejected
     assert rejection.source == key and Gallery.load(local).person("kit_harington").rejected == [rejection]
     assert f"{key}: 3 face(s) are not kit_harington" in capsys.readouterr().out
+
+
+def test_erasing_a_person_also_erases_their_face_kept_as_a_rejection(gallery_path, tmp_path):
+    """Alex's face once wrongly named Kit and rejected is Alex's biometric data: erasing Alex removes it."""
+    from facepipe.erase import erase_person
+
+    local = tmp_path / "gallery.json"
+    gallery = Gallery.load(gallery_path)
+    alex_face = gallery.person("alex_lacamoire").photos[0].encoding
+    gallery.reject("kit_harington", "clips/pi/000001_x.mp4", alex_face)
+    gallery.save(local)
+    erase_person("alex_lacamoire", explicit_settings(), gallery_path=local)
+    after = Gallery.load(local)
+    assert "alex_lacamoire" not in after.ids()
+    assert after.person("kit_harington").rejected == []
