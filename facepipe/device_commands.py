@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -57,16 +58,16 @@ def _devices(args: argparse.Namespace, settings: Settings) -> Any:
     from facepipe.devices import DeviceError, Devices, StackRef
 
     session = boto3.session.Session(region_name=args.region)
-    if not args.stack:
-        StackRef.from_settings(settings, region="", endpoint_url=None)  # says what is missing, if anything
+    # Without --stack, the settings say which stack (and what is missing, before anything else is asked).
+    local = None if args.stack else StackRef.from_settings(settings, region="", endpoint_url=None)
     if not session.region_name:
         raise DeviceError("no AWS region: set AWS_DEFAULT_REGION (or pass --region)")
-    if args.stack:
+    if local is None:
         outputs = StackRef.outputs_of(args.stack, session.client("cloudformation", config=CLIENT_CONFIG))
         ref = StackRef.from_outputs(outputs, region=session.region_name)
     else:
         endpoint = session.client("sqs", config=CLIENT_CONFIG).meta.endpoint_url
-        ref = StackRef.from_settings(settings, region=session.region_name, endpoint_url=endpoint)
+        ref = replace(local, region=session.region_name, endpoint_url=endpoint if local.render_policy else None)
     return Devices(ref, lambda service: session.client(service, config=CLIENT_CONFIG))
 
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facepipe import faces, s3_store
+from facepipe import faces, recognition, s3_store
 from facepipe.aws_clients import client
 from facepipe.clip_keys import CLIPS_PREFIX
 from facepipe.errors import ClipError, FacepipeError
 from facepipe.gallery import Gallery
 from facepipe.settings import Settings
-from facepipe.video import clip_file, decode_clip
+from facepipe.video import clip_file, decode_chosen
 
 AUDIT_PREFIX = "audit/erasures/"
 
@@ -46,16 +46,11 @@ def _clip_shows(bucket: str, key: str, known: np.ndarray, settings: Settings) ->
     """Whether any face in the clip's analysed frames is within the tolerance of ``known``."""
     data, _ = s3_store.get_clip(bucket, key, None, max_bytes=settings.max_clip_bytes)
     with clip_file(data, key) as path:
-        decoded = decode_clip(
-            path,
-            frames_wanted=settings.frames_per_clip,
-            max_seconds=settings.max_clip_seconds,
-            max_pixels=settings.max_frame_pixels,
-            name=key,
-        )
-    for _, _, frame in decoded.frames:
-        image = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        encodings = faces.encode_faces(image, faces.detect_faces(image, max_side=settings.detect_max_side))
+        decoded = decode_chosen(path, settings, name=key)
+    images = [cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) for _, _, frame in decoded.frames]
+    # Faces found as the pipeline finds them (small ones included), so every clip it named them in is found.
+    for image, (boxes, _) in zip(images, recognition.detect_chosen(images, decoded.sharpness, settings), strict=True):
+        encodings = faces.encode_faces(image, boxes)
         if len(encodings) and faces.pairwise_distances(encodings, known).min() <= settings.match_tolerance:
             return True
     return False

@@ -85,7 +85,10 @@ class Gallery(BaseModel):
     created_at: str = Field(default_factory=_now)
     updated_at: str = Field(default_factory=_now)
     people: list[GalleryPerson] = Field(default_factory=list)
+    # Derived from ``people`` on first use; every change to ``people`` goes through upsert/remove, which forget them.
     _matrix: tuple[np.ndarray, list[str]] | None = PrivateAttr(default=None)
+    _rejected: tuple[np.ndarray, list[str]] | None = PrivateAttr(default=None)
+    _columns: tuple[list[str], list[np.ndarray]] | None = PrivateAttr(default=None)
 
     # --- reading and writing -------------------------------------------------------------------
     @classmethod
@@ -149,13 +152,13 @@ class Gallery(BaseModel):
         """Add a person, or replace everything known about them."""
         self.people = sorted([p for p in self.people if p.id != person.id] + [person], key=lambda p: p.id)
         self.updated_at = _now()
-        self._matrix = None
+        self._matrix = self._rejected = self._columns = None
 
     def remove(self, person_id: str) -> bool:
         before = len(self.people)
         self.people = [p for p in self.people if p.id != person_id]
         self.updated_at = _now()
-        self._matrix = None
+        self._matrix = self._rejected = self._columns = None
         return len(self.people) != before
 
     def reject(self, person_id: str, source: str, encoding: list[float]) -> None:
@@ -182,10 +185,21 @@ class Gallery(BaseModel):
         return dropped
 
     def rejected_matrix(self) -> tuple[np.ndarray, list[str]]:
-        """Every rejected face as one (faces x 128) array, with the person each is *not*."""
-        rows = [r.encoding for person in self.people for r in person.rejected]
-        owners = [person.id for person in self.people for _ in person.rejected]
-        return np.asarray(rows, dtype=np.float64).reshape(len(rows), 128), owners
+        """Every rejected face as one (faces x 128) array, with the person each is *not*. Cached."""
+        if self._rejected is None:
+            rows = [r.encoding for person in self.people for r in person.rejected]
+            owners = [person.id for person in self.people for _ in person.rejected]
+            self._rejected = (np.asarray(rows, dtype=np.float64).reshape(len(rows), 128), owners)
+        return self._rejected
+
+    def columns(self) -> tuple[list[str], list[np.ndarray]]:
+        """Each enrolled id (sorted) with the rows of :meth:`matrix` that are their photos. Cached."""
+        if self._columns is None:
+            _, owners = self.matrix()
+            people = sorted(set(owners))
+            ids = np.asarray(owners)
+            self._columns = (people, [np.flatnonzero(ids == person) for person in people])
+        return self._columns
 
     def matrix(self) -> tuple[np.ndarray, list[str]]:
         """All encodings as one (photos x 128) array, with the person id of each row. Cached."""

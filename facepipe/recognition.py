@@ -33,6 +33,7 @@ import numpy as np
 from facepipe import encoder
 from facepipe.contracts import UNKNOWN, Face
 from facepipe.faces import Box, detect_faces, face_chips, keep_largest, pairwise_distances
+from facepipe.settings import Settings
 
 if TYPE_CHECKING:
     from facepipe.gallery import Gallery
@@ -169,12 +170,11 @@ class Decision:
 
 def person_distances(encodings: np.ndarray, gallery: Gallery) -> tuple[list[str], np.ndarray]:
     """Enrolled ids and, for each encoding, its distance to each person (their nearest photo)."""
-    matrix, owners = gallery.matrix()
-    people = sorted(set(owners))
+    matrix, _ = gallery.matrix()
+    people, columns = gallery.columns()
     if not people or len(encodings) == 0:
         return people, np.empty((len(encodings), len(people)))
     by_photo = pairwise_distances(encodings, matrix)
-    columns = [np.flatnonzero(np.asarray(owners) == person) for person in people]
     return people, np.stack([by_photo[:, cols].min(axis=1) for cols in columns], axis=1)
 
 
@@ -221,11 +221,13 @@ def decide(
 
 @dataclass(frozen=True)
 class FrameResult:
-    """One frame's faces, how many were detected (before ``max_faces``), and its share of the time."""
+    """One frame's faces, how many were detected (before ``max_faces``), its share of the time, and the
+    faces' encodings (row i is ``faces[i]``'s: a correction reuses them rather than encoding again)."""
 
     faces: list[Face]
     detected: int
     ms: float
+    encodings: np.ndarray
 
 
 def recognize_frames(
@@ -283,7 +285,8 @@ def recognize_frames(
         found = [
             Face(id=names[n, f][0], distance=_rounded(names[n, f][1]), box=list(box)) for f, box in enumerate(boxes)
         ]
-        results.append(FrameResult(found, count, round((seconds + shared * len(boxes)) * 1000, 1)))
+        ms = round((seconds + shared * len(boxes)) * 1000, 1)
+        results.append(FrameResult(found, count, ms, encodings[offsets[n] : offsets[n + 1]]))
     return results
 
 
@@ -307,3 +310,38 @@ def recognize_image(
         [image], gallery, tolerance=tolerance, margin=margin, model=model, max_side=max_side, max_faces=max_faces
     )
     return one.faces
+
+
+def detect_chosen(images: list[np.ndarray], sharpness: list[float], settings: Settings) -> list[tuple[list[Box], int]]:
+    """Faces in a clip's chosen frames as the recognize stage finds them (the settings' detection, the
+    sharpest frame searched for small faces): erase looks for a person where the pipeline would see them."""
+    return detect_clip(
+        images,
+        anchor=_sharpest(sharpness),
+        model=settings.detect_model,
+        max_side=settings.detect_max_side,
+        small_face_max_side=settings.small_face_max_side or None,
+        max_faces=settings.max_faces_per_frame,
+    )
+
+
+def recognize_chosen(
+    images: list[np.ndarray], sharpness: list[float], gallery: Gallery, settings: Settings
+) -> list[FrameResult]:
+    """A clip's chosen frames recognized as the recognize stage does (the settings' detection and rule)."""
+    return recognize_frames(
+        images,
+        gallery,
+        tolerance=settings.match_tolerance,
+        margin=settings.match_margin,
+        anchor=_sharpest(sharpness),
+        model=settings.detect_model,
+        max_side=settings.detect_max_side,
+        small_face_max_side=settings.small_face_max_side or None,
+        decisive_face_px=settings.decisive_face_px,
+        max_faces=settings.max_faces_per_frame,
+    )
+
+
+def _sharpest(sharpness: list[float]) -> int:
+    return int(np.argmax(sharpness)) if sharpness else 0

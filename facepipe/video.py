@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from facepipe.errors import ClipTooLargeError, ClipTooLongError, UndecodableClipError
+from facepipe.settings import Settings
 
 FALLBACK_FPS = 30.0
 
@@ -119,6 +120,18 @@ def decode_clip(
         total=len(decoded),
         skipped=misses,
         fps=capture.fps,
+    )
+
+
+def decode_chosen(path: Path, settings: Settings, *, name: str | None = None) -> DecodedClip:
+    """The frames extract chooses from a clip, under the settings' limits (extract, erase and corrections
+    all read a clip so: what they look at is what the pipeline looked at)."""
+    return decode_clip(
+        path,
+        frames_wanted=settings.frames_per_clip,
+        max_seconds=settings.max_clip_seconds,
+        max_pixels=settings.max_frame_pixels,
+        name=name,
     )
 
 

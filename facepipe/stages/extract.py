@@ -10,7 +10,7 @@ from facepipe import s3_store
 from facepipe.clip_keys import parse_clip_key
 from facepipe.contracts import ClipRef, ExtractResult, FrameRef
 from facepipe.settings import Settings
-from facepipe.video import clip_file, decode_clip
+from facepipe.video import clip_file, decode_chosen
 
 # Metadata the device writes on each clip (x-amz-meta-*, facepipe_protocol); the key's name is the fallback.
 
@@ -42,13 +42,7 @@ def extract_clip(bucket: str, key: str, version_id: str | None, settings: Settin
     data, metadata = s3_store.get_clip(bucket, key, version_id, max_bytes=settings.max_clip_bytes)
     ref = clip_ref(bucket, key, version_id, metadata)
     with clip_file(data, key) as path:
-        decoded = decode_clip(
-            path,
-            frames_wanted=settings.frames_per_clip,
-            max_seconds=settings.max_clip_seconds,
-            max_pixels=settings.max_frame_pixels,
-            name=key,
-        )
+        decoded = decode_chosen(path, settings, name=key)
     return ExtractResult(
         clip=ref,
         frames=[

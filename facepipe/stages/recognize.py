@@ -37,19 +37,8 @@ def recognize_clip(request: RecognizeRequest, settings: Settings) -> RecognizeRe
             name=clip.key,
         )
     images = [cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) for _, frame in decoded]
-    sharpest = max(range(len(request.frames)), key=lambda n: request.frames[n].sharpness or 0.0)
-    found = recognition.recognize_frames(
-        images,
-        gallery,
-        tolerance=settings.match_tolerance,
-        margin=settings.match_margin,
-        anchor=sharpest,
-        model=settings.detect_model,
-        max_side=settings.detect_max_side,
-        small_face_max_side=settings.small_face_max_side or None,
-        decisive_face_px=settings.decisive_face_px,
-        max_faces=settings.max_faces_per_frame,
-    )
+    sharpness = [frame.sharpness or 0.0 for frame in request.frames]
+    found = recognition.recognize_chosen(images, sharpness, gallery, settings)
     frames = [
         FrameFaces(index=ref.index, t_ms=ref.t_ms, faces=seen.faces, faces_detected=seen.detected, ms=seen.ms)
         for ref, seen in zip(request.frames, found, strict=True)

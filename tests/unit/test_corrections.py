@@ -12,25 +12,18 @@ from facepipe.enroll import enroll
 from facepipe.errors import GalleryError
 from facepipe.gallery import Gallery
 from facepipe.settings import explicit_settings
-from facepipe.video import decode_clip
+from facepipe.video import decode_chosen
 
 
 def _named(clip: Path, gallery: Gallery, settings) -> set[str]:
+    """Who the clip names, read as the pipeline reads it (extract's frames, the recognize stage's rule)."""
     import cv2
-    import numpy as np
 
     from facepipe import recognition
 
-    decoded = decode_clip(clip, frames_wanted=3, max_seconds=5, max_pixels=10**8)
+    decoded = decode_chosen(clip, settings)
     images = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for _, _, f in decoded.frames]
-    frames = recognition.recognize_frames(
-        images,
-        gallery,
-        tolerance=settings.match_tolerance,
-        margin=settings.match_margin,
-        anchor=int(np.argmax(decoded.sharpness)),
-        small_face_max_side=settings.small_face_max_side,
-    )
+    frames = recognition.recognize_chosen(images, decoded.sharpness, gallery, settings)
     return {face.id for frame in frames for face in frame.faces} - {"unknown"}
 
 
