@@ -29,19 +29,19 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 RUNTIME_REQS := functions/recognize/requirements.txt functions/extract/requirements.txt functions/enrich/requirements.txt
 
-.PHONY: help install tools runtimes build sam-build lint typecheck pytest template test demo bench clean
+.PHONY: help install tools runtimes build sam-build lint typecheck browser pytest template test demo bench clean
 
 help:
 	@echo "make demo    run the whole pipeline locally on sample clips (installs .venv)"
 	@echo "make test    lint, type-check, check the template and run the tests (installs .venv)"
 	@echo "make bench   run facepipe bench and write bench-out/"
 
-$(VENV)/.installed: $(RUNTIME_REQS) requirements/dev.txt pyproject.toml device/pyproject.toml protocol/pyproject.toml
+$(VENV)/.installed: $(RUNTIME_REQS) requirements/dev.txt requirements/console.txt pyproject.toml device/pyproject.toml protocol/pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ not found; set PYTHON=/path/to/python3.12"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
 	# Exactly what functions/recognize/Dockerfile installs, then face_recognition without its `dlib` pin.
-	$(PIP) $(foreach r,$(RUNTIME_REQS),-r $(r)) -r requirements/dev.txt
+	$(PIP) $(foreach r,$(RUNTIME_REQS),-r $(r)) -r requirements/console.txt -r requirements/dev.txt
 	$(PIP) --no-deps $(FACE_RECOGNITION)
 	$(PIP) --no-deps --no-build-isolation -e protocol -e . -e device
 	# The face encoder converted to ONNX once, at install (as the recognize image does at build).
@@ -116,8 +116,17 @@ template: tools build
 	$(TOOLS)/bin/sam validate --lint --template template.yaml
 	$(CHECKOV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
 
-# tests/artifacts import the built functions in the Lambda runtimes.
-pytest: install runtimes build
+# The console's browser tests drive Debian's chromium (Playwright's own browser download is never used).
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@test -x $(CHROMIUM) || { echo "Installing Debian's chromium (the console's browser tests)"; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium >/dev/null || \
+	  { $(SUDO) apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium >/dev/null; }; }
+	@$(CHROMIUM) --version
+
+# tests/artifacts import the built functions in the Lambda runtimes; tests/browser drive chromium.
+pytest: install runtimes build browser
 	$(VENV)/bin/pytest
 
 test: lint typecheck template pytest

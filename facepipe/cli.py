@@ -119,13 +119,22 @@ def cmd_people_erase(args: argparse.Namespace, settings: Settings) -> int:
 
     gallery = args.gallery if (args.gallery is not None and args.gallery.exists()) else None
     record = erase_person(
-        args.person_id, settings, gallery_path=gallery, bucket=args.bucket, gallery_key=args.key, table=args.table
+        args.person_id,
+        settings,
+        gallery_path=gallery,
+        bucket=args.bucket,
+        gallery_key=args.key,
+        table=args.table,
+        sightings_table=settings.sightings_table or None,
+        unknowns_table=settings.unknowns_table or None,
     )
     where = ", ".join(record.gallery_files) or "no gallery"
     print(
         f"Erased {record.person_id}: {record.gallery_photos_removed} gallery photo(s) from {where}; "
         f"record {'deleted' if record.record_deleted else 'not found'}; "
-        f"{len(record.clips_deleted)} of {record.clips_scanned} stored clip(s) deleted. Erasure recorded."
+        f"{len(record.clips_deleted)} of {record.clips_scanned} stored clip(s) deleted; "
+        f"{record.photos_deleted} stored photo(s), {record.sightings_deleted} sighting(s) and "
+        f"{len(record.unknowns_deleted)} unknown-face cluster(s) deleted. Erasure recorded."
     )
     return 0
 
@@ -318,10 +327,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
     """Commands that live in their own modules (local stack, benchmark)."""
-    from facepipe import bench, device_commands
+    from facepipe import bench, device_commands, unknown_commands
+    from facepipe.console import command as console_command
     from facepipe.local import commands as local_commands
 
-    return [local_commands.register, device_commands.register, bench.register]
+    return [
+        local_commands.register,
+        device_commands.register,
+        unknown_commands.register,
+        console_command.register,
+        bench.register,
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -100,10 +100,28 @@ class FrameFaces(FrameSummary):
     ms: float
 
 
+class SeenFace(_Contract):
+    """One face of a clip (one track: the same person across its frames) as the console shows it and the
+    unknown-face store keeps it: who, the best aligned crop of them, and whether that crop is good enough to
+    be clustered and enrolled (``enrollable``: the same gate as naming someone, facepipe.face_crops)."""
+
+    id: str = Field(description="an enrolled person's id, or 'unknown'")
+    frame_index: int = Field(ge=0)
+    box: list[int] = Field(min_length=4, max_length=4)
+    height_px: int = Field(ge=0)
+    sharpness: float = Field(ge=0)
+    enrollable: bool
+    crop_jpeg: str = Field(description="base64 JPEG of the aligned face chip, small (facepipe.face_crops)")
+    # Only for unknown faces: the mean of the track's encodings, which the unknown-face clusters are made of.
+    encoding: list[float] | None = Field(default=None, min_length=128, max_length=128)
+
+
 class RecognizeResult(_Contract):
-    """Output of the recognize stage: every requested frame's faces, and the stage's time."""
+    """Output of the recognize stage: every requested frame's faces, each face seen once (by track), and the
+    stage's time."""
 
     frames: list[FrameFaces]
+    seen: list[SeenFace] = Field(default_factory=list)
     ms: float
 
 
@@ -112,6 +130,7 @@ class EnrichRequest(_Contract):
 
     clip: ClipRef
     frames: list[FrameFaces]
+    seen: list[SeenFace] = Field(default_factory=list)
     recognize_ms: float | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)
     execution_id: str | None = None

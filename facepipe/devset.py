@@ -163,6 +163,19 @@ def _spread(count: int, limit: int | None) -> list[int]:
     return sorted({round(x) for x in np.linspace(0, count - 1, limit)})
 
 
+def cut_clips(video: Path, out: Path, count: int) -> list[Path]:
+    """``count`` 0.5 s clips of ``video`` as given, spread over it (a camera seeing the same person again)."""
+    out.mkdir(parents=True, exist_ok=True)
+    frames, fps = _frames(video)
+    per_clip = max(1, round(fps * CLIP_SECONDS))
+    every = list(range(0, len(frames) - per_clip + 1, per_clip))
+    height, width = frames[0].shape[:2]
+    return [
+        _write(iter(frames[every[i] : every[i] + per_clip]), out / f"{video.stem}-{k:02d}.mp4", fps, (width, height))
+        for k, i in enumerate(_spread(len(every), count))
+    ]
+
+
 def make_dev_clips(
     videos: list[LabelledVideo], out: Path, *, pairs: bool = True, per_version: int | None = 4
 ) -> list[DevClip]:

@@ -33,16 +33,18 @@ def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def encode_enrollment_photo(path: Path, settings: Settings) -> list[float]:
-    """The encoding of the single face in an enrollment photo, or an :class:`EnrollmentError`."""
-    image = load_rgb(path, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
+def encode_enrollment_photo(path: Path | bytes, settings: Settings, *, name: str | None = None) -> list[float]:
+    """The encoding of the single face in an enrollment photo (a file, or its bytes named ``name``), or an
+    :class:`EnrollmentError`."""
+    image = load_rgb(path, name=name, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
+    label = name or str(path)
     # Enrollment photos are portraits of any size: detect on a photo-sized copy, one upsample, so a
     # small face in a big photo is still found (enrollment is offline; accuracy beats speed here).
     boxes = faces.detect_faces(image, model=settings.detect_model, max_side=settings.photo_detect_max_side, upsample=1)
     if not boxes:
-        raise EnrollmentError(f"{path}: no face found", code="no_face")
+        raise EnrollmentError(f"{label}: no face found", code="no_face")
     if len(boxes) > 1:
-        raise EnrollmentError(f"{path}: {len(boxes)} faces found, expected exactly one", code="many_faces")
+        raise EnrollmentError(f"{label}: {len(boxes)} faces found, expected exactly one", code="many_faces")
     return [float(x) for x in faces.encode_faces(image, boxes)[0]]
 
 

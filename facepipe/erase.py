@@ -1,4 +1,5 @@
-"""Erase a person everywhere: gallery (local and S3), student record, and the stored clips they are in.
+"""Erase a person everywhere: gallery (local and S3), student record, the stored clips they are in, their
+photos in the bucket, the console's history of them and any unknown-face cluster of their face.
 
 Face data is biometric data: when someone asks to be forgotten, every copy goes, and the erasure itself is
 recorded (who, when, what was removed; never a face or an encoding).
@@ -20,9 +21,13 @@ from facepipe.clip_keys import CLIPS_PREFIX
 from facepipe.errors import ClipError, FacepipeError
 from facepipe.gallery import Gallery
 from facepipe.settings import Settings
+from facepipe.sightings import Sightings
+from facepipe.unknowns import UnknownStore
 from facepipe.video import clip_file, decode_chosen
 
 AUDIT_PREFIX = "audit/erasures/"
+# Enrolled people's photos as the console shows them (facepipe.operator): people/<id>/<file>.
+PEOPLE_PREFIX = "people/"
 
 
 @dataclass
@@ -35,6 +40,9 @@ class ErasureRecord:
     clips_scanned: int = 0
     clips_deleted: list[str] = field(default_factory=list)
     clips_unreadable: list[str] = field(default_factory=list)
+    photos_deleted: int = 0
+    sightings_deleted: int = 0
+    unknowns_deleted: list[str] = field(default_factory=list)
 
 
 def _person_encodings(galleries: list[Gallery], person_id: str) -> np.ndarray:
@@ -64,6 +72,8 @@ def erase_person(
     bucket: str | None = None,
     gallery_key: str | None = None,
     table: str | None = None,
+    sightings_table: str | None = None,
+    unknowns_table: str | None = None,
 ) -> ErasureRecord:
     """Remove ``person_id`` from every place named; clips are matched against their encodings first."""
     record = ErasureRecord(person_id=person_id, erased_at=datetime.now(UTC).isoformat(timespec="seconds"))
@@ -112,6 +122,20 @@ def erase_person(
         else:
             gallery.save(Path(source))
         record.gallery_files.append(source)
+
+    if bucket is not None:
+        record.photos_deleted = s3_store.delete_prefix(bucket, f"{PEOPLE_PREFIX}{person_id}/")
+    # The console's copies: clusters of their face kept as unknown (before they were enrolled, or missed),
+    # then every sighting naming them or one of those clusters.
+    if unknowns_table and bucket is not None and len(known):
+        store = UnknownStore(unknowns_table, bucket, dynamodb=client("dynamodb"), s3=client("s3"))
+        record.unknowns_deleted = store.near(known.tolist(), settings.match_tolerance)
+        for unknown_id in record.unknowns_deleted:
+            store.forget(unknown_id)
+    if sightings_table:
+        history = Sightings(sightings_table, dynamodb=client("dynamodb"))
+        for seen_as in [person_id, *record.unknowns_deleted]:
+            record.sightings_deleted += history.forget_person(seen_as)
 
     if table is not None:
         response = client("dynamodb").delete_item(TableName=table, Key={"id": {"S": person_id}}, ReturnValues="ALL_OLD")

@@ -221,13 +221,18 @@ def decide(
 
 @dataclass(frozen=True)
 class FrameResult:
-    """One frame's faces, how many were detected (before ``max_faces``), its share of the time, and the
-    faces' encodings (row i is ``faces[i]``'s: a correction reuses them rather than encoding again)."""
+    """One frame's faces, how many were detected (before ``max_faces``), its share of the time, the faces'
+    encodings (row i is ``faces[i]``'s: a correction reuses them rather than encoding again), their aligned
+    chips (what the encoder saw: the crops the console shows and an unknown face is kept as), the track each
+    face belongs to (one number per person in the clip) and whether it is weak (tiny or blurred)."""
 
     faces: list[Face]
     detected: int
     ms: float
     encodings: np.ndarray
+    chips: np.ndarray = field(default_factory=lambda: np.empty((0, encoder.CHIP_SIZE, encoder.CHIP_SIZE, 3), np.uint8))
+    tracks: list[int] = field(default_factory=list)
+    weak: list[bool] = field(default_factory=list)
 
 
 def recognize_frames(
@@ -270,15 +275,17 @@ def recognize_frames(
     encodings = encoder.encode_chips(every_chip)
     offsets = np.cumsum([0] + [len(boxes) for boxes, _ in detected])
     names: dict[tuple[int, int], tuple[str, float | None]] = {}
-    for track in link_tracks([boxes for boxes, _ in detected]):
+    track_of: dict[tuple[int, int], tuple[int, bool]] = {}
+    for number, track in enumerate(link_tracks([boxes for boxes, _ in detected])):
         rows = [int(offsets[n] + f) for n, f in track.members]
         weak = [
             _height(detected[n][0][f]) < decisive_face_px or chip_sharpness(every_chip[row]) < BLUR_SHARPNESS
             for (n, f), row in zip(track.members, rows, strict=True)
         ]
         decision = decide(encodings[rows], weak, gallery, tolerance=tolerance, margin=margin)
-        for member, distance in zip(track.members, decision.distances, strict=True):
+        for member, distance, is_weak in zip(track.members, decision.distances, weak, strict=True):
             names[member] = (decision.person, distance)
+            track_of[member] = (number, is_weak)
     shared = (time.perf_counter() - start) / max(1, len(encodings))
     results: list[FrameResult] = []
     for n, ((boxes, count), seconds) in enumerate(zip(detected, spent, strict=True)):
@@ -286,7 +293,17 @@ def recognize_frames(
             Face(id=names[n, f][0], distance=_rounded(names[n, f][1]), box=list(box)) for f, box in enumerate(boxes)
         ]
         ms = round((seconds + shared * len(boxes)) * 1000, 1)
-        results.append(FrameResult(found, count, ms, encodings[offsets[n] : offsets[n + 1]]))
+        results.append(
+            FrameResult(
+                found,
+                count,
+                ms,
+                encodings[offsets[n] : offsets[n + 1]],
+                every_chip[offsets[n] : offsets[n + 1]],
+                [track_of[n, f][0] for f in range(len(boxes))],
+                [track_of[n, f][1] for f in range(len(boxes))],
+            )
+        )
     return results
 
 

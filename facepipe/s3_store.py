@@ -64,6 +64,21 @@ def delete_versions(bucket: str, key: str, *, keep_latest: bool = False, s3: Any
     return len(doomed)
 
 
+def delete_prefix(bucket: str, prefix: str, *, s3: Any = None) -> int:
+    """Delete every version of every object under ``prefix``; returns how many objects (keys) there were."""
+    s3 = s3 or client("s3")
+    keys: set[str] = set()
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+        doomed = [
+            {"Key": v["Key"], "VersionId": v["VersionId"]}
+            for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+        ]
+        keys.update(v["Key"] for v in page.get("Versions", []))
+        if doomed:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
+    return len(keys)
+
+
 def upload_gallery(gallery: Gallery, *, bucket: str, key: str, s3: Any = None) -> None:
     """Publish a gallery where the recognize functions read it (``s3``: a client of your own, else the default)."""
     put_bytes(bucket, key, gallery.dumps(), "application/json", s3=s3)

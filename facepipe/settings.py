@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     device_policy_arn: str = ""
     local_stack: bool = False
     gallery_key: str = "gallery/gallery.json"
+    # The console's history (facepipe.sightings) and the unknown-face clusters (facepipe.unknowns); their
+    # crops and items are kept this many days (the template's FaceCropRetentionDays).
+    sightings_table: str = ""
+    unknowns_table: str = ""
+    face_crop_retention_days: int = Field(default=1, ge=1)
+    # An unknown face joins the nearest unknown-<n> whose centre is at most this far (the same person across
+    # clips is 0.25-0.45 from their clip means on the dev set; two strangers 0.6+).
+    unknown_cluster_tolerance: float = Field(default=0.5, gt=0, lt=1.5)
     frames_per_clip: int = Field(default=3, ge=1, le=30)
     match_tolerance: float = Field(default=DEFAULT_TOLERANCE, gt=0, lt=1.5)
     match_margin: float = Field(default=DEFAULT_MARGIN, ge=0, lt=1.5)

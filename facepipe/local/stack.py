@@ -58,6 +58,8 @@ class StackOutputs:
     table: str  # StudentsTableName
     state_machine_arn: str  # PipelineStateMachineArn
     gallery_key: str  # GalleryKey
+    sightings_table: str  # SightingsTableName
+    unknowns_table: str  # UnknownsTableName
     devices: StackRef  # DevicesTableName, DeviceQueuePrefix, DevicePolicyArn, ... (facepipe devices)
 
     @property
@@ -77,13 +79,25 @@ class StackOutputs:
             table=outputs["StudentsTableName"],
             state_machine_arn=outputs["PipelineStateMachineArn"],
             gallery_key=outputs["GalleryKey"],
+            sightings_table=outputs["SightingsTableName"],
+            unknowns_table=outputs["UnknownsTableName"],
             devices=StackRef.from_outputs(outputs, region=endpoint.region, endpoint_url=endpoint.url, local=True),
         )
 
     def env(self) -> dict[str, str]:
         """The operator's settings (`facepipe local --env-file`): the endpoint as the stack's principal and what
-        `facepipe devices` and `facepipe students` need. A device's own come from :meth:`LocalStack.add_device`."""
-        return self.endpoint.env() | self.devices.env() | {"STUDENTS_TABLE": self.table}
+        `facepipe devices`, `facepipe students`, `facepipe unknowns` and `facepipe console` need. A device's own come
+        from :meth:`LocalStack.add_device`."""
+        return (
+            self.endpoint.env()
+            | self.devices.env()
+            | {
+                "STUDENTS_TABLE": self.table,
+                "SIGHTINGS_TABLE": self.sightings_table,
+                "UNKNOWNS_TABLE": self.unknowns_table,
+                "GALLERY_KEY": self.gallery_key,
+            }
+        )
 
 
 @dataclass

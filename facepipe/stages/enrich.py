@@ -7,12 +7,13 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from facepipe import aws_clients, devices, dynamo_records
+from facepipe import aws_clients, devices, dynamo_records, sightings, unknowns
 from facepipe.clip_keys import parse_clip_key
 from facepipe.contracts import (
     MAX_RESULT_BYTES,
     UNKNOWN,
     AnswerClaim,
+    ClipRef,
     EnrichRequest,
     ErrorRequest,
     FrameFaces,
@@ -166,14 +167,57 @@ def report_error(request: ErrorRequest) -> PublishRequest:
     return PublishRequest(message=message, group_id=group, dedup_id=request.claim().dedup_id())
 
 
-def answer_clip(event: dict[str, Any], settings: Settings) -> tuple[PublishRequest, AnswerClaim]:
+def answer_clip(event: dict[str, Any], settings: Settings) -> tuple[PublishRequest, AnswerClaim, EnrichRequest | None]:
     """The enrich stage's one entry: the result of a clip, or the error result when an earlier stage failed
-    (the event carries ``error``), with the claim that tells a duplicate execution apart."""
+    (the event carries ``error``), with the claim that tells a duplicate execution apart, and the request it
+    answered (None for an error)."""
     if "error" in event:
         failed = ErrorRequest.model_validate(event)
-        return report_error(failed), failed.claim()
+        return report_error(failed), failed.claim(), None
     request = EnrichRequest.model_validate(event)
-    return enrich_clip(request, settings), request.claim()
+    return enrich_clip(request, settings), request.claim(), request
+
+
+_store: unknowns.UnknownStore | None = None
+
+
+def unknown_store(settings: Settings) -> unknowns.UnknownStore | None:
+    """The process's unknown-face store (its cluster centres cached while warm); None when not configured."""
+    global _store
+    if not settings.unknowns_table:
+        return None
+    if _store is None or (_store.table, _store.bucket) != (settings.unknowns_table, settings.bucket_name):
+        _store = unknowns.UnknownStore(
+            settings.unknowns_table,
+            settings.bucket_name,
+            dynamodb=aws_clients.client("dynamodb"),
+            s3=aws_clients.client("s3"),
+            tolerance=settings.unknown_cluster_tolerance,
+            retention_days=settings.face_crop_retention_days,
+        )
+    return _store
+
+
+def record_sighting(published: PublishRequest, request: EnrichRequest | None, settings: Settings) -> list[str]:
+    """Keep what the console shows of a first answer from a registered device: its sighting (who, crops,
+    latency) and each enrollable unknown face in its ``unknown-<n>``. Returns the id each seen face went by."""
+    if published.duplicate or published.refused or not settings.sightings_table:
+        return []
+    now = datetime.now(UTC)
+    seen = request if request is not None else EnrichRequest(clip=_clip_of(published), frames=[])
+    ids = sightings.assign_unknowns(seen, unknown_store(settings), now)
+    table = sightings.Sightings(
+        settings.sightings_table,
+        dynamodb=aws_clients.client("dynamodb"),
+        retention_days=settings.face_crop_retention_days,
+    )
+    table.put(sightings.build(seen, published.message, ids, now), now)
+    return ids
+
+
+def _clip_of(published: PublishRequest) -> ClipRef:
+    clip = published.message.clip
+    return ClipRef(**clip.model_dump(), device_id=published.message.device_id)
 
 
 def route_to_device(published: PublishRequest, settings: Settings) -> PublishRequest:

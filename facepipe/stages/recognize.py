@@ -6,7 +6,7 @@ import time
 
 import cv2
 
-from facepipe import recognition, s3_store
+from facepipe import face_crops, recognition, s3_store
 from facepipe.contracts import FrameFaces, RecognizeRequest, RecognizeResult
 from facepipe.settings import Settings
 from facepipe.video import clip_file, read_frames
@@ -43,4 +43,5 @@ def recognize_clip(request: RecognizeRequest, settings: Settings) -> RecognizeRe
         FrameFaces(index=ref.index, t_ms=ref.t_ms, faces=seen.faces, faces_detected=seen.detected, ms=seen.ms)
         for ref, seen in zip(request.frames, found, strict=True)
     ]
-    return RecognizeResult(frames=frames, ms=round((time.perf_counter() - start) * 1000, 1))
+    seen = face_crops.seen_faces(found, [ref.index for ref in request.frames])
+    return RecognizeResult(frames=frames, seen=seen, ms=round((time.perf_counter() - start) * 1000, 1))

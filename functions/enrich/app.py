@@ -5,6 +5,8 @@ Each is answered once per clip version: the first execution to get here claims t
 a second execution (EventBridge delivers at least once) is flagged ``duplicate`` and publishes nothing.
 The first answer is counted on its device's item and sent to the device's own queue; a device that is not
 registered gets a refusal (counted, logged, the execution fails as UnregisteredDevice) and nothing is sent.
+The first answer is also kept for the console (facepipe.sightings: who, crops, latency; unknown faces
+clustered into unknown-<n>, facepipe.unknowns), for FaceCropRetentionDays.
 The idempotency table keeps only the claim (bucket, key, version, kind, execution id): never the result,
 which holds names and records.
 """
@@ -22,7 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from facepipe.contracts import Status
 from facepipe.settings import get_settings
-from facepipe.stages.enrich import answer_clip, mark_duplicate, route_to_device
+from facepipe.stages.enrich import answer_clip, mark_duplicate, record_sighting, route_to_device
 
 logger = Logger()
 tracer = Tracer()
@@ -43,9 +45,16 @@ def first_answer(claim: dict[str, Any]) -> dict[str, Any]:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     per_answer.register_lambda_context(context)
-    published, claim = answer_clip(event, settings)
+    published, claim, request = answer_clip(event, settings)
     first = first_answer(claim=claim.model_dump(mode="json"))
     published = route_to_device(mark_duplicate(published, claim, first["execution_id"]), settings)
+    # The console's history and unknown faces. The device's result matters more than the console's copy: a
+    # failure here is logged and counted (SightingsNotRecorded), and the result is still published.
+    try:
+        record_sighting(published, request, settings)
+    except Exception:
+        logger.exception("sighting not recorded")
+        metrics.add_metric(name="SightingsNotRecorded", unit=MetricUnit.Count, value=1)
     message = published.message
     if published.duplicate:
         logger.info("clip already answered by another execution", first=first["execution_id"])

@@ -74,7 +74,16 @@ def test_template_declares_what_the_pipeline_needs():
     bucket = template.properties("ClipsBucket")
     assert bucket["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"] is True
     rules = {r["Prefix"]: r for r in bucket["LifecycleConfiguration"]["Rules"]}
-    assert set(rules) == {"clips/", "checks/"}  # no frames are stored: the clips are the only images kept
+    # No frames are stored: the clips are the only images kept, besides the unknown faces' small crops.
+    assert set(rules) == {"clips/", "checks/", "unknowns/"}
+    # Unknown faces are kept briefly and on purpose: FaceCropRetentionDays (1 day by default), as the tables
+    # holding crops (the console's history, the unknown-face clusters) expire by their TTL.
+    assert params["FaceCropRetentionDays"] == "1"
+    assert rules["unknowns/"]["ExpirationInDays"] == {"Ref": "FaceCropRetentionDays"}
+    for table in ("SightingsTable", "UnknownsTable"):
+        assert template.properties(table)["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    env = template.doc["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["FACE_CROP_RETENTION_DAYS"] == {"Ref": "FaceCropRetentionDays"}
     assert rules["checks/"]["ExpirationInDays"] == 1  # `facepipe-device check`'s probes
     # No shared results queue: each device's is made by `facepipe devices add`; the dead-letter queue is shared.
     assert "ResultsQueue" not in template.doc["Resources"]
@@ -94,6 +103,8 @@ def test_template_declares_what_the_pipeline_needs():
         "StudentsTableName",
         "PipelineStateMachineArn",
         "DevicePolicyArn",
+        "SightingsTableName",
+        "UnknownsTableName",
     } <= outputs.keys()
 
 

@@ -1,0 +1,1 @@
+"""The operator's web console (`facepipe console`): live view, unknown faces, people, history, plots."""

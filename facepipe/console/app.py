@@ -1,0 +1,318 @@
+"""The console's web app: server-rendered pages (Starlette + Jinja2) and one server-sent-events channel.
+
+Pages: ``/`` live view (a card per device, updated over ``/events``), ``/unknowns`` (the inbox: label or
+dismiss), ``/people`` (add, remove, erase), ``/history`` (who was seen, where, when), ``/plots``. Every action
+is a plain form POST that redirects back with a message (or re-renders with the error, status 400, having
+changed nothing), so every page works without script; the script only swaps in live device cards.
+
+Access: bound to loopback, anyone on this machine may use it (as with `facepipe local`), and requests must
+name a loopback host (no DNS rebinding). Bound elsewhere, every request needs the token (``?token=`` once,
+then a cookie; or ``Authorization: Bearer``). Every POST must come from the console's own pages (its
+``Origin``), so another site open in the same browser cannot act through it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from sse_starlette.sse import EventSourceResponse
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from facepipe.console import plots, views
+from facepipe.errors import FacepipeError
+from facepipe.operator import MAX_PHOTO_BYTES, Operator, OperatorError
+
+HERE = Path(__file__).parent
+# The largest request the console reads (a few portraits); anything larger is refused before it is read.
+MAX_UPLOAD_BYTES = 3 * MAX_PHOTO_BYTES
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+TOKEN_COOKIE = "facepipe_console"
+LIVE_POLL_S = 1.0
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def create_app(operator: Operator, *, token: str | None = None, loopback: bool = True) -> Starlette:
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.globals["data_uri"] = views.data_uri
+    templates.env.filters["urlquote"] = lambda value: quote(str(value), safe="")
+
+    def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+        context = {
+            "message": request.query_params.get("message"),
+            "error": None,
+            "retention_days": operator.settings.face_crop_retention_days,
+            **context,
+        }
+        return templates.TemplateResponse(request, name, context, status_code=status)
+
+    def back(path: str, message: str) -> RedirectResponse:
+        return RedirectResponse(f"{path}?message={quote(message)}", status_code=303)
+
+    async def act(request: Request, path: str, render: Handler, action: Callable[[], str]) -> Response:
+        """Run an operator action; on a refusal, show the page again with the reason (status 400)."""
+        try:
+            message = await run_in_threadpool(action)
+        except FacepipeError as exc:
+            response = await render(request)
+            return _with_error(response, exc.message, templates, request)
+        return back(path, message)
+
+    # --- live view ----------------------------------------------------------------------------------
+    async def live(request: Request) -> Response:
+        cards = await run_in_threadpool(views.device_cards, operator)
+        return page(request, "live.html", {"cards": cards, "active": "live"})
+
+    async def events(request: Request) -> Response:
+        async def stream() -> AsyncIterator[dict[str, str]]:
+            sent: dict[str, str] = {}
+            card = templates.env.get_template("_device.html")
+            while not await request.is_disconnected():
+                cards = await run_in_threadpool(views.device_cards, operator)
+                for c in cards:
+                    html = card.render(card=c, data_uri=views.data_uri)
+                    if sent.get(c.device_id) != html:
+                        sent[c.device_id] = html
+                        yield {"event": "card", "data": json.dumps({"id": c.dom_id, "html": html})}
+                await asyncio.sleep(LIVE_POLL_S)
+
+        return EventSourceResponse(stream(), ping=15)
+
+    # --- unknown faces ------------------------------------------------------------------------------
+    async def unknowns_page(request: Request) -> Response:
+        clusters = await run_in_threadpool(operator.inbox)
+        return page(request, "unknowns.html", {"clusters": clusters, "active": "unknowns"})
+
+    async def crop(request: Request) -> Response:
+        key = request.query_params.get("key", "")
+        try:
+            data = await run_in_threadpool(operator.photo, key)
+        except FacepipeError as exc:
+            return PlainTextResponse(exc.message, status_code=404)
+        kind = "image/png" if key.endswith(".png") else "image/jpeg"
+        return Response(data, media_type=kind, headers={"Cache-Control": "private, max-age=60"})
+
+    async def label(request: Request) -> Response:
+        unknown_id = request.path_params["unknown_id"]
+        form = await request.form()
+        person_id, name = str(form.get("person_id", "")).strip(), str(form.get("name", "")).strip()
+
+        def run() -> str:
+            report = operator.label(unknown_id, person_id, name or None)
+            return f"{unknown_id} is now {person_id}: {report.photos_added} crop(s) added to the gallery"
+
+        return await act(request, "/unknowns", unknowns_page, run)
+
+    async def dismiss(request: Request) -> Response:
+        unknown_id = request.path_params["unknown_id"]
+        return await act(
+            request,
+            "/unknowns",
+            unknowns_page,
+            lambda: f"{operator.dismiss(unknown_id).id} dismissed: its crops are deleted",
+        )
+
+    # --- people -------------------------------------------------------------------------------------
+    async def people_page(request: Request) -> Response:
+        people = await run_in_threadpool(operator.people)
+        return page(request, "people.html", {"people": people, "active": "people"})
+
+    async def add_person(request: Request) -> Response:
+        too_big = _too_big(request)
+        if too_big:
+            response = await people_page(request)
+            return _with_error(response, too_big, templates, request, status=413)
+        form = await request.form(max_files=5, max_fields=10)
+        person_id, name = str(form.get("person_id", "")).strip(), str(form.get("name", ""))
+        photos = [
+            (item.filename or "photo.jpg", await item.read())
+            for item in form.getlist("photos")
+            if isinstance(item, UploadFile) and item.filename
+        ]
+
+        def run() -> str:
+            person = operator.add_person(person_id, name, photos)
+            return f"{person.id} enrolled with {person.encodings} photo(s)"
+
+        return await act(request, "/people", people_page, run)
+
+    async def remove_person(request: Request) -> Response:
+        person_id = request.path_params["person_id"]
+
+        def run() -> str:
+            operator.remove_person(person_id)
+            return f"{person_id} removed from the gallery (record, photos and history kept; erase removes them)"
+
+        return await act(request, "/people", people_page, run)
+
+    async def erase_person(request: Request) -> Response:
+        person_id = request.path_params["person_id"]
+        form = await request.form()
+
+        def run() -> str:
+            if str(form.get("confirm", "")).strip() != person_id:
+                raise OperatorError(f"to erase {person_id}, type their id in the box (nothing was erased)")
+            record = operator.erase(person_id)
+            return (
+                f"{person_id} erased: gallery, record, {record.photos_deleted} photo(s), "
+                f"{len(record.clips_deleted)} clip(s), {record.sightings_deleted} sighting(s), "
+                f"{len(record.unknowns_deleted)} unknown-face cluster(s)"
+            )
+
+        return await act(request, "/people", people_page, run)
+
+    # --- history ------------------------------------------------------------------------------------
+    async def history_page(request: Request) -> Response:
+        q = request.query_params
+        person, device = q.get("person", ""), q.get("device", "")
+        error = None
+        try:
+            start, end = _moment(q.get("from", ""), "from"), _moment(q.get("to", ""), "to")
+        except OperatorError as exc:
+            start = end = None
+            error = exc.message
+        rows = await run_in_threadpool(
+            lambda: views.history(operator, person=person, device=device, start=start, end=end)
+        )
+        devices = await run_in_threadpool(views.registered_devices, operator)
+        context = {
+            "rows": rows,
+            "devices": [d["device_id"] for d in devices if d["registered"]],
+            "person": person,
+            "device": device,
+            "start": q.get("from", ""),
+            "end": q.get("to", ""),
+            "active": "history",
+            "error": error,
+        }
+        return page(request, "history.html", context, status=400 if error else 200)
+
+    async def reject(request: Request) -> Response:
+        form = await request.form()
+        clip, person_id = str(form.get("clip", "")), str(form.get("person_id", ""))
+
+        def run() -> str:
+            faces = operator.reject(clip, person_id)
+            return f"noted: the face in {clip} is not {person_id} ({faces} face(s) kept as a negative example)"
+
+        return await act(request, "/history", history_page, run)
+
+    # --- plots --------------------------------------------------------------------------------------
+    async def plots_page(request: Request) -> Response:
+        now = datetime.now(UTC)
+        series = await run_in_threadpool(views.latency_series, operator, now)
+        context = {
+            "latency": plots.latency_svg(series, now - timedelta(hours=1), now),
+            "per_minute": plots.per_minute_svg(views.per_minute(series, now)),
+            "series": series,
+            "active": "plots",
+        }
+        return page(request, "plots.html", context)
+
+    routes = [
+        Route("/", live),
+        Route("/events", events),
+        Route("/unknowns", unknowns_page),
+        Route("/unknowns/{unknown_id}/label", label, methods=["POST"]),
+        Route("/unknowns/{unknown_id}/dismiss", dismiss, methods=["POST"]),
+        Route("/crop", crop),
+        Route("/people", people_page),
+        Route("/people", add_person, methods=["POST"]),
+        Route("/people/{person_id}/remove", remove_person, methods=["POST"]),
+        Route("/people/{person_id}/erase", erase_person, methods=["POST"]),
+        Route("/history", history_page),
+        Route("/reject", reject, methods=["POST"]),
+        Route("/plots", plots_page),
+        Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+    ]
+    app = Starlette(routes=routes)
+    app.add_middleware(_Guard, token=token, loopback=loopback)
+    return app
+
+
+def _too_big(request: Request) -> str | None:
+    length = request.headers.get("content-length")
+    if length is None:
+        return "uploads must say their size (Content-Length); nothing was added"
+    if not length.isdigit() or int(length) > MAX_UPLOAD_BYTES:
+        return f"upload too large ({length} bytes; at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB): nothing was added"
+    return None
+
+
+def _moment(value: str, what: str) -> datetime | None:
+    """A time from the history form (the browser's datetime-local, taken as UTC), or None when empty."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise OperatorError(f"{what}: {value!r} is not a date and time (YYYY-MM-DDTHH:MM)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _with_error(
+    response: Response, error: str, templates: Jinja2Templates, request: Request, status: int = 400
+) -> Response:
+    """The page ``response`` rendered again with ``error`` shown."""
+    template = getattr(response, "template", None)
+    context = dict(getattr(response, "context", {}) or {})
+    if template is None:
+        return PlainTextResponse(error, status_code=status)
+    context["error"] = error
+    context.pop("request", None)
+    return templates.TemplateResponse(request, template.name, context, status_code=status)
+
+
+class _Guard:
+    """Loopback-only by default; a token when bound elsewhere; POSTs only from the console's own pages."""
+
+    def __init__(self, app: Any, token: str | None, loopback: bool) -> None:
+        self.app, self.token, self.loopback = app, token, loopback
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        host = (request.headers.get("host") or "").rsplit(":", 1)[0]
+        if self.loopback and host not in LOOPBACK_HOSTS:
+            await PlainTextResponse(f"host {host!r} refused: this console serves loopback only", 403)(
+                scope, receive, send
+            )
+            return
+        if self.token is not None:
+            given = (
+                request.query_params.get("token")
+                or request.cookies.get(TOKEN_COOKIE)
+                or request.headers.get("authorization", "").removeprefix("Bearer ")
+            )
+            if not given or not hmac.compare_digest(given, self.token):
+                await PlainTextResponse("a token is required (open the address `facepipe console` printed)", 401)(
+                    scope, receive, send
+                )
+                return
+            if request.query_params.get("token"):
+                response = RedirectResponse(request.url.remove_query_params("token"), status_code=303)
+                response.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="strict")
+                await response(scope, receive, send)
+                return
+        if request.method == "POST":
+            origin = request.headers.get("origin")
+            if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+                await PlainTextResponse(f"cross-site request from {origin} refused", 403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

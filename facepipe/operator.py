@@ -1,0 +1,287 @@
+"""The operator's actions on a stack (local or deployed): what `facepipe unknowns` and the console do.
+
+Everything here works on the stack's own copies: the gallery in the bucket (``GalleryKey``, which warm
+recognize functions re-read within ``GalleryRefreshSeconds``), the records in StudentsTable, enrolled people's
+photos under ``people/<id>/`` in the bucket, the unknown-face clusters and the sightings. Every action checks
+its input first and changes nothing when it is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from facepipe import s3_store
+from facepipe.aws_clients import client
+from facepipe.contracts import PERSON_ID_PATTERN
+from facepipe.dynamo_records import get_records, put_records
+from facepipe.erase import PEOPLE_PREFIX, ErasureRecord, erase_person
+from facepipe.errors import FacepipeError
+from facepipe.gallery import Gallery, GalleryModel, GalleryPerson, GalleryPhoto
+from facepipe.records import StudentRecord
+from facepipe.settings import Settings
+from facepipe.sightings import Sightings
+from facepipe.unknowns import Cluster, UnknownStore, check_id
+
+# A photo uploaded through the console: enough for any portrait, far below what would tie up the server.
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+
+
+class OperatorError(FacepipeError):
+    code = "operator"
+
+
+def check_person_id(person_id: str) -> str:
+    if not re.match(PERSON_ID_PATTERN, person_id or ""):
+        raise OperatorError(
+            f"{person_id!r} is not a valid person id (letters, digits, '_', '.', '-'; up to 64; "
+            "starting with a letter or digit)"
+        )
+    return person_id
+
+
+@dataclass(frozen=True)
+class PersonView:
+    id: str
+    name: str | None
+    record: dict[str, Any] | None
+    photos: list[str]  # keys under people/<id>/
+    encodings: int
+    rejected: int
+
+
+@dataclass
+class LabelReport:
+    unknown_id: str
+    person_id: str
+    photos_added: int
+    new_person: bool
+    crops: list[str] = field(default_factory=list)
+    sightings_relabelled: int = 0
+
+
+class Operator:
+    """One stack, as its operator sees it (the settings name its bucket and tables)."""
+
+    def __init__(self, settings: Settings) -> None:
+        missing = [
+            name
+            for name, value in {
+                "FACEPIPE_BUCKET": settings.bucket_name,
+                "STUDENTS_TABLE": settings.students_table,
+                "DEVICES_TABLE": settings.devices_table,
+                "SIGHTINGS_TABLE": settings.sightings_table,
+                "UNKNOWNS_TABLE": settings.unknowns_table,
+            }.items()
+            if not value
+        ]
+        if missing:
+            raise OperatorError(
+                f"no stack: {', '.join(missing)} not set (source the file `facepipe local --env-file F` wrote, "
+                "or name a deployed stack with --stack NAME)"
+            )
+        self.settings = settings
+        self.bucket = settings.bucket_name
+        self.unknowns = UnknownStore(
+            settings.unknowns_table,
+            self.bucket,
+            dynamodb=client("dynamodb"),
+            s3=client("s3"),
+            tolerance=settings.unknown_cluster_tolerance,
+            retention_days=settings.face_crop_retention_days,
+        )
+        self.sightings = Sightings(settings.sightings_table, dynamodb=client("dynamodb"))
+
+    # --- the gallery and people -------------------------------------------------------------------
+    def gallery(self) -> Gallery:
+        """The stack's gallery (an empty one when nobody was ever enrolled)."""
+        key = self.settings.gallery_key
+        try:
+            data = s3_store.get_bytes(self.bucket, key)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return Gallery(model=GalleryModel(detector=self.settings.detect_model))
+            raise
+        return Gallery.loads(data, source=f"s3://{self.bucket}/{key}")
+
+    def publish(self, gallery: Gallery) -> None:
+        s3_store.upload_gallery(gallery, bucket=self.bucket, key=self.settings.gallery_key)
+
+    def people(self) -> list[PersonView]:
+        gallery = self.gallery()
+        records = get_records(self.settings.students_table, gallery.ids()) if gallery.people else {}
+        photos = self._photo_keys()
+        return [
+            PersonView(
+                id=p.id,
+                name=(records.get(p.id) or {}).get("name"),
+                record=records.get(p.id),
+                photos=photos.get(p.id, []),
+                encodings=len(p.photos),
+                rejected=len(p.rejected),
+            )
+            for p in gallery.people
+        ]
+
+    def _photo_keys(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for page in client("s3").get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=PEOPLE_PREFIX):
+            for obj in page.get("Contents", []):
+                person = obj["Key"].removeprefix(PEOPLE_PREFIX).split("/", 1)[0]
+                found.setdefault(person, []).append(obj["Key"])
+        return found
+
+    def photo(self, key: str) -> bytes:
+        """A stored photo or crop, by key: only under people/ or unknowns/ (never a clip or the gallery)."""
+        if not key.startswith((PEOPLE_PREFIX, "unknowns/")) or ".." in key:
+            raise OperatorError(f"{key}: not a photo or a face crop")
+        try:
+            return s3_store.get_bytes(self.bucket, key)
+        except ClientError as exc:
+            raise OperatorError(f"{key}: not found") from exc
+
+    def add_person(self, person_id: str, name: str, photos: list[tuple[str, bytes]]) -> PersonView:
+        """Enroll ``person_id`` from photos (each with exactly one face), or add photos to them; their record
+        gets ``name``. Every photo is checked before anything is written."""
+        from facepipe.enroll import encode_enrollment_photo
+
+        check_person_id(person_id)
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise OperatorError("a name is required (1 to 200 characters)")
+        if not photos:
+            raise OperatorError("at least one photo is required")
+        encoded: list[tuple[str, bytes, list[float]]] = []
+        for filename, data in photos:
+            if len(data) > MAX_PHOTO_BYTES:
+                raise OperatorError(f"{filename}: {len(data)} bytes, larger than the {MAX_PHOTO_BYTES} allowed")
+            settings = self.settings.model_copy(update={"max_image_bytes": MAX_PHOTO_BYTES})
+            encoded.append((filename, data, encode_enrollment_photo(data, settings, name=filename)))
+        gallery = self.gallery()
+        known = gallery.person(person_id)
+        added = []
+        for filename, data, encoding in encoded:
+            digest = hashlib.sha256(data).hexdigest()
+            key = f"{PEOPLE_PREFIX}{person_id}/{digest[:16]}{Path(filename).suffix.lower() or '.jpg'}"
+            s3_store.put_bytes(self.bucket, key, data, "image/jpeg" if key.endswith((".jpg", ".jpeg")) else "image/png")
+            added.append(GalleryPhoto(source=key, sha256=digest, encoding=encoding))
+        existing = list(known.photos) if known else []
+        rejected = list(known.rejected) if known else []
+        gallery.upsert(GalleryPerson(id=person_id, photos=[*existing, *added], rejected=rejected))
+        put_records([StudentRecord(id=person_id, name=name)], table=self.settings.students_table)
+        self.publish(gallery)
+        return next(p for p in self.people() if p.id == person_id)
+
+    def remove_person(self, person_id: str) -> None:
+        """Out of the gallery (no longer recognized); records, photos and history stay (erase removes all)."""
+        check_person_id(person_id)
+        gallery = self.gallery()
+        if not gallery.remove(person_id):
+            raise OperatorError(f"{person_id}: not enrolled")
+        self.publish(gallery)
+
+    def erase(self, person_id: str) -> ErasureRecord:
+        check_person_id(person_id)
+        gallery = self.gallery()
+        if gallery.person(person_id) is None:
+            raise OperatorError(f"{person_id}: not enrolled (nothing to erase)")
+        return erase_person(
+            person_id,
+            self.settings,
+            bucket=self.bucket,
+            gallery_key=self.settings.gallery_key,
+            table=self.settings.students_table,
+            sightings_table=self.settings.sightings_table,
+            unknowns_table=self.settings.unknowns_table,
+        )
+
+    def reject(self, clip_key: str, person_id: str) -> int:
+        """A wrong match: the faces the clip names ``person_id`` are not them (facepipe.corrections)."""
+        from facepipe.corrections import reject_in_clip
+
+        check_person_id(person_id)
+        if not clip_key.startswith("clips/"):
+            raise OperatorError(f"{clip_key!r} is not a clip's key (clips/<device>/...)")
+        gallery = self.gallery()
+        try:
+            data, _ = s3_store.get_clip(self.bucket, clip_key, None, max_bytes=self.settings.max_clip_bytes)
+        except ClientError as exc:
+            raise OperatorError(f"{clip_key}: no such clip (expired, or erased)") from exc
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(clip_key).name
+            path.write_bytes(data)
+            faces = reject_in_clip(gallery, path, person_id, self.settings, source=clip_key)
+        self.publish(gallery)
+        return faces
+
+    # --- unknown faces ----------------------------------------------------------------------------
+    def inbox(self) -> list[Cluster]:
+        """Unknown faces waiting for a name: clusters with crops, not dismissed, most seen first."""
+        return sorted(
+            (c for c in self.unknowns.all() if not c.dismissed and c.crops), key=lambda c: (-c.seen, c.number)
+        )
+
+    def label(self, unknown_id: str, person_id: str, name: str | None = None) -> LabelReport:
+        """``unknown_id`` is ``person_id``: its kept crops become their gallery photos (enrollment from the
+        camera's own view), copied to their photos; a new person needs ``name`` for their record."""
+        check_id(unknown_id)
+        check_person_id(person_id)
+        cluster = self.unknowns.get(unknown_id)
+        if cluster.dismissed or not cluster.crops:
+            raise OperatorError(f"{unknown_id}: no face kept to label (dismissed, or only tiny/blurred faces)")
+        gallery = self.gallery()
+        known = gallery.person(person_id)
+        records = get_records(self.settings.students_table, [person_id])
+        if known is None and person_id not in records and not (name and name.strip()):
+            raise OperatorError(f"{person_id}: not enrolled yet; give a name to enroll them")
+        added: list[GalleryPhoto] = []
+        report = LabelReport(unknown_id, person_id, 0, known is None)
+        for crop in cluster.crops:
+            data = self.unknowns.crop_bytes(crop)
+            digest = hashlib.sha256(data).hexdigest()
+            key = f"{PEOPLE_PREFIX}{person_id}/camera-{digest[:16]}.jpg"
+            s3_store.put_bytes(self.bucket, key, data, "image/jpeg")
+            added.append(GalleryPhoto(source=key, sha256=digest, encoding=crop.encoding))
+            report.crops.append(key)
+        existing = list(known.photos) if known else []
+        rejected = list(known.rejected) if known else []
+        gallery.upsert(GalleryPerson(id=person_id, photos=[*existing, *added], rejected=rejected))
+        if name and name.strip():
+            put_records([StudentRecord(id=person_id, name=name.strip())], table=self.settings.students_table)
+        self.publish(gallery)
+        self.unknowns.forget(unknown_id)
+        known_name = name.strip() if name and name.strip() else (records.get(person_id) or {}).get("name")
+        report.sightings_relabelled = self.sightings.relabel(unknown_id, person_id, known_name)
+        report.photos_added = len(added)
+        return report
+
+    def dismiss(self, unknown_id: str) -> Cluster:
+        return self.unknowns.dismiss(check_id(unknown_id))
+
+
+def stack_settings(settings: Settings, stack: str | None) -> Settings:
+    """The settings naming a stack's parts: as given (the local stack's env file), or a deployed stack's
+    CloudFormation outputs with the operator's AWS credentials and region."""
+    if not stack:
+        return settings
+    from facepipe.devices import StackRef
+
+    outputs = StackRef.outputs_of(stack, client("cloudformation"))
+    wanted = {
+        "bucket_name": "ClipsBucketName",
+        "students_table": "StudentsTableName",
+        "devices_table": "DevicesTableName",
+        "sightings_table": "SightingsTableName",
+        "unknowns_table": "UnknownsTableName",
+        "gallery_key": "GalleryKey",
+    }
+    missing = [output for output in wanted.values() if output not in outputs]
+    if missing:
+        raise OperatorError(f"stack {stack!r} has no output {', '.join(missing)} (deployed from an older template?)")
+    return settings.model_copy(update={field: outputs[output] for field, output in wanted.items()})

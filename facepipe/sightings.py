@@ -1,0 +1,250 @@
+"""Who was seen, where and when: one item per answered clip in SightingsTable, for the console.
+
+Written by the enrich stage with the first answer of each clip from a registered device (one write a clip;
+the crops, ~2 KB each, ride in the item). Keyed by device and capture time, so the live view asks each device
+for what is newer than it has shown and the history asks for a time range. Items expire with the table's TTL,
+``FaceCropRetentionDays`` after the clip (they hold face crops). Erasing a person deletes every item that
+names them (:func:`forget_person`).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from facepipe.contracts import UNKNOWN, EnrichRequest, ResultMessage
+from facepipe.unknowns import NewFace, UnknownStore
+
+
+def _parse(moment: str | None) -> datetime | None:
+    if not moment:
+        return None
+    try:
+        parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class SeenEntry:
+    """One face of a sighting: who (a person, ``unknown-<n>``, or ``unknown`` when too weak to keep)."""
+
+    id: str
+    name: str | None
+    distance: float | None
+    crop: bytes
+
+
+@dataclass(frozen=True)
+class Sighting:
+    device_id: str
+    at: str  # capture time (ISO), the sort key's first part
+    seq: int | None
+    key: str
+    status: str
+    latency_ms: float | None  # capture to answer
+    faces: list[SeenEntry] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def sort_key(self) -> str:
+        return f"{self.at}#{self.seq if self.seq is not None else ''}#{self.key}"
+
+    @property
+    def person_ids(self) -> list[str]:
+        return [f.id for f in self.faces]
+
+
+def assign_unknowns(request: EnrichRequest, store: UnknownStore | None, now: datetime) -> list[str]:
+    """The id each seen face goes by: a person's, the ``unknown-<n>`` an enrollable unknown face joined, or
+    ``unknown`` (too small or blurred to keep, or no store)."""
+    ids = []
+    for face in request.seen:
+        if face.id != UNKNOWN or store is None or not face.enrollable or face.encoding is None:
+            ids.append(face.id)
+            continue
+        clip = request.clip
+        ids.append(
+            store.assign(
+                NewFace(
+                    encoding=face.encoding,
+                    jpeg=base64.b64decode(face.crop_jpeg),
+                    clip=clip.key,
+                    device_id=clip.device_id,
+                    at=clip.captured_at or now.isoformat(timespec="milliseconds"),
+                    height_px=face.height_px,
+                    sharpness=face.sharpness,
+                )
+            )
+        )
+    return ids
+
+
+def build(request: EnrichRequest, message: ResultMessage, ids: list[str], now: datetime) -> Sighting:
+    captured = _parse(message.clip.captured_at)
+    names = {p.id: (p.name, p.distance) for p in message.people}
+    faces = [
+        SeenEntry(
+            id=face_id,
+            name=names.get(face_id, (None, None))[0],
+            distance=names.get(face_id, (None, None))[1],
+            crop=base64.b64decode(face.crop_jpeg),
+        )
+        for face, face_id in zip(request.seen, ids, strict=True)
+    ]
+    return Sighting(
+        device_id=message.device_id,
+        at=(captured or now).isoformat(timespec="milliseconds"),
+        seq=message.clip.seq,
+        key=message.clip.key,
+        status=message.status.value,
+        latency_ms=round((now - captured).total_seconds() * 1000, 1) if captured else message.timings_ms.get("total"),
+        faces=faces,
+        error=message.error.message if message.error else None,
+    )
+
+
+def _item(sighting: Sighting, retention_days: int, now: datetime) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "device_id": {"S": sighting.device_id},
+        "at": {"S": sighting.sort_key},
+        "key": {"S": sighting.key},
+        "status": {"S": sighting.status},
+        "faces": {
+            "L": [
+                {
+                    "M": {
+                        "id": {"S": f.id},
+                        **({"name": {"S": f.name}} if f.name else {}),
+                        **({"distance": {"N": str(f.distance)}} if f.distance is not None else {}),
+                        "crop": {"B": f.crop},
+                    }
+                }
+                for f in sighting.faces
+            ]
+        },
+        "expires_at": {"N": str(int((now + timedelta(days=retention_days)).timestamp()))},
+    }
+    if sighting.person_ids:
+        item["ids"] = {"SS": sorted(set(sighting.person_ids))}
+    if sighting.seq is not None:
+        item["seq"] = {"N": str(sighting.seq)}
+    if sighting.latency_ms is not None:
+        item["latency_ms"] = {"N": str(sighting.latency_ms)}
+    if sighting.error:
+        item["error"] = {"S": sighting.error[:500]}
+    return item
+
+
+def _b(value: Any) -> bytes:
+    return bytes(value.value if hasattr(value, "value") else value)
+
+
+def _sighting(item: dict[str, Any]) -> Sighting:
+    return Sighting(
+        device_id=item["device_id"]["S"],
+        at=item["at"]["S"].split("#", 1)[0],
+        seq=int(item["seq"]["N"]) if "seq" in item else None,
+        key=item["key"]["S"],
+        status=item["status"]["S"],
+        latency_ms=float(item["latency_ms"]["N"]) if "latency_ms" in item else None,
+        faces=[
+            SeenEntry(
+                id=f["M"]["id"]["S"],
+                name=f["M"].get("name", {}).get("S"),
+                distance=float(f["M"]["distance"]["N"]) if "distance" in f["M"] else None,
+                crop=_b(f["M"]["crop"]["B"]),
+            )
+            for f in item.get("faces", {}).get("L", [])
+        ],
+        error=item.get("error", {}).get("S"),
+    )
+
+
+class Sightings:
+    """SightingsTable of one stack."""
+
+    def __init__(self, table: str, *, dynamodb: Any, retention_days: int = 1) -> None:
+        self.table, self.dynamodb, self.retention_days = table, dynamodb, retention_days
+
+    def put(self, sighting: Sighting, now: datetime | None = None) -> None:
+        now = now or datetime.now(UTC)
+        self.dynamodb.put_item(TableName=self.table, Item=_item(sighting, self.retention_days, now))
+
+    def query(
+        self, device_id: str, *, after: str = "", before: str = "\uffff", newest_first: bool = True, limit: int = 200
+    ) -> list[Sighting]:
+        """A device's sightings with ``after`` < capture time < ``before`` (ISO prefixes), within retention."""
+        now = int(datetime.now(UTC).timestamp())
+        found: list[Sighting] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "device_id = :d AND #at BETWEEN :a AND :b",
+            "ExpressionAttributeNames": {"#at": "at"},
+            "ExpressionAttributeValues": {":d": {"S": device_id}, ":a": {"S": after + "\u0000"}, ":b": {"S": before}},
+            "ScanIndexForward": not newest_first,
+            # A camera answers ~170,000 clips a day: read only as many as are wanted.
+            "Limit": min(limit, 500),
+        }
+        while len(found) < limit:
+            page = self.dynamodb.query(**kwargs)
+            for item in page.get("Items", []):
+                if int(item.get("expires_at", {}).get("N", str(now))) >= now:
+                    found.append(_sighting(item))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found[:limit]
+
+    def devices(self) -> list[str]:
+        """Every device with a sighting (a scan of keys only; the console also lists registered devices)."""
+        seen: set[str] = set()
+        paginator = self.dynamodb.get_paginator("scan")
+        for page in paginator.paginate(TableName=self.table, ProjectionExpression="device_id"):
+            seen.update(item["device_id"]["S"] for item in page.get("Items", []))
+        return sorted(seen)
+
+    def _naming(self, face_id: str) -> list[dict[str, Any]]:
+        """The full items of every sighting with a face going by ``face_id``."""
+        found: list[dict[str, Any]] = []
+        for page in self.dynamodb.get_paginator("scan").paginate(
+            TableName=self.table,
+            FilterExpression="contains(ids, :p)",
+            ExpressionAttributeValues={":p": {"S": face_id}},
+        ):
+            found.extend(page.get("Items", []))
+        return found
+
+    def relabel(self, unknown_id: str, person_id: str, name: str | None) -> int:
+        """``unknown_id`` turned out to be ``person_id`` (`facepipe unknowns label`): their earlier sightings
+        name them from now on (so history finds them, and erasing them erases these too)."""
+        changed = 0
+        for item in self._naming(unknown_id):
+            for face in item["faces"]["L"]:
+                if face["M"]["id"]["S"] == unknown_id:
+                    face["M"]["id"] = {"S": person_id}
+                    if name:
+                        face["M"]["name"] = {"S": name}
+            item["ids"] = {"SS": sorted({f["M"]["id"]["S"] for f in item["faces"]["L"]})}
+            self.dynamodb.put_item(TableName=self.table, Item=item)
+            changed += 1
+        return changed
+
+    def forget_person(self, person_id: str) -> int:
+        """Delete every sighting that names ``person_id`` (erasure); returns how many."""
+        deleted = 0
+        paginator = self.dynamodb.get_paginator("scan")
+        for page in paginator.paginate(
+            TableName=self.table,
+            ProjectionExpression="device_id, #at",
+            FilterExpression="contains(ids, :p)",
+            ExpressionAttributeNames={"#at": "at"},
+            ExpressionAttributeValues={":p": {"S": person_id}},
+        ):
+            for item in page.get("Items", []):
+                self.dynamodb.delete_item(TableName=self.table, Key={"device_id": item["device_id"], "at": item["at"]})
+                deleted += 1
+        return deleted
