@@ -32,7 +32,7 @@ RUNTIME_REQS := functions/recognize/requirements.txt functions/extract/requireme
 .PHONY: help install tools runtimes build sam-build lint typecheck browser pytest template test demo bench clean
 
 help:
-	@echo "make demo    run the whole pipeline locally on sample clips (installs .venv)"
+	@echo "make demo    run the whole pipeline locally on sample clips, then open the console (installs .venv)"
 	@echo "make test    lint, type-check, check the template and run the tests (installs .venv)"
 	@echo "make bench   run facepipe bench and write bench-out/"
 
@@ -131,8 +131,9 @@ pytest: install runtimes build browser
 
 test: lint typecheck template pytest
 
+# Ends on the console (until Ctrl-C); `make demo DEMO_ARGS=--no-console` ends after the clips.
 demo: install
-	$(VENV)/bin/python -m facepipe.demo --out demo-out
+	$(VENV)/bin/python -m facepipe.demo --out demo-out $(DEMO_ARGS)
 
 bench: install
 	$(VENV)/bin/facepipe bench --json bench-out/report.json --plot bench-out/latency.png

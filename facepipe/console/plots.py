@@ -8,7 +8,7 @@ from html import escape
 from facepipe.console.views import Series
 
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
-W, H, LEFT, RIGHT, TOP, BOTTOM = 760, 240, 52, 16, 14, 34
+W, H, LEFT, RIGHT, TOP, BOTTOM = 760, 250, 52, 16, 30, 34
 
 
 def _frame(y_max: float, y_label: str, start: datetime, end: datetime) -> list[str]:
@@ -17,13 +17,13 @@ def _frame(y_max: float, y_label: str, start: datetime, end: datetime) -> list[s
         value = y_max * i / 4
         y = H - BOTTOM - (H - TOP - BOTTOM) * i / 4
         parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{value:.2g}</text>')
+        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{value:.3g}</text>')
     span = (end - start).total_seconds()
     for i in range(7):
         moment = start + timedelta(seconds=span * i / 6)
         x = LEFT + (W - LEFT - RIGHT) * i / 6
         parts.append(f'<text x="{x:.1f}" y="{H - 12}" text-anchor="middle">{moment:%H:%M}</text>')
-    parts.append(f'<text x="12" y="{TOP + 6}" class="axis-label">{escape(y_label)}</text>')
+    parts.append(f'<text x="{LEFT}" y="{TOP - 12}" class="axis-label">{escape(y_label)}</text>')
     return parts
 
 
@@ -50,8 +50,8 @@ def latency_svg(series: list[Series], start: datetime, end: datetime) -> str:
             parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
         parts.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2" fill="{colour}"/>' for x, y in points)
         legend.append(
-            f'<text x="{LEFT + 8 + 150 * n}" y="{TOP + 14}" fill="{colour}" class="legend">'
-            f"{escape(s.name)} ({len(points)})</text>"
+            f'<text x="{LEFT + 110 + 150 * n}" y="{TOP - 12}" style="fill: {colour}" class="legend">'
+            f"{escape(s.name)} ({len(points)} clips)</text>"
         )
     body = "".join(parts + legend)
     return (
@@ -65,7 +65,8 @@ def per_minute_svg(counts: list[tuple[datetime, int]]) -> str:
     if not counts:
         return ""
     start, end = counts[0][0], counts[-1][0] + timedelta(minutes=1)
-    y_max = max(5, max(c for _, c in counts))
+    highest = max(c for _, c in counts)
+    y_max = max(4, -(-highest // 4) * 4)  # whole numbers on the four grid lines
     parts = _frame(float(y_max), "results / minute", start, end)
     width = (W - LEFT - RIGHT) / len(counts)
     for minute, count in counts:

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +52,7 @@ def test_facepipe_run_answers_and_annotates_a_clip(samples, gallery_path, clip_f
 def test_the_demo_runs_end_to_end(samples, tmp_path):
     """`make demo`'s job: enroll, recognize the probes, six clips through the stack and the device service."""
     done = subprocess.run(
-        [sys.executable, "-m", "facepipe.demo", "--out", str(tmp_path / "demo-out")],
+        [sys.executable, "-m", "facepipe.demo", "--out", str(tmp_path / "demo-out"), "--no-console"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -62,3 +63,47 @@ def test_the_demo_runs_end_to_end(samples, tmp_path):
     assert "results 6, missing 0" in done.stderr + done.stdout
     assert "demo-pi clip 000003: Kit Harington (kit_harington)" in done.stdout
     assert list((tmp_path / "demo-out" / "frames").glob("*.jpg"))
+    assert "The console" not in done.stdout  # --no-console: it ends after the clips
+
+
+def test_the_demo_ends_on_the_console_until_ctrl_c(samples, tmp_path):
+    """Without --no-console, `make demo` ends by printing the console's address and serving it (the demo's
+    camera on its live page) until Ctrl-C, which stops the console and the stack cleanly."""
+    import re
+    import signal
+
+    import requests
+
+    demo = subprocess.Popen(
+        [sys.executable, "-u", "-m", "facepipe.demo", "--out", str(tmp_path / "demo-out")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env=_fresh_env(samples),
+    )
+    try:
+        assert demo.stdout is not None
+        address = None
+        for line in demo.stdout:
+            found = re.search(r"The console: (http://127\.0\.0\.1:\d+/)", line)
+            if found:
+                address = found.group(1)
+                break
+        assert address, "the demo ended without serving the console"
+        for _ in range(100):
+            try:
+                live = requests.get(address, timeout=10)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        assert (
+            live.status_code == 200
+            and 'data-device="demo-pi"' in live.text
+            and "Kit Harington" in (requests.get(address + "history?person=kit_harington", timeout=30).text)
+        )
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(timeout=60) == 0
+    finally:
+        if demo.poll() is None:
+            demo.kill()
