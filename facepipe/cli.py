@@ -49,8 +49,7 @@ def cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
         + f"); gallery {args.out}: {len(gallery.people)} people, {photos} photos."
     )
     if args.bucket:
-        from facepipe.enroll import upload_photos
-        from facepipe.s3_store import upload_gallery
+        from facepipe.s3_store import upload_gallery, upload_photos
 
         upload_gallery(gallery, bucket=args.bucket, key=args.key or settings.gallery_key)
         photos = upload_photos(args.people_dir, gallery, bucket=args.bucket)

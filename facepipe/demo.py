@@ -78,10 +78,10 @@ def run_device(
     from facepipe_device.sources import FileSource
 
     from facepipe.annotate import annotate_result
-    from facepipe.enroll import upload_photos
     from facepipe.gallery import Gallery
     from facepipe.local.stack import local_stack
     from facepipe.records import validate_records
+    from facepipe.s3_store import upload_photos
 
     with local_stack() as stack:
         outputs = stack.outputs

@@ -10,7 +10,6 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from facepipe import faces
 from facepipe.contracts import PERSON_ID_PATTERN
@@ -47,24 +46,6 @@ def encode_enrollment_photo(path: Path | bytes, settings: Settings, *, name: str
     if len(boxes) > 1:
         raise EnrollmentError(f"{label}: {len(boxes)} faces found, expected exactly one", code="many_faces")
     return [float(x) for x in faces.encode_faces(image, boxes)[0]]
-
-
-def upload_photos(people_dir: Path, gallery: Gallery, *, bucket: str, s3: Any = None) -> int:
-    """Put the enrolled people's photos where the console shows them (``people/<id>/<file>`` in the stack's
-    bucket; erase deletes them). Returns how many were uploaded."""
-    from facepipe.erase import PEOPLE_PREFIX
-    from facepipe.s3_store import put_bytes
-
-    count = 0
-    for person in gallery.people:
-        folder = people_dir / person.id
-        for photo in person.photos:
-            path = folder / Path(photo.source).name
-            if path.is_file():
-                kind = "image/png" if path.suffix.lower() == ".png" else "image/jpeg"
-                put_bytes(bucket, f"{PEOPLE_PREFIX}{person.id}/{path.name}", path.read_bytes(), kind, s3=s3)
-                count += 1
-    return count
 
 
 def person_photos(person_dir: Path) -> tuple[list[Path], list[tuple[str, str]]]:

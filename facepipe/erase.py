@@ -26,8 +26,6 @@ from facepipe.unknowns import UnknownStore
 from facepipe.video import clip_file, decode_chosen
 
 AUDIT_PREFIX = "audit/erasures/"
-# Enrolled people's photos as the console shows them (facepipe.operator): people/<id>/<file>.
-PEOPLE_PREFIX = "people/"
 
 
 @dataclass
@@ -124,7 +122,7 @@ def erase_person(
         record.gallery_files.append(source)
 
     if bucket is not None:
-        record.photos_deleted = s3_store.delete_prefix(bucket, f"{PEOPLE_PREFIX}{person_id}/")
+        record.photos_deleted = s3_store.delete_prefix(bucket, f"{s3_store.PEOPLE_PREFIX}{person_id}/")
     # The console's copies: clusters of their face kept as unknown (before they were enrolled, or missed),
     # then every sighting naming them or one of those clusters.
     if unknowns_table and bucket is not None and len(known):

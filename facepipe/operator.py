@@ -21,10 +21,11 @@ from facepipe import s3_store
 from facepipe.aws_clients import client
 from facepipe.contracts import PERSON_ID_PATTERN
 from facepipe.dynamo_records import get_records, put_records
-from facepipe.erase import PEOPLE_PREFIX, ErasureRecord, erase_person
+from facepipe.erase import ErasureRecord, erase_person
 from facepipe.errors import FacepipeError
 from facepipe.gallery import Gallery, GalleryModel, GalleryPerson, GalleryPhoto
 from facepipe.records import StudentRecord
+from facepipe.s3_store import PEOPLE_PREFIX
 from facepipe.settings import Settings
 from facepipe.sightings import Sightings
 from facepipe.unknowns import Cluster, UnknownStore, check_id

@@ -1,10 +1,11 @@
-"""S3: clips in, and the gallery (cached per process, reloaded when its ETag changes)."""
+"""S3: clips in, the gallery (cached per process, reloaded when its ETag changes), enrolled people's photos."""
 
 from __future__ import annotations
 
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -12,6 +13,9 @@ from botocore.exceptions import ClientError
 from facepipe.aws_clients import client
 from facepipe.errors import ClipTooLargeError, EmptyClipError, GalleryError
 from facepipe.gallery import Gallery
+
+# Enrolled people's photos as the console shows them (facepipe.operator): people/<id>/<file>.
+PEOPLE_PREFIX = "people/"
 
 
 def head(bucket: str, key: str, version_id: str | None = None) -> dict[str, Any]:
@@ -77,6 +81,21 @@ def delete_prefix(bucket: str, prefix: str, *, s3: Any = None) -> int:
         if doomed:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
     return len(keys)
+
+
+def upload_photos(people_dir: Path, gallery: Gallery, *, bucket: str, s3: Any = None) -> int:
+    """Put the enrolled people's photos where the console shows them (``people/<id>/<file>`` in the stack's
+    bucket; erase deletes them). Returns how many were uploaded."""
+    count = 0
+    for person in gallery.people:
+        folder = people_dir / person.id
+        for photo in person.photos:
+            path = folder / Path(photo.source).name
+            if path.is_file():
+                kind = "image/png" if path.suffix.lower() == ".png" else "image/jpeg"
+                put_bytes(bucket, f"{PEOPLE_PREFIX}{person.id}/{path.name}", path.read_bytes(), kind, s3=s3)
+                count += 1
+    return count
 
 
 def upload_gallery(gallery: Gallery, *, bucket: str, key: str, s3: Any = None) -> None:

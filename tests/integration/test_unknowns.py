@@ -26,7 +26,7 @@ from facepipe.local.stack import LocalStack, local_stack
 from facepipe.records import validate_records
 from tests.integration.conftest import talking_to
 
-DEVICE = "hall-cam"
+DEVICE = "corridor-cam"  # IAM users are moto-process-wide: not a name the browser tests use
 
 
 @pytest.fixture(scope="module")
