@@ -32,9 +32,13 @@ def test_a_camera_day_counts_every_service_a_clip_touches():
     # Recognize at one vCPU: its measured time plus the S3 round trip; enrich at 256 MB: 6.9x its CPU time.
     extract, recognize, enrich = model.stages
     assert (recognize.lambda_ms, extract.lambda_ms) == (125.0, round(20 * 1769 / 1024 + 25, 1))
-    assert enrich.lambda_ms == round(5 * 1769 / 256 + 30, 1)
+    assert enrich.lambda_ms == round(5 * 1769 / 256 + 40, 1)  # four DynamoDB round trips
+    # The console's history: one sighting item a clip, three write units (its ~2 KB crop).
+    assert model.lines["DynamoDB sightings (console history: 1 item a clip, 3 write units)"] == round(
+        172_800 * 3 * 0.625e-6, 3
+    )
     assert model.per_camera_day == round(sum(model.lines.values()), 2)
-    assert len(model.lines) == 8
+    assert len(model.lines) == 9
 
 
 def test_arm64_costs_less_for_the_same_work():
