@@ -31,6 +31,7 @@ from facepipe_device.service import DeviceService
 from facepipe_device.sources import FileSource
 from facepipe_device.uploader import clip_key
 
+from facepipe.local.client import receive_results, upload_clip
 from facepipe.local.endpoint import Endpoint
 from facepipe.local.stack import free_port
 from tests.integration.test_device import device_cli, lose_first_put_answer
@@ -257,3 +258,29 @@ def test_a_function_role_missing_a_grant_fails_the_clip(enforced, clip_factory):
     assert message is not None, "no result"
     assert message["status"] == "error"
     assert "(AccessDenied) when calling the GetObject operation" in message["error"]["message"]
+
+
+def test_enrich_keeps_an_unknown_face_and_the_sighting_with_its_own_role_only(enforced, videos, tmp_path):
+    """The console's copies are written by EnrichFunction's generated role alone (a DynamoDB CRUD grant on the
+    two tables, s3:PutObject under unknowns/ only): a stranger's clip from pi-b gives a cluster, its crop in
+    the bucket and a sighting, as the operator then sees."""
+    from facepipe.devset import cut_clips
+
+    device, operator = enforced["pi-b"], enforced["operator"]
+    (clip,) = cut_clips(videos / "clips" / "stranger_b.mp4", tmp_path, 1)
+    upload = upload_clip(clip, bucket=device["FACEPIPE_BUCKET"], device_id="pi-b", seq=77, s3=_client(device, "s3"))
+    got = receive_results(device["FACEPIPE_QUEUE_URL"], {upload.key: upload}, timeout_s=90, sqs=_client(device, "sqs"))
+    assert got[upload.key][0]["unknown_faces"] == 1
+    dynamodb, s3 = _client(operator, "dynamodb"), _client(operator, "s3")
+    clusters = [
+        i for i in dynamodb.scan(TableName=operator["UNKNOWNS_TABLE"])["Items"] if i["id"]["S"].startswith("unknown-")
+    ]
+    assert any(c["crops"]["L"] and c["devices"]["SS"] == ["pi-b"] for c in clusters), clusters
+    crops = s3.list_objects_v2(Bucket=operator["FACEPIPE_BUCKET"], Prefix="unknowns/").get("Contents", [])
+    assert crops, "the crop was not kept"
+    seen = dynamodb.query(
+        TableName=operator["SIGHTINGS_TABLE"],
+        KeyConditionExpression="device_id = :d",
+        ExpressionAttributeValues={":d": {"S": "pi-b"}},
+    )["Items"]
+    assert [i["key"]["S"] for i in seen if i["key"]["S"] == upload.key] == [upload.key]

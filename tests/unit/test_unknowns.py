@@ -138,3 +138,34 @@ def test_near_finds_the_clusters_of_a_face(store):
 def test_an_id_that_is_not_an_unknown_faces_is_refused_by_name(bad):
     with pytest.raises(UnknownError, match="not an unknown face's id"):
         check_id(bad)
+
+
+def test_only_enrollable_unknown_faces_are_clustered(store):
+    """The gate (facepipe.face_crops): a tiny or blurred unknown face is shown as 'unknown' but never kept, so
+    it can never be labelled into the gallery; an enrolled person's face is never clustered either."""
+    import base64
+
+    from facepipe.contracts import ClipRef, EnrichRequest, SeenFace
+    from facepipe.sightings import assign_unknowns
+
+    def seen(face_id: str, enrollable: bool, encoding: list[float] | None) -> SeenFace:
+        crop = base64.b64encode(b"jpeg").decode()
+        return SeenFace(
+            id=face_id,
+            frame_index=0,
+            box=[0, 40, 40, 0],
+            height_px=40 if enrollable else 24,
+            sharpness=80.0,
+            enrollable=enrollable,
+            crop_jpeg=crop,
+            encoding=encoding,
+        )
+
+    clip = ClipRef(bucket=BUCKET, key="clips/cam1/000001_x.mp4", seq=1, captured_at=None, device_id="cam1")
+    request = EnrichRequest(
+        clip=clip,
+        frames=[],
+        seen=[seen("obama", True, None), seen("unknown", False, _point(9)), seen("unknown", True, _point(10))],
+    )
+    assert assign_unknowns(request, store, NOON) == ["obama", "unknown", "unknown-1"]
+    assert [c.id for c in store.all()] == ["unknown-1"] and len(_keys(store)) == 1

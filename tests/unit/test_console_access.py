@@ -1,0 +1,85 @@
+"""Who may use the console: loopback only by default, a token when bound elsewhere, no cross-site posts.
+
+The app is served by uvicorn on a real socket and asked with real HTTP requests; the guard answers before any
+page reads the stack, so the pages asked for here are the static stylesheet and refused actions.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import requests
+import uvicorn
+
+from facepipe.console.app import create_app
+from facepipe.console.command import is_loopback
+from facepipe.local.stack import free_port
+from facepipe.operator import Operator, OperatorError
+from facepipe.settings import explicit_settings
+
+
+@pytest.fixture()
+def operator(monkeypatch) -> Operator:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    names = {"students_table": "s", "devices_table": "d", "sightings_table": "x", "unknowns_table": "u"}
+    return Operator(explicit_settings(bucket_name="b", **names))
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_bound_elsewhere_every_request_needs_the_token(operator):
+    with serving(create_app(operator, token="s3cret", loopback=False)) as url:
+        css = f"{url}/static/console.css"
+        assert requests.get(css, timeout=10).status_code == 401
+        assert requests.get(css + "?token=wrong", timeout=10).status_code == 401
+        assert requests.get(css, headers={"Authorization": "Bearer s3cret"}, timeout=10).status_code == 200
+        # The address the command prints: the token once, then a cookie (and the token out of the address).
+        session = requests.Session()
+        first = session.get(css + "?token=s3cret", timeout=10, allow_redirects=False)
+        assert first.status_code == 303 and first.headers["location"] == css
+        assert session.get(css, timeout=10).status_code == 200
+
+
+def test_on_loopback_a_request_naming_another_host_is_refused(operator):
+    with serving(create_app(operator)) as url:
+        assert requests.get(f"{url}/static/console.css", timeout=10).status_code == 200
+        rebound = requests.get(f"{url}/static/console.css", headers={"Host": "attacker.example"}, timeout=10)
+        assert rebound.status_code == 403 and "loopback only" in rebound.text
+
+
+def test_a_post_from_another_site_is_refused_before_it_acts(operator):
+    with serving(create_app(operator)) as url:
+        forged = requests.post(
+            f"{url}/people/obama/erase",
+            data={"confirm": "obama"},
+            headers={"Origin": "http://attacker.example"},
+            timeout=10,
+        )
+        assert forged.status_code == 403 and "cross-site request" in forged.text
+
+
+def test_loopback_is_told_apart():
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.10") and not is_loopback("pi.local")
+
+
+def test_without_a_stack_the_console_says_what_is_missing():
+    with pytest.raises(OperatorError, match="SIGHTINGS_TABLE, UNKNOWNS_TABLE not set"):
+        Operator(explicit_settings(bucket_name="b", students_table="s", devices_table="d"))
