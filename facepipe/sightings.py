@@ -15,17 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from facepipe.contracts import UNKNOWN, EnrichRequest, ResultMessage
-from facepipe.unknowns import NewFace, UnknownStore
-
-
-def _parse(moment: str | None) -> datetime | None:
-    if not moment:
-        return None
-    try:
-        parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+from facepipe.unknowns import NewFace, UnknownStore, binary, parse_moment
 
 
 @dataclass(frozen=True)
@@ -84,7 +74,7 @@ def assign_unknowns(request: EnrichRequest, store: UnknownStore | None, now: dat
 
 
 def build(request: EnrichRequest, message: ResultMessage, ids: list[str], now: datetime) -> Sighting:
-    captured = _parse(message.clip.captured_at)
+    captured = parse_moment(message.clip.captured_at)
     names = {p.id: (p.name, p.distance) for p in message.people}
     faces = [
         SeenEntry(
@@ -139,10 +129,6 @@ def _item(sighting: Sighting, retention_days: int, now: datetime) -> dict[str, A
     return item
 
 
-def _b(value: Any) -> bytes:
-    return bytes(value.value if hasattr(value, "value") else value)
-
-
 def _sighting(item: dict[str, Any]) -> Sighting:
     return Sighting(
         device_id=item["device_id"]["S"],
@@ -156,7 +142,7 @@ def _sighting(item: dict[str, Any]) -> Sighting:
                 id=f["M"]["id"]["S"],
                 name=f["M"].get("name", {}).get("S"),
                 distance=float(f["M"]["distance"]["N"]) if "distance" in f["M"] else None,
-                crop=_b(f["M"]["crop"]["B"]),
+                crop=binary(f["M"]["crop"]["B"]),
             )
             for f in item.get("faces", {}).get("L", [])
         ],

@@ -94,14 +94,26 @@ class Cluster:
         return int(self.id.removeprefix("unknown-"))
 
 
-def _b(value: Any) -> bytes:
+def binary(value: Any) -> bytes:
+    """A DynamoDB binary attribute's bytes (boto3 wraps them in ``Binary`` on the way out)."""
     return bytes(value.value if hasattr(value, "value") else value)
+
+
+def parse_moment(text: str | None) -> datetime | None:
+    """An ISO 8601 time (``Z`` accepted) as an aware datetime, UTC when it names no zone; None if not one."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _from_item(item: dict[str, Any]) -> Cluster:
     return Cluster(
         id=item["id"]["S"],
-        centre=unpack(_b(item["centre"]["B"])),
+        centre=unpack(binary(item["centre"]["B"])),
         seen=int(item["seen"]["N"]),
         first_seen=item["first_seen"]["S"],
         last_seen=item["last_seen"]["S"],
@@ -115,7 +127,7 @@ def _from_item(item: dict[str, Any]) -> Cluster:
                 at=c["M"]["at"]["S"],
                 height_px=int(c["M"]["height_px"]["N"]),
                 sharpness=float(c["M"]["sharpness"]["N"]),
-                encoding=unpack(_b(c["M"]["encoding"]["B"])),
+                encoding=unpack(binary(c["M"]["encoding"]["B"])),
             )
             for c in item.get("crops", {}).get("L", [])
         ],
@@ -302,12 +314,7 @@ class UnknownStore:
         return True
 
     def _expiry(self, last_seen: str) -> int:
-        try:
-            seen = datetime.fromisoformat(last_seen.replace("Z", "+00:00"))
-        except ValueError:
-            seen = datetime.now(UTC)
-        if seen.tzinfo is None:
-            seen = seen.replace(tzinfo=UTC)
+        seen = parse_moment(last_seen) or datetime.now(UTC)
         return int((seen + timedelta(days=self.retention_days)).timestamp())
 
     # --- the operator's actions -------------------------------------------------------------------

@@ -15,6 +15,7 @@ from facepipe.aws_clients import client
 from facepipe.dynamo_records import get_records
 from facepipe.operator import Operator
 from facepipe.sightings import Sighting
+from facepipe.unknowns import parse_moment
 
 # Cameras upload a clip every 0.5 s: one silent for this long is marked stale.
 STALE_AFTER_S = 10.0
@@ -24,16 +25,6 @@ RECENT = 20
 
 def data_uri(jpeg: bytes) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
-
-
-def _when(moment: str | None) -> datetime | None:
-    if not moment:
-        return None
-    try:
-        parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -76,7 +67,7 @@ def device_cards(operator: Operator, now: datetime | None = None) -> list[Device
         recent = operator.sightings.query(device["device_id"], limit=RECENT)
         seqs = sorted({s.seq for s in recent if s.seq is not None})
         missing = sorted(set(range(seqs[0], seqs[-1] + 1)) - set(seqs)) if seqs else []
-        last = _when(device["last_seen"])
+        last = parse_moment(device["last_seen"])
         cards.append(
             DeviceCard(
                 device_id=device["device_id"],
@@ -139,7 +130,7 @@ def latency_series(operator: Operator, now: datetime | None = None, hours: float
         points = [
             (when, s.latency_ms / 1000)
             for s in operator.sightings.query(device["device_id"], after=after, newest_first=False, limit=20000)
-            if s.latency_ms is not None and (when := _when(s.at)) is not None
+            if s.latency_ms is not None and (when := parse_moment(s.at)) is not None
         ]
         series.append(Series(device["device_id"], points))
     return series

@@ -49,14 +49,9 @@ def merge_frames(frames: list[FrameFaces]) -> tuple[dict[str, dict[str, Any]], i
 
 
 def _elapsed_ms(started_at: str | None) -> float | None:
-    if not started_at:
+    start = unknowns.parse_moment(started_at)
+    if start is None:
         return None
-    try:
-        start = datetime.fromisoformat(started_at.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
     return round((datetime.now(UTC) - start).total_seconds() * 1000, 1)
 
 
