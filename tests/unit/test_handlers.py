@@ -52,6 +52,21 @@ def aws(monkeypatch):
             KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}],
             BillingMode="PAY_PER_REQUEST",
         )
+        dynamodb.create_table(
+            TableName=settings.sightings_table,
+            AttributeDefinitions=[
+                {"AttributeName": "device_id", "AttributeType": "S"},
+                {"AttributeName": "at", "AttributeType": "S"},
+            ],
+            KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}, {"AttributeName": "at", "KeyType": "RANGE"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.create_table(
+            TableName=settings.unknowns_table,
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         # The events' device is registered (as `facepipe devices add pi-kitchen` leaves it).
         dynamodb.put_item(
             TableName=settings.devices_table,
@@ -200,6 +215,16 @@ def test_enrich_event_merges_frames_and_adds_records(students_table, result_vali
     assert message["timings_ms"]["extract"] == 61.2 and message["timings_ms"]["recognize"] == 412.0
     assert message["timings_ms"]["recognize_frames"] == 296.7  # 101.5 + 98.2 + 97.0
     assert message["clip"]["seq"] == 42 and len(message["frames"]) == 3
+    # The console's copies: the sighting (who, their crops, when) and the unknown face's cluster with its crop.
+    dynamodb, settings = boto3.client("dynamodb"), get_settings()
+    (sighting,) = dynamodb.scan(TableName=settings.sightings_table)["Items"]
+    assert sighting["at"]["S"].startswith("2026-11-25T10:15:00.123+00:00#42#")
+    assert [f["M"]["id"]["S"] for f in sighting["faces"]["L"]] == ["obama", "unknown-1"]
+    assert sighting["faces"]["L"][0]["M"]["name"]["S"] == "Barack Obama"
+    cluster = dynamodb.get_item(TableName=settings.unknowns_table, Key={"id": {"S": "unknown-1"}})["Item"]
+    (crop,) = cluster["crops"]["L"]
+    assert crop["M"]["key"]["S"] == "unknowns/unknown-1/pi-kitchen-000042_20261125T101500123Z.jpg"
+    boto3.client("s3").head_object(Bucket=settings.bucket_name, Key=crop["M"]["key"]["S"])
 
 
 def test_enrich_error_event_builds_the_error_result(aws, result_validator):
