@@ -244,11 +244,11 @@ class Operator:
         added: list[GalleryPhoto] = []
         report = LabelReport(unknown_id, person_id, 0, known is None)
         for crop in cluster.crops:
-            data = self.unknowns.crop_bytes(crop)
+            data, encoding = self.unknowns.crop_face(crop)
             digest = hashlib.sha256(data).hexdigest()
             key = f"{PEOPLE_PREFIX}{person_id}/camera-{digest[:16]}.jpg"
             s3_store.put_bytes(self.bucket, key, data, "image/jpeg")
-            added.append(GalleryPhoto(source=key, sha256=digest, encoding=crop.encoding))
+            added.append(GalleryPhoto(source=key, sha256=digest, encoding=encoding))
             report.crops.append(key)
         existing = list(known.photos) if known else []
         rejected = list(known.rejected) if known else []

@@ -4,8 +4,10 @@ The enrich stage gives every enrollable unknown face (facepipe.face_crops: tall 
 :meth:`UnknownStore.assign`: it joins the nearest cluster within ``unknown_cluster_tolerance`` of the cluster's
 centre (a running mean of its faces' encodings), or starts ``unknown-<n>``, numbered by an atomic counter so
 ids are stable and never reused. Each cluster keeps its ``MAX_CROPS`` best crops (tallest, then sharpest) in
-the bucket under ``unknowns/<id>/``, with each crop's encoding in the cluster's item: `facepipe unknowns label`
-turns them into gallery photos (enrollment from the camera's own view) without detecting faces again.
+the bucket under ``unknowns/<id>/``, each with its face's encoding in the object's metadata: `facepipe unknowns
+label` turns them into gallery photos (enrollment from the camera's own view) without detecting faces again.
+The encodings live with the crops, not in the cluster's item, because every clip that sees the stranger reads
+and rewrites the item and DynamoDB bills by its size: ~2 KB (2 write units) instead of ~5 KB (5).
 
 Retention: crops expire by the bucket's ``unknowns/`` lifecycle rule and items by the table's TTL, both
 ``FaceCropRetentionDays`` (1 day by default) after the stranger was last seen. A dismissed cluster keeps
@@ -16,6 +18,7 @@ Pure Python (the enrich function's zip has no numpy): 128-d distances over at mo
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 import struct
@@ -36,6 +39,8 @@ _COUNTER = "#counter"
 # How far a cluster's centre follows new faces: a running mean over at most this many.
 _CENTRE_MEMORY = 20
 _ENCODING = struct.Struct("<128f")
+# The S3 metadata of a kept crop holding its face's encoding (base64 of 128 little-endian float32: 684 chars).
+ENCODING_METADATA = "face-encoding"
 
 
 class UnknownError(FacepipeError):
@@ -62,7 +67,8 @@ def check_id(unknown_id: str) -> str:
 
 @dataclass(frozen=True)
 class Crop:
-    """One kept crop of a cluster: where it is, which clip it came from, and its face's encoding."""
+    """One kept crop of a cluster: where it is, which clip it came from, how good it is (its face's encoding
+    is in the object's metadata: :meth:`UnknownStore.crop_face`)."""
 
     key: str
     clip: str
@@ -70,7 +76,6 @@ class Crop:
     at: str
     height_px: int
     sharpness: float
-    encoding: list[float]
 
     @property
     def quality(self) -> tuple[int, float]:
@@ -127,7 +132,6 @@ def _from_item(item: dict[str, Any]) -> Cluster:
                 at=c["M"]["at"]["S"],
                 height_px=int(c["M"]["height_px"]["N"]),
                 sharpness=float(c["M"]["sharpness"]["N"]),
-                encoding=unpack(binary(c["M"]["encoding"]["B"])),
             )
             for c in item.get("crops", {}).get("L", [])
         ],
@@ -153,7 +157,6 @@ def _to_item(cluster: Cluster, expires_at: int) -> dict[str, Any]:
                         "at": {"S": c.at},
                         "height_px": {"N": str(c.height_px)},
                         "sharpness": {"N": str(c.sharpness)},
-                        "encoding": {"B": pack(c.encoding)},
                     }
                 }
                 for c in cluster.crops
@@ -219,8 +222,20 @@ class UnknownStore:
             raise UnknownError(f"{unknown_id}: no such unknown face (labelled, expired, or never seen)")
         return _from_item(item["Item"])
 
-    def crop_bytes(self, crop: Crop) -> bytes:
-        return bytes(self.s3.get_object(Bucket=self.bucket, Key=crop.key)["Body"].read())
+    def crop_face(self, crop: Crop) -> tuple[bytes, list[float]]:
+        """A kept crop's JPEG and its face's encoding."""
+        response = self.s3.get_object(Bucket=self.bucket, Key=crop.key)
+        return bytes(response["Body"].read()), self._encoding(response, crop)
+
+    def crop_encoding(self, crop: Crop) -> list[float]:
+        return self._encoding(self.s3.head_object(Bucket=self.bucket, Key=crop.key), crop)
+
+    @staticmethod
+    def _encoding(response: dict[str, Any], crop: Crop) -> list[float]:
+        value = response.get("Metadata", {}).get(ENCODING_METADATA)
+        if not value:
+            raise UnknownError(f"{crop.key}: the crop has no face encoding (not written by facepipe)")
+        return unpack(base64.b64decode(value))
 
     # --- assigning (the enrich stage) -------------------------------------------------------------
     def _nearest(self, encoding: list[float], fresh: bool) -> str | None:
@@ -285,7 +300,6 @@ class UnknownStore:
                 at=face.at,
                 height_px=face.height_px,
                 sharpness=face.sharpness,
-                encoding=face.encoding,
             )
             ranked = sorted([*cluster.crops, kept], key=lambda c: c.quality, reverse=True)
             cluster.crops, evicted = ranked[:MAX_CROPS], ranked[MAX_CROPS:]
@@ -295,7 +309,13 @@ class UnknownStore:
         version = cluster.version
         cluster.version += 1
         if kept is not None:
-            self.s3.put_object(Bucket=self.bucket, Key=kept.key, Body=face.jpeg, ContentType="image/jpeg")
+            self.s3.put_object(
+                Bucket=self.bucket,
+                Key=kept.key,
+                Body=face.jpeg,
+                ContentType="image/jpeg",
+                Metadata={ENCODING_METADATA: base64.b64encode(pack(face.encoding)).decode()},
+            )
         try:
             self.dynamodb.put_item(
                 TableName=self.table,
@@ -348,7 +368,7 @@ class UnknownStore:
         """Clusters whose centre or a kept crop is within ``tolerance`` of one of ``encodings`` (erase)."""
         hits = []
         for cluster in self.all():
-            faces = [cluster.centre, *(c.encoding for c in cluster.crops)]
+            faces = [cluster.centre, *(self.crop_encoding(c) for c in cluster.crops)]
             if any(distance(a, b) <= tolerance for a in faces for b in encodings):
                 hits.append(cluster.id)
         return hits

@@ -6,7 +6,7 @@ duration); three Lambda invocations (requests and GB-seconds); the two GETs of t
 recognize; no HEAD, no frame PUTs); SQS FIFO send, receive and delete; in DynamoDB the idempotency claim
 (a conditional put and an update: two write units), the device's count (one update: last seen, clips today)
 and the records read; the console's sighting (one item a clip with its face crop: ~2.3 KB for one face,
-three write units; each unknown face also reads and rewrites its cluster, priced apart in
+three write units; each unknown face also reads and rewrites its ~2 KB cluster item, priced apart in
 docs/PERFORMANCE.md); CloudWatch Logs (the bytes each
 invocation writes at the template's defaults, Lambda's own lines included); X-Ray traces at the default
 sampling; S3 storage of the clips for their retention. Per stack (not per camera): the alarm topic's KMS

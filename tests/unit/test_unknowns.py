@@ -64,6 +64,27 @@ def store(monkeypatch):
         yield UnknownStore(TABLE, BUCKET, dynamodb=dynamodb, s3=s3, tolerance=0.5, retention_days=1, refresh_s=0)
 
 
+def _item_bytes(value: dict) -> int:
+    """An item's size as DynamoDB bills it: attribute names and values (numbers ~ their digits), plus the
+    per-element overhead of lists and maps."""
+
+    def size(typed: dict) -> int:
+        ((kind, inner),) = typed.items()
+        if kind in ("S", "N"):
+            return len(str(inner).encode())
+        if kind == "B":
+            return len(inner)
+        if kind == "BOOL":
+            return 1
+        if kind == "SS":
+            return sum(len(x.encode()) for x in inner)
+        if kind == "L":
+            return 3 + sum(1 + size(x) for x in inner)
+        return 3 + sum(len(k) + 1 + size(v) for k, v in inner.items())  # M
+
+    return sum(len(name) + size(typed) for name, typed in value.items())
+
+
 def _keys(store: UnknownStore) -> list[str]:
     return sorted(o["Key"] for o in store.s3.list_objects_v2(Bucket=BUCKET).get("Contents", []))
 
@@ -88,10 +109,13 @@ def test_a_cluster_keeps_only_its_best_crops_and_deletes_the_rest(store):
     cluster = store.get("unknown-1")
     assert len(cluster.crops) == MAX_CROPS
     assert sorted(c.height_px for c in cluster.crops) == sorted(heights)[-MAX_CROPS:]
-    # Exactly the kept crops are in the bucket, each with its face's encoding in the item.
+    # Exactly the kept crops are in the bucket, each with its face's encoding in its metadata.
     assert _keys(store) == sorted(c.key for c in cluster.crops)
-    assert store.crop_bytes(cluster.crops[0]).startswith(b"jpeg-")
-    assert all(len(c.encoding) == 128 for c in cluster.crops)
+    data, encoding = store.crop_face(cluster.crops[0])
+    assert data == b"jpeg-5" and encoding == pytest.approx(_near(a, 5), abs=1e-6)  # the 200-px face
+    # ...so the item stays small: it is read and rewritten for every clip the stranger is in.
+    item = store.dynamodb.get_item(TableName=TABLE, Key={"id": {"S": "unknown-1"}})["Item"]
+    assert _item_bytes(item) <= 2048  # two write units
 
 
 def test_items_expire_a_retention_after_the_stranger_was_last_seen(store, clock):
