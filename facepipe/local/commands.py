@@ -146,7 +146,10 @@ def cmd_local(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  state machine: {outputs.state_machine_arn}")
         print(f"  recognize workers: {stack.workers} (cold start {stack.cold_start_s:.1f} s)")
         print(f"  function logs: {stack.log_dir}/<function>.log")
-        print("Operator settings, for `facepipe devices add ID --env-file F` in another shell (or use --env-file):")
+        print(
+            "Operator settings, for `facepipe devices add ID --env-file F`, `facepipe unknowns` and "
+            "`facepipe console` in another shell (or use --env-file):"
+        )
         for key, value in env.items():
             print(f"  {key}={value}")
         if args.enforce_iam:

@@ -34,8 +34,12 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def stack(gallery_path: Path, samples: Path):
     """A stack whose warm functions re-read the gallery every second (a label reaches them at once)."""
+    from facepipe.s3_store import upload_photos
+
     with local_stack(workers=1, parameters={"GalleryRefreshSeconds": "1"}) as running, talking_to(running):
-        running.load(gallery=Gallery.load(gallery_path), students=validate_records(samples / "students.json").records)
+        gallery = Gallery.load(gallery_path)
+        running.load(gallery=gallery, students=validate_records(samples / "students.json").records)
+        upload_photos(samples / "people", gallery, bucket=running.outputs.bucket, s3=running.client("s3"))
         yield running
 
 
