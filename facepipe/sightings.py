@@ -185,13 +185,27 @@ class Sightings:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return found[:limit]
 
-    def devices(self) -> list[str]:
-        """Every device with a sighting (a scan of keys only; the console also lists registered devices)."""
-        seen: set[str] = set()
-        paginator = self.dynamodb.get_paginator("scan")
-        for page in paginator.paginate(TableName=self.table, ProjectionExpression="device_id"):
-            seen.update(item["device_id"]["S"] for item in page.get("Items", []))
-        return sorted(seen)
+    def latencies(self, device_id: str, *, after: str) -> list[tuple[str, float]]:
+        """(capture time, latency ms) of a device's clips since ``after``, oldest first: only those two
+        attributes cross the wire (the plots read an hour of clips: ~7,200 a camera)."""
+        points: list[tuple[str, float]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "device_id = :d AND #at > :a",
+            "ProjectionExpression": "#at, latency_ms",
+            "ExpressionAttributeNames": {"#at": "at"},
+            "ExpressionAttributeValues": {":d": {"S": device_id}, ":a": {"S": after}},
+        }
+        while True:
+            page = self.dynamodb.query(**kwargs)
+            points.extend(
+                (item["at"]["S"].split("#", 1)[0], float(item["latency_ms"]["N"]))
+                for item in page.get("Items", [])
+                if "latency_ms" in item
+            )
+            if "LastEvaluatedKey" not in page:
+                return points
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def _naming(self, face_id: str) -> list[dict[str, Any]]:
         """The full items of every sighting with a face going by ``face_id``."""

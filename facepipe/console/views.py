@@ -128,9 +128,9 @@ def latency_series(operator: Operator, now: datetime | None = None, hours: float
         if not device["registered"]:
             continue
         points = [
-            (when, s.latency_ms / 1000)
-            for s in operator.sightings.query(device["device_id"], after=after, newest_first=False, limit=20000)
-            if s.latency_ms is not None and (when := parse_moment(s.at)) is not None
+            (when, latency_ms / 1000)
+            for at, latency_ms in operator.sightings.latencies(device["device_id"], after=after)
+            if (when := parse_moment(at)) is not None
         ]
         series.append(Series(device["device_id"], points))
     return series
