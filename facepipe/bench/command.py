@@ -148,6 +148,7 @@ def _settings_of(settings: Settings) -> BenchSettings:
 
 
 def cmd_bench_videos(args: argparse.Namespace, settings: Settings) -> BenchReport:
+    from facepipe.bench.camera_view import camera_view
     from facepipe.bench.videos import bench_videos
     from facepipe.devset import make_dev_clips, read_labels
     from facepipe.enroll import enroll
@@ -175,6 +176,7 @@ def cmd_bench_videos(args: argparse.Namespace, settings: Settings) -> BenchRepor
             stack.settle()
             try:
                 report.videos = bench_videos(runner, clips, gallery, settings)
+                report.videos.camera_view = camera_view(clips, gallery, settings)
                 if args.soak:
                     # One camera in real time on room video: the room-camera clips at 2 clips/s.
                     room = [c.path for c in clips if c.version != "as-given"]

@@ -60,6 +60,19 @@ def print_report(report: BenchReport) -> None:
             f"{v.ours_clip_ms_p95}); budget (three frames with dlib-bin's encoder, before the speed issue) p50 "
             f"{v.reference_clip_ms_p50} ms; plain library's defaults p50 {v.plain_library_clip_ms_p50} ms"
         )
+        if (cv := v.camera_view) is not None:
+            print(
+                f"Enrolled from the camera's view only (no portraits; unknown faces of {cv.seen_before_clips} earlier "
+                f"clips labelled, crops per person {cv.labelled}), on the other clips:"
+            )
+            for name, camera in cv.camera_view.items():
+                portrait = cv.portraits[name]
+                print(
+                    f"  {name} ({camera.clips} clips): recall {camera.recall:.3f} ({camera.named}/{camera.appearances})"
+                    f", wrong {camera.wrong_names}, strangers named {camera.stranger_clips_named}/"
+                    f"{camera.stranger_clips}; from portraits: recall {portrait.recall:.3f} "
+                    f"({portrait.named}/{portrait.appearances}), wrong {portrait.wrong_names}"
+                )
     if (c := report.camera) is not None:
         print(
             f"As the demo runs (a device at 2 clips/s, stack started cold, one process): {c.answered}/{c.clips} "

@@ -111,6 +111,16 @@ class VideoScore(BaseModel):
     stranger_clips_named: int
 
 
+class CameraViewBench(BaseModel):
+    """`--videos DIR`: people enrolled only by labelling their unknown faces (facepipe.bench.camera_view),
+    beside the portraits' gallery, on the same test clips."""
+
+    seen_before_clips: int
+    labelled: dict[str, int]  # person -> crops labelled into the gallery
+    camera_view: dict[str, VideoScore]
+    portraits: dict[str, VideoScore]
+
+
 class VideoBench(BaseModel):
     """`--videos DIR`: ours and the plain library's defaults on the same clips, by version of the clips."""
 
@@ -122,6 +132,7 @@ class VideoBench(BaseModel):
     reference_clip_ms_p50: float
     misses: list[str]
     wrong: list[str]
+    camera_view: CameraViewBench | None = None
 
 
 class ThroughputLevel(BaseModel):

@@ -82,3 +82,44 @@ def test_bench_videos_refuses_a_folder_it_cannot_use_by_name(tmp_path, capsys):
     (tmp_path / "labels.csv").write_text("file,people\n")
     assert main(["bench", "--videos", str(tmp_path)]) == 1
     assert f"{tmp_path}: no people/ folder to enroll" in capsys.readouterr().err
+
+
+def test_camera_view_labels_from_earlier_clips_and_tests_on_the_others(tmp_path):
+    """The split keeps every test clip unseen, and a label keeps a person's best crops (as a cluster does)."""
+    from facepipe.bench.camera_view import labelled_gallery, split
+    from facepipe.contracts import SeenFace
+    from facepipe.devset import DevClip
+    from facepipe.unknowns import MAX_CROPS
+
+    clips = [
+        DevClip(tmp_path / "markey-640-face60-00.mp4", frozenset({"markey"}), "markey", "640-face60"),
+        DevClip(tmp_path / "markey-640-face60-01.mp4", frozenset({"markey"}), "markey", "640-face60"),
+        DevClip(tmp_path / "markey-as-given-00.mp4", frozenset({"markey"}), "markey", "as-given"),
+        DevClip(tmp_path / "markey-as-given-02.mp4", frozenset({"markey"}), "markey", "as-given"),
+        DevClip(tmp_path / "stranger_a-640-face60-00.mp4", frozenset(), "stranger_a", "640-face60", 1),
+        DevClip(tmp_path / "stranger_a-640-face60-03.mp4", frozenset(), "stranger_a", "640-face60", 1),
+    ]
+    before, test = split(clips)
+    assert [c.path.name for c in before] == ["markey-640-face60-00.mp4"]
+    assert [c.path.name for c in test] == [
+        "markey-640-face60-01.mp4",
+        "markey-as-given-02.mp4",
+        "stranger_a-640-face60-03.mp4",
+    ]
+
+    def face(height: int) -> SeenFace:
+        return SeenFace(
+            id="unknown",
+            frame_index=0,
+            box=[0, height, height, 0],
+            height_px=height,
+            sharpness=50.0,
+            enrollable=True,
+            crop_jpeg="",
+            encoding=[height / 1000] * 128,
+        )
+
+    gallery = labelled_gallery({"markey": [face(h) for h in (40, 90, 60, 120, 45, 70, 80, 100)]})
+    (person,) = gallery.people
+    assert person.id == "markey" and len(person.photos) == MAX_CROPS
+    assert sorted(p.encoding[0] for p in person.photos) == [0.06, 0.07, 0.08, 0.09, 0.1, 0.12]
