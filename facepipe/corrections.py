@@ -11,14 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from facepipe import recognition
 from facepipe.errors import GalleryError
 from facepipe.gallery import Gallery
 from facepipe.settings import Settings
-from facepipe.video import decode_chosen
 
 
 def reject_in_clip(gallery: Gallery, clip: Path, person_id: str, settings: Settings, *, source: str) -> int:
@@ -26,9 +24,7 @@ def reject_in_clip(gallery: Gallery, clip: Path, person_id: str, settings: Setti
     naming the problem when the person is not enrolled or the clip does not name them."""
     if gallery.person(person_id) is None:
         raise GalleryError(f"{person_id}: not in the gallery")
-    decoded = decode_chosen(clip, settings, name=source)
-    images = [cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) for _, _, frame in decoded.frames]
-    found = recognition.recognize_chosen(images, decoded.sharpness, gallery, settings)
+    _, found = recognition.recognize_file(clip, gallery, settings, name=source)
     named = np.asarray(
         [frame.encodings[i] for frame in found for i, face in enumerate(frame.faces) if face.id == person_id]
     ).reshape(-1, 128)

@@ -15,7 +15,7 @@ device, because moto cannot substitute policy variables; AWS substitutes them it
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
@@ -289,27 +289,12 @@ class Devices:
                 raise
 
     def list(self, now: datetime | None = None) -> list[DeviceRow]:
-        """Every registered device and every unregistered id that sent clips, with today's counts."""
-        today = f"_{_day(now or _now())}"
-        rows = []
-        pages = self.dynamodb.get_paginator("scan").paginate(TableName=self.ref.devices_table)
-        for item in (item for page in pages for item in page["Items"]):
-            device_id = item["device_id"]["S"]
-            registered = "registered_at" in item
-            depth = None
-            if registered:
-                depth = self._depth(item.get("queue_url", {}).get("S", ""))
-            rows.append(
-                DeviceRow(
-                    device_id=device_id,
-                    registered=registered,
-                    last_seen=item.get("last_seen", item.get("last_refused", {})).get("S"),
-                    clips_today=int(item.get(f"clips{today}", {}).get("N", 0)),
-                    refused_today=int(item.get(f"refused{today}", {}).get("N", 0)),
-                    queue_depth=depth,
-                )
-            )
-        return sorted(rows, key=lambda r: (not r.registered, r.device_id))
+        """Every registered device and every unregistered id that sent clips, with today's counts and the
+        depth of each device's queue."""
+        return [
+            replace(row, queue_depth=self._depth(row.queue_url)) if row.queue_url else row
+            for row in device_rows(self.ref.devices_table, dynamodb=self.dynamodb, now=now)
+        ]
 
     def _depth(self, url: str) -> int | None:
         try:
@@ -326,4 +311,26 @@ class DeviceRow:
     last_seen: str | None
     clips_today: int
     refused_today: int
-    queue_depth: int | None  # None: no queue (unregistered) or unreadable
+    queue_url: str | None = None  # None: unregistered
+    queue_depth: int | None = None  # None: not asked (device_rows), no queue, or unreadable
+
+
+def device_rows(table: str, *, dynamodb: Any, now: datetime | None = None) -> list[DeviceRow]:
+    """The devices table as rows (registered first, then ids refused), from one scan: what `facepipe devices
+    list` and the console's live view show."""
+    today = f"_{_day(now or _now())}"
+    rows = []
+    pages = dynamodb.get_paginator("scan").paginate(TableName=table)
+    for item in (item for page in pages for item in page["Items"]):
+        registered = "registered_at" in item
+        rows.append(
+            DeviceRow(
+                device_id=item["device_id"]["S"],
+                registered=registered,
+                last_seen=item.get("last_seen", item.get("last_refused", {})).get("S"),
+                clips_today=int(item.get(f"clips{today}", {}).get("N", 0)),
+                refused_today=int(item.get(f"refused{today}", {}).get("N", 0)),
+                queue_url=item.get("queue_url", {}).get("S") if registered else None,
+            )
+        )
+    return sorted(rows, key=lambda r: (not r.registered, r.device_id))

@@ -167,13 +167,19 @@ def cut_clips(video: Path, out: Path, count: int) -> list[Path]:
     """``count`` 0.5 s clips of ``video`` as given, spread over it (a camera seeing the same person again)."""
     out.mkdir(parents=True, exist_ok=True)
     frames, fps = _frames(video)
-    per_clip = max(1, round(fps * CLIP_SECONDS))
-    every = list(range(0, len(frames) - per_clip + 1, per_clip))
+    per_clip, starts = _clip_starts(len(frames), fps, count)
     height, width = frames[0].shape[:2]
     return [
-        _write(iter(frames[every[i] : every[i] + per_clip]), out / f"{video.stem}-{k:02d}.mp4", fps, (width, height))
-        for k, i in enumerate(_spread(len(every), count))
+        _write(iter(frames[start : start + per_clip]), out / f"{video.stem}-{k:02d}.mp4", fps, (width, height))
+        for k, start in enumerate(starts)
     ]
+
+
+def _clip_starts(frame_count: int, fps: float, limit: int | None) -> tuple[int, list[int]]:
+    """Frames per 0.5 s clip, and the first frame of each of ``limit`` clips spread over the video (or all)."""
+    per_clip = max(1, round(fps * CLIP_SECONDS))
+    every = list(range(0, frame_count - per_clip + 1, per_clip))
+    return per_clip, [every[i] for i in _spread(len(every), limit)]
 
 
 def make_dev_clips(
@@ -188,9 +194,7 @@ def make_dev_clips(
     heights = {v.path: _face_height(decoded[v.path][0]) for v in videos}
     for n, video in enumerate(videos):
         frames, fps = decoded[video.path]
-        per_clip = max(1, round(fps * CLIP_SECONDS))
-        every = list(range(0, len(frames) - per_clip + 1, per_clip))
-        starts = [every[i] for i in _spread(len(every), per_version)]
+        per_clip, starts = _clip_starts(len(frames), fps, per_version)
         stem = video.path.stem
         strangers = 0 if video.people else 1
         for k, start in enumerate(starts):

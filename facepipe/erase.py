@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from facepipe import faces, recognition, s3_store
@@ -53,7 +52,7 @@ def _clip_shows(bucket: str, key: str, known: np.ndarray, settings: Settings) ->
     data, _ = s3_store.get_clip(bucket, key, None, max_bytes=settings.max_clip_bytes)
     with clip_file(data, key) as path:
         decoded = decode_chosen(path, settings, name=key)
-    images = [cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) for _, _, frame in decoded.frames]
+    images = decoded.rgb()
     # Faces found as the pipeline finds them (small ones included), so every clip it named them in is found.
     for image, (boxes, _) in zip(images, recognition.detect_chosen(images, decoded.sharpness, settings), strict=True):
         encodings = faces.encode_faces(image, boxes)

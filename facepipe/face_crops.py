@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from facepipe.contracts import UNKNOWN, SeenFace
-from facepipe.recognition import FrameResult, chip_sharpness
+from facepipe.recognition import FrameResult
 
 CROP_PX = 80
 JPEG_QUALITY = 80
@@ -48,7 +48,7 @@ def seen_faces(frames: list[FrameResult], indexes: list[int]) -> list[SeenFace]:
         scored = []
         for n, f in faces:
             box = frames[n].faces[f].box
-            scored.append((not frames[n].weak[f], box[2] - box[0], chip_sharpness(frames[n].chips[f]), n, f))
+            scored.append((not frames[n].weak[f], box[2] - box[0], frames[n].sharpness[f], n, f))
         strong, height, sharpness, n, f = max(scored)
         face = frames[n].faces[f]
         encoding = None

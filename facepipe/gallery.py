@@ -154,6 +154,15 @@ class Gallery(BaseModel):
         self.updated_at = _now()
         self._matrix = self._rejected = self._columns = None
 
+    def add_photos(self, person_id: str, photos: list[GalleryPhoto]) -> bool:
+        """Add photos to ``person_id`` (enrolled with them when new; their rejections kept). True if new."""
+        known = self.person(person_id)
+        if known is None:
+            self.upsert(GalleryPerson(id=person_id, photos=photos))
+            return True
+        self.upsert(known.model_copy(update={"photos": [*known.photos, *photos]}))
+        return False
+
     def remove(self, person_id: str) -> bool:
         before = len(self.people)
         self.people = [p for p in self.people if p.id != person_id]

@@ -23,7 +23,7 @@ from facepipe.contracts import PERSON_ID_PATTERN
 from facepipe.dynamo_records import get_records, put_records
 from facepipe.erase import ErasureRecord, erase_person
 from facepipe.errors import FacepipeError
-from facepipe.gallery import Gallery, GalleryModel, GalleryPerson, GalleryPhoto
+from facepipe.gallery import Gallery, GalleryModel, GalleryPhoto
 from facepipe.records import StudentRecord
 from facepipe.s3_store import PEOPLE_PREFIX
 from facepipe.settings import Settings
@@ -159,25 +159,30 @@ class Operator:
         if not photos:
             raise OperatorError("at least one photo is required")
         encoded: list[tuple[str, bytes, list[float]]] = []
+        settings = self.settings.model_copy(update={"max_image_bytes": MAX_PHOTO_BYTES})
         for filename, data in photos:
             if len(data) > MAX_PHOTO_BYTES:
                 raise OperatorError(f"{filename}: {len(data)} bytes, larger than the {MAX_PHOTO_BYTES} allowed")
-            settings = self.settings.model_copy(update={"max_image_bytes": MAX_PHOTO_BYTES})
             encoded.append((filename, data, encode_enrollment_photo(data, settings, name=filename)))
         gallery = self.gallery()
-        known = gallery.person(person_id)
-        added = []
-        for filename, data, encoding in encoded:
-            digest = hashlib.sha256(data).hexdigest()
-            key = f"{PEOPLE_PREFIX}{person_id}/{digest[:16]}{Path(filename).suffix.lower() or '.jpg'}"
-            s3_store.put_bytes(self.bucket, key, data, "image/jpeg" if key.endswith((".jpg", ".jpeg")) else "image/png")
-            added.append(GalleryPhoto(source=key, sha256=digest, encoding=encoding))
-        existing = list(known.photos) if known else []
-        rejected = list(known.rejected) if known else []
-        gallery.upsert(GalleryPerson(id=person_id, photos=[*existing, *added], rejected=rejected))
+        added = [
+            self._store_photo(person_id, data, encoding, Path(filename).suffix) for filename, data, encoding in encoded
+        ]
+        gallery.add_photos(person_id, added)
         put_records([StudentRecord(id=person_id, name=name)], table=self.settings.students_table)
         self.publish(gallery)
         return next(p for p in self.people() if p.id == person_id)
+
+    def _store_photo(
+        self, person_id: str, data: bytes, encoding: list[float], suffix: str, *, prefix: str = ""
+    ) -> GalleryPhoto:
+        """A photo kept where the console shows it (``people/<id>/``, named by its content) and the gallery
+        entry that points there."""
+        digest = hashlib.sha256(data).hexdigest()
+        suffix = suffix.lower() if suffix.lower() in (".jpg", ".jpeg", ".png") else ".jpg"
+        key = f"{PEOPLE_PREFIX}{person_id}/{prefix}{digest[:16]}{suffix}"
+        s3_store.put_bytes(self.bucket, key, data, "image/png" if suffix == ".png" else "image/jpeg")
+        return GalleryPhoto(source=key, sha256=digest, encoding=encoding)
 
     def remove_person(self, person_id: str) -> None:
         """Out of the gallery (no longer recognized); records, photos and history stay (erase removes all)."""
@@ -241,18 +246,13 @@ class Operator:
         records = get_records(self.settings.students_table, [person_id])
         if known is None and person_id not in records and not (name and name.strip()):
             raise OperatorError(f"{person_id}: not enrolled yet; give a name to enroll them")
-        added: list[GalleryPhoto] = []
         report = LabelReport(unknown_id, person_id, 0, known is None)
-        for crop in cluster.crops:
-            data, encoding = self.unknowns.crop_face(crop)
-            digest = hashlib.sha256(data).hexdigest()
-            key = f"{PEOPLE_PREFIX}{person_id}/camera-{digest[:16]}.jpg"
-            s3_store.put_bytes(self.bucket, key, data, "image/jpeg")
-            added.append(GalleryPhoto(source=key, sha256=digest, encoding=encoding))
-            report.crops.append(key)
-        existing = list(known.photos) if known else []
-        rejected = list(known.rejected) if known else []
-        gallery.upsert(GalleryPerson(id=person_id, photos=[*existing, *added], rejected=rejected))
+        added = [
+            self._store_photo(person_id, *self.unknowns.crop_face(crop), ".jpg", prefix="camera-")
+            for crop in cluster.crops
+        ]
+        report.crops = [photo.source for photo in added]
+        gallery.add_photos(person_id, added)
         if name and name.strip():
             put_records([StudentRecord(id=person_id, name=name.strip())], table=self.settings.students_table)
         self.publish(gallery)

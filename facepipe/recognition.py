@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
@@ -34,6 +35,7 @@ from facepipe import encoder
 from facepipe.contracts import UNKNOWN, Face
 from facepipe.faces import Box, detect_faces, face_chips, keep_largest, pairwise_distances
 from facepipe.settings import Settings
+from facepipe.video import DecodedClip, decode_chosen
 
 if TYPE_CHECKING:
     from facepipe.gallery import Gallery
@@ -233,6 +235,7 @@ class FrameResult:
     chips: np.ndarray = field(default_factory=lambda: np.empty((0, encoder.CHIP_SIZE, encoder.CHIP_SIZE, 3), np.uint8))
     tracks: list[int] = field(default_factory=list)
     weak: list[bool] = field(default_factory=list)
+    sharpness: list[float] = field(default_factory=list)  # each chip's (chip_sharpness), measured once
 
 
 def recognize_frames(
@@ -276,10 +279,11 @@ def recognize_frames(
     offsets = np.cumsum([0] + [len(boxes) for boxes, _ in detected])
     names: dict[tuple[int, int], tuple[str, float | None]] = {}
     track_of: dict[tuple[int, int], tuple[int, bool]] = {}
+    sharpness = [chip_sharpness(chip) for chip in every_chip]
     for number, track in enumerate(link_tracks([boxes for boxes, _ in detected])):
         rows = [int(offsets[n] + f) for n, f in track.members]
         weak = [
-            _height(detected[n][0][f]) < decisive_face_px or chip_sharpness(every_chip[row]) < BLUR_SHARPNESS
+            _height(detected[n][0][f]) < decisive_face_px or sharpness[row] < BLUR_SHARPNESS
             for (n, f), row in zip(track.members, rows, strict=True)
         ]
         decision = decide(encodings[rows], weak, gallery, tolerance=tolerance, margin=margin)
@@ -302,6 +306,7 @@ def recognize_frames(
                 every_chip[offsets[n] : offsets[n + 1]],
                 [track_of[n, f][0] for f in range(len(boxes))],
                 [track_of[n, f][1] for f in range(len(boxes))],
+                sharpness[offsets[n] : offsets[n + 1]],
             )
         )
     return results
@@ -358,6 +363,15 @@ def recognize_chosen(
         decisive_face_px=settings.decisive_face_px,
         max_faces=settings.max_faces_per_frame,
     )
+
+
+def recognize_file(
+    path: Path, gallery: Gallery, settings: Settings, *, name: str | None = None
+) -> tuple[DecodedClip, list[FrameResult]]:
+    """A clip file read and recognized exactly as the pipeline does (extract's frames, the recognize stage's
+    detection and rule): what a correction or a measurement must see."""
+    decoded = decode_chosen(path, settings, name=name)
+    return decoded, recognize_chosen(decoded.rgb(), decoded.sharpness, gallery, settings)
 
 
 def _sharpest(sharpness: list[float]) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from facepipe.contracts import UNKNOWN, EnrichRequest, ResultMessage
+from facepipe.contracts import UNKNOWN, ResultMessage, SeenFace
 from facepipe.unknowns import NewFace, UnknownStore, binary, parse_moment
 
 
@@ -48,23 +48,24 @@ class Sighting:
         return [f.id for f in self.faces]
 
 
-def assign_unknowns(request: EnrichRequest, store: UnknownStore | None, now: datetime) -> list[str]:
-    """The id each seen face goes by: a person's, the ``unknown-<n>`` an enrollable unknown face joined, or
-    ``unknown`` (too small or blurred to keep, or no store)."""
+def assign_unknowns(
+    seen: list[SeenFace], message: ResultMessage, store: UnknownStore | None, now: datetime
+) -> list[str]:
+    """The id each face seen in ``message``'s clip goes by: a person's, the ``unknown-<n>`` an enrollable
+    unknown face joined, or ``unknown`` (too small or blurred to keep, or no store)."""
     ids = []
-    for face in request.seen:
+    for face in seen:
         if face.id != UNKNOWN or store is None or not face.enrollable or face.encoding is None:
             ids.append(face.id)
             continue
-        clip = request.clip
         ids.append(
             store.assign(
                 NewFace(
                     encoding=face.encoding,
                     jpeg=base64.b64decode(face.crop_jpeg),
-                    clip=clip.key,
-                    device_id=clip.device_id,
-                    at=clip.captured_at or now.isoformat(timespec="milliseconds"),
+                    clip=message.clip.key,
+                    device_id=message.device_id,
+                    at=message.clip.captured_at or now.isoformat(timespec="milliseconds"),
                     height_px=face.height_px,
                     sharpness=face.sharpness,
                 )
@@ -73,7 +74,7 @@ def assign_unknowns(request: EnrichRequest, store: UnknownStore | None, now: dat
     return ids
 
 
-def build(request: EnrichRequest, message: ResultMessage, ids: list[str], now: datetime) -> Sighting:
+def build(seen: list[SeenFace], message: ResultMessage, ids: list[str], now: datetime) -> Sighting:
     captured = parse_moment(message.clip.captured_at)
     names = {p.id: (p.name, p.distance) for p in message.people}
     faces = [
@@ -83,7 +84,7 @@ def build(request: EnrichRequest, message: ResultMessage, ids: list[str], now: d
             distance=names.get(face_id, (None, None))[1],
             crop=base64.b64decode(face.crop_jpeg),
         )
-        for face, face_id in zip(request.seen, ids, strict=True)
+        for face, face_id in zip(seen, ids, strict=True)
     ]
     return Sighting(
         device_id=message.device_id,
@@ -207,13 +208,15 @@ class Sightings:
                 return points
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _naming(self, face_id: str) -> list[dict[str, Any]]:
-        """The full items of every sighting with a face going by ``face_id``."""
+    def _naming(self, face_id: str, *, keys_only: bool = False) -> list[dict[str, Any]]:
+        """Every sighting with a face going by ``face_id``: the whole items, or only their keys."""
         found: list[dict[str, Any]] = []
+        keys = {"ProjectionExpression": "device_id, #at", "ExpressionAttributeNames": {"#at": "at"}}
         for page in self.dynamodb.get_paginator("scan").paginate(
             TableName=self.table,
             FilterExpression="contains(ids, :p)",
             ExpressionAttributeValues={":p": {"S": face_id}},
+            **(keys if keys_only else {}),
         ):
             found.extend(page.get("Items", []))
         return found
@@ -235,16 +238,7 @@ class Sightings:
 
     def forget_person(self, person_id: str) -> int:
         """Delete every sighting that names ``person_id`` (erasure); returns how many."""
-        deleted = 0
-        paginator = self.dynamodb.get_paginator("scan")
-        for page in paginator.paginate(
-            TableName=self.table,
-            ProjectionExpression="device_id, #at",
-            FilterExpression="contains(ids, :p)",
-            ExpressionAttributeNames={"#at": "at"},
-            ExpressionAttributeValues={":p": {"S": person_id}},
-        ):
-            for item in page.get("Items", []):
-                self.dynamodb.delete_item(TableName=self.table, Key={"device_id": item["device_id"], "at": item["at"]})
-                deleted += 1
-        return deleted
+        doomed = self._naming(person_id, keys_only=True)
+        for key in doomed:
+            self.dynamodb.delete_item(TableName=self.table, Key=key)
+        return len(doomed)

@@ -52,6 +52,14 @@ class DecodedClip:
     skipped: int
     fps: float
 
+    def rgb(self) -> list[np.ndarray]:
+        """The chosen frames in RGB, as face detection and the encoder take them."""
+        return [cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) for _, _, frame in self.frames]
+
+    @property
+    def indexes(self) -> list[int]:
+        return [index for index, _, _ in self.frames]
+
 
 class _Capture:
     """An opened clip with its limits checked as it is read (frame size, length)."""

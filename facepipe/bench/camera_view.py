@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-import cv2
-
 from facepipe import face_crops, recognition
 from facepipe.bench.report import CameraViewBench
 from facepipe.bench.videos import _by_version
@@ -24,7 +22,6 @@ from facepipe.devset import DevClip
 from facepipe.gallery import Gallery, GalleryPerson, GalleryPhoto
 from facepipe.settings import Settings
 from facepipe.unknowns import MAX_CROPS
-from facepipe.video import decode_chosen
 
 
 def split(clips: list[DevClip]) -> tuple[list[DevClip], list[DevClip]]:
@@ -38,10 +35,8 @@ def split(clips: list[DevClip]) -> tuple[list[DevClip], list[DevClip]]:
 
 
 def _seen(path: Path, gallery: Gallery, settings: Settings) -> list[SeenFace]:
-    decoded = decode_chosen(path, settings, name=path.name)
-    images = [cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) for _, _, frame in decoded.frames]
-    found = recognition.recognize_chosen(images, decoded.sharpness, gallery, settings)
-    return face_crops.seen_faces(found, [index for index, _, _ in decoded.frames])
+    decoded, found = recognition.recognize_file(path, gallery, settings, name=path.name)
+    return face_crops.seen_faces(found, decoded.indexes)
 
 
 def labelled_gallery(kept: dict[str, list[SeenFace]]) -> Gallery:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from facepipe.bench.report import BenchReport
+from facepipe.bench.report import BenchReport, VideoScore
 from facepipe.bench.stats import pct
 
 
@@ -47,13 +47,8 @@ def print_report(report: BenchReport) -> None:
         )
     if (v := report.videos) is not None:
         for name, ours in v.ours.items():
-            plain = v.plain_library[name]
             print(
-                f"Videos, {name} ({ours.clips} clips): recall {ours.recall:.3f} ({ours.named}/{ours.appearances}), "
-                f"precision {ours.precision:.3f}, wrong {ours.wrong_names}, strangers named "
-                f"{ours.stranger_clips_named}/{ours.stranger_clips}; plain library: recall {plain.recall:.3f}, "
-                f"precision {plain.precision:.3f}, wrong {plain.wrong_names}, strangers named "
-                f"{plain.stranger_clips_named}/{plain.stranger_clips}"
+                f"Videos, {name} ({ours.clips} clips): {_score(ours)}; plain library: {_score(v.plain_library[name])}"
             )
         print(
             f"Per-clip recognize compute, clips with a face: ours p50 {v.ours_clip_ms_p50} ms (p95 "
@@ -66,12 +61,8 @@ def print_report(report: BenchReport) -> None:
                 f"clips labelled, crops per person {cv.labelled}), on the other clips:"
             )
             for name, camera in cv.camera_view.items():
-                portrait = cv.portraits[name]
                 print(
-                    f"  {name} ({camera.clips} clips): recall {camera.recall:.3f} ({camera.named}/{camera.appearances})"
-                    f", wrong {camera.wrong_names}, strangers named {camera.stranger_clips_named}/"
-                    f"{camera.stranger_clips}; from portraits: recall {portrait.recall:.3f} "
-                    f"({portrait.named}/{portrait.appearances}), wrong {portrait.wrong_names}"
+                    f"  {name} ({camera.clips} clips): {_score(camera)}; from portraits: {_score(cv.portraits[name])}"
                 )
     if (c := report.camera) is not None:
         print(
@@ -117,3 +108,10 @@ def plot(report: BenchReport, out: Path) -> None:
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100)
+
+
+def _score(score: VideoScore) -> str:
+    return (
+        f"recall {score.recall:.3f} ({score.named}/{score.appearances}), precision {score.precision:.3f}, "
+        f"wrong {score.wrong_names}, strangers named {score.stranger_clips_named}/{score.stranger_clips}"
+    )

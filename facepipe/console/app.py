@@ -191,7 +191,7 @@ def create_app(operator: Operator, *, token: str | None = None, loopback: bool =
         devices = await run_in_threadpool(views.registered_devices, operator)
         context = {
             "rows": rows,
-            "devices": [d["device_id"] for d in devices if d["registered"]],
+            "devices": devices,
             "person": person,
             "device": device,
             "start": q.get("from", ""),

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from facepipe.aws_clients import client
+from facepipe.devices import DeviceRow, device_rows
 from facepipe.dynamo_records import get_records
 from facepipe.operator import Operator
 from facepipe.sightings import Sighting
@@ -42,37 +43,31 @@ class DeviceCard:
         return "device-" + "".join(c if c.isalnum() else "_" for c in self.device_id)
 
 
-def registered_devices(operator: Operator) -> list[dict[str, Any]]:
-    """DevicesTable's items: registered devices, and ids whose clips were refused."""
-    items: list[dict[str, Any]] = []
-    for page in client("dynamodb").get_paginator("scan").paginate(TableName=operator.settings.devices_table):
-        for item in page.get("Items", []):
-            items.append(
-                {
-                    "device_id": item["device_id"]["S"],
-                    "registered": "registered_at" in item,
-                    "last_seen": item.get("last_seen", {}).get("S"),
-                }
-            )
-    return sorted(items, key=lambda d: d["device_id"])
+def registered_devices(operator: Operator) -> list[str]:
+    """The registered devices' ids (the devices table's ids of refused clips are not cameras to show)."""
+    return [row.device_id for row in _rows(operator) if row.registered]
+
+
+def _rows(operator: Operator) -> list[DeviceRow]:
+    return device_rows(operator.settings.devices_table, dynamodb=client("dynamodb"))
 
 
 def device_cards(operator: Operator, now: datetime | None = None) -> list[DeviceCard]:
     """One card per registered device: its latest answered clip, whether it went quiet, clips missing."""
     now = now or datetime.now(UTC)
     cards = []
-    for device in registered_devices(operator):
-        if not device["registered"]:
+    for device in _rows(operator):
+        if not device.registered:
             continue
-        recent = operator.sightings.query(device["device_id"], limit=RECENT)
+        recent = operator.sightings.query(device.device_id, limit=RECENT)
         seqs = sorted({s.seq for s in recent if s.seq is not None})
         missing = sorted(set(range(seqs[0], seqs[-1] + 1)) - set(seqs)) if seqs else []
-        last = parse_moment(device["last_seen"])
+        last = parse_moment(device.last_seen)
         cards.append(
             DeviceCard(
-                device_id=device["device_id"],
+                device_id=device.device_id,
                 registered=True,
-                last_seen=device["last_seen"],
+                last_seen=device.last_seen,
                 stale=last is None or (now - last).total_seconds() > STALE_AFTER_S,
                 latest=recent[0] if recent else None,
                 missing=missing,
@@ -96,7 +91,7 @@ def history(
 ) -> list[Sighting]:
     """Sightings within retention, newest first: of ``device`` (or every device), between ``start`` and
     ``end``, naming ``person`` (an id, an unknown-<n>, or part of a name; case-insensitive) when given."""
-    devices = [device] if device else [d["device_id"] for d in registered_devices(operator) if d["registered"]]
+    devices = [device] if device else registered_devices(operator)
     after = start.astimezone(UTC).isoformat(timespec="milliseconds") if start else ""
     before = end.astimezone(UTC).isoformat(timespec="milliseconds") if end else "\uffff"
     wanted = person.strip().lower()
@@ -124,15 +119,13 @@ def latency_series(operator: Operator, now: datetime | None = None, hours: float
     now = now or datetime.now(UTC)
     after = (now - timedelta(hours=hours)).isoformat(timespec="milliseconds")
     series = []
-    for device in registered_devices(operator):
-        if not device["registered"]:
-            continue
+    for device_id in registered_devices(operator):
         points = [
             (when, latency_ms / 1000)
-            for at, latency_ms in operator.sightings.latencies(device["device_id"], after=after)
+            for at, latency_ms in operator.sightings.latencies(device_id, after=after)
             if (when := parse_moment(at)) is not None
         ]
-        series.append(Series(device["device_id"], points))
+        series.append(Series(device_id, points))
     return series
 
 

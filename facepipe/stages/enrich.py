@@ -13,7 +13,6 @@ from facepipe.contracts import (
     MAX_RESULT_BYTES,
     UNKNOWN,
     AnswerClaim,
-    ClipRef,
     EnrichRequest,
     ErrorRequest,
     FrameFaces,
@@ -199,8 +198,8 @@ def record_sighting(published: PublishRequest, request: EnrichRequest | None, se
     if published.duplicate or published.refused or not settings.sightings_table:
         return []
     now = datetime.now(UTC)
-    seen = request if request is not None else EnrichRequest(clip=_clip_of(published), frames=[])
-    ids = sightings.assign_unknowns(seen, unknown_store(settings), now)
+    seen = request.seen if request is not None else []  # an error result: nobody seen
+    ids = sightings.assign_unknowns(seen, published.message, unknown_store(settings), now)
     table = sightings.Sightings(
         settings.sightings_table,
         dynamodb=aws_clients.client("dynamodb"),
@@ -208,11 +207,6 @@ def record_sighting(published: PublishRequest, request: EnrichRequest | None, se
     )
     table.put(sightings.build(seen, published.message, ids, now), now)
     return ids
-
-
-def _clip_of(published: PublishRequest) -> ClipRef:
-    clip = published.message.clip
-    return ClipRef(**clip.model_dump(), device_id=published.message.device_id)
 
 
 def route_to_device(published: PublishRequest, settings: Settings) -> PublishRequest:

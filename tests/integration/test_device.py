@@ -190,26 +190,34 @@ def test_killed_between_spooling_and_upload_the_next_run_uploads_the_rest(stack,
     assert list(spool.glob("0*.json")) == []
 
 
-def test_a_garbage_message_is_logged_and_deleted(stack, device_id, caplog):
+def _poll_after_sending(stack, device_id: str, body: str, group: str, dedup: str, until: str) -> tuple[object, list]:
+    """Put ``body`` on the device's queue as the state machine would, and poll as the device does until the
+    poller's counter ``until`` moves (10 s at most). Returns the poller and what it showed."""
     sqs = boto3.client("sqs")
-    sqs.send_message(
-        QueueUrl=stack.queue_url(device_id),
-        MessageBody="{not json",
-        MessageGroupId=device_id,
-        MessageDeduplicationId=f"garbage-{device_id}",
-    )
+    url = stack.queue_url(device_id)
+    sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId=group, MessageDeduplicationId=dedup)
     seen: list = []
-    poller = ResultPoller(sqs, stack.queue_url(device_id), device_id, seen.append)
+    poller = ResultPoller(sqs, url, device_id, seen.append)
     deadline = time.monotonic() + 10
-    while not poller.malformed and time.monotonic() < deadline:
+    while not getattr(poller, until) and time.monotonic() < deadline:
         poller.poll_once(wait_s=1)
-    assert poller.malformed == 1 and seen == []
-    assert "malformed result message" in caplog.text and "not JSON" in caplog.text
-    attributes = sqs.get_queue_attributes(
+    return poller, seen
+
+
+def _queue_counts(stack, device_id: str) -> tuple[str, str]:
+    """(visible, in flight) messages on the device's queue."""
+    attributes = boto3.client("sqs").get_queue_attributes(
         QueueUrl=stack.queue_url(device_id),
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )
-    assert attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "0"
+    )["Attributes"]
+    return attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]
+
+
+def test_a_garbage_message_is_logged_and_deleted(stack, device_id, caplog):
+    poller, seen = _poll_after_sending(stack, device_id, "{not json", device_id, f"garbage-{device_id}", "malformed")
+    assert poller.malformed == 1 and seen == []
+    assert "malformed result message" in caplog.text and "not JSON" in caplog.text
+    assert _queue_counts(stack, device_id)[1] == "0"
 
 
 def test_another_devices_result_on_this_devices_queue_is_counted_and_deleted_never_shown(
@@ -219,25 +227,11 @@ def test_another_devices_result_on_this_devices_queue_is_counted_and_deleted_nev
     the wrong Pi) is never shown and never handed back to circulate: logged, counted, deleted."""
     (foreign,) = run_clips(stack, [clip_factory("obama-480p.jpg")], device_id)
     foreign["device_id"] = "pi-elsewhere"
-    sqs = boto3.client("sqs")
-    sqs.send_message(
-        QueueUrl=stack.queue_url(device_id),
-        MessageBody=json.dumps(foreign),
-        MessageGroupId="pi-elsewhere",
-        MessageDeduplicationId=f"foreign-{device_id}",
-    )
-    seen: list = []
-    poller = ResultPoller(sqs, stack.queue_url(device_id), device_id, seen.append)
-    deadline = time.monotonic() + 10
-    while not poller.misrouted and time.monotonic() < deadline:
-        poller.poll_once(wait_s=1)
+    body = json.dumps(foreign)
+    poller, seen = _poll_after_sending(stack, device_id, body, "pi-elsewhere", f"foreign-{device_id}", "misrouted")
     assert poller.misrouted == 1 and seen == []
     assert "result of device pi-elsewhere on this device's queue deleted" in caplog.text
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=stack.queue_url(device_id),
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    assert (attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]) == (
+    assert _queue_counts(stack, device_id) == (
         "0",
         "0",
     )

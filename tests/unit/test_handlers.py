@@ -22,6 +22,17 @@ def event(name: str) -> dict:
     return json.loads((EVENTS / name).read_text())
 
 
+def create_table(name: str, hash_key: str, range_key: str | None = None) -> None:
+    """A table as the template declares it: string keys, on demand."""
+    keys = [(hash_key, "HASH")] + ([(range_key, "RANGE")] if range_key else [])
+    boto3.client("dynamodb", region_name="us-east-1").create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k, _ in keys],
+        KeySchema=[{"AttributeName": k, "KeyType": kind} for k, kind in keys],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 @pytest.fixture()
 def aws(monkeypatch):
     """moto in-process, with the environment of events/env.json (as `sam local invoke --env-vars`)."""
@@ -40,33 +51,10 @@ def aws(monkeypatch):
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=settings.bucket_name)
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName=settings.idempotency_table,
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        dynamodb.create_table(
-            TableName=settings.devices_table,
-            AttributeDefinitions=[{"AttributeName": "device_id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        dynamodb.create_table(
-            TableName=settings.sightings_table,
-            AttributeDefinitions=[
-                {"AttributeName": "device_id", "AttributeType": "S"},
-                {"AttributeName": "at", "AttributeType": "S"},
-            ],
-            KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}, {"AttributeName": "at", "KeyType": "RANGE"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        dynamodb.create_table(
-            TableName=settings.unknowns_table,
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(settings.idempotency_table, "id")
+        create_table(settings.devices_table, "device_id")
+        create_table(settings.sightings_table, "device_id", "at")
+        create_table(settings.unknowns_table, "id")
         # The events' device is registered (as `facepipe devices add pi-kitchen` leaves it).
         dynamodb.put_item(
             TableName=settings.devices_table,
@@ -171,12 +159,7 @@ def students_table(aws, samples):
     from facepipe.records import validate_records
 
     name = get_settings().students_table
-    boto3.client("dynamodb", region_name="us-east-1").create_table(
-        TableName=name,
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(name, "id")
     put_records(validate_records(samples / "students.json").records, table=name)
     return name
 

@@ -169,7 +169,7 @@ def test_only_enrollable_unknown_faces_are_clustered(store):
     it can never be labelled into the gallery; an enrolled person's face is never clustered either."""
     import base64
 
-    from facepipe.contracts import ClipRef, EnrichRequest, SeenFace
+    from facepipe.contracts import ResultClip, ResultMessage, SeenFace, Status
     from facepipe.sightings import assign_unknowns
 
     def seen(face_id: str, enrollable: bool, encoding: list[float] | None) -> SeenFace:
@@ -185,11 +185,17 @@ def test_only_enrollable_unknown_faces_are_clustered(store):
             encoding=encoding,
         )
 
-    clip = ClipRef(bucket=BUCKET, key="clips/cam1/000001_x.mp4", seq=1, captured_at=None, device_id="cam1")
-    request = EnrichRequest(
-        clip=clip,
-        frames=[],
-        seen=[seen("obama", True, None), seen("unknown", False, _point(9)), seen("unknown", True, _point(10))],
+    message = ResultMessage(
+        device_id="cam1",
+        clip=ResultClip(bucket=BUCKET, key="clips/cam1/000001_x.mp4", seq=1, captured_at=None),
+        status=Status.OK,
+        people=[],
+        unknown_faces=2,
+        frames_analyzed=3,
+        error=None,
+        timings_ms={},
+        execution_id=None,
     )
-    assert assign_unknowns(request, store, NOON) == ["obama", "unknown", "unknown-1"]
+    faces = [seen("obama", True, None), seen("unknown", False, _point(9)), seen("unknown", True, _point(10))]
+    assert assign_unknowns(faces, message, store, NOON) == ["obama", "unknown", "unknown-1"]
     assert [c.id for c in store.all()] == ["unknown-1"] and len(_keys(store)) == 1
