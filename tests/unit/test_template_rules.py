@@ -292,3 +292,47 @@ def test_each_function_has_its_own_role(logical):
     """The --enforce-iam stack runs each function as its role: they must be separate roles to be checked apart."""
     role = _logical(RESOURCES[logical]["Properties"]["Role"])
     assert role == f"{logical}Role" and RESOURCES[role]["Type"] == "AWS::IAM::Role"
+
+
+def _statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every Allow statement of a role (its inline policies) or a managed policy."""
+    props = resource["Properties"]
+    documents = [props["PolicyDocument"]] if "PolicyDocument" in props else []
+    documents += [policy["PolicyDocument"] for policy in props.get("Policies", [])]
+    found = []
+    for document in documents:
+        statements = document["Statement"]
+        found += [s for s in (statements if isinstance(statements, list) else [statements]) if s["Effect"] == "Allow"]
+    return found
+
+
+def _actions(statement: dict[str, Any]) -> set[str]:
+    actions = statement["Action"]
+    return set(actions if isinstance(actions, list) else [actions])
+
+
+def test_whoever_puts_into_the_sse_kms_bucket_may_get_a_data_key_via_s3__kms_not_modelled_by_moto():
+    """The clips bucket encrypts with SSE-KMS by default: every put needs kms:GenerateDataKey on the key, which
+    moto never asks for. Each principal allowed s3:PutObject under the bucket (a device, EnrichFunction keeping
+    unknown faces' crops) must also be allowed a data key, and only through S3."""
+    assert (
+        TEMPLATE.properties("ClipsBucket")["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+            "ServerSideEncryptionByDefault"
+        ]["SSEAlgorithm"]
+        == "aws:kms"
+    )
+    putters = {
+        logical: _statements(resource)
+        for logical, resource in RESOURCES.items()
+        if resource["Type"] in ("AWS::IAM::Role", "AWS::IAM::ManagedPolicy")
+        and any(
+            {"s3:PutObject", "s3:*"} & _actions(s) and "ClipsBucket" in json.dumps(s) for s in _statements(resource)
+        )
+    }
+    assert {"DevicePolicy", "EnrichFunctionRole"} <= set(putters), sorted(putters)
+    for logical, statements in putters.items():
+        keys = [s for s in statements if {"kms:GenerateDataKey", "kms:GenerateDataKey*"} & _actions(s)]
+        assert keys, f"{logical} may put into the bucket but not get a data key"
+        for statement in keys:
+            via = statement.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService")
+            assert via is not None and "s3." in json.dumps(via), f"{logical}: data keys not limited to S3"
