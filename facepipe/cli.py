@@ -49,11 +49,22 @@ def cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
         + f"); gallery {args.out}: {len(gallery.people)} people, {photos} photos."
     )
     if args.bucket:
-        from facepipe.s3_store import upload_gallery, upload_photos
+        from facepipe.s3_store import update_gallery, upload_photos
 
-        upload_gallery(gallery, bucket=args.bucket, key=args.key or settings.gallery_key)
+        key = args.key or settings.gallery_key
+
+        def merge(stack: Gallery) -> list[str]:
+            # Into the stack's gallery, never over it: the console's labels and rejections stay, and someone
+            # erased there is not added back unless the operator says so.
+            stack.check_not_erased(gallery.ids(), allow=args.allow_erased)
+            return stack.merge(gallery)
+
+        changed = update_gallery(args.bucket, key, merge)
         photos = upload_photos(args.people_dir, gallery, bucket=args.bucket)
-        print(f"Uploaded to s3://{args.bucket}/{args.key or settings.gallery_key} ({photos} photo(s) for the console)")
+        print(
+            f"Merged into s3://{args.bucket}/{key}: {len(changed)} people added or given new photos "
+            f"({photos} photo(s) uploaded for the console)"
+        )
     return 1 if report.errors else 0
 
 
@@ -89,7 +100,7 @@ def cmd_people_remove(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_people_reject(args: argparse.Namespace, settings: Settings) -> int:
     import tempfile
 
-    from facepipe.corrections import reject_in_clip
+    from facepipe.corrections import rejection_in_clip
     from facepipe.gallery import Gallery
 
     gallery = Gallery.load(args.gallery)
@@ -103,40 +114,67 @@ def cmd_people_reject(args: argparse.Namespace, settings: Settings) -> int:
             data, _ = get_clip(args.bucket, args.clip, None, max_bytes=settings.max_clip_bytes)
             clip = Path(tmp) / Path(args.clip).name
             clip.write_bytes(data)
-        faces_rejected = reject_in_clip(gallery, clip, args.person_id, settings, source=args.clip)
+        encoding, faces_rejected = rejection_in_clip(gallery, clip, args.person_id, settings, source=args.clip)
+    gallery.reject(args.person_id, args.clip, encoding)
     gallery.save(args.gallery)
     print(f"{args.clip}: {faces_rejected} face(s) are not {args.person_id}; recorded in {args.gallery}")
     if args.bucket:
-        from facepipe.s3_store import upload_gallery
+        from facepipe.s3_store import update_gallery
 
-        upload_gallery(gallery, bucket=args.bucket, key=args.key or settings.gallery_key)
         key = args.key or settings.gallery_key
-        print(f"Uploaded to s3://{args.bucket}/{key} (warm functions read it within GalleryRefreshSeconds)")
+
+        def reject(stack: Gallery) -> None:
+            if stack.person(args.person_id) is None:
+                raise FacepipeError(f"{args.person_id}: not in s3://{args.bucket}/{key}; nothing was recorded there")
+            stack.reject(args.person_id, args.clip, encoding)
+
+        update_gallery(args.bucket, key, reject)
+        print(f"Recorded in s3://{args.bucket}/{key} (warm functions read it within GalleryRefreshSeconds)")
     return 0
 
 
 def cmd_people_erase(args: argparse.Namespace, settings: Settings) -> int:
-    from facepipe.erase import erase_person
+    from facepipe.erase import EraseJob, EraseJobs, erase_from_file
 
     gallery = args.gallery if (args.gallery is not None and args.gallery.exists()) else None
-    record = erase_person(
-        args.person_id,
-        settings,
-        gallery_path=gallery,
-        bucket=args.bucket,
-        gallery_key=args.key,
-        table=args.table,
-        sightings_table=settings.sightings_table or None,
-        unknowns_table=settings.unknowns_table or None,
+    if not args.bucket and not args.stack and not settings.bucket_name:
+        if gallery is None:
+            raise FacepipeError("people erase needs --gallery, --bucket or --stack (where to erase from)")
+        job = erase_from_file(args.person_id, gallery, settings)
+        print(
+            f"Erased {job.person_id} from {gallery}: {job.gallery_photos_removed} gallery photo(s). Erasure recorded."
+        )
+        return 0
+    from facepipe.operator import stack_settings
+
+    settings = stack_settings(settings, args.stack)
+    overrides = {
+        name: value
+        for name, value in {
+            "bucket_name": args.bucket,
+            "students_table": args.table,
+            "gallery_key": args.key,
+            "sweep_concurrency": args.concurrency,
+        }.items()
+        if value
+    }
+    settings = settings.model_copy(update=overrides)
+
+    def show(job: EraseJob) -> None:
+        if job.sweep and "sweep" in job.steps_done:
+            total = f" of {job.sweep_total}" if job.sweep_total is not None else ""
+            print(f"  sweep: {job.sweep_scanned}{total} clip(s) scanned, {job.sweep_matched} matched", flush=True)
+
+    job = EraseJobs(settings, gallery_path=gallery).erase(
+        args.person_id, sweep=args.sweep, wait=not args.no_wait, progress=show if args.sweep else None
     )
-    where = ", ".join(record.gallery_files) or "no gallery"
-    print(
-        f"Erased {record.person_id}: {record.gallery_photos_removed} gallery photo(s) from {where}; "
-        f"record {'deleted' if record.record_deleted else 'not found'}; "
-        f"{len(record.clips_deleted)} of {record.clips_scanned} stored clip(s) deleted; "
-        f"{record.photos_deleted} stored photo(s), {record.sightings_deleted} sighting(s) and "
-        f"{len(record.unknowns_deleted)} unknown-face cluster(s) deleted. Erasure recorded."
-    )
+    if job.status != "completed":
+        print(
+            f"Erasing {job.person_id}: job {job.id}, sweeping ({job.sweep_scanned} clip(s) scanned so far); "
+            "everything else is erased. Run the same command again to see it through."
+        )
+        return 0
+    print(f"Erased {job.person_id}: {job.summary()}. Erasure recorded ({job.audit_key}).")
     return 0
 
 
@@ -247,8 +285,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="add or replace the people found, keep the rest; unchanged photos are not re-encoded",
     )
-    p.add_argument("--bucket", help="also upload the gallery to this S3 bucket (the stack's ClipsBucket)")
+    p.add_argument(
+        "--bucket", help="also merge the people into the gallery in this S3 bucket (the stack's ClipsBucket)"
+    )
     p.add_argument("--key", help="S3 key for the uploaded gallery (default: GALLERY_KEY or gallery/gallery.json)")
+    p.add_argument(
+        "--allow-erased", action="store_true", help="enroll again someone erased from the stack (lifts the tombstone)"
+    )
     p.set_defaults(handler=cmd_enroll)
 
     people = sub.add_parser("people", help="list or remove enrolled people").add_subparsers(
@@ -276,15 +319,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_people_reject)
     p = people.add_parser(
         "erase",
-        help="erase a person everywhere: gallery, S3 gallery, record, stored frames",
-        description="Removes the person from the gallery file and the S3 gallery (all versions), "
-        "deletes their student record and every stored frame they appear in, and records the erasure.",
+        help="erase a person everywhere: gallery (every version), photos, record, clips, sightings, unknown faces",
+        description="A job that always finishes and can be run again (it resumes where it stopped): out of the "
+        "gallery first (a tombstone keeps them out), then the clips that named them and their sightings (found "
+        "by the sightings index, not by decoding clips), their unknown-face clusters, photos and record; "
+        "--sweep also decodes every stored clip for faces the pipeline never named. Recorded in "
+        "audit/erasures/ (never a face).",
     )
     p.add_argument("person_id", metavar="ID")
     p.add_argument("--gallery", type=Path, default=DEFAULT_GALLERY)
-    p.add_argument("--bucket", help="the stack's ClipsBucketName (S3 gallery, frames, audit record)")
+    p.add_argument("--bucket", help="the stack's ClipsBucketName (default: FACEPIPE_BUCKET)")
     p.add_argument("--key", help="S3 key of the gallery (default: GALLERY_KEY)")
-    p.add_argument("--table", help="the stack's StudentsTableName")
+    p.add_argument("--table", help="the stack's StudentsTableName (default: STUDENTS_TABLE)")
+    p.add_argument("--stack", help="a deployed stack's name (its outputs name the bucket and tables)")
+    p.add_argument(
+        "--sweep",
+        action="store_true",
+        help="also decode and match every stored clip (EraseSweepStateMachine: a Distributed Map over clips/)",
+    )
+    p.add_argument("--concurrency", type=int, help="sweep batches at once (default: SWEEP_CONCURRENCY or 4)")
+    p.add_argument("--no-wait", action="store_true", help="start the sweep and return the job's id")
     p.set_defaults(handler=cmd_people_erase)
 
     p = sub.add_parser(

@@ -125,6 +125,31 @@ class RecognizeResult(_Contract):
     ms: float
 
 
+class SweepItem(_Contract):
+    """One clip of an erase sweep (EraseSweepStateMachine's ItemSelector): the job and the clip's key."""
+
+    erase_job: str = Field(pattern=r"^[0-9a-f]{32}$")
+    key: str = Field(pattern=r"^clips/")
+
+
+class SweepBatch(_Contract):
+    """The clips one recognize invocation sweeps: a batch of the Distributed Map (``Items``, as its ItemBatcher
+    sends them) or, on the local stack whose interpreter has no batcher, one item."""
+
+    Items: list[SweepItem] = Field(min_length=1)
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> SweepBatch:
+        batch = cls.model_validate({"Items": event["Items"]} if "Items" in event else {"Items": [event]})
+        if len({item.erase_job for item in batch.Items}) != 1:
+            raise ValueError("a sweep batch holds the clips of one erase job")
+        return batch
+
+    @staticmethod
+    def is_sweep(event: dict[str, Any]) -> bool:
+        return "Items" in event or "erase_job" in event
+
+
 class EnrichRequest(_Contract):
     """Input of the enrich stage: the extract output and the recognize stage's frames."""
 

@@ -22,6 +22,15 @@ from facepipe.settings import Settings
 def reject_in_clip(gallery: Gallery, clip: Path, person_id: str, settings: Settings, *, source: str) -> int:
     """Reject ``person_id`` for the faces ``clip`` names them; returns how many faces that was. An error
     naming the problem when the person is not enrolled or the clip does not name them."""
+    encoding, faces = rejection_in_clip(gallery, clip, person_id, settings, source=source)
+    gallery.reject(person_id, source, encoding)
+    return faces
+
+
+def rejection_in_clip(
+    gallery: Gallery, clip: Path, person_id: str, settings: Settings, *, source: str
+) -> tuple[list[float], int]:
+    """The mean encoding of the faces ``clip`` names ``person_id`` (the rejection to keep), and how many."""
     if gallery.person(person_id) is None:
         raise GalleryError(f"{person_id}: not in the gallery")
     _, found = recognition.recognize_file(clip, gallery, settings, name=source)
@@ -30,5 +39,4 @@ def reject_in_clip(gallery: Gallery, clip: Path, person_id: str, settings: Setti
     ).reshape(-1, 128)
     if len(named) == 0:
         raise GalleryError(f"{source}: {person_id} is not named in this clip (nothing to reject)")
-    gallery.reject(person_id, source, [float(x) for x in named.mean(axis=0)])
-    return len(named)
+    return [float(x) for x in named.mean(axis=0)], len(named)

@@ -65,3 +65,15 @@ def put_records(records: Iterable[StudentRecord], *, table: str, dynamodb: Any =
             batch.put_item(Item={k: v for k, v in plain.items() if v is not None})
             count += 1
     return count
+
+
+def set_name(table: str, person_id: str, name: str, *, dynamodb: Any = None) -> None:
+    """Give ``person_id``'s record this name, keeping every other field of it (an ``UpdateItem``: enroll and
+    label name people; the record's major, year and the rest come from `facepipe students import`)."""
+    (dynamodb or client("dynamodb")).update_item(
+        TableName=table,
+        Key={"id": {"S": person_id}},
+        UpdateExpression="SET #name = :name",
+        ExpressionAttributeNames={"#name": "name"},
+        ExpressionAttributeValues={":name": {"S": name}},
+    )

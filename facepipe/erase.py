@@ -1,148 +1,529 @@
-"""Erase a person everywhere: gallery (local and S3), student record, the stored clips they are in, their
-photos in the bucket, the console's history of them and any unknown-face cluster of their face.
+"""Erase a person everywhere, as a job that always finishes and can be run again.
 
-Face data is biometric data: when someone asks to be forgotten, every copy goes, and the erasure itself is
-recorded (who, when, what was removed; never a face or an encoding).
+Face data is biometric data (GDPR art. 9 and 17, BIPA; FERPA for students): when someone asks to be
+forgotten, every copy goes, and the erasure itself is recorded (who, when, how much; never a face, an encoding
+or a name). An erase that stops halfway must be resumable, so erasure is a job (:class:`EraseJobs`):
+
+1. **start**: the person's encodings are gathered from every version of the stack's gallery still stored (so
+   someone only *removed* from the gallery is still found), or else from their stored photos; they are kept
+   in the job's folder (``erase-jobs/<job>/``, deleted when the job ends) and the audit record is written,
+   ``pending``.
+2. **gallery**: they leave the gallery first, so no new clip names them (a conditional write: no concurrent
+   edit is lost), a tombstone with no face data keeps a later enroll or label from adding them back, their
+   face kept as someone else's rejected match goes too, and every older version of the gallery is deleted.
+3. **clusters**: the unknown-face clusters of their face (facepipe.unknowns), found by encoding.
+4. **sightings**: the clips that named them or one of those clusters, found in the ``ByPerson`` index
+   (facepipe.sightings): each clip is deleted with all its versions, then its sighting and mentions. Time grows
+   with *their* sightings, never with the bucket.
+5. **unknowns**, **photos**, **record**: the clusters with their crops, their photos under ``people/<id>/``,
+   their student record.
+6. **sweep** (asked for with ``sweep=True``): every clip in retention decoded and matched against their
+   encodings, for faces the pipeline never named, by EraseSweepStateMachine (a Distributed Map over the clips
+   prefix: batches of clips in the recognize image, ``sweep_concurrency`` at once); the clips it matched are
+   then deleted here.
+7. **finish**: the job's folder (their encodings) deleted with all its versions, the audit record completed.
+
+Every step is idempotent (an object or item already gone counts as deleted), and the job's record says which
+are done: running erase again resumes the job where it stopped, or completes it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+import time
+import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, Field
 
-from facepipe import faces, recognition, s3_store
+from facepipe import s3_store
 from facepipe.aws_clients import client
 from facepipe.clip_keys import CLIPS_PREFIX
-from facepipe.errors import ClipError, FacepipeError
+from facepipe.errors import FacepipeError
 from facepipe.gallery import Gallery
 from facepipe.settings import Settings
 from facepipe.sightings import Sightings
 from facepipe.unknowns import UnknownStore
-from facepipe.video import clip_file, decode_chosen
 
 AUDIT_PREFIX = "audit/erasures/"
+JOBS_PREFIX = "erase-jobs/"
+STEPS = ("gallery", "clusters", "sightings", "unknowns", "photos", "record", "sweep", "sweep-results", "finish")
+# moto's ItemReader reads one ListObjectsV2 page: the local stack sweeps in prefixes that hold at most this many.
+LOCAL_ITEM_READER_PAGE = 1000
 
 
-@dataclass
-class ErasureRecord:
+class EraseError(FacepipeError):
+    code = "erase"
+
+
+class EraseJob(BaseModel):
+    """An erasure's progress, and its audit record: ids, times and counts only (never a face or an encoding)."""
+
+    id: str
     person_id: str
-    erased_at: str
-    gallery_files: list[str] = field(default_factory=list)
+    erased_at: str  # when the job started
+    finished_at: str | None = None
+    status: Literal["pending", "sweeping", "completed"] = "pending"
+    sweep: bool = False
+    steps_done: list[str] = Field(default_factory=list)
+    encodings_found: int = 0
     gallery_photos_removed: int = 0
-    record_deleted: bool = False
-    clips_scanned: int = 0
-    clips_deleted: list[str] = field(default_factory=list)
-    clips_unreadable: list[str] = field(default_factory=list)
-    photos_deleted: int = 0
+    rejections_removed: int = 0
+    gallery_versions_deleted: int = 0
+    unknowns_deleted: list[str] = Field(default_factory=list)
+    sightings_done: list[str] = Field(default_factory=list)  # ids whose clips and sightings are gone
+    clips_deleted: int = 0
     sightings_deleted: int = 0
-    unknowns_deleted: list[str] = field(default_factory=list)
+    photos_deleted: int = 0
+    record_deleted: bool = False
+    sweep_executions: list[str] = Field(default_factory=list)
+    sweep_total: int | None = None  # clips to scan, where known before the sweep (the local stack lists them)
+    sweep_scanned: int = 0
+    sweep_matched: int = 0
+    sweep_unreadable: int = 0
+
+    @property
+    def folder(self) -> str:
+        return f"{JOBS_PREFIX}{self.id}/"
+
+    @property
+    def audit_key(self) -> str:
+        stamp = self.erased_at.replace(":", "").replace("-", "")
+        return f"{AUDIT_PREFIX}{stamp}_{self.person_id}.json"
+
+    def summary(self) -> str:
+        sweep = (
+            f"; sweep: {self.sweep_scanned} clip(s) scanned, {self.sweep_matched} more deleted"
+            if self.sweep
+            else "; no sweep (clips the pipeline never named expire with ClipsRetentionDays)"
+        )
+        return (
+            f"{self.gallery_photos_removed} gallery photo(s) and {self.rejections_removed} rejection(s) removed, "
+            f"{self.gallery_versions_deleted} older gallery version(s) deleted; "
+            f"record {'deleted' if self.record_deleted else 'not found'}; "
+            f"{self.clips_deleted} stored clip(s), {self.photos_deleted} stored photo(s), "
+            f"{self.sightings_deleted} sighting(s) and {len(self.unknowns_deleted)} unknown-face cluster(s) deleted"
+            + sweep
+        )
 
 
-def _person_encodings(galleries: list[Gallery], person_id: str) -> np.ndarray:
-    rows = [photo.encoding for g in galleries for p in g.people if p.id == person_id for photo in p.photos]
-    return np.asarray(rows, dtype=np.float64).reshape(len(rows), 128)
+def _sweep_batch_key(job_id: str, keys: list[str], scanned: int, matched: int) -> str:
+    """Where a sweep batch records what it found: the counts in the name, so progress is one listing."""
+    digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:20]
+    return f"{JOBS_PREFIX}{job_id}/sweep/{scanned}_{matched}_{digest}.json"
 
 
-def _clip_shows(bucket: str, key: str, known: np.ndarray, settings: Settings) -> bool:
-    """Whether any face in the clip's analysed frames is within the tolerance of ``known``."""
-    data, _ = s3_store.get_clip(bucket, key, None, max_bytes=settings.max_clip_bytes)
-    with clip_file(data, key) as path:
-        decoded = decode_chosen(path, settings, name=key)
-    images = decoded.rgb()
-    # Faces found as the pipeline finds them (small ones included), so every clip it named them in is found.
-    for image, (boxes, _) in zip(images, recognition.detect_chosen(images, decoded.sharpness, settings), strict=True):
-        encodings = faces.encode_faces(image, boxes)
-        if len(encodings) and faces.pairwise_distances(encodings, known).min() <= settings.match_tolerance:
-            return True
-    return False
+def encodings_key(job_id: str) -> str:
+    return f"{JOBS_PREFIX}{job_id}/encodings.json"
 
 
-def erase_person(
-    person_id: str,
-    settings: Settings,
-    *,
-    gallery_path: Path | None = None,
-    bucket: str | None = None,
-    gallery_key: str | None = None,
-    table: str | None = None,
-    sightings_table: str | None = None,
-    unknowns_table: str | None = None,
-) -> ErasureRecord:
-    """Remove ``person_id`` from every place named; clips are matched against their encodings first."""
-    record = ErasureRecord(person_id=person_id, erased_at=datetime.now(UTC).isoformat(timespec="seconds"))
-    galleries: list[tuple[Gallery, str]] = []
-    if gallery_path is not None:
-        galleries.append((Gallery.load(gallery_path), str(gallery_path)))
-    if bucket is not None:
-        key = gallery_key or settings.gallery_key
-        source = f"s3://{bucket}/{key}"
-        galleries.append((Gallery.loads(s3_store.get_bytes(bucket, key), source=source), source))
-    if not galleries and table is None:
-        raise FacepipeError("people erase needs --gallery, --bucket or --table (where to erase from)")
-    known = _person_encodings([g for g, _ in galleries], person_id)
-    if galleries and len(known) == 0:
-        raise FacepipeError(f"{person_id}: not in {', '.join(s for _, s in galleries)}")
+def sweep_prefixes(keys: list[str], page: int = LOCAL_ITEM_READER_PAGE, prefix: str = CLIPS_PREFIX) -> list[str]:
+    """Prefixes that cover ``keys`` (sorted or not) with at most ``page`` keys under each: the local stack's
+    sweep, because moto's ItemReader reads only the first ListObjectsV2 page (1,000 keys) of a prefix."""
+    under = [k for k in keys if k.startswith(prefix)]
+    if len(under) <= page:
+        return [prefix] if under else []
+    if any(len(k) == len(prefix) for k in under):
+        raise EraseError(f"{prefix}: more than {page} clips share this exact key; cannot split the sweep")
+    return [p for c in sorted({k[len(prefix)] for k in under}) for p in sweep_prefixes(under, page, prefix + c)]
 
-    # Clips first, while the encodings to find them are still at hand: every clip the person is seen in
-    # (in the frames the pipeline looks at) goes, with all its versions. No frames are stored to search.
-    if bucket is not None and len(known):
-        paginator = client("s3").get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=bucket, Prefix=CLIPS_PREFIX):
-            for obj in page.get("Contents", []):
-                record.clips_scanned += 1
+
+class EraseJobs:
+    """Erase jobs of one stack (the settings name its bucket, tables and sweep state machine)."""
+
+    def __init__(self, settings: Settings, *, gallery_path: Path | None = None) -> None:
+        if not settings.bucket_name:
+            raise EraseError("erase needs the stack's bucket (--bucket, FACEPIPE_BUCKET, or --stack)")
+        self.settings = settings
+        self.bucket = settings.bucket_name
+        self.gallery_path = gallery_path
+        self.s3 = client("s3")
+
+    # --- the job's record ---------------------------------------------------------------------------
+    def _save(self, job: EraseJob) -> None:
+        s3_store.put_bytes(self.bucket, f"{job.folder}job.json", job.model_dump_json().encode(), "application/json")
+
+    def _audit(self, job: EraseJob) -> None:
+        record = job.model_dump(exclude={"sightings_done", "steps_done"})
+        s3_store.put_bytes(self.bucket, job.audit_key, json.dumps(record, indent=1).encode(), "application/json")
+
+    def jobs(self) -> list[EraseJob]:
+        """Every job not finished (a finished job's folder is deleted; its audit record stays)."""
+        found = []
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=JOBS_PREFIX, Delimiter="/")
+        for page in pages:
+            for folder in page.get("CommonPrefixes", []):
                 try:
-                    seen = _clip_shows(bucket, obj["Key"], known, settings)
-                except ClipError:
-                    record.clips_unreadable.append(obj["Key"])  # expires with the clips' retention
-                    continue
-                if seen:
-                    s3_store.delete_versions(bucket, obj["Key"])
-                    record.clips_deleted.append(obj["Key"])
+                    data = s3_store.get_bytes(self.bucket, f"{folder['Prefix']}job.json", s3=self.s3)
+                except ClientError as exc:
+                    if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                        continue  # a folder being finished: its record went first
+                    raise
+                found.append(EraseJob.model_validate_json(data))
+        return sorted(found, key=lambda j: j.erased_at)
 
-    for gallery, source in galleries:
-        person = gallery.person(person_id)
-        if person is None:
+    def unfinished(self) -> list[EraseJob]:
+        """The jobs under way, each advanced as far as it can go without waiting (a finished sweep is
+        collected): the console shows them."""
+        shown = []
+        for job in self.jobs():
+            with contextlib.suppress(FacepipeError):  # shown as it stands; `people erase` says what stopped it
+                job = self.run(job, wait=False)
+            shown.append(job)
+        return shown
+
+    # --- erasing --------------------------------------------------------------------------------------
+    def erase(
+        self,
+        person_id: str,
+        *,
+        sweep: bool = False,
+        wait: bool = True,
+        progress: Callable[[EraseJob], None] | None = None,
+    ) -> EraseJob:
+        """Erase ``person_id``: the unfinished job for them resumed, or a new one started; run to its end
+        (``wait``), or as far as it goes without waiting for the sweep."""
+        job = next((j for j in self.jobs() if j.person_id == person_id), None)
+        if job is None:
+            job = self._start(person_id, sweep)
+        elif sweep and not job.sweep and "sweep" not in job.steps_done:
+            job.sweep = True
+        return self.run(job, wait=wait, progress=progress)
+
+    def _start(self, person_id: str, sweep: bool) -> EraseJob:
+        known = self._encodings(person_id)
+        if len(known) == 0 and not self._known_otherwise(person_id):
+            raise EraseError(
+                f"{person_id}: not known to this stack (no gallery entry in any stored version, no photos, "
+                "no record, no sightings); nothing to erase"
+            )
+        job = EraseJob(
+            id=uuid.uuid4().hex,  # opaque: it names the sweep's executions, whose history erase cannot reach
+            person_id=person_id,
+            erased_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            sweep=sweep,
+            encodings_found=len(known),
+        )
+        s3_store.put_bytes(
+            self.bucket, encodings_key(job.id), json.dumps(known.tolist()).encode(), "application/json", s3=self.s3
+        )
+        self._save(job)
+        self._audit(job)  # pending: the erasure is on record from its first moment
+        return job
+
+    def _known(self, job: EraseJob) -> np.ndarray:
+        try:
+            rows = json.loads(s3_store.get_bytes(self.bucket, encodings_key(job.id), s3=self.s3))
+        except ClientError as exc:
+            raise EraseError(f"{job.folder}: the job's encodings are gone; start it again") from exc
+        return np.asarray(rows, dtype=np.float64).reshape(len(rows), 128)
+
+    def _encodings(self, person_id: str) -> np.ndarray:
+        """Their encodings in every stored version of the gallery (and the local gallery file), or else
+        encoded again from their stored photos."""
+        rows: list[list[float]] = []
+        galleries = [Gallery.load(self.gallery_path)] if self.gallery_path and self.gallery_path.exists() else []
+        for version in s3_store.versions(self.bucket, self.settings.gallery_key, s3=self.s3):
+            if "Size" in version:  # not a delete marker
+                galleries.append(
+                    s3_store.get_gallery(
+                        self.bucket, self.settings.gallery_key, s3=self.s3, version_id=version["VersionId"]
+                    )[0]
+                )
+        for gallery in galleries:
+            person = gallery.person(person_id)
+            rows.extend(photo.encoding for photo in (person.photos if person else []))
+        if not rows:
+            from facepipe.enroll import encode_enrollment_photo
+
+            for key in self._photo_keys(person_id):
+                data = s3_store.get_bytes(self.bucket, key, s3=self.s3)
+                try:
+                    rows.append(encode_enrollment_photo(data, self.settings, name=key))
+                except FacepipeError:
+                    continue  # not a usable photo of one face: it is still deleted below
+        unique = {tuple(r) for r in rows}
+        return np.asarray(sorted(unique), dtype=np.float64).reshape(len(unique), 128)
+
+    def _photo_keys(self, person_id: str) -> list[str]:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=f"{s3_store.PEOPLE_PREFIX}{person_id}/"
+        )
+        return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+
+    def _known_otherwise(self, person_id: str) -> bool:
+        """Anything of theirs besides encodings: photos, a record or sightings."""
+        if self._photo_keys(person_id):
+            return True
+        if self.settings.students_table:
+            item = client("dynamodb").get_item(TableName=self.settings.students_table, Key={"id": {"S": person_id}})
+            if "Item" in item:
+                return True
+        history = self._sightings()
+        return history is not None and bool(history.mentions(person_id))
+
+    def _sightings(self) -> Sightings | None:
+        if not self.settings.sightings_table:
+            return None
+        return Sightings(self.settings.sightings_table, dynamodb=client("dynamodb"))
+
+    def run(self, job: EraseJob, *, wait: bool = True, progress: Callable[[EraseJob], None] | None = None) -> EraseJob:
+        """Every step not yet done, in order, the job's record saved after each."""
+        for step in STEPS:
+            if step in job.steps_done:
+                continue
+            if step == "sweep-results" and not self._collect_sweep(job, wait=wait, progress=progress):
+                return job  # still sweeping, and not waiting
+            if step != "sweep-results":
+                getattr(self, f"_step_{step.replace('-', '_')}")(job)
+            if step == "finish":
+                return job  # the record is gone with the folder; the audit record holds the outcome
+            job.steps_done.append(step)
+            self._save(job)
+            if progress is not None:
+                progress(job)
+        return job
+
+    def _step_gallery(self, job: EraseJob) -> None:
+        known = self._known(job)
+
+        def change(gallery: Gallery) -> tuple[int, int]:
+            person = gallery.person(job.person_id)
+            photos = len(person.photos) if person else 0
+            gallery.remove(job.person_id)
+            dropped = gallery.forget_rejections_like(known, self.settings.match_tolerance)
+            gallery.bury(job.person_id, job.erased_at)
+            return photos, dropped
+
+        photos, dropped = s3_store.update_gallery(self.bucket, self.settings.gallery_key, change, s3=self.s3)
+        if self.gallery_path is not None and self.gallery_path.exists():
+            local = Gallery.load(self.gallery_path)
+            person = local.person(job.person_id)
+            photos += len(person.photos) if person else 0
+            local.remove(job.person_id)
+            dropped += local.forget_rejections_like(known, self.settings.match_tolerance)
+            local.bury(job.person_id, job.erased_at)
+            local.save(self.gallery_path)
+        job.gallery_photos_removed += photos
+        job.rejections_removed += dropped
+        # Every older version of the gallery holds their encodings.
+        job.gallery_versions_deleted += s3_store.delete_versions(
+            self.bucket, self.settings.gallery_key, keep_latest=True, s3=self.s3
+        )
+
+    def _unknown_store(self) -> UnknownStore | None:
+        if not self.settings.unknowns_table:
+            return None
+        return UnknownStore(
+            self.settings.unknowns_table,
+            self.bucket,
+            dynamodb=client("dynamodb"),
+            s3=self.s3,
+            retention_days=self.settings.face_crop_retention_days,
+        )
+
+    def _step_clusters(self, job: EraseJob) -> None:
+        store = self._unknown_store()
+        known = self._known(job)
+        if store is not None and len(known):
+            job.unknowns_deleted = store.near(known.tolist(), self.settings.match_tolerance)
+
+    def _step_sightings(self, job: EraseJob) -> None:
+        history = self._sightings()
+        if history is None:
+            return
+        for face_id in [job.person_id, *job.unknowns_deleted]:
+            if face_id in job.sightings_done:
+                continue
+            mentions = history.mentions(face_id)
+            # The clips first, then the index entries that found them: a failure in between finds them again.
+            for key in sorted({m.key for m in mentions}):
+                if s3_store.delete_versions(self.bucket, key, s3=self.s3):
+                    job.clips_deleted += 1
+            job.sightings_deleted += history.forget(mentions)
+            job.sightings_done.append(face_id)
+            self._save(job)
+
+    def _step_unknowns(self, job: EraseJob) -> None:
+        store = self._unknown_store()
+        for unknown_id in job.unknowns_deleted if store is not None else []:
+            store.forget(unknown_id)  # type: ignore[union-attr]
+
+    def _step_photos(self, job: EraseJob) -> None:
+        job.photos_deleted += s3_store.delete_prefix(
+            self.bucket, f"{s3_store.PEOPLE_PREFIX}{job.person_id}/", s3=self.s3
+        )
+
+    def _step_record(self, job: EraseJob) -> None:
+        if self.settings.students_table:
+            response = client("dynamodb").delete_item(
+                TableName=self.settings.students_table, Key={"id": {"S": job.person_id}}, ReturnValues="ALL_OLD"
+            )
+            job.record_deleted = job.record_deleted or "Attributes" in response
+
+    # --- the sweep ----------------------------------------------------------------------------------
+    def _step_sweep(self, job: EraseJob) -> None:
+        if not job.sweep:
+            return
+        machine = self.settings.erase_sweep_state_machine_arn
+        if not machine:
+            raise EraseError("the sweep needs ERASE_SWEEP_STATE_MACHINE_ARN (the stack's EraseSweepStateMachineArn)")
+        prefixes = [CLIPS_PREFIX]
+        if self.settings.local_stack:
+            keys = [
+                obj["Key"]
+                for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=CLIPS_PREFIX)
+                for obj in page.get("Contents", [])
+            ]
+            prefixes, job.sweep_total = sweep_prefixes(keys), len(keys)
+        sfn = client("stepfunctions")
+        job.status = "sweeping"
+        for n, prefix in enumerate(prefixes):
+            name = f"sweep-{job.id}-{n}"  # the same name again is refused by Step Functions: no double start
+            arn = f"{machine.replace(':stateMachine:', ':execution:')}:{name}"
+            if arn in job.sweep_executions:
+                continue
+            try:
+                sfn.start_execution(
+                    stateMachineArn=machine,
+                    name=name,
+                    input=json.dumps({"job": job.id, "prefix": prefix, "concurrency": self.settings.sweep_concurrency}),
+                )
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
+                    raise
+            job.sweep_executions.append(arn)
+            self._save(job)
+
+    def _collect_sweep(self, job: EraseJob, *, wait: bool, progress: Callable[[EraseJob], None] | None) -> bool:
+        """Whether the sweep is over (its matches then deleted); waits for it with ``wait``."""
+        if not job.sweep:
+            return True
+        sfn = client("stepfunctions")
+        while True:
+            statuses = [sfn.describe_execution(executionArn=arn) for arn in job.sweep_executions]
+            self._sweep_progress(job)
+            if progress is not None:
+                progress(job)
+            failed = [s for s in statuses if s["status"] in ("FAILED", "TIMED_OUT", "ABORTED")]
+            if failed:
+                # Run erase again to sweep again: the batches already done are found again, harmlessly.
+                job.sweep_executions = []
+                job.steps_done = [s for s in job.steps_done if s != "sweep"]
+                self._save(job)
+                raise EraseError(
+                    f"{job.person_id}: the sweep's execution {failed[0]['executionArn']} ended {failed[0]['status']}"
+                    f" ({failed[0].get('error', '')}); everything else is erased: run erase again to sweep again"
+                )
+            if all(s["status"] == "SUCCEEDED" for s in statuses):
+                break
+            if not wait:
+                self._save(job)
+                return False
+            time.sleep(2.0)
+        for key in self._sweep_results(job):
+            name = key.rsplit("/", 1)[1]
+            if name.split("_")[1] == "0":
+                continue
+            found = json.loads(s3_store.get_bytes(self.bucket, key, s3=self.s3))
+            for clip in found["matched"]:
+                if s3_store.delete_versions(self.bucket, clip, s3=self.s3):
+                    job.clips_deleted += 1
+        return True
+
+    def _sweep_results(self, job: EraseJob) -> list[str]:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=f"{job.folder}sweep/")
+        return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+
+    def _sweep_progress(self, job: EraseJob) -> None:
+        names = [key.rsplit("/", 1)[1].split("_") for key in self._sweep_results(job)]
+        job.sweep_scanned = sum(int(n[0]) for n in names)
+        job.sweep_matched = sum(int(n[1]) for n in names)
+
+    def _step_finish(self, job: EraseJob) -> None:
+        job.status, job.finished_at = "completed", datetime.now(UTC).isoformat(timespec="seconds")
+        self._audit(job)
+        if self.gallery_path is not None:
+            with (self.gallery_path.parent / "erasures.jsonl").open("a") as log:
+                log.write(json.dumps(job.model_dump(exclude={"sightings_done", "steps_done"})) + "\n")
+        # Last: the job's folder, with their encodings (a failure before this point resumes; after it, the
+        # audit record says the erasure completed).
+        s3_store.delete_prefix(self.bucket, job.folder, s3=self.s3)
+
+
+# --- the sweep's worker: a batch of clips in the recognize image -------------------------------------
+def sweep_batch(job_id: str, keys: list[str], settings: Settings, *, s3: Any = None) -> dict[str, int]:
+    """Decode each clip as the pipeline reads it, match its faces against the erased person's encodings,
+    and record the matches in the job's folder (the job deletes those clips). Returns counts only."""
+    from facepipe import faces, recognition
+    from facepipe.errors import ClipError
+    from facepipe.video import clip_file, decode_chosen
+
+    s3 = s3 or client("s3")
+    bucket = settings.bucket_name
+    rows = json.loads(s3_store.get_bytes(bucket, encodings_key(job_id), s3=s3))
+    known = np.asarray(rows, dtype=np.float64).reshape(len(rows), 128)
+    matched: list[str] = []
+    unreadable: list[str] = []
+    for key in keys:
+        try:
+            data, _ = s3_store.get_clip(bucket, key, None, max_bytes=settings.max_clip_bytes)
+            with clip_file(data, key) as path:
+                decoded = decode_chosen(path, settings, name=key)
+        except ClipError:
+            unreadable.append(key)  # expires with the clips' retention
             continue
-        record.gallery_photos_removed += len(person.photos)
-        gallery.remove(person_id)
-        # Their face kept as someone else's rejected match (`facepipe people reject`) goes too.
-        gallery.forget_rejections_like(known, settings.match_tolerance)
-        if source.startswith("s3://"):
-            key = source.split("/", 3)[3]
-            s3_store.upload_gallery(gallery, bucket=bucket or "", key=key)
-            # Earlier versions of the gallery still hold the encodings: remove them too.
-            s3_store.delete_versions(bucket or "", key, keep_latest=True)
-        else:
-            gallery.save(Path(source))
-        record.gallery_files.append(source)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                continue  # deleted meanwhile (by this erasure's index step, or expired)
+            raise
+        images = decoded.rgb()
+        # Faces found as the pipeline finds them (small ones included), so every clip it could name them in.
+        for image, (boxes, _) in zip(
+            images, recognition.detect_chosen(images, decoded.sharpness, settings), strict=True
+        ):
+            encodings = faces.encode_faces(image, boxes)
+            if (
+                len(encodings)
+                and len(known)
+                and faces.pairwise_distances(encodings, known).min() <= settings.match_tolerance
+            ):
+                matched.append(key)
+                break
+    found = {"matched": matched, "unreadable": unreadable}
+    s3_store.put_bytes(
+        bucket,
+        _sweep_batch_key(job_id, keys, len(keys), len(matched)),
+        json.dumps(found).encode(),
+        "application/json",
+        s3=s3,
+    )
+    return {"scanned": len(keys), "matched": len(matched), "unreadable": len(unreadable)}
 
-    if bucket is not None:
-        record.photos_deleted = s3_store.delete_prefix(bucket, f"{s3_store.PEOPLE_PREFIX}{person_id}/")
-    # The console's copies: clusters of their face kept as unknown (before they were enrolled, or missed),
-    # then every sighting naming them or one of those clusters.
-    if unknowns_table and bucket is not None and len(known):
-        store = UnknownStore(unknowns_table, bucket, dynamodb=client("dynamodb"), s3=client("s3"))
-        record.unknowns_deleted = store.near(known.tolist(), settings.match_tolerance)
-        for unknown_id in record.unknowns_deleted:
-            store.forget(unknown_id)
-    if sightings_table:
-        history = Sightings(sightings_table, dynamodb=client("dynamodb"))
-        for seen_as in [person_id, *record.unknowns_deleted]:
-            record.sightings_deleted += history.forget_person(seen_as)
 
-    if table is not None:
-        response = client("dynamodb").delete_item(TableName=table, Key={"id": {"S": person_id}}, ReturnValues="ALL_OLD")
-        record.record_deleted = "Attributes" in response
-
-    audit = json.dumps(asdict(record), indent=1).encode()
-    if bucket is not None:
-        stamp = record.erased_at.replace(":", "").replace("-", "")
-        s3_store.put_bytes(bucket, f"{AUDIT_PREFIX}{stamp}_{person_id}.json", audit, "application/json")
-    if gallery_path is not None:
-        with (gallery_path.parent / "erasures.jsonl").open("a") as log:
-            log.write(json.dumps(asdict(record)) + "\n")
-    return record
+# --- a gallery file alone (no stack) -----------------------------------------------------------------
+def erase_from_file(person_id: str, gallery_path: Path, settings: Settings) -> EraseJob:
+    """Erase ``person_id`` from a local gallery file (photos, their face kept as a rejection), with a
+    tombstone, recorded in ``erasures.jsonl`` beside it."""
+    gallery = Gallery.load(gallery_path)
+    person = gallery.person(person_id)
+    if person is None:
+        raise EraseError(f"{person_id}: not in {gallery_path}")
+    known = np.asarray([p.encoding for p in person.photos], dtype=np.float64)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    job = EraseJob(id=uuid.uuid4().hex, person_id=person_id, erased_at=now, finished_at=now, status="completed")
+    job.gallery_photos_removed = len(person.photos)
+    gallery.remove(person_id)
+    job.rejections_removed = gallery.forget_rejections_like(known, settings.match_tolerance)
+    gallery.bury(person_id, now)
+    gallery.save(gallery_path)
+    with (gallery_path.parent / "erasures.jsonl").open("a") as log:
+        log.write(json.dumps(job.model_dump(exclude={"sightings_done", "steps_done"})) + "\n")
+    return job

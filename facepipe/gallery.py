@@ -13,6 +13,9 @@ A versioned JSON document (no pickle, so it can be fetched from S3 and loaded sa
 
 ``rejected`` holds faces an operator said are *not* that person (`facepipe people reject CLIP ID`): a face
 nearer one of them than the person's own photos is never named that person (facepipe.recognition.decide).
+
+``erased`` holds tombstones: the ids of people erased (`facepipe people erase`), with when, and no face data. A
+later enroll or label never adds such an id back unless the operator says so (:meth:`Gallery.check_not_erased`).
 """
 
 from __future__ import annotations
@@ -65,6 +68,15 @@ class GalleryRejection(BaseModel):
     encoding: Encoding
 
 
+class Tombstone(BaseModel):
+    """An erased person: only their id and when (never a face, an encoding or a name)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=PERSON_ID_PATTERN)
+    erased_at: str
+
+
 class GalleryPerson(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -85,6 +97,7 @@ class Gallery(BaseModel):
     created_at: str = Field(default_factory=_now)
     updated_at: str = Field(default_factory=_now)
     people: list[GalleryPerson] = Field(default_factory=list)
+    erased: list[Tombstone] = Field(default_factory=list)
     # Derived from ``people`` on first use; every change to ``people`` goes through upsert/remove, which forget them.
     _matrix: tuple[np.ndarray, list[str]] | None = PrivateAttr(default=None)
     _rejected: tuple[np.ndarray, list[str]] | None = PrivateAttr(default=None)
@@ -169,6 +182,42 @@ class Gallery(BaseModel):
         self.updated_at = _now()
         self._matrix = self._rejected = self._columns = None
         return len(self.people) != before
+
+    def merge(self, other: Gallery) -> list[str]:
+        """Add ``other``'s people to this gallery (an enrollment merged into a stack's gallery): a new person is
+        added, a known one gets the photos they lack (by content); everyone else, and every rejection, stays.
+        Returns the ids that changed."""
+        changed = []
+        for person in other.people:
+            known = self.person(person.id)
+            have = {photo.sha256 for photo in known.photos} if known else set()
+            new = [photo for photo in person.photos if photo.sha256 not in have]
+            if known is None or new:
+                self.add_photos(person.id, new or person.photos)
+                changed.append(person.id)
+        return changed
+
+    # --- erasure ------------------------------------------------------------------------------
+    def erased_ids(self) -> set[str]:
+        return {t.id for t in self.erased}
+
+    def check_not_erased(self, person_ids: list[str], *, allow: bool = False) -> None:
+        """Refuse to add back someone who was erased, unless the operator says so (``allow``, which also
+        lifts their tombstone)."""
+        again = sorted(set(person_ids) & self.erased_ids())
+        if again and not allow:
+            raise GalleryError(
+                f"{', '.join(again)}: erased before (the gallery keeps a tombstone); nothing was added. "
+                "To enroll them again on purpose, say so (--allow-erased)"
+            )
+        if again:
+            self.erased = [t for t in self.erased if t.id not in again]
+
+    def bury(self, person_id: str, erased_at: str) -> None:
+        """Remember that ``person_id`` was erased (idempotent)."""
+        if person_id not in self.erased_ids():
+            self.erased = sorted([*self.erased, Tombstone(id=person_id, erased_at=erased_at)], key=lambda t: t.id)
+            self.updated_at = _now()
 
     def reject(self, person_id: str, source: str, encoding: list[float]) -> None:
         """Record that the face ``encoding`` (seen in ``source``) is not ``person_id``."""

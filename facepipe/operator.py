@@ -11,24 +11,28 @@ from __future__ import annotations
 import hashlib
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
 from facepipe import s3_store
 from facepipe.aws_clients import client
 from facepipe.contracts import PERSON_ID_PATTERN
-from facepipe.dynamo_records import get_records, put_records
-from facepipe.erase import ErasureRecord, erase_person
+from facepipe.dynamo_records import get_records, set_name
 from facepipe.errors import FacepipeError
-from facepipe.gallery import Gallery, GalleryModel, GalleryPhoto
-from facepipe.records import StudentRecord
+from facepipe.gallery import Gallery, GalleryPhoto
 from facepipe.s3_store import PEOPLE_PREFIX
 from facepipe.settings import Settings
 from facepipe.sightings import Sightings
+
+if TYPE_CHECKING:
+    from facepipe.erase import EraseJob
 from facepipe.unknowns import Cluster, UnknownStore, check_id
+
+T = TypeVar("T")
 
 # A photo uploaded through the console: enough for any portrait, far below what would tie up the server.
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
@@ -102,17 +106,12 @@ class Operator:
     # --- the gallery and people -------------------------------------------------------------------
     def gallery(self) -> Gallery:
         """The stack's gallery (an empty one when nobody was ever enrolled)."""
-        key = self.settings.gallery_key
-        try:
-            data = s3_store.get_bytes(self.bucket, key)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
-                return Gallery(model=GalleryModel(detector=self.settings.detect_model))
-            raise
-        return Gallery.loads(data, source=f"s3://{self.bucket}/{key}")
+        return s3_store.get_gallery(self.bucket, self.settings.gallery_key)[0]
 
-    def publish(self, gallery: Gallery) -> None:
-        s3_store.upload_gallery(gallery, bucket=self.bucket, key=self.settings.gallery_key)
+    def edit_gallery(self, change: Callable[[Gallery], T]) -> T:
+        """One edit of the stack's gallery, written only on the version it read (s3_store.update_gallery):
+        edits made at once by the console, the CLI and erase never undo each other."""
+        return s3_store.update_gallery(self.bucket, self.settings.gallery_key, change)
 
     def people(self) -> list[PersonView]:
         gallery = self.gallery()
@@ -147,9 +146,12 @@ class Operator:
         except ClientError as exc:
             raise OperatorError(f"{key}: not found") from exc
 
-    def add_person(self, person_id: str, name: str, photos: list[tuple[str, bytes]]) -> PersonView:
+    def add_person(
+        self, person_id: str, name: str, photos: list[tuple[str, bytes]], *, allow_erased: bool = False
+    ) -> PersonView:
         """Enroll ``person_id`` from photos (each with exactly one face), or add photos to them; their record
-        gets ``name``. Every photo is checked before anything is written."""
+        gets ``name`` (its other fields kept). Every photo is checked before anything is written; someone
+        erased is refused unless ``allow_erased``."""
         from facepipe.enroll import encode_enrollment_photo
 
         check_person_id(person_id)
@@ -164,13 +166,17 @@ class Operator:
             if len(data) > MAX_PHOTO_BYTES:
                 raise OperatorError(f"{filename}: {len(data)} bytes, larger than the {MAX_PHOTO_BYTES} allowed")
             encoded.append((filename, data, encode_enrollment_photo(data, settings, name=filename)))
-        gallery = self.gallery()
+        self.gallery().check_not_erased([person_id], allow=allow_erased)  # before any photo is stored
         added = [
             self._store_photo(person_id, data, encoding, Path(filename).suffix) for filename, data, encoding in encoded
         ]
-        gallery.add_photos(person_id, added)
-        put_records([StudentRecord(id=person_id, name=name)], table=self.settings.students_table)
-        self.publish(gallery)
+
+        def add(gallery: Gallery) -> None:
+            gallery.check_not_erased([person_id], allow=allow_erased)
+            gallery.add_photos(person_id, added)
+
+        self.edit_gallery(add)
+        set_name(self.settings.students_table, person_id, name)
         return next(p for p in self.people() if p.id == person_id)
 
     def _store_photo(
@@ -187,29 +193,29 @@ class Operator:
     def remove_person(self, person_id: str) -> None:
         """Out of the gallery (no longer recognized); records, photos and history stay (erase removes all)."""
         check_person_id(person_id)
-        gallery = self.gallery()
-        if not gallery.remove(person_id):
-            raise OperatorError(f"{person_id}: not enrolled")
-        self.publish(gallery)
 
-    def erase(self, person_id: str) -> ErasureRecord:
+        def remove(gallery: Gallery) -> None:
+            if not gallery.remove(person_id):
+                raise OperatorError(f"{person_id}: not enrolled")
+
+        self.edit_gallery(remove)
+
+    def erase(self, person_id: str, *, sweep: bool = False, wait: bool = True) -> EraseJob:
+        """Erase ``person_id`` everywhere (facepipe.erase): a job that resumes where an earlier one stopped."""
+        from facepipe.erase import EraseJobs
+
         check_person_id(person_id)
-        gallery = self.gallery()
-        if gallery.person(person_id) is None:
-            raise OperatorError(f"{person_id}: not enrolled (nothing to erase)")
-        return erase_person(
-            person_id,
-            self.settings,
-            bucket=self.bucket,
-            gallery_key=self.settings.gallery_key,
-            table=self.settings.students_table,
-            sightings_table=self.settings.sightings_table,
-            unknowns_table=self.settings.unknowns_table,
-        )
+        return EraseJobs(self.settings).erase(person_id, sweep=sweep, wait=wait)
+
+    def erase_jobs(self) -> list[EraseJob]:
+        """Erasures under way (the console shows their progress)."""
+        from facepipe.erase import EraseJobs
+
+        return EraseJobs(self.settings).unfinished()
 
     def reject(self, clip_key: str, person_id: str) -> int:
         """A wrong match: the faces the clip names ``person_id`` are not them (facepipe.corrections)."""
-        from facepipe.corrections import reject_in_clip
+        from facepipe.corrections import rejection_in_clip
 
         check_person_id(person_id)
         if not clip_key.startswith("clips/"):
@@ -222,8 +228,14 @@ class Operator:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / Path(clip_key).name
             path.write_bytes(data)
-            faces = reject_in_clip(gallery, path, person_id, self.settings, source=clip_key)
-        self.publish(gallery)
+            encoding, faces = rejection_in_clip(gallery, path, person_id, self.settings, source=clip_key)
+
+        def reject(gallery: Gallery) -> None:
+            if gallery.person(person_id) is None:
+                raise OperatorError(f"{person_id}: no longer enrolled (removed meanwhile); nothing was recorded")
+            gallery.reject(person_id, clip_key, encoding)
+
+        self.edit_gallery(reject)
         return faces
 
     # --- unknown faces ----------------------------------------------------------------------------
@@ -233,29 +245,38 @@ class Operator:
             (c for c in self.unknowns.all() if not c.dismissed and c.crops), key=lambda c: (-c.seen, c.number)
         )
 
-    def label(self, unknown_id: str, person_id: str, name: str | None = None) -> LabelReport:
+    def label(
+        self, unknown_id: str, person_id: str, name: str | None = None, *, allow_erased: bool = False
+    ) -> LabelReport:
         """``unknown_id`` is ``person_id``: its kept crops become their gallery photos (enrollment from the
-        camera's own view), copied to their photos; a new person needs ``name`` for their record."""
+        camera's own view), copied to their photos; a new person needs ``name`` for their record (a known one
+        keeps every other field of it). Someone erased is refused unless ``allow_erased``."""
         check_id(unknown_id)
         check_person_id(person_id)
         cluster = self.unknowns.get(unknown_id)
         if cluster.dismissed or not cluster.crops:
             raise OperatorError(f"{unknown_id}: no face kept to label (dismissed, or only tiny/blurred faces)")
         gallery = self.gallery()
+        gallery.check_not_erased([person_id], allow=allow_erased)
         known = gallery.person(person_id)
         records = get_records(self.settings.students_table, [person_id])
         if known is None and person_id not in records and not (name and name.strip()):
             raise OperatorError(f"{person_id}: not enrolled yet; give a name to enroll them")
         report = LabelReport(unknown_id, person_id, 0, known is None)
-        added = [
-            self._store_photo(person_id, *self.unknowns.crop_face(crop), ".jpg", prefix="camera-")
-            for crop in cluster.crops
-        ]
+        # A crop already gone (expired by the bucket's lifecycle, or evicted) is skipped, not an error.
+        faces = [face for face in (self.unknowns.crop_face(crop) for crop in cluster.crops) if face is not None]
+        if not faces:
+            raise OperatorError(f"{unknown_id}: its crops have expired (nothing to label with)")
+        added = [self._store_photo(person_id, jpeg, encoding, ".jpg", prefix="camera-") for jpeg, encoding in faces]
         report.crops = [photo.source for photo in added]
-        gallery.add_photos(person_id, added)
+
+        def add(gallery: Gallery) -> None:
+            gallery.check_not_erased([person_id], allow=allow_erased)
+            gallery.add_photos(person_id, added)
+
+        self.edit_gallery(add)
         if name and name.strip():
-            put_records([StudentRecord(id=person_id, name=name.strip())], table=self.settings.students_table)
-        self.publish(gallery)
+            set_name(self.settings.students_table, person_id, name.strip())
         self.unknowns.forget(unknown_id)
         known_name = name.strip() if name and name.strip() else (records.get(person_id) or {}).get("name")
         report.sightings_relabelled = self.sightings.relabel(unknown_id, person_id, known_name)
@@ -281,6 +302,7 @@ def stack_settings(settings: Settings, stack: str | None) -> Settings:
         "sightings_table": "SightingsTableName",
         "unknowns_table": "UnknownsTableName",
         "gallery_key": "GalleryKey",
+        "erase_sweep_state_machine_arn": "EraseSweepStateMachineArn",
     }
     missing = [output for output in wanted.values() if output not in outputs]
     if missing:

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
 from facepipe.aws_clients import client
 from facepipe.errors import ClipTooLargeError, EmptyClipError, GalleryError
-from facepipe.gallery import Gallery
+from facepipe.gallery import Gallery, GalleryModel
+
+T = TypeVar("T")
+# S3's answers to a conditional write that lost: the object changed (412), or another write to it was under
+# way at the same moment (409).
+_LOST_RACE = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
+GALLERY_UPDATE_ATTEMPTS = 8
 
 # Enrolled people's photos as the console shows them (facepipe.operator): people/<id>/<file>.
 PEOPLE_PREFIX = "people/"
@@ -52,20 +60,71 @@ def put_bytes(
     )
 
 
+def versions(bucket: str, key: str, *, s3: Any = None) -> list[dict[str, Any]]:
+    """Every version and delete marker of exactly ``key``, newest first (every page of the listing)."""
+    s3 = s3 or client("s3")
+    found: list[dict[str, Any]] = []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key):
+        found.extend(v for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])] if v["Key"] == key)
+    return sorted(found, key=lambda v: v["LastModified"], reverse=True)
+
+
 def delete_versions(bucket: str, key: str, *, keep_latest: bool = False, s3: Any = None) -> int:
     """Delete every version of ``key`` (and its delete markers), or every older one with ``keep_latest``.
 
-    In a versioned bucket a plain delete only hides an object; erasing data means deleting its versions.
+    In a versioned bucket a plain delete only hides an object; erasing data means deleting its versions. A key
+    already gone counts as deleted (nothing to do): erase runs again after a failure.
     """
     s3 = s3 or client("s3")
-    listed = s3.list_object_versions(Bucket=bucket, Prefix=key)
-    versions = [v for v in listed.get("Versions", []) + listed.get("DeleteMarkers", []) if v["Key"] == key]
-    doomed = [v for v in versions if not (keep_latest and v.get("IsLatest"))]
-    for version in doomed:
-        s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
-    if not versions and not keep_latest:
-        s3.delete_object(Bucket=bucket, Key=key)
+    found = versions(bucket, key, s3=s3)
+    doomed = [v for v in found if not (keep_latest and v.get("IsLatest"))]
+    for start in range(0, len(doomed), 1000):  # DeleteObjects takes up to 1,000 keys
+        batch = [{"Key": key, "VersionId": v["VersionId"]} for v in doomed[start : start + 1000]]
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
     return len(doomed)
+
+
+def get_gallery(bucket: str, key: str, *, s3: Any = None, version_id: str | None = None) -> tuple[Gallery, str | None]:
+    """The gallery at ``key`` and its ETag; an empty gallery and None when nobody was ever enrolled there."""
+    s3 = s3 or client("s3")
+    source = f"s3://{bucket}/{key}"
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key, **({"VersionId": version_id} if version_id else {}))
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("NoSuchKey", "404", "NoSuchVersion"):
+            return Gallery(model=GalleryModel()), None
+        raise
+    return Gallery.loads(response["Body"].read(), source=source), str(response["ETag"])
+
+
+def update_gallery(
+    bucket: str,
+    key: str,
+    change: Callable[[Gallery], T],
+    *,
+    s3: Any = None,
+    attempts: int = GALLERY_UPDATE_ATTEMPTS,
+) -> T:
+    """Apply ``change`` to the stack's gallery and write it back only if nobody wrote it meanwhile.
+
+    The write is conditional on the version read (``If-Match`` on its ETag, ``If-None-Match: *`` when there was
+    none): when another edit won (412, or 409 while its write was under way), the gallery is read again and
+    ``change`` applied to the new one, so two edits at once both survive. ``change`` may raise to refuse (then
+    nothing is written); it returns what the caller wants back.
+    """
+    s3 = s3 or client("s3")
+    for attempt in range(attempts):
+        gallery, etag = get_gallery(bucket, key, s3=s3)
+        result = change(gallery)
+        condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+        try:
+            s3.put_object(Bucket=bucket, Key=key, Body=gallery.dumps(), ContentType="application/json", **condition)
+            return result
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in _LOST_RACE:
+                raise
+        time.sleep(random.uniform(0, 0.05 * 2**attempt))  # full jitter: racing editors spread out
+    raise GalleryError(f"s3://{bucket}/{key}: changed by others {attempts} times during this edit; nothing was written")
 
 
 def delete_prefix(bucket: str, prefix: str, *, s3: Any = None) -> int:
@@ -99,7 +158,8 @@ def upload_photos(people_dir: Path, gallery: Gallery, *, bucket: str, s3: Any = 
 
 
 def upload_gallery(gallery: Gallery, *, bucket: str, key: str, s3: Any = None) -> None:
-    """Publish a gallery where the recognize functions read it (``s3``: a client of your own, else the default)."""
+    """Publish a whole gallery where the recognize functions read it, replacing what is there (a new stack's
+    first gallery; every later edit goes through :func:`update_gallery`)."""
     put_bytes(bucket, key, gallery.dumps(), "application/json", s3=s3)
 
 

@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     sightings_table: str = ""
     unknowns_table: str = ""
     face_crop_retention_days: int = Field(default=1, ge=1)
+    # How long clips are kept (the template's ClipsRetentionDays): the index of which clips named whom
+    # (facepipe.sightings mentions) lives as long, so erase finds every clip still stored.
+    clips_retention_days: int = Field(default=7, ge=1)
+    # The exhaustive erase sweep (facepipe.erase): child executions at once, each a batch of clips in one
+    # recognize invocation (EraseSweepStateMachine). Sized for a new account's Lambda quota of 10: the live
+    # pipeline keeps the rest.
+    sweep_concurrency: int = Field(default=4, ge=1, le=10000)
+    erase_sweep_state_machine_arn: str = ""
     # An unknown face joins the nearest unknown-<n> whose centre is at most this far. Measured on the real-video
     # dev set (237 enrollable faces of 256 clips, as given and as room cameras see them): one person's clip means
     # are p50 0.27, p95 0.41, max 0.54 apart (99.6% within 0.5); two people's at least 0.56 (p5 0.70).

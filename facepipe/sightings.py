@@ -1,15 +1,22 @@
-"""Who was seen, where and when: one item per answered clip in SightingsTable, for the console.
+"""Who was seen, where and when: one item per answered clip in SightingsTable, for the console, and an index
+of which clips named whom, for erase.
 
-Written by the enrich stage with the first answer of each clip from a registered device (one write a clip;
-the crops, ~2 KB each, ride in the item). Keyed by device and capture time, so the live view asks each device
-for what is newer than it has shown and the history asks for a time range. Items expire with the table's TTL,
-``FaceCropRetentionDays`` after the clip (they hold face crops). Erasing a person deletes every item that
-names them (:func:`forget_person`).
+Written by the enrich stage with the first answer of each clip from a registered device (the crops, ~2 KB
+each, ride in the item). Keyed by device and capture time, so the live view asks each device for what is newer
+than it has shown and the history asks for a time range. Items expire with the table's TTL,
+``FaceCropRetentionDays`` after the clip (they hold face crops).
+
+Beside each sighting, one small *mention* item per id it names (a person or an ``unknown-<n>``): the clip's key
+and nothing else, kept as long as the clips are (``ClipsRetentionDays``), in the sparse index ``ByPerson``
+(person id, time). Erasing a person reads their mentions, and their clusters', and deletes exactly those
+clips and sightings: time proportional to *their* sightings, never to the bucket (:meth:`Sightings.forget`).
+A mention's sort key is its sighting's followed by ``#@<id>``, so the device queries here skip them.
 """
 
 from __future__ import annotations
 
 import base64
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -98,6 +105,45 @@ def build(seen: list[SeenFace], message: ResultMessage, ids: list[str], now: dat
     )
 
 
+BY_PERSON = "ByPerson"
+_MENTION = "#@"
+
+
+def _expiry(now: datetime, days: int) -> dict[str, str]:
+    return {"N": str(int((now + timedelta(days=days)).timestamp()))}
+
+
+def _mentions(sighting: Sighting, retention_days: int, now: datetime) -> list[dict[str, Any]]:
+    """One item per id the sighting names (``unknown``, a face too weak to keep, names nobody)."""
+    return [
+        {
+            "device_id": {"S": sighting.device_id},
+            "at": {"S": f"{sighting.sort_key}{_MENTION}{face_id}"},
+            "person_id": {"S": face_id},
+            "key": {"S": sighting.key},
+            "expires_at": _expiry(now, retention_days),
+        }
+        for face_id in sorted(set(sighting.person_ids) - {UNKNOWN})
+    ]
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A clip that named someone: where its sighting is (device, sort key) and the clip's key."""
+
+    device_id: str
+    at: str  # the mention's own sort key
+    key: str
+
+    @property
+    def sighting_key(self) -> dict[str, Any]:
+        return {"device_id": {"S": self.device_id}, "at": {"S": self.at.rsplit(_MENTION, 1)[0]}}
+
+    @property
+    def item_key(self) -> dict[str, Any]:
+        return {"device_id": {"S": self.device_id}, "at": {"S": self.at}}
+
+
 def _item(sighting: Sighting, retention_days: int, now: datetime) -> dict[str, Any]:
     item: dict[str, Any] = {
         "device_id": {"S": sighting.device_id},
@@ -117,7 +163,7 @@ def _item(sighting: Sighting, retention_days: int, now: datetime) -> dict[str, A
                 for f in sighting.faces
             ]
         },
-        "expires_at": {"N": str(int((now + timedelta(days=retention_days)).timestamp()))},
+        "expires_at": _expiry(now, retention_days),
     }
     if sighting.person_ids:
         item["ids"] = {"SS": sorted(set(sighting.person_ids))}
@@ -154,12 +200,26 @@ def _sighting(item: dict[str, Any]) -> Sighting:
 class Sightings:
     """SightingsTable of one stack."""
 
-    def __init__(self, table: str, *, dynamodb: Any, retention_days: int = 1) -> None:
-        self.table, self.dynamodb, self.retention_days = table, dynamodb, retention_days
+    def __init__(self, table: str, *, dynamodb: Any, retention_days: int = 1, clips_retention_days: int = 7) -> None:
+        self.table, self.dynamodb = table, dynamodb
+        self.retention_days, self.clips_retention_days = retention_days, clips_retention_days
 
     def put(self, sighting: Sighting, now: datetime | None = None) -> None:
+        """The sighting and its mentions, in as few BatchWriteItem calls as there are 25s (usually one)."""
         now = now or datetime.now(UTC)
-        self.dynamodb.put_item(TableName=self.table, Item=_item(sighting, self.retention_days, now))
+        items = [_item(sighting, self.retention_days, now), *_mentions(sighting, self.clips_retention_days, now)]
+        self._write([{"PutRequest": {"Item": item}} for item in items])
+
+    def _write(self, requests: list[dict[str, Any]], attempts: int = 8) -> None:
+        for start in range(0, len(requests), 25):
+            pending = {self.table: requests[start : start + 25]}
+            for attempt in range(attempts):
+                pending = self.dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(min(1.0, 0.05 * 2**attempt))
+            else:
+                raise RuntimeError(f"{self.table}: DynamoDB left {len(pending[self.table])} writes unprocessed")
 
     def query(
         self, device_id: str, *, after: str = "", before: str = "\uffff", newest_first: bool = True, limit: int = 200
@@ -172,6 +232,7 @@ class Sightings:
             "KeyConditionExpression": "device_id = :d AND #at BETWEEN :a AND :b",
             "ExpressionAttributeNames": {"#at": "at"},
             "ExpressionAttributeValues": {":d": {"S": device_id}, ":a": {"S": after + "\u0000"}, ":b": {"S": before}},
+            "FilterExpression": "attribute_not_exists(person_id)",  # sightings, not their mentions
             "ScanIndexForward": not newest_first,
             # A camera answers ~170,000 clips a day: read only as many as are wanted.
             "Limit": min(limit, 500),
@@ -208,37 +269,57 @@ class Sightings:
                 return points
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _naming(self, face_id: str, *, keys_only: bool = False) -> list[dict[str, Any]]:
-        """Every sighting with a face going by ``face_id``: the whole items, or only their keys."""
-        found: list[dict[str, Any]] = []
-        keys = {"ProjectionExpression": "device_id, #at", "ExpressionAttributeNames": {"#at": "at"}}
-        for page in self.dynamodb.get_paginator("scan").paginate(
-            TableName=self.table,
-            FilterExpression="contains(ids, :p)",
-            ExpressionAttributeValues={":p": {"S": face_id}},
-            **(keys if keys_only else {}),
-        ):
-            found.extend(page.get("Items", []))
-        return found
+    def mentions(self, face_id: str) -> list[Mention]:
+        """Every clip that named ``face_id`` within the clips' retention (the ``ByPerson`` index, every page)."""
+        found: list[Mention] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": BY_PERSON,
+            "KeyConditionExpression": "person_id = :p",
+            "ExpressionAttributeValues": {":p": {"S": face_id}},
+        }
+        while True:
+            page = self.dynamodb.query(**kwargs)
+            found.extend(
+                Mention(item["device_id"]["S"], item["at"]["S"], item["key"]["S"]) for item in page.get("Items", [])
+            )
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def relabel(self, unknown_id: str, person_id: str, name: str | None) -> int:
         """``unknown_id`` turned out to be ``person_id`` (`facepipe unknowns label`): their earlier sightings
         name them from now on (so history finds them, and erasing them erases these too)."""
         changed = 0
-        for item in self._naming(unknown_id):
-            for face in item["faces"]["L"]:
-                if face["M"]["id"]["S"] == unknown_id:
-                    face["M"]["id"] = {"S": person_id}
-                    if name:
-                        face["M"]["name"] = {"S": name}
-            item["ids"] = {"SS": sorted({f["M"]["id"]["S"] for f in item["faces"]["L"]})}
-            self.dynamodb.put_item(TableName=self.table, Item=item)
-            changed += 1
+        now = datetime.now(UTC)
+        for mention in self.mentions(unknown_id):
+            item = self.dynamodb.get_item(TableName=self.table, Key=mention.sighting_key).get("Item")
+            if item is not None:  # the sighting outlives its crops' retention only as the mention
+                for face in item["faces"]["L"]:
+                    if face["M"]["id"]["S"] == unknown_id:
+                        face["M"]["id"] = {"S": person_id}
+                        if name:
+                            face["M"]["name"] = {"S": name}
+                item["ids"] = {"SS": sorted({f["M"]["id"]["S"] for f in item["faces"]["L"]})}
+                self.dynamodb.put_item(TableName=self.table, Item=item)
+                changed += 1
+            renamed = {
+                "device_id": {"S": mention.device_id},
+                "at": {"S": f"{mention.sighting_key['at']['S']}{_MENTION}{person_id}"},
+                "person_id": {"S": person_id},
+                "key": {"S": mention.key},
+                "expires_at": _expiry(now, self.clips_retention_days),
+            }
+            self._write([{"PutRequest": {"Item": renamed}}, {"DeleteRequest": {"Key": mention.item_key}}])
         return changed
 
-    def forget_person(self, person_id: str) -> int:
-        """Delete every sighting that names ``person_id`` (erasure); returns how many."""
-        doomed = self._naming(person_id, keys_only=True)
-        for key in doomed:
-            self.dynamodb.delete_item(TableName=self.table, Key=key)
-        return len(doomed)
+    def forget(self, mentions: list[Mention]) -> int:
+        """Delete the sightings these mentions point to, then the mentions (erasure: the caller has deleted the
+        clips first); returns how many sightings there were. Idempotent: one already gone counts as deleted."""
+        sightings = {(m.device_id, m.sighting_key["at"]["S"]): m.sighting_key for m in mentions}
+        deleted = 0
+        for key in sightings.values():
+            gone = self.dynamodb.delete_item(TableName=self.table, Key=key, ReturnValues="ALL_OLD")
+            deleted += "Attributes" in gone
+        self._write([{"DeleteRequest": {"Key": m.item_key}} for m in mentions])
+        return deleted

@@ -9,9 +9,14 @@ label` turns them into gallery photos (enrollment from the camera's own view) wi
 The encodings live with the crops, not in the cluster's item, because every clip that sees the stranger reads
 and rewrites the item and DynamoDB bills by its size: ~2 KB (2 write units) instead of ~5 KB (5).
 
-Retention: crops expire by the bucket's ``unknowns/`` lifecycle rule and items by the table's TTL, both
-``FaceCropRetentionDays`` (1 day by default) after the stranger was last seen. A dismissed cluster keeps
-absorbing its stranger's faces (so they do not come back as a new row) but keeps no crop.
+Retention: items expire by the table's TTL ``FaceCropRetentionDays`` (1 day by default) after the stranger was
+last seen; each crop by the bucket's ``unknowns/`` lifecycle rule, the same number of days after it was kept.
+So that the two agree, a cluster read here lists only crops younger than that (an older one is gone or about
+to be), and a crop found missing anyway reads as gone, never as an error. A dismissed cluster keeps absorbing
+its stranger's faces (so they do not come back as a new row) but keeps no crop.
+
+Crop keys are unique per face (``<device>-<clip>-<hash of the crop>.jpg``): two faces of one clip never share
+an object, and a crop is deleted only once no version of its cluster links it.
 
 Pure Python (the enrich function's zip has no numpy): 128-d distances over at most a day's strangers.
 """
@@ -19,6 +24,7 @@ Pure Python (the enrich function's zip has no numpy): 128-d distances over at mo
 from __future__ import annotations
 
 import base64
+import hashlib
 import math
 import re
 import struct
@@ -212,7 +218,7 @@ class UnknownStore:
             for item in page.get("Items", []):
                 if item["id"]["S"] == _COUNTER or float(item.get("expires_at", {}).get("N", "inf")) < now:
                     continue
-                clusters.append(_from_item(item))
+                clusters.append(self._live(_from_item(item)))
         return sorted(clusters, key=lambda c: c.last_seen, reverse=True)
 
     def get(self, unknown_id: str) -> Cluster:
@@ -220,15 +226,32 @@ class UnknownStore:
         item = self.dynamodb.get_item(TableName=self.table, Key={"id": {"S": unknown_id}}, ConsistentRead=True)
         if "Item" not in item or float(item["Item"].get("expires_at", {}).get("N", "inf")) < time.time():
             raise UnknownError(f"{unknown_id}: no such unknown face (labelled, expired, or never seen)")
-        return _from_item(item["Item"])
+        return self._live(_from_item(item["Item"]))
 
-    def crop_face(self, crop: Crop) -> tuple[bytes, list[float]]:
-        """A kept crop's JPEG and its face's encoding."""
-        response = self.s3.get_object(Bucket=self.bucket, Key=crop.key)
+    def _live(self, cluster: Cluster) -> Cluster:
+        """The cluster with only the crops its lifecycle rule still keeps (kept less than the retention ago)."""
+        oldest = time.time() - self.retention_days * 86400
+        cluster.crops = [c for c in cluster.crops if _timestamp(c.at, default=time.time()) > oldest]
+        return cluster
+
+    def crop_face(self, crop: Crop) -> tuple[bytes, list[float]] | None:
+        """A kept crop's JPEG and its face's encoding; None when the crop is gone (expired meanwhile)."""
+        try:
+            response = self.s3.get_object(Bucket=self.bucket, Key=crop.key)
+        except ClientError as exc:
+            if _gone(exc):
+                return None
+            raise
         return bytes(response["Body"].read()), self._encoding(response, crop)
 
-    def crop_encoding(self, crop: Crop) -> list[float]:
-        return self._encoding(self.s3.head_object(Bucket=self.bucket, Key=crop.key), crop)
+    def crop_encoding(self, crop: Crop) -> list[float] | None:
+        """A kept crop's encoding (one HEAD); None when the crop is gone."""
+        try:
+            return self._encoding(self.s3.head_object(Bucket=self.bucket, Key=crop.key), crop)
+        except ClientError as exc:
+            if _gone(exc):
+                return None
+            raise
 
     @staticmethod
     def _encoding(response: dict[str, Any], crop: Crop) -> list[float]:
@@ -261,6 +284,8 @@ class UnknownStore:
                 continue
             if self._join(cluster, face):
                 return cluster_id
+        # The crop put by a lost attempt stays under the cluster's prefix until its lifecycle (or erase) takes it:
+        # another writer may have linked the same face (a retried clip), so it is never deleted blindly.
         raise UnknownError(f"{cluster_id}: too many concurrent updates")
 
     def _create(self, face: NewFace) -> str:
@@ -293,19 +318,23 @@ class UnknownStore:
         kept: Crop | None = None
         if not cluster.dismissed:
             stem = re.sub(r"[^A-Za-z0-9_.-]", "_", face.clip.rsplit("/", 1)[-1].rsplit(".", 1)[0])
+            digest = hashlib.sha256(face.jpeg).hexdigest()[:12]  # one object per face, even two of one clip
             kept = Crop(
-                key=f"{PREFIX}{cluster.id}/{face.device_id}-{stem}.jpg",
+                key=f"{PREFIX}{cluster.id}/{face.device_id}-{stem}-{digest}.jpg",
                 clip=face.clip,
                 device_id=face.device_id,
                 at=face.at,
                 height_px=face.height_px,
                 sharpness=face.sharpness,
             )
-            ranked = sorted([*cluster.crops, kept], key=lambda c: c.quality, reverse=True)
-            cluster.crops, evicted = ranked[:MAX_CROPS], ranked[MAX_CROPS:]
-            if kept in evicted:
-                evicted.remove(kept)
-                kept = None
+            if any(c.key == kept.key for c in cluster.crops):
+                kept = None  # this very face is linked already (the clip's answer retried)
+            else:
+                ranked = sorted([*cluster.crops, kept], key=lambda c: c.quality, reverse=True)
+                cluster.crops, evicted = ranked[:MAX_CROPS], ranked[MAX_CROPS:]
+                if kept in evicted:
+                    evicted.remove(kept)
+                    kept = None
         version = cluster.version
         cluster.version += 1
         if kept is not None:
@@ -326,11 +355,11 @@ class UnknownStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            if kept is not None:
-                self.s3.delete_object(Bucket=self.bucket, Key=kept.key)
-            return False
-        for crop in evicted:
-            self.s3.delete_object(Bucket=self.bucket, Key=crop.key)
+            return False  # the caller re-reads the cluster and tries again (the same key: idempotent)
+        linked = {c.key for c in cluster.crops}
+        for crop in evicted:  # unlinked by the write just made, and linked by no other crop entry
+            if crop.key not in linked:
+                self.s3.delete_object(Bucket=self.bucket, Key=crop.key)
         return True
 
     def _expiry(self, last_seen: str) -> int:
@@ -339,9 +368,11 @@ class UnknownStore:
 
     # --- the operator's actions -------------------------------------------------------------------
     def dismiss(self, unknown_id: str) -> Cluster:
-        """Out of the inbox: its crops deleted; its stranger's next faces are absorbed, not shown as new."""
+        """Out of the inbox: its crops deleted; its stranger's next faces are absorbed, not shown as new.
+
+        The cluster is written first (no crop linked, dismissed) and the crops deleted after: a reader never
+        finds a link to a deleted crop, and a failure in between leaves only unlinked crops, which expire."""
         cluster = self.get(unknown_id)
-        self._delete_crops(cluster.id)
         cluster.crops, cluster.dismissed = [], True
         version = cluster.version
         cluster.version += 1
@@ -351,12 +382,14 @@ class UnknownStore:
             ConditionExpression="version = :v",
             ExpressionAttributeValues={":v": {"N": str(version)}},
         )
+        self._delete_crops(cluster.id)
         return cluster
 
     def forget(self, unknown_id: str) -> None:
-        """The cluster and every crop of it, gone (labelled into the gallery, or erased)."""
-        self._delete_crops(unknown_id)
+        """The cluster and every crop of it, gone (labelled into the gallery, or erased); the item first, so no
+        reader is left holding links to deleted crops. Idempotent: a cluster already gone is fine."""
         self.dynamodb.delete_item(TableName=self.table, Key={"id": {"S": unknown_id}})
+        self._delete_crops(unknown_id)
 
     def _delete_crops(self, unknown_id: str) -> None:
         """Every version of every object under the cluster's prefix (the bucket is versioned)."""
@@ -368,7 +401,17 @@ class UnknownStore:
         """Clusters whose centre or a kept crop is within ``tolerance`` of one of ``encodings`` (erase)."""
         hits = []
         for cluster in self.all():
-            faces = [cluster.centre, *(self.crop_encoding(c) for c in cluster.crops)]
-            if any(distance(a, b) <= tolerance for a in faces for b in encodings):
+            kept = [e for e in (self.crop_encoding(c) for c in cluster.crops) if e is not None]  # gone: skipped
+            if any(distance(a, b) <= tolerance for a in [cluster.centre, *kept] for b in encodings):
                 hits.append(cluster.id)
         return hits
+
+
+def _timestamp(text: str, *, default: float) -> float:
+    moment = parse_moment(text)
+    return moment.timestamp() if moment else default
+
+
+def _gone(exc: ClientError) -> bool:
+    """An S3 error that means the object is not there (any more): deleted, expired, never written."""
+    return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound", "NoSuchVersion")

@@ -129,7 +129,9 @@ def create_app(operator: Operator, *, token: str | None = None, loopback: bool =
     # --- people -------------------------------------------------------------------------------------
     async def people_page(request: Request) -> Response:
         people = await run_in_threadpool(operator.people)
-        return page(request, "people.html", {"people": people, "active": "people"})
+        # Erasures under way, each advanced as far as it goes (a finished sweep's matches deleted).
+        jobs = await run_in_threadpool(operator.erase_jobs)
+        return page(request, "people.html", {"people": people, "jobs": jobs, "active": "people"})
 
     async def add_person(request: Request) -> Response:
         too_big = _too_big(request)
@@ -160,18 +162,16 @@ def create_app(operator: Operator, *, token: str | None = None, loopback: bool =
         return await act(request, "/people", people_page, run)
 
     async def erase_person(request: Request) -> Response:
-        person_id = request.path_params["person_id"]
-        form = await request.form()
+        form = await request.form(max_fields=5)
+        person_id = request.path_params.get("person_id") or str(form.get("person_id", "")).strip()
 
         def run() -> str:
             if str(form.get("confirm", "")).strip() != person_id:
                 raise OperatorError(f"to erase {person_id}, type their id in the box (nothing was erased)")
-            record = operator.erase(person_id)
-            return (
-                f"{person_id} erased: gallery, record, {record.photos_deleted} photo(s), "
-                f"{len(record.clips_deleted)} clip(s), {record.sightings_deleted} sighting(s), "
-                f"{len(record.unknowns_deleted)} unknown-face cluster(s)"
-            )
+            job = operator.erase(person_id, sweep=form.get("sweep") == "on", wait=False)
+            if job.status != "completed":
+                return f"{person_id} erased everywhere but in clips it never named; the sweep of every clip goes on"
+            return f"{person_id} erased: {job.summary()}"
 
         return await act(request, "/people", people_page, run)
 
@@ -234,6 +234,7 @@ def create_app(operator: Operator, *, token: str | None = None, loopback: bool =
         Route("/people", add_person, methods=["POST"]),
         Route("/people/{person_id}/remove", remove_person, methods=["POST"]),
         Route("/people/{person_id}/erase", erase_person, methods=["POST"]),
+        Route("/erase", erase_person, methods=["POST"]),
         Route("/history", history_page),
         Route("/reject", reject, methods=["POST"]),
         Route("/plots", plots_page),

@@ -60,6 +60,7 @@ class StackOutputs:
     gallery_key: str  # GalleryKey
     sightings_table: str  # SightingsTableName
     unknowns_table: str  # UnknownsTableName
+    erase_sweep_state_machine_arn: str  # EraseSweepStateMachineArn
     devices: StackRef  # DevicesTableName, DeviceQueuePrefix, DevicePolicyArn, ... (facepipe devices)
 
     @property
@@ -81,6 +82,7 @@ class StackOutputs:
             gallery_key=outputs["GalleryKey"],
             sightings_table=outputs["SightingsTableName"],
             unknowns_table=outputs["UnknownsTableName"],
+            erase_sweep_state_machine_arn=outputs["EraseSweepStateMachineArn"],
             devices=StackRef.from_outputs(outputs, region=endpoint.region, endpoint_url=endpoint.url, local=True),
         )
 
@@ -96,6 +98,7 @@ class StackOutputs:
                 "SIGHTINGS_TABLE": self.sightings_table,
                 "UNKNOWNS_TABLE": self.unknowns_table,
                 "GALLERY_KEY": self.gallery_key,
+                "ERASE_SWEEP_STATE_MACHINE_ARN": self.erase_sweep_state_machine_arn,
             }
         )
 
@@ -229,7 +232,7 @@ class LocalStack:
         from facepipe import s3_store
         from facepipe.dynamo_records import put_records
 
-        if gallery is not None:
+        if gallery is not None:  # the stack's first gallery, as a new deployment gets it
             s3_store.upload_gallery(
                 gallery, bucket=self.outputs.bucket, key=self.outputs.gallery_key, s3=self.client("s3")
             )

@@ -96,14 +96,17 @@ class StackTemplate:
         return dict(translator.translate(doc, parameter_values={}, get_managed_policy_map=dict))
 
     # --- the pieces -----------------------------------------------------------------------------
-    def state_machine(self) -> tuple[str, dict[str, Any]]:
-        """(logical id, properties) of the one state machine."""
-        (logical, resource), *_ = self.resources("AWS::Serverless::StateMachine").items()
-        return logical, resource["Properties"]
+    def state_machine(self, logical_id: str | None = None) -> tuple[str, dict[str, Any]]:
+        """(logical id, properties) of a state machine: ``logical_id``'s, or the pipeline's (the one S3 events
+        start)."""
+        machines = self.resources("AWS::Serverless::StateMachine")
+        if logical_id is None:
+            logical_id = next(m for m, r in machines.items() if r["Properties"].get("Events"))
+        return logical_id, machines[logical_id]["Properties"]
 
-    def definition(self, substitutions: dict[str, str]) -> str:
+    def definition(self, substitutions: dict[str, str], logical_id: str | None = None) -> str:
         """The ASL file with ``${Placeholders}`` filled, as Step Functions does with DefinitionSubstitutions."""
-        _, props = self.state_machine()
+        _, props = self.state_machine(logical_id)
         text = (self.path.parent / props["DefinitionUri"]).read_text()
         missing = set(re.findall(r"\$\{(\w+)\}", text)) - set(substitutions)
         if missing:

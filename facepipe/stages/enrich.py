@@ -204,6 +204,7 @@ def record_sighting(published: PublishRequest, request: EnrichRequest | None, se
         settings.sightings_table,
         dynamodb=aws_clients.client("dynamodb"),
         retention_days=settings.face_crop_retention_days,
+        clips_retention_days=settings.clips_retention_days,
     )
     table.put(sightings.build(seen, published.message, ids, now), now)
     return ids

@@ -41,7 +41,8 @@ def first_answer(claim: dict[str, Any]) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(correlation_id_path="clip.key || event.detail.object.key")
-@tracer.capture_lambda_handler
+# Never the response (names and records) nor an error's text in X-Ray: traces outlive erase.
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     per_answer.register_lambda_context(context)

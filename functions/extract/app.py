@@ -16,7 +16,8 @@ settings = get_settings()
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.object.key")
-@tracer.capture_lambda_handler
+# Never the response nor an error's text in X-Ray: traces outlive erase.
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     created = parse(event=event, model=S3EventNotificationEventBridgeModel)

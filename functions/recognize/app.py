@@ -5,7 +5,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from facepipe.contracts import UNKNOWN, RecognizeRequest
+from facepipe.contracts import UNKNOWN, RecognizeRequest, SweepBatch
+from facepipe.erase import sweep_batch
 from facepipe.faces import load_models
 from facepipe.settings import get_settings
 from facepipe.stages.recognize import gallery_cache, recognize_clip
@@ -21,9 +22,15 @@ except Exception as exc:  # no gallery yet: the first invocation says so clearly
 
 
 @logger.inject_lambda_context(correlation_id_path="clip.key")
-@tracer.capture_lambda_handler
+# Never the response (face crops and encodings) nor an error's text in X-Ray: traces outlive erase.
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    if SweepBatch.is_sweep(event):  # a batch of an erase sweep (EraseSweepStateMachine)
+        batch = SweepBatch.from_event(event)
+        found = sweep_batch(batch.Items[0].erase_job, [item.key for item in batch.Items], get_settings())
+        metrics.add_metric(name="SweptClips", unit=MetricUnit.Count, value=found["scanned"])
+        return found
     request = parse(event=event, model=RecognizeRequest)
     result = recognize_clip(request, get_settings())
     found = [face.id for frame in result.frames for face in frame.faces]

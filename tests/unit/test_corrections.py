@@ -99,6 +99,8 @@ def test_reject_reads_the_clip_from_the_stacks_bucket_and_publishes_the_gallery(
             s3 = boto3.client("s3")
             s3.create_bucket(Bucket="clips")
             s3.put_object(Bucket="clips", Key=key, Body=clip_factory("alex_lacamoire1.jpg").read_bytes())
+            # The stack's gallery (as `enroll --bucket` left it): the rejection is written into it, not over it.
+            s3.put_object(Bucket="clips", Key=get_settings().gallery_key, Body=kit_only.read_bytes())
             code = main(["people", "reject", key, "kit_harington", "--gallery", str(local), "--bucket", "clips"])
             assert code == 0, capsys.readouterr().err
             published = Gallery.loads(s3.get_object(Bucket="clips", Key=get_settings().gallery_key)["Body"].read())
@@ -112,14 +114,14 @@ def test_reject_reads_the_clip_from_the_stacks_bucket_and_publishes_the_gallery(
 
 def test_erasing_a_person_also_erases_their_face_kept_as_a_rejection(gallery_path, tmp_path):
     """Alex's face once wrongly named Kit and rejected is Alex's biometric data: erasing Alex removes it."""
-    from facepipe.erase import erase_person
+    from facepipe.erase import erase_from_file
 
     local = tmp_path / "gallery.json"
     gallery = Gallery.load(gallery_path)
     alex_face = gallery.person("alex_lacamoire").photos[0].encoding
     gallery.reject("kit_harington", "clips/pi/000001_x.mp4", alex_face)
     gallery.save(local)
-    erase_person("alex_lacamoire", explicit_settings(), gallery_path=local)
+    erase_from_file("alex_lacamoire", local, explicit_settings())
     after = Gallery.load(local)
-    assert "alex_lacamoire" not in after.ids()
+    assert "alex_lacamoire" not in after.ids() and after.erased_ids() == {"alex_lacamoire"}
     assert after.person("kit_harington").rejected == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import boto3
@@ -33,6 +34,18 @@ def create_table(name: str, hash_key: str, range_key: str | None = None) -> None
     )
 
 
+def create_template_table(name: str, logical_id: str) -> None:
+    """A table exactly as template.yaml declares it (keys and indexes)."""
+    from facepipe.local.template import StackTemplate
+
+    props = StackTemplate.load().properties(logical_id)
+    boto3.client("dynamodb", region_name="us-east-1").create_table(
+        TableName=name,
+        **{k: props[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes") if k in props},
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 @pytest.fixture()
 def aws(monkeypatch):
     """moto in-process, with the environment of events/env.json (as `sam local invoke --env-vars`)."""
@@ -53,7 +66,7 @@ def aws(monkeypatch):
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         create_table(settings.idempotency_table, "id")
         create_table(settings.devices_table, "device_id")
-        create_table(settings.sightings_table, "device_id", "at")
+        create_template_table(settings.sightings_table, "SightingsTable")
         create_table(settings.unknowns_table, "id")
         # The events' device is registered (as `facepipe devices add pi-kitchen` leaves it).
         dynamodb.put_item(
@@ -200,13 +213,23 @@ def test_enrich_event_merges_frames_and_adds_records(students_table, result_vali
     assert message["clip"]["seq"] == 42 and len(message["frames"]) == 3
     # The console's copies: the sighting (who, their crops, when) and the unknown face's cluster with its crop.
     dynamodb, settings = boto3.client("dynamodb"), get_settings()
-    (sighting,) = dynamodb.scan(TableName=settings.sightings_table)["Items"]
+    items = dynamodb.scan(TableName=settings.sightings_table)["Items"]
+    (sighting,) = [item for item in items if "person_id" not in item]
     assert sighting["at"]["S"].startswith("2026-11-25T10:15:00.123+00:00#42#")
     assert [f["M"]["id"]["S"] for f in sighting["faces"]["L"]] == ["obama", "unknown-1"]
     assert sighting["faces"]["L"][0]["M"]["name"]["S"] == "Barack Obama"
+    # ...and the index erase reads: one mention per id, with the clip's key and no face.
+    mentions = sorted((m for m in items if "person_id" in m), key=lambda m: m["person_id"]["S"])
+    assert [(m["person_id"]["S"], m["key"]["S"]) for m in mentions] == [
+        ("obama", sighting["key"]["S"]),
+        ("unknown-1", sighting["key"]["S"]),
+    ]
+    assert all(set(m) == {"device_id", "at", "person_id", "key", "expires_at"} for m in mentions)
     cluster = dynamodb.get_item(TableName=settings.unknowns_table, Key={"id": {"S": "unknown-1"}})["Item"]
     (crop,) = cluster["crops"]["L"]
-    assert crop["M"]["key"]["S"] == "unknowns/unknown-1/pi-kitchen-000042_20261125T101500123Z.jpg"
+    assert re.fullmatch(
+        r"unknowns/unknown-1/pi-kitchen-000042_20261125T101500123Z-[0-9a-f]{12}\.jpg", crop["M"]["key"]["S"]
+    )
     boto3.client("s3").head_object(Bucket=settings.bucket_name, Key=crop["M"]["key"]["S"])
 
 

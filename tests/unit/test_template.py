@@ -6,6 +6,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from facepipe.contracts import result_schema
 from facepipe.local.template import StackTemplate
 from facepipe.settings import Settings, explicit_settings
@@ -74,8 +76,10 @@ def test_template_declares_what_the_pipeline_needs():
     bucket = template.properties("ClipsBucket")
     assert bucket["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"] is True
     rules = {r["Prefix"]: r for r in bucket["LifecycleConfiguration"]["Rules"]}
-    # No frames are stored: the clips are the only images kept, besides the unknown faces' small crops.
-    assert set(rules) == {"clips/", "checks/", "unknowns/"}
+    # No frames are stored: the clips are the only images kept, besides the unknown faces' small crops, the
+    # enrolled people's photos, the gallery and erase jobs (their older versions expire: erase cannot wait).
+    assert set(rules) == {"clips/", "checks/", "unknowns/", "gallery/", "people/", "erase-jobs/"}
+    assert all(rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1} for rule in rules.values())
     # Unknown faces are kept briefly and on purpose: FaceCropRetentionDays (1 day by default), as the tables
     # holding crops (the console's history, the unknown-face clusters) expire by their TTL.
     assert params["FaceCropRetentionDays"] == "1"
@@ -105,12 +109,14 @@ def test_template_declares_what_the_pipeline_needs():
         "DevicePolicyArn",
         "SightingsTableName",
         "UnknownsTableName",
+        "EraseSweepStateMachineArn",
     } <= outputs.keys()
 
 
-def test_asl_has_no_arn_and_every_task_retries():
-    text = (ROOT / "statemachine" / "pipeline.asl.json").read_text()
-    assert "arn:aws:lambda" not in text and "${ExtractFunctionArn}" in text
+@pytest.mark.parametrize("asl", ["pipeline.asl.json", "erase_sweep.asl.json"])
+def test_asl_has_no_arn_and_every_task_retries(asl):
+    text = (ROOT / "statemachine" / asl).read_text()
+    assert "arn:aws:lambda" not in text and "FunctionArn}" in text
     definition = json.loads(text)
 
     def tasks(states: dict) -> list[tuple[str, dict]]:
