@@ -54,6 +54,8 @@ from facepipe.unknowns import UnknownStore
 
 AUDIT_PREFIX = "audit/erasures/"
 JOBS_PREFIX = "erase-jobs/"
+# Where EraseSweepStateMachine's ResultWriter puts each map run's record (statemachine/erase_sweep.asl.json).
+SWEEP_RUNS_PREFIX = f"{JOBS_PREFIX}sweep-runs/"
 STEPS = ("gallery", "clusters", "sightings", "unknowns", "photos", "record", "sweep", "sweep-results", "finish")
 # moto's ItemReader reads one ListObjectsV2 page: the local stack sweeps in prefixes that hold at most this many.
 LOCAL_ITEM_READER_PAGE = 1000
@@ -160,6 +162,8 @@ class EraseJobs:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=JOBS_PREFIX, Delimiter="/")
         for page in pages:
             for folder in page.get("CommonPrefixes", []):
+                if folder["Prefix"] == SWEEP_RUNS_PREFIX:
+                    continue
                 try:
                     data = s3_store.get_bytes(self.bucket, f"{folder['Prefix']}job.json", s3=self.s3)
                 except ClientError as exc:
@@ -453,6 +457,12 @@ class EraseJobs:
         if self.gallery_path is not None:
             with (self.gallery_path.parent / "erasures.jsonl").open("a") as log:
                 log.write(json.dumps(job.model_dump(exclude={"sightings_done", "steps_done"})) + "\n")
+        # The sweep's map runs' records (ResultWriter: each child's clips and counts), by map run.
+        sfn = client("stepfunctions") if job.sweep_executions else None
+        for arn in job.sweep_executions:
+            for run in sfn.list_map_runs(executionArn=arn).get("mapRuns", []):  # type: ignore[union-attr]
+                run_id = run["mapRunArn"].rsplit(":", 1)[-1]
+                s3_store.delete_prefix(self.bucket, f"{SWEEP_RUNS_PREFIX}{run_id}/", s3=self.s3)
         # Last: the job's folder, with their encodings (a failure before this point resumes; after it, the
         # audit record says the erasure completed).
         s3_store.delete_prefix(self.bucket, job.folder, s3=self.s3)

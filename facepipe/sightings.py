@@ -317,9 +317,14 @@ class Sightings:
         """Delete the sightings these mentions point to, then the mentions (erasure: the caller has deleted the
         clips first); returns how many sightings there were. Idempotent: one already gone counts as deleted."""
         sightings = {(m.device_id, m.sighting_key["at"]["S"]): m.sighting_key for m in mentions}
+        doomed = {(m.device_id, m.at) for m in mentions}
         deleted = 0
-        for key in sightings.values():
+        for (device_id, at), key in sightings.items():
             gone = self.dynamodb.delete_item(TableName=self.table, Key=key, ReturnValues="ALL_OLD")
-            deleted += "Attributes" in gone
-        self._write([{"DeleteRequest": {"Key": m.item_key}} for m in mentions])
+            if "Attributes" in gone:
+                deleted += 1
+                # The clip is gone: so are the other people's mentions of it.
+                others = gone["Attributes"].get("ids", {}).get("SS", [])
+                doomed.update((device_id, f"{at}{_MENTION}{other}") for other in others if other != UNKNOWN)
+        self._write([{"DeleteRequest": {"Key": {"device_id": {"S": d}, "at": {"S": a}}}} for d, a in sorted(doomed)])
         return deleted

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from facepipe.aws_clients import reset_clients
+from facepipe.settings import get_settings
 from facepipe.gallery import Gallery
 from facepipe.local.client import receive_results, upload_clip
 from facepipe.local.stack import LocalStack, local_stack
@@ -35,10 +36,12 @@ def talking_to(stack: LocalStack) -> Iterator[None]:
         for key, value in stack.outputs.env().items():
             env.setenv(key, value)
         reset_clients()
+        get_settings.cache_clear()
         try:
             yield
         finally:
             reset_clients()
+            get_settings.cache_clear()
 
 
 @pytest.fixture()

@@ -1,0 +1,269 @@
+"""Erase as a job (facepipe.erase) on real boto3 calls to moto: the index finds a person's clips without
+decoding any, a failure partway resumes, someone only removed from the gallery is still erasable, a cluster
+that lost a crop does not stop it; and gallery edits (facepipe.s3_store.update_gallery) never undo each other.
+
+Tables are created exactly as template.yaml declares them (the ``ByPerson`` index included). Encodings are
+made-up 128-d points (the bookkeeping is what is tested); real faces go through the local stack in
+tests/integration/test_privacy.py and test_unknowns.py.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from facepipe import s3_store
+from facepipe.aws_clients import client, reset_clients
+from facepipe.erase import EraseError, EraseJobs, sweep_prefixes
+from facepipe.errors import GalleryError
+from facepipe.gallery import Gallery, GalleryPhoto
+from facepipe.settings import explicit_settings
+from facepipe.sightings import SeenEntry, Sighting, Sightings
+from facepipe.unknowns import NewFace, UnknownStore
+from tests.unit.test_handlers import create_template_table
+
+BUCKET = "clips-erase"
+
+
+def _point(seed: int) -> list[float]:
+    rng = random.Random(seed)
+    raw = [rng.gauss(0, 1) for _ in range(128)]
+    norm = math.sqrt(sum(x * x for x in raw))
+    return [x / norm for x in raw]
+
+
+OBAMA, BIDEN = _point(1), _point(2)
+
+
+def _photo(person: str, encoding: list[float], n: int = 0) -> GalleryPhoto:
+    return GalleryPhoto(source=f"people/{person}/{n}.jpg", sha256=f"{n:064x}", encoding=encoding)
+
+
+@pytest.fixture()
+def stack(monkeypatch):
+    """A stack's storage on moto: the versioned bucket and the tables as the template declares them."""
+    for key, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    reset_clients()
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        for logical in ("StudentsTable", "SightingsTable", "UnknownsTable"):
+            create_template_table(logical.lower(), logical)
+        yield explicit_settings(
+            bucket_name=BUCKET,
+            students_table="studentstable",
+            sightings_table="sightingstable",
+            unknowns_table="unknownstable",
+        )
+    reset_clients()
+
+
+def _enroll(settings, people: dict[str, list[float]]) -> None:
+    def add(gallery: Gallery) -> None:
+        for person, encoding in people.items():
+            gallery.add_photos(person, [_photo(person, encoding)])
+
+    s3_store.update_gallery(BUCKET, settings.gallery_key, add)
+    for person in people:
+        s3_store.put_bytes(BUCKET, f"people/{person}/0.jpg", b"photo", "image/jpeg")
+        client("dynamodb").put_item(
+            TableName=settings.students_table,
+            Item={"id": {"S": person}, "name": {"S": person.title()}, "major": {"S": "History"}},
+        )
+
+
+def _seen(settings, device: str, seq: int, ids: list[str]) -> str:
+    """A clip stored and its sighting written as the enrich stage writes them."""
+    at = (datetime.now(UTC) - timedelta(minutes=10) + timedelta(seconds=seq)).isoformat(timespec="milliseconds")
+    key = f"clips/{device}/{seq:06d}_x.mp4"
+    s3_store.put_bytes(BUCKET, key, b"not decoded by erase", "video/mp4")
+    faces = [SeenEntry(id=i, name=None, distance=0.3, crop=b"crop") for i in ids]
+    Sightings(settings.sightings_table, dynamodb=client("dynamodb")).put(
+        Sighting(device_id=device, at=at, seq=seq, key=key, status="ok", latency_ms=250.0, faces=faces)
+    )
+    return key
+
+
+def _clips() -> set[str]:
+    listed = client("s3").list_object_versions(Bucket=BUCKET, Prefix="clips/")
+    return {v["Key"] for v in listed.get("Versions", [])}
+
+
+def _audit() -> dict:
+    (obj,) = client("s3").list_objects_v2(Bucket=BUCKET, Prefix="audit/erasures/")["Contents"]
+    return json.loads(s3_store.get_bytes(BUCKET, obj["Key"]))
+
+
+@pytest.fixture()
+def no_decoding(monkeypatch):
+    """Erase by the index decodes no clip: any attempt fails the test."""
+
+    def refuse(*_, **__):
+        raise AssertionError("a clip was decoded")
+
+    monkeypatch.setattr("facepipe.video.decode_chosen", refuse)
+
+
+def test_erase_finds_their_clips_by_the_index_and_decodes_none(stack, no_decoding):
+    _enroll(stack, {"obama": OBAMA, "biden": BIDEN})
+    store = UnknownStore(stack.unknowns_table, BUCKET, dynamodb=client("dynamodb"), s3=client("s3"))
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+    cluster = store.assign(NewFace(OBAMA, b"jpeg", "clips/cam/000009_x.mp4", "cam", now, 80, 100.0))
+    his = [_seen(stack, "cam", n, ["obama"]) for n in range(1, 4)] + [_seen(stack, "cam", 9, [cluster])]
+    theirs = [_seen(stack, "cam", 5, ["biden"]), _seen(stack, "door", 6, ["biden", "unknown"])]
+    both = _seen(stack, "door", 7, ["obama", "biden"])
+
+    job = EraseJobs(stack).erase("obama")
+
+    assert job.status == "completed" and job.clips_deleted == 5 and job.sightings_deleted == 5
+    assert _clips() == set(theirs)
+    assert not {*his, both} & _clips()
+    history = Sightings(stack.sightings_table, dynamodb=client("dynamodb"))
+    assert history.mentions("obama") == [] and history.mentions(cluster) == []
+    # The clip naming both went (it showed him): so did its sighting and every mention of it.
+    assert sorted(m.key for m in history.mentions("biden")) == sorted(theirs)
+    assert store.all() == [] and job.unknowns_deleted == [cluster]
+    gallery, _ = s3_store.get_gallery(BUCKET, stack.gallery_key)
+    assert gallery.ids() == ["biden"] and gallery.erased_ids() == {"obama"}
+    assert len(s3_store.versions(BUCKET, stack.gallery_key)) == 1  # no older version holds his encodings
+    dynamodb = client("dynamodb")
+    assert "Item" not in dynamodb.get_item(TableName=stack.students_table, Key={"id": {"S": "obama"}})
+    assert "Item" in dynamodb.get_item(TableName=stack.students_table, Key={"id": {"S": "biden"}})
+    assert client("s3").list_object_versions(Bucket=BUCKET, Prefix="people/obama/").get("Versions", []) == []
+    record = _audit()
+    assert record["status"] == "completed" and record["person_id"] == "obama" and record["encodings_found"] == 1
+    assert client("s3").list_object_versions(Bucket=BUCKET, Prefix="erase-jobs/").get("Versions", []) == []
+
+
+def test_erase_after_a_cluster_lost_a_crop(stack, no_decoding):
+    """On the old main this crashed in UnknownStore.near with 404 HeadObject, halfway through."""
+    _enroll(stack, {"obama": OBAMA})
+    store = UnknownStore(stack.unknowns_table, BUCKET, dynamodb=client("dynamodb"), s3=client("s3"))
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+    cluster = store.assign(NewFace(OBAMA, b"jpeg-a", "clips/cam/000001_x.mp4", "cam", now, 80, 100.0))
+    (crop,) = store.get(cluster).crops
+    s3_store.delete_versions(BUCKET, crop.key)  # gone (evicted, or expired by the lifecycle rule)
+
+    job = EraseJobs(stack).erase("obama")
+
+    assert job.status == "completed" and job.unknowns_deleted == [cluster] and store.all() == []
+
+
+def test_erase_resumes_after_a_failure_partway(stack, no_decoding):
+    """On the old main a second `people erase` was refused ("obama: not in s3://...") once the gallery step
+    had run: a crash after it left the rest for ever. Here the job resumes and completes."""
+    _enroll(stack, {"obama": OBAMA, "biden": BIDEN})
+    clip = _seen(stack, "cam", 1, ["obama"])
+    calls = {"n": 0}
+
+    def fail_second_bulk_delete(**_):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the first is the gallery's old versions; the second, his clip
+            raise ConnectionError("network lost mid-erase")
+
+    s3 = client("s3")
+    s3.meta.events.register("before-call.s3.DeleteObjects", fail_second_bulk_delete)
+    with pytest.raises(ConnectionError):
+        EraseJobs(stack).erase("obama")
+    s3.meta.events.unregister("before-call.s3.DeleteObjects", fail_second_bulk_delete)
+    assert _audit()["status"] == "pending"  # on record from its first moment
+    assert "obama" not in s3_store.get_gallery(BUCKET, stack.gallery_key)[0].ids()  # the gallery went first
+    assert clip in _clips()
+
+    job = EraseJobs(stack).erase("obama")  # run again: resumes the same job
+
+    assert job.status == "completed" and job.clips_deleted == 1 and clip not in _clips()
+    assert _audit()["status"] == "completed" and _audit()["id"] == job.id
+    assert "Item" not in client("dynamodb").get_item(TableName=stack.students_table, Key={"id": {"S": "obama"}})
+
+
+def test_erase_of_a_person_only_removed_from_the_gallery(stack, no_decoding):
+    """Removed (the console's Remove keeps record, photos and history): their encodings are still found in the
+    gallery's older versions, so their unknown-face cluster goes too. On the old main: "obama: not in s3://..."."""
+    _enroll(stack, {"obama": OBAMA, "biden": BIDEN})
+    store = UnknownStore(stack.unknowns_table, BUCKET, dynamodb=client("dynamodb"), s3=client("s3"))
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+    cluster = store.assign(NewFace(OBAMA, b"jpeg", "clips/cam/000002_x.mp4", "cam", now, 80, 100.0))
+    clip = _seen(stack, "cam", 2, [cluster])
+    s3_store.update_gallery(BUCKET, stack.gallery_key, lambda g: g.remove("obama"))
+
+    job = EraseJobs(stack).erase("obama")
+
+    assert job.encodings_found == 1 and job.unknowns_deleted == [cluster] and clip not in _clips()
+    assert job.photos_deleted == 1 and job.record_deleted
+
+
+def test_erase_of_someone_never_known_is_a_clear_error_and_starts_nothing(stack):
+    _enroll(stack, {"biden": BIDEN})
+    with pytest.raises(EraseError, match="nobody: not known to this stack"):
+        EraseJobs(stack).erase("nobody")
+    assert client("s3").list_objects_v2(Bucket=BUCKET, Prefix="audit/").get("KeyCount", 0) == 0
+
+
+def test_two_concurrent_gallery_edits_both_survive(stack):
+    """Edit A reads the gallery; edit B reads, changes and writes it; A's write is then refused (412) and A is
+    applied again on B's gallery. On the old main the last writer replaced the gallery: B's person was lost."""
+    _enroll(stack, {"biden": BIDEN})
+    attempts = {"a": 0}
+
+    def edit_a(gallery: Gallery) -> None:
+        attempts["a"] += 1
+        if attempts["a"] == 1:  # B lands between A's read and A's write
+            s3_store.update_gallery(BUCKET, stack.gallery_key, lambda g: g.add_photos("b_person", [_photo("b", OBAMA)]))
+        gallery.add_photos("a_person", [_photo("a", _point(3))])
+
+    s3_store.update_gallery(BUCKET, stack.gallery_key, edit_a)
+
+    gallery, _ = s3_store.get_gallery(BUCKET, stack.gallery_key)
+    assert attempts["a"] == 2 and gallery.ids() == ["a_person", "b_person", "biden"]
+
+
+def test_a_refused_gallery_edit_writes_nothing(stack):
+    _enroll(stack, {"biden": BIDEN})
+    before = s3_store.versions(BUCKET, stack.gallery_key)
+
+    def refuse(gallery: Gallery) -> None:
+        gallery.remove("biden")
+        raise GalleryError("refused after changing the copy read")
+
+    with pytest.raises(GalleryError):
+        s3_store.update_gallery(BUCKET, stack.gallery_key, refuse)
+    assert s3_store.versions(BUCKET, stack.gallery_key) == before
+
+
+def test_an_erased_person_stays_out_unless_the_operator_says_so(stack, no_decoding):
+    _enroll(stack, {"obama": OBAMA})
+    EraseJobs(stack).erase("obama")
+    again = Gallery()
+    again.add_photos("obama", [_photo("obama", OBAMA, 5)])
+
+    def merge(gallery: Gallery, allow: bool = False) -> list[str]:
+        gallery.check_not_erased(again.ids(), allow=allow)
+        return gallery.merge(again)
+
+    with pytest.raises(GalleryError, match="obama: erased before"):
+        s3_store.update_gallery(BUCKET, stack.gallery_key, merge)
+    assert s3_store.update_gallery(BUCKET, stack.gallery_key, lambda g: merge(g, allow=True)) == ["obama"]
+    gallery, _ = s3_store.get_gallery(BUCKET, stack.gallery_key)
+    assert gallery.ids() == ["obama"] and gallery.erased_ids() == set()
+
+
+def test_sweep_prefixes_cover_every_clip_in_pages_moto_reads_whole():
+    keys = [f"clips/cam{d}/{n:06d}_x.mp4" for d in range(3) for n in range(1500 if d == 0 else 10)]
+    prefixes = sweep_prefixes(keys, page=1000)
+    assert all(sum(k.startswith(p) for k in keys) <= 1000 for p in prefixes)
+    assert all(sum(k.startswith(p) for p in prefixes) == 1 for k in keys)  # each clip in exactly one
+    assert sweep_prefixes([]) == [] and sweep_prefixes(keys[:5]) == ["clips/"]
