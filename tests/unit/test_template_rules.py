@@ -217,7 +217,7 @@ def test_the_state_machine_role_covers_every_service_call_in_its_definition__lam
     DefinitionSubstitutions, must be allowed by the role SAM generates. (Locally, Lambda invocations never
     reach moto, so this is where lambda:InvokeFunction is checked; sqs:SendMessage is also enforced by the
     --enforce-iam stack.)"""
-    machine = next(k for k, v in RESOURCES.items() if v["Type"] == "AWS::StepFunctions::StateMachine")
+    machine = "PipelineStateMachine"
     props = TEMPLATE.properties(machine)
     substitutions = props["DefinitionSubstitutions"]
     definition = json.loads(
@@ -276,7 +276,7 @@ def test_enrich_the_state_machine_and_facepipe_devices_agree_on_where_a_devices_
     ResultsQueueUrlPrefix substitution, `facepipe devices add` names the queue from the DeviceQueuePrefix
     output, and DevicePolicy grants the device its queue: all four must be the same queue."""
     refs, attrs = _physical()
-    machine = next(k for k, v in RESOURCES.items() if v["Type"] == "AWS::StepFunctions::StateMachine")
+    machine = "PipelineStateMachine"
     substitution = TEMPLATE.resolve(TEMPLATE.properties(machine)["DefinitionSubstitutions"], refs, attrs)
     environment = TEMPLATE.resolve(TEMPLATE.function_environment("EnrichFunction"), refs, attrs)
     name_prefix = TEMPLATE.resolve(TEMPLATE.doc["Outputs"]["DeviceQueuePrefix"]["Value"], refs, attrs)
@@ -329,10 +329,88 @@ def test_whoever_puts_into_the_sse_kms_bucket_may_get_a_data_key_via_s3__kms_not
             {"s3:PutObject", "s3:*"} & _actions(s) and "ClipsBucket" in json.dumps(s) for s in _statements(resource)
         )
     }
-    assert {"DevicePolicy", "EnrichFunctionRole"} <= set(putters), sorted(putters)
+    assert {"DevicePolicy", "EnrichFunctionRole", "RecognizeFunctionRole", "EraseSweepStateMachineRole"} <= set(
+        putters
+    ), sorted(putters)
     for logical, statements in putters.items():
         keys = [s for s in statements if {"kms:GenerateDataKey", "kms:GenerateDataKey*"} & _actions(s)]
         assert keys, f"{logical} may put into the bucket but not get a data key"
         for statement in keys:
             via = statement.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService")
             assert via is not None and "s3." in json.dumps(via), f"{logical}: data keys not limited to S3"
+
+
+# --- no face data where erase cannot reach it --------------------------------------------------------------
+def test_no_function_records_its_response_or_errors_in_xray__xray_not_modelled_by_moto():
+    """Powertools' tracer puts each handler's response in its X-Ray trace unless told not to: recognize's holds
+    face crops and encodings, enrich's names and records, and X-Ray keeps them 30 days beyond erase's reach.
+    Turned off twice: in every function's environment, and on every handler's decorator."""
+    import ast
+
+    env = TEMPLATE.doc["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
+    assert env["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false"
+    functions = [k for k, v in TEMPLATE.doc["Resources"].items() if v["Type"] == "AWS::Serverless::Function"]
+    assert len(functions) == 3
+    for logical in functions:
+        own = TEMPLATE.properties(logical).get("Environment", {}).get("Variables", {})
+        assert not {"POWERTOOLS_TRACER_CAPTURE_RESPONSE", "POWERTOOLS_TRACER_CAPTURE_ERROR"} & own.keys(), logical
+        tree = ast.parse(TEMPLATE.function_app(logical).read_text())
+        (handler,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "lambda_handler"]
+        traced = [
+            d
+            for d in handler.decorator_list
+            if "capture_lambda_handler" in ast.unparse(d.func if isinstance(d, ast.Call) else d)
+        ]
+        assert traced, f"{logical}: handler not traced"
+        for decorator in traced:
+            assert isinstance(decorator, ast.Call), f"{logical}: tracer with its default capture (the response)"
+            given = {k.arg: ast.literal_eval(k.value) for k in decorator.keywords}
+            assert given == {"capture_response": False, "capture_error": False}, logical
+
+
+def test_every_log_is_kept_log_retention_days__log_groups_not_modelled_by_moto():
+    """Logs may name people (INFO and DEBUG) and erase cannot reach them: every function and the pipeline log
+    to a group the template declares, kept LogRetentionDays."""
+    groups = {k for k, v in TEMPLATE.doc["Resources"].items() if v["Type"] == "AWS::Logs::LogGroup"}
+    for logical in groups:
+        assert TEMPLATE.properties(logical)["RetentionInDays"] == {"Ref": "LogRetentionDays"}, logical
+    for logical, resource in TEMPLATE.doc["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            group = TEMPLATE.properties(logical)["LoggingConfig"]["LogGroup"]
+            assert group["Ref"] in groups, logical
+    assert int(TEMPLATE.parameter_defaults()["LogRetentionDays"]) <= 14
+
+
+def test_results_kept_in_queues_no_longer_than_face_crops__queue_retention_not_modelled_by_moto():
+    """A result names people and carries their records, and erase cannot reach a queued message: the
+    dead-letter queue keeps results at most FaceCropRetentionDays at its smallest (1 day)."""
+    smallest = int(TEMPLATE.doc["Parameters"]["FaceCropRetentionDays"]["MinValue"])
+    retention = int(TEMPLATE.properties("ResultsDeadLetterQueue")["MessageRetentionPeriod"])
+    assert retention <= smallest * 86400
+
+
+def test_the_sweep_batches_clips_in_express_children__item_batcher_not_in_moto():
+    """What AWS runs: a Distributed Map reading every page of the clips prefix, 20 clips a recognize invocation,
+    EXPRESS children, concurrency from the input; moto's grammar has neither the batcher nor EXPRESS children,
+    so the local stack runs facepipe.local.deployer.for_moto's copy (checked here to differ in just those)."""
+    from facepipe.local.deployer import for_moto
+
+    props = TEMPLATE.properties("EraseSweepStateMachine")
+    assert props["Type"] == "STANDARD"  # a Distributed Map cannot run in an Express workflow
+    text = (ROOT / props["DefinitionUri"]).read_text()
+    (sweep,) = json.loads(text)["States"].values()
+    assert sweep["ItemReader"]["Resource"] == "arn:aws:states:::s3:listObjectsV2"
+    assert sweep["ItemReader"]["Parameters"] == {"Bucket": "${ClipsBucket}", "Prefix.$": "$.prefix"}
+    assert sweep["ItemBatcher"]["MaxItemsPerBatch"] == 20 and sweep["MaxConcurrencyPath"] == "$.concurrency"
+    assert sweep["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}
+    (local,) = json.loads(for_moto(text))["States"].values()
+    assert "ItemBatcher" not in local and local["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] == "STANDARD"
+    local["ItemBatcher"], local["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] = sweep["ItemBatcher"], "EXPRESS"
+    assert local == sweep
+    # Its role: the recognize function, the bucket's listing, its map run records, its own child executions.
+    statements = _statements(RESOURCES["EraseSweepStateMachineRole"])
+    granted = json.dumps(statements)
+    for action in ("lambda:InvokeFunction", "s3:ListBucket", "s3:PutObject", "states:StartExecution"):
+        assert any(action in _actions(s) for s in statements), action
+    assert "erase-sweep" in granted and "erase-jobs/*" in granted
