@@ -7,8 +7,8 @@ than it has shown and the history asks for a time range. Items expire with the t
 ``FaceCropRetentionDays`` after the clip (they hold face crops).
 
 Beside each sighting, one small *mention* item per id it names (a person or an ``unknown-<n>``): the clip's key
-and nothing else, kept as long as the clips are (``ClipsRetentionDays``), in the sparse index ``ByPerson``
-(person id, time). Erasing a person reads their mentions, and their clusters', and deletes exactly those
+and S3 version and nothing else, kept as long as the clips are (``ClipsRetentionDays``), in the sparse index
+``ByPerson`` (person id, time). Erasing a person reads their mentions, and their clusters', and deletes exactly those
 clips and sightings: time proportional to *their* sightings, never to the bucket (:meth:`Sightings.forget`).
 A mention's sort key is its sighting's followed by ``#@<id>``, so the device queries here skip them.
 """
@@ -45,6 +45,7 @@ class Sighting:
     latency_ms: float | None  # capture to answer
     faces: list[SeenEntry] = field(default_factory=list)
     error: str | None = None
+    version_id: str | None = None  # the clip's S3 version: erase deletes exactly it, with no listing
 
     @property
     def sort_key(self) -> str:
@@ -81,7 +82,9 @@ def assign_unknowns(
     return ids
 
 
-def build(seen: list[SeenFace], message: ResultMessage, ids: list[str], now: datetime) -> Sighting:
+def build(
+    seen: list[SeenFace], message: ResultMessage, ids: list[str], now: datetime, version_id: str | None = None
+) -> Sighting:
     captured = parse_moment(message.clip.captured_at)
     names = {p.id: (p.name, p.distance) for p in message.people}
     faces = [
@@ -102,6 +105,7 @@ def build(seen: list[SeenFace], message: ResultMessage, ids: list[str], now: dat
         latency_ms=round((now - captured).total_seconds() * 1000, 1) if captured else message.timings_ms.get("total"),
         faces=faces,
         error=message.error.message if message.error else None,
+        version_id=version_id,
     )
 
 
@@ -115,12 +119,14 @@ def _expiry(now: datetime, days: int) -> dict[str, str]:
 
 def _mentions(sighting: Sighting, retention_days: int, now: datetime) -> list[dict[str, Any]]:
     """One item per id the sighting names (``unknown``, a face too weak to keep, names nobody)."""
+    version = {"version": {"S": sighting.version_id}} if sighting.version_id else {}
     return [
         {
             "device_id": {"S": sighting.device_id},
             "at": {"S": f"{sighting.sort_key}{_MENTION}{face_id}"},
             "person_id": {"S": face_id},
             "key": {"S": sighting.key},
+            **version,
             "expires_at": _expiry(now, retention_days),
         }
         for face_id in sorted(set(sighting.person_ids) - {UNKNOWN})
@@ -134,6 +140,7 @@ class Mention:
     device_id: str
     at: str  # the mention's own sort key
     key: str
+    version_id: str | None = None
 
     @property
     def sighting_key(self) -> dict[str, Any]:
@@ -281,7 +288,8 @@ class Sightings:
         while True:
             page = self.dynamodb.query(**kwargs)
             found.extend(
-                Mention(item["device_id"]["S"], item["at"]["S"], item["key"]["S"]) for item in page.get("Items", [])
+                Mention(item["device_id"]["S"], item["at"]["S"], item["key"]["S"], item.get("version", {}).get("S"))
+                for item in page.get("Items", [])
             )
             if "LastEvaluatedKey" not in page:
                 return found
@@ -308,6 +316,7 @@ class Sightings:
                 "at": {"S": f"{mention.sighting_key['at']['S']}{_MENTION}{person_id}"},
                 "person_id": {"S": person_id},
                 "key": {"S": mention.key},
+                **({"version": {"S": mention.version_id}} if mention.version_id else {}),
                 "expires_at": _expiry(now, self.clips_retention_days),
             }
             self._write([{"PutRequest": {"Item": renamed}}, {"DeleteRequest": {"Key": mention.item_key}}])

@@ -58,6 +58,17 @@ def register(sub: Any) -> None:
         help="instead: recognition on a labelled folder of real videos (labels.csv with file,people; people/ to "
         "enroll), cut into 0.5 s clips as given and as a room camera sees them, beside the plain library's defaults",
     )
+    p.add_argument(
+        "--erase",
+        nargs="?",
+        const="200,2000,20000",
+        metavar="N,N,...",
+        help="instead: erase at scale - erase by the sightings index on stacks holding N stored clips (default "
+        "200,2000,20000; one person named in 20), and the sweep's time per 1,000 clips on the local stack",
+    )
+    p.add_argument(
+        "--sweep-clips", type=int, default=100, help="real clips the --erase sweep run scans (default: %(default)s)"
+    )
     p.add_argument("--json", type=Path, metavar="OUT", help="write the report here")
     p.add_argument("--plot", type=Path, metavar="OUT.png", help="latency distribution and throughput")
     p.add_argument("--workers", type=int, help="recognize workers (default: one per core)")
@@ -73,6 +84,13 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.videos is not None:
         return _finish(cmd_bench_videos(args, settings), args)
+    if args.erase is not None:
+        from facepipe.bench.erase import bench_erase
+
+        sizes = [int(n) for n in str(args.erase).split(",") if n]
+        report = BenchReport(machine=machine(), settings=_settings_of(settings))
+        report.erase = bench_erase(settings.samples_dir.resolve(), sizes, args.sweep_clips, args.workers)
+        return _finish(report, args)
     samples = settings.samples_dir.resolve()
     report = BenchReport(
         machine=machine(),

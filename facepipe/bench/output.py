@@ -11,6 +11,19 @@ from facepipe.bench.stats import pct
 def print_report(report: BenchReport) -> None:
     m = report.machine
     print(f"Machine: {m.cores} cores, {m.cpu}, Python {m.python}")
+    if (er := report.erase) is not None:
+        print("Erase by the sightings index (one person named in 20 stored clips; 300 enrolled, 24 cameras):")
+        for point in er.index:
+            calls = ", ".join(f"{k} {v}" for k, v in point.requests.items())
+            print(
+                f"  {point.clips_stored:>6} clips stored: {point.clips_deleted} deleted, "
+                f"{point.requests_total} requests ({calls}), {point.seconds} s on moto"
+            )
+        if (sw := er.sweep) is not None:
+            print(
+                f"Sweep on the local stack ({sw.workers} workers): {sw.clips} clips in {sw.seconds} s, "
+                f"{sw.seconds_per_1000_clips} s per 1,000 clips; {sw.clips_matched} matched"
+            )
     if (a := report.accuracy) is not None:
         print(
             f"Accuracy (per clip): precision {a.precision:.3f}, recall {a.recall:.3f}; per frame: "

@@ -154,6 +154,9 @@ class Soak(BaseModel):
     latency_p95_s: float
 
 
+from facepipe.bench.erase import EraseBench  # noqa: E402 (the erase section's own models)
+
+
 class BenchReport(BaseModel):
     machine: Machine
     settings: BenchSettings
@@ -167,6 +170,7 @@ class BenchReport(BaseModel):
     videos: VideoBench | None = None
     cost: CostModel | None = None
     soak: Soak | None = None
+    erase: EraseBench | None = None
     worker_peak_rss_mb: float | None = None
     warm_pool_start_s: float | None = None
     cold_start_s: float | None = None

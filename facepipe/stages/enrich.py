@@ -206,7 +206,8 @@ def record_sighting(published: PublishRequest, request: EnrichRequest | None, se
         retention_days=settings.face_crop_retention_days,
         clips_retention_days=settings.clips_retention_days,
     )
-    table.put(sightings.build(seen, published.message, ids, now), now)
+    version = request.clip.version_id if request is not None else None
+    table.put(sightings.build(seen, published.message, ids, now, version), now)
     return ids
 
 

@@ -89,10 +89,20 @@ def _seen(settings, device: str, seq: int, ids: list[str]) -> str:
     """A clip stored and its sighting written as the enrich stage writes them."""
     at = (datetime.now(UTC) - timedelta(minutes=10) + timedelta(seconds=seq)).isoformat(timespec="milliseconds")
     key = f"clips/{device}/{seq:06d}_x.mp4"
-    s3_store.put_bytes(BUCKET, key, b"not decoded by erase", "video/mp4")
+    version = client("s3").put_object(Bucket=BUCKET, Key=key, Body=b"not decoded by erase")["VersionId"]
     faces = [SeenEntry(id=i, name=None, distance=0.3, crop=b"crop") for i in ids]
     Sightings(settings.sightings_table, dynamodb=client("dynamodb")).put(
-        Sighting(device_id=device, at=at, seq=seq, key=key, status="ok", latency_ms=250.0, faces=faces)
+        Sighting(
+            device_id=device,
+            at=at,
+            seq=seq,
+            key=key,
+            status="ok",
+            latency_ms=250.0,
+            faces=faces,
+            # Odd clips' sightings name no version (as for a bucket without versioning): listed, then deleted.
+            version_id=version if seq % 2 == 0 else None,
+        )
     )
     return key
 

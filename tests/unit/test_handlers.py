@@ -224,7 +224,7 @@ def test_enrich_event_merges_frames_and_adds_records(students_table, result_vali
         ("obama", sighting["key"]["S"]),
         ("unknown-1", sighting["key"]["S"]),
     ]
-    assert all(set(m) == {"device_id", "at", "person_id", "key", "expires_at"} for m in mentions)
+    assert all(set(m) <= {"device_id", "at", "person_id", "key", "version", "expires_at"} for m in mentions)
     cluster = dynamodb.get_item(TableName=settings.unknowns_table, Key={"id": {"S": "unknown-1"}})["Item"]
     (crop,) = cluster["crops"]["L"]
     assert re.fullmatch(
