@@ -30,14 +30,13 @@ are done: running erase again resumes the job where it stopped, or completes it.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from botocore.exceptions import ClientError
@@ -50,10 +49,10 @@ from facepipe.errors import FacepipeError
 from facepipe.gallery import Gallery
 from facepipe.settings import Settings
 from facepipe.sightings import Sightings
+from facepipe.stages.sweep import JOBS_PREFIX, encodings_key
 from facepipe.unknowns import UnknownStore
 
 AUDIT_PREFIX = "audit/erasures/"
-JOBS_PREFIX = "erase-jobs/"
 # Where EraseSweepStateMachine's ResultWriter puts each map run's record (statemachine/erase_sweep.asl.json).
 SWEEP_RUNS_PREFIX = f"{JOBS_PREFIX}sweep-runs/"
 STEPS = ("gallery", "clusters", "sightings", "unknowns", "photos", "record", "sweep", "sweep-results", "finish")
@@ -114,16 +113,6 @@ class EraseJob(BaseModel):
             f"{self.sightings_deleted} sighting(s) and {len(self.unknowns_deleted)} unknown-face cluster(s) deleted"
             + sweep
         )
-
-
-def _sweep_batch_key(job_id: str, keys: list[str], scanned: int, matched: int) -> str:
-    """Where a sweep batch records what it found: the counts in the name, so progress is one listing."""
-    digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:20]
-    return f"{JOBS_PREFIX}{job_id}/sweep/{scanned}_{matched}_{digest}.json"
-
-
-def encodings_key(job_id: str) -> str:
-    return f"{JOBS_PREFIX}{job_id}/encodings.json"
 
 
 def sweep_prefixes(keys: list[str], page: int = LOCAL_ITEM_READER_PAGE, prefix: str = CLIPS_PREFIX) -> list[str]:
@@ -470,56 +459,6 @@ class EraseJobs:
         # Last: the job's folder, with their encodings (a failure before this point resumes; after it, the
         # audit record says the erasure completed).
         s3_store.delete_prefix(self.bucket, job.folder, s3=self.s3)
-
-
-# --- the sweep's worker: a batch of clips in the recognize image -------------------------------------
-def sweep_batch(job_id: str, keys: list[str], settings: Settings, *, s3: Any = None) -> dict[str, int]:
-    """Decode each clip as the pipeline reads it, match its faces against the erased person's encodings,
-    and record the matches in the job's folder (the job deletes those clips). Returns counts only."""
-    from facepipe import faces, recognition
-    from facepipe.errors import ClipError
-    from facepipe.video import clip_file, decode_chosen
-
-    s3 = s3 or client("s3")
-    bucket = settings.bucket_name
-    rows = json.loads(s3_store.get_bytes(bucket, encodings_key(job_id), s3=s3))
-    known = np.asarray(rows, dtype=np.float64).reshape(len(rows), 128)
-    matched: list[str] = []
-    unreadable: list[str] = []
-    for key in keys:
-        try:
-            data, _ = s3_store.get_clip(bucket, key, None, max_bytes=settings.max_clip_bytes)
-            with clip_file(data, key) as path:
-                decoded = decode_chosen(path, settings, name=key)
-        except ClipError:
-            unreadable.append(key)  # expires with the clips' retention
-            continue
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
-                continue  # deleted meanwhile (by this erasure's index step, or expired)
-            raise
-        images = decoded.rgb()
-        # Faces found as the pipeline finds them (small ones included), so every clip it could name them in.
-        for image, (boxes, _) in zip(
-            images, recognition.detect_chosen(images, decoded.sharpness, settings), strict=True
-        ):
-            encodings = faces.encode_faces(image, boxes)
-            if (
-                len(encodings)
-                and len(known)
-                and faces.pairwise_distances(encodings, known).min() <= settings.match_tolerance
-            ):
-                matched.append(key)
-                break
-    found = {"matched": matched, "unreadable": unreadable}
-    s3_store.put_bytes(
-        bucket,
-        _sweep_batch_key(job_id, keys, len(keys), len(matched)),
-        json.dumps(found).encode(),
-        "application/json",
-        s3=s3,
-    )
-    return {"scanned": len(keys), "matched": len(matched), "unreadable": len(unreadable)}
 
 
 # --- a gallery file alone (no stack) -----------------------------------------------------------------

@@ -7,7 +7,8 @@ recognize; no HEAD, no frame PUTs); SQS FIFO send, receive and delete; in Dynamo
 (a conditional put and an update: two write units), the device's count (one update: last seen, clips today)
 and the records read; the console's sighting (one item a clip with its face crop: ~2.3 KB for one face,
 three write units; each unknown face also reads and rewrites its ~2 KB cluster item, priced apart in
-docs/PERFORMANCE.md); CloudWatch Logs (the bytes each
+docs/PERFORMANCE.md) and erase's index of it (a mention item per named face and its ByPerson entry: two write
+units for the one face the model assumes); CloudWatch Logs (the bytes each
 invocation writes at the template's defaults, Lambda's own lines included); X-Ray traces at the default
 sampling; S3 storage of the clips for their retention. Per stack (not per camera): the alarm topic's KMS
 key and three alarms, listed apart.
@@ -53,6 +54,9 @@ DYNAMODB_S = 0.010
 # The console's sighting item of a clip with one face: its ~2 KB crop (measured on the real videos: 1.5-2.3 KB,
 # mean 1.96 KB) and ~0.3 KB of names and keys, in 1 KB write units.
 SIGHTING_WRITE_UNITS = 3
+# Erase's index of the same clip (facepipe.sightings): a mention item per person it names (<1 KB: one write
+# unit) and its entry in the ByPerson index (keys, the clip's key and version: one more).
+MENTION_WRITE_UNITS = 2
 
 
 def template_defaults(template: StackTemplate) -> dict[str, Any]:
@@ -135,6 +139,9 @@ def camera_day(
         * (3 * DYNAMODB_WRITE_UNIT + DYNAMODB_READ_UNIT),
         "DynamoDB sightings (console history: 1 item a clip, 3 write units)": n
         * SIGHTING_WRITE_UNITS
+        * DYNAMODB_WRITE_UNIT,
+        "DynamoDB erase index (1 mention a named face, 2 write units with ByPerson)": n
+        * MENTION_WRITE_UNITS
         * DYNAMODB_WRITE_UNIT,
         "CloudWatch Logs": n * LOG_BYTES_PER_CLIP / 1e9 * LOGS_GB,
         "X-Ray (5% sampled)": n * XRAY_SAMPLED * XRAY_TRACE,

@@ -6,10 +6,10 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from facepipe.contracts import UNKNOWN, RecognizeRequest, SweepBatch
-from facepipe.erase import sweep_batch
 from facepipe.faces import load_models
 from facepipe.settings import get_settings
 from facepipe.stages.recognize import gallery_cache, recognize_clip
+from facepipe.stages.sweep import sweep_batch
 
 logger = Logger()
 tracer = Tracer()

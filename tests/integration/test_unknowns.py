@@ -135,10 +135,15 @@ def test_erasing_a_person_removes_their_photos_sightings_and_unknown_faces(stack
     assert sightings_of(stack, row["id"]), "the sighting of his unknown face"
 
     out = stack.outputs
+    # One of his cluster's crops is gone (evicted, or expired by the lifecycle rule) while the cluster still links
+    # it: on the old main erase crashed here halfway (404 HeadObject in UnknownStore.near) and could not be re-run.
+    s3 = boto3.client("s3")
+    crop = s3.list_objects_v2(Bucket=out.bucket, Prefix=f"unknowns/{row['id']}/")["Contents"][0]["Key"]
+    for version in s3.list_object_versions(Bucket=out.bucket, Prefix=crop).get("Versions", []):
+        s3.delete_object(Bucket=out.bucket, Key=version["Key"], VersionId=version["VersionId"])
     done = facepipe(stack, "people", "erase", "swalwell", "--bucket", out.bucket, "--table", out.table)
     assert done.returncode == 0, done.stderr
     assert "1 unknown-face cluster(s) deleted" in done.stdout
-    s3 = boto3.client("s3")
     for prefix in ("people/swalwell/", f"unknowns/{row['id']}/"):
         assert s3.list_object_versions(Bucket=stack.outputs.bucket, Prefix=prefix).get("Versions", []) == []
     assert sightings_of(stack, row["id"]) == [] and sightings_of(stack, "swalwell") == []

@@ -37,8 +37,12 @@ def test_a_camera_day_counts_every_service_a_clip_touches():
     assert model.lines["DynamoDB sightings (console history: 1 item a clip, 3 write units)"] == round(
         172_800 * 3 * 0.625e-6, 3
     )
+    # Erase's index: a mention of the clip's one named face, written to the table and its ByPerson index.
+    assert model.lines["DynamoDB erase index (1 mention a named face, 2 write units with ByPerson)"] == round(
+        172_800 * 2 * 0.625e-6, 3
+    )
     assert model.per_camera_day == round(sum(model.lines.values()), 2)
-    assert len(model.lines) == 9
+    assert len(model.lines) == 10
 
 
 def test_arm64_costs_less_for_the_same_work():
