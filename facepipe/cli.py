@@ -136,10 +136,13 @@ def cmd_people_reject(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_people_erase(args: argparse.Namespace, settings: Settings) -> int:
     from facepipe.erase import EraseJob, EraseJobs, erase_from_file
 
-    gallery = args.gallery if (args.gallery is not None and args.gallery.exists()) else None
-    if not args.bucket and not args.stack and not settings.bucket_name:
+    # A stack when one is named (--bucket, --stack) or set up (the env file) and no gallery file alone was named.
+    on_stack = bool(args.bucket or args.stack or (settings.bucket_name and args.gallery is None))
+    named = args.gallery if args.gallery is not None else DEFAULT_GALLERY
+    gallery = named if named.exists() else None
+    if not on_stack:
         if gallery is None:
-            raise FacepipeError("people erase needs --gallery, --bucket or --stack (where to erase from)")
+            raise FacepipeError(f"{named}: no such gallery (give --gallery, --bucket or --stack: where to erase from)")
         job = erase_from_file(args.person_id, gallery, settings)
         print(
             f"Erased {job.person_id} from {gallery}: {job.gallery_photos_removed} gallery photo(s). Erasure recorded."
@@ -327,7 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
         "audit/erasures/ (never a face).",
     )
     p.add_argument("person_id", metavar="ID")
-    p.add_argument("--gallery", type=Path, default=DEFAULT_GALLERY)
+    p.add_argument(
+        "--gallery",
+        type=Path,
+        help="a gallery file: alone, erase from it only; with a stack, its copy too (default: gallery.json if there)",
+    )
     p.add_argument("--bucket", help="the stack's ClipsBucketName (default: FACEPIPE_BUCKET)")
     p.add_argument("--key", help="S3 key of the gallery (default: GALLERY_KEY)")
     p.add_argument("--table", help="the stack's StudentsTableName (default: STUDENTS_TABLE)")

@@ -87,6 +87,7 @@ def _point(seed: int) -> list[float]:
 def index_point(stored: int) -> EraseScalePoint:
     """One stack holding ``stored`` clips on moto in this process; erase of the person named in 20 of them."""
     import boto3
+    from facepipe_protocol import clip_key, iso_time
     from moto import mock_aws
 
     from facepipe import s3_store
@@ -139,7 +140,7 @@ def index_point(stored: int) -> EraseScalePoint:
         rng = random.Random(1)
         for n in range(stored):
             device = f"cam{n % 24:02d}"  # dozens of cameras
-            key = f"clips/{device}/{n:06d}_x.mp4"
+            key = clip_key(device, n, iso_time(start + timedelta(milliseconds=500 * n)), "mp4")
             version = s3.put_object(Bucket=bucket, Key=key, Body=clip)["VersionId"]
             ids = [target] if n in named else ([rng.choice(others)] if n % 3 else [])
             history.put(

@@ -283,4 +283,7 @@ def test_enrich_keeps_an_unknown_face_and_the_sighting_with_its_own_role_only(en
         KeyConditionExpression="device_id = :d",
         ExpressionAttributeValues={":d": {"S": "pi-b"}},
     )["Items"]
-    assert [i["key"]["S"] for i in seen if i["key"]["S"] == upload.key] == [upload.key]
+    assert [i["key"]["S"] for i in seen if i["key"]["S"] == upload.key and "person_id" not in i] == [upload.key]
+    # ...and erase's index of it (one BatchWriteItem with the sighting), under enrich's own role too.
+    (mention,) = [i for i in seen if i["key"]["S"] == upload.key and "person_id" in i]
+    assert mention["person_id"]["S"].startswith("unknown-")

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_changing_the_template_and_asl_changes_the_local_stack(tmp_path, gallery_path, clip_factory):
     (tmp_path / "statemachine").mkdir()
+    shutil.copy(ROOT / "statemachine" / "erase_sweep.asl.json", tmp_path / "statemachine")
     (tmp_path / "functions").symlink_to(ROOT / "functions")
     template = (ROOT / "template.yaml").read_text()
     # Two frames per clip instead of three, a shorter retention on the dead-letter queue.

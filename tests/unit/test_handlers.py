@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 
 from facepipe.aws_clients import reset_clients
+from facepipe.gallery import Gallery
 from facepipe.local.lambdas import LambdaContext, load_handler
 from facepipe.settings import get_settings
 
@@ -153,6 +154,32 @@ def test_recognize_refuses_a_frame_the_clip_does_not_have(aws, gallery_path, cli
     aws.put_object(Bucket="facepipe-clips-example", Key="gallery/gallery.json", Body=gallery_path.read_bytes())
     with pytest.raises(Exception, match=r"000042_20261125T101500123Z.mp4: frame\(s\) \[40\] do not decode"):
         handler("recognize")(request, LambdaContext("RecognizeFunction"))
+
+
+def test_recognize_sweeps_a_batch_of_an_erase_job(aws, gallery_path, clip_factory):
+    """The erase sweep's batch (events/recognize-sweep.json, as the Distributed Map's ItemBatcher sends it):
+    each clip decoded and matched against the job's encodings; the matches recorded in the job's folder, and
+    only counts returned (the map run's results never hold a face or a key)."""
+    sweep = event("recognize-sweep.json")
+    job = sweep["Items"][0]["erase_job"]
+    obama = Gallery.load(gallery_path).person("obama")
+    bucket = "facepipe-clips-example"
+    aws.put_object(
+        Bucket=bucket, Key=f"erase-jobs/{job}/encodings.json", Body=json.dumps([p.encoding for p in obama.photos])
+    )
+    aws.put_object(Bucket=bucket, Key=sweep["Items"][0]["key"], Body=clip_factory("obama-480p.jpg").read_bytes())
+    aws.put_object(Bucket=bucket, Key=sweep["Items"][1]["key"], Body=clip_factory("kit_with_rose.jpg").read_bytes())
+
+    result = handler("recognize")(sweep, LambdaContext("RecognizeFunction"))
+
+    assert result == {"scanned": 2, "matched": 1, "unreadable": 0}
+    (found,) = aws.list_objects_v2(Bucket=bucket, Prefix=f"erase-jobs/{job}/sweep/")["Contents"]
+    assert found["Key"].rsplit("/", 1)[1].startswith("2_1_")
+    assert json.loads(aws.get_object(Bucket=bucket, Key=found["Key"])["Body"].read())["matched"] == [
+        sweep["Items"][0]["key"]
+    ]
+    # One item alone (the local stack's interpreter has no ItemBatcher) is a batch of one.
+    assert handler("recognize")(sweep["Items"][1], LambdaContext("RecognizeFunction"))["matched"] == 0
 
 
 def test_recognize_without_a_gallery_says_so(aws, samples):

@@ -199,3 +199,50 @@ def test_only_enrollable_unknown_faces_are_clustered(store):
     faces = [seen("obama", True, None), seen("unknown", False, _point(9)), seen("unknown", True, _point(10))]
     assert assign_unknowns(faces, message, store, NOON) == ["obama", "unknown", "unknown-1"]
     assert [c.id for c in store.all()] == ["unknown-1"] and len(_keys(store)) == 1
+
+
+def test_two_faces_of_one_clip_keep_two_crops(store):
+    """On the old main two faces of one clip in one cluster shared a key: evicting one deleted the other's."""
+    a = _point(20)
+    first = NewFace(_near(a, 1), b"jpeg-left", "clips/cam1/000001_x.mp4", "cam1", NOON.isoformat(), 90, 100.0)
+    second = NewFace(_near(a, 2), b"jpeg-right", "clips/cam1/000001_x.mp4", "cam1", NOON.isoformat(), 80, 100.0)
+    assert store.assign(first) == store.assign(second) == "unknown-1"
+    crops = store.get("unknown-1").crops
+    assert len({c.key for c in crops}) == 2 and _keys(store) == sorted(c.key for c in crops)
+    assert sorted(store.crop_face(c)[0] for c in crops) == [b"jpeg-left", b"jpeg-right"]  # type: ignore[index]
+    # The same face again (the clip's answer retried) is linked once, not twice.
+    store.assign(first)
+    assert len(store.get("unknown-1").crops) == 2
+
+
+def test_a_missing_crop_reads_as_gone(store):
+    a = _point(21)
+    store.assign(_face(a, 0))
+    (crop,) = store.get("unknown-1").crops
+    store.s3.delete_object(Bucket=BUCKET, Key=crop.key)
+    assert store.crop_face(crop) is None and store.crop_encoding(crop) is None
+    assert store.near([a], 0.5) == ["unknown-1"]  # the centre still finds it; the missing crop is skipped
+
+
+def test_dismiss_writes_the_cluster_before_deleting_its_crops(store):
+    store.assign(_face(_point(22), 0))
+
+    def fail(**_):
+        raise ConnectionError("lost mid-dismiss")
+
+    store.s3.meta.events.register("before-call.s3.DeleteObjects", fail)
+    with pytest.raises(ConnectionError):
+        store.dismiss("unknown-1")
+    store.s3.meta.events.unregister("before-call.s3.DeleteObjects", fail)
+    cluster = store.get("unknown-1")
+    assert cluster.dismissed and cluster.crops == []  # nobody is left holding a link to a crop about to go
+
+
+def test_a_cluster_lists_only_crops_its_lifecycle_rule_still_keeps(store, clock):
+    a = _point(23)
+    store.assign(_face(a, 0))
+    clock["t"] = (NOON + timedelta(hours=20)).timestamp()
+    store.assign(_face(_near(a, 5), 20 * 3600))  # seen again 20 hours later: the cluster lives on
+    clock["t"] = (NOON + timedelta(days=1, hours=1)).timestamp()
+    (kept,) = store.get("unknown-1").crops  # the first crop is past FaceCropRetentionDays: S3 deletes it
+    assert kept.at == (NOON + timedelta(hours=20)).isoformat(timespec="milliseconds")
