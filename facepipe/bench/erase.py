@@ -58,23 +58,23 @@ class EraseBench(BaseModel):
 def _environment(values: dict[str, str | None]) -> Iterator[None]:
     """The AWS_* environment the operator's clients read, set for a while (None: unset) and then restored."""
     from facepipe.aws_clients import reset_clients
+    from facepipe.settings import get_settings
+
+    def apply(environment: dict[str, str | None]) -> None:
+        for k, v in environment.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        get_settings.cache_clear()
+        reset_clients()
 
     saved = {k: os.environ.get(k) for k in values}
     try:
-        for k, v in values.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        reset_clients()
+        apply(values)
         yield
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        reset_clients()
+        apply(saved)
 
 
 def _point(seed: int) -> list[float]:
