@@ -184,3 +184,36 @@ def test_bad_input_gets_a_clear_message_and_changes_nothing(stack, page, console
     response = requests.post(f"{console}/reject", data=wrong_clip, timeout=30)
     assert response.status_code == 400 and "is not a clip" in html.unescape(response.text)
     assert gallery_ids(stack) == before
+
+
+def test_erase_someone_only_removed_with_a_sweep_and_watch_the_job(stack, page, screenshots):
+    """Removed from the gallery (record and photos kept), then erased by id with the sweep: the People page
+    shows the job under way, and a later visit collects the finished sweep and the job is gone."""
+    import json
+
+    page.goto("/people")
+    page.locator("tr[data-person=rose_leslie]").get_by_role("button", name="Remove").click()
+    expect(page.locator("#message")).to_contain_text("rose_leslie removed from the gallery")
+    form = page.locator("#erase-by-id")
+    form.locator("input[name=person_id]").fill("rose_leslie")
+    form.locator("input[name=confirm]").fill("rose_leslie")
+    form.locator("input[name=sweep]").check()
+    form.get_by_role("button", name="Erase everywhere").click()
+    expect(page.locator("#message")).to_contain_text("rose_leslie erased")
+    jobs = page.locator("#erase-jobs tr[data-job]")
+    if jobs.count():  # the sweep still under way: shown with its progress
+        expect(jobs.first).to_contain_text("rose_leslie")
+        page.screenshot(path=screenshots / "erase-job.png", full_page=True)
+    deadline = time.monotonic() + 120
+    while page.locator("#erase-jobs tr[data-job]").count() and time.monotonic() < deadline:
+        time.sleep(1)
+        page.goto("/people")  # each visit advances the job: a finished sweep is collected
+    expect(page.locator("#erase-jobs")).to_have_count(0)
+    s3 = boto3.client("s3")
+    bucket = stack.outputs.bucket
+    audits = s3.list_objects_v2(Bucket=bucket, Prefix="audit/erasures/")["Contents"]
+    records = [json.loads(s3.get_object(Bucket=bucket, Key=a["Key"])["Body"].read()) for a in audits]
+    (record,) = [r for r in records if r["person_id"] == "rose_leslie"]
+    assert record["status"] == "completed" and record["sweep"] and record["encodings_found"] >= 1
+    assert s3.list_object_versions(Bucket=bucket, Prefix="people/rose_leslie/").get("Versions", []) == []
+    assert "rose_leslie" not in gallery_ids(stack)
