@@ -55,7 +55,19 @@ from facepipe.unknowns import UnknownStore
 AUDIT_PREFIX = "audit/erasures/"
 # Where EraseSweepStateMachine's ResultWriter puts each map run's record (statemachine/erase_sweep.asl.json).
 SWEEP_RUNS_PREFIX = f"{JOBS_PREFIX}sweep-runs/"
-STEPS = ("gallery", "clusters", "sightings", "unknowns", "photos", "record", "sweep", "sweep-results", "finish")
+STEPS = (
+    "gallery",
+    "clusters",
+    "sightings",
+    "unknowns",
+    "photos",
+    "record",
+    "late-sightings",
+    "sweep",
+    "sweep-results",
+    "finish",
+)
+
 # moto's ItemReader reads one ListObjectsV2 page: the local stack sweeps in prefixes that hold at most this many.
 LOCAL_ITEM_READER_PAGE = 1000
 
@@ -80,6 +92,7 @@ class EraseJob(BaseModel):
     gallery_versions_deleted: int = 0
     unknowns_deleted: list[str] = Field(default_factory=list)
     sightings_done: list[str] = Field(default_factory=list)  # ids whose clips and sightings are gone
+    gallery_done_at: float | None = None  # epoch seconds: when the gallery stopped naming them
     clips_deleted: int = 0
     sightings_deleted: int = 0
     photos_deleted: int = 0
@@ -274,6 +287,9 @@ class EraseJobs:
                 continue
             if step == "sweep-results" and not self._collect_sweep(job, wait=wait, progress=progress):
                 return job  # still sweeping, and not waiting
+            if step == "late-sightings" and not self._settled(job, wait=wait):
+                self._save(job)
+                return job  # warm functions may still name them, and not waiting
             if step != "sweep-results":
                 getattr(self, f"_step_{step.replace('-', '_')}")(job)
             if step == "finish":
@@ -306,6 +322,7 @@ class EraseJobs:
             local.save(self.gallery_path)
         job.gallery_photos_removed += photos
         job.rejections_removed += dropped
+        job.gallery_done_at = time.time()
         # Every older version of the gallery holds their encodings.
         job.gallery_versions_deleted += s3_store.delete_versions(
             self.bucket, self.settings.gallery_key, keep_latest=True, s3=self.s3
@@ -347,6 +364,22 @@ class EraseJobs:
             job.sightings_deleted += history.forget(mentions)
             job.sightings_done.append(face_id)
             self._save(job)
+
+    def _settled(self, job: EraseJob, *, wait: bool) -> bool:
+        """Whether every warm recognize function has re-read the gallery without them (and what they had under
+        way has ended); waits for it with ``wait``."""
+        ready_at = (
+            (job.gallery_done_at or 0.0) + self.settings.gallery_refresh_seconds + self.settings.erase_settle_seconds
+        )
+        if time.time() < ready_at and not wait:
+            return False
+        time.sleep(max(0.0, ready_at - time.time()))
+        return True
+
+    def _step_late_sightings(self, job: EraseJob) -> None:
+        """The index read again: clips answered with the gallery warm functions still held when it changed."""
+        job.sightings_done = []
+        self._step_sightings(job)
 
     def _step_unknowns(self, job: EraseJob) -> None:
         store = self._unknown_store()

@@ -303,6 +303,7 @@ def stack_settings(settings: Settings, stack: str | None) -> Settings:
         "unknowns_table": "UnknownsTableName",
         "gallery_key": "GalleryKey",
         "erase_sweep_state_machine_arn": "EraseSweepStateMachineArn",
+        "gallery_refresh_seconds": "GalleryRefreshSeconds",
     }
     missing = [output for output in wanted.values() if output not in outputs]
     if missing:

@@ -200,7 +200,8 @@ def sweep_run(samples: Path, clips: int, workers: int | None) -> SweepRun:
     with tempfile.TemporaryDirectory() as tmp:
         gallery, _ = enroll(samples / "people", Settings(samples_dir=samples))
         made = [c.path for c in make_bench_clips(samples, Path(tmp))]
-        with local_stack(workers=workers) as stack:
+        # Warm functions re-read the gallery at every clip: erase's settle wait is then the local stack's 2 s only.
+        with local_stack(workers=workers, parameters={"GalleryRefreshSeconds": "0"}) as stack:
             stack.load(gallery=gallery)
             out = stack.outputs
             env = out.env()

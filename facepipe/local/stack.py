@@ -61,6 +61,7 @@ class StackOutputs:
     sightings_table: str  # SightingsTableName
     unknowns_table: str  # UnknownsTableName
     erase_sweep_state_machine_arn: str  # EraseSweepStateMachineArn
+    gallery_refresh_seconds: str  # GalleryRefreshSeconds
     devices: StackRef  # DevicesTableName, DeviceQueuePrefix, DevicePolicyArn, ... (facepipe devices)
 
     @property
@@ -83,6 +84,7 @@ class StackOutputs:
             sightings_table=outputs["SightingsTableName"],
             unknowns_table=outputs["UnknownsTableName"],
             erase_sweep_state_machine_arn=outputs["EraseSweepStateMachineArn"],
+            gallery_refresh_seconds=outputs["GalleryRefreshSeconds"],
             devices=StackRef.from_outputs(outputs, region=endpoint.region, endpoint_url=endpoint.url, local=True),
         )
 
@@ -99,6 +101,9 @@ class StackOutputs:
                 "UNKNOWNS_TABLE": self.unknowns_table,
                 "GALLERY_KEY": self.gallery_key,
                 "ERASE_SWEEP_STATE_MACHINE_ARN": self.erase_sweep_state_machine_arn,
+                "GALLERY_REFRESH_SECONDS": self.gallery_refresh_seconds,
+                # An execution on this machine ends within a second or two of its clip: erase need not wait 10.
+                "ERASE_SETTLE_SECONDS": "2",
             }
         )
 

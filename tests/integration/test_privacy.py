@@ -99,7 +99,7 @@ def test_the_sweep_finds_clips_the_pipeline_never_named__local_item_reader_reads
     """A clip of Kit from a camera that was never registered got no sighting (the index cannot know it):
     `erase --sweep` runs EraseSweepStateMachine (the Distributed Map, as moto's interpreter runs it: every item
     its own child, one ListObjectsV2 page a prefix; facepipe.local.deployer.for_moto) and deletes it."""
-    with local_stack(workers=1) as stack, talking_to(stack):
+    with local_stack(workers=1, parameters={"GalleryRefreshSeconds": "1"}) as stack, talking_to(stack):
         out = stack.outputs
         stack.load(gallery=Gallery.load(gallery_path), students=validate_records(samples / "students.json").records)
         stray = upload_clip(clip_factory("kit_with_rose.jpg"), bucket=out.bucket, device_id="stray", seq=1)

@@ -67,6 +67,9 @@ def stack(monkeypatch):
             students_table="studentstable",
             sightings_table="sightingstable",
             unknowns_table="unknownstable",
+            # No warm recognize function here holds the gallery: the index is read again at once.
+            gallery_refresh_seconds=0,
+            erase_settle_seconds=0,
         )
     reset_clients()
 
@@ -198,6 +201,23 @@ def test_erase_resumes_after_a_failure_partway(stack, no_decoding):
     assert job.status == "completed" and job.clips_deleted == 1 and clip not in _clips()
     assert _audit()["status"] == "completed" and _audit()["id"] == job.id
     assert "Item" not in client("dynamodb").get_item(TableName=stack.students_table, Key={"id": {"S": "obama"}})
+
+
+def test_a_clip_named_by_a_warm_function_after_the_gallery_changed_is_found_too(stack, no_decoding, monkeypatch):
+    """Warm recognize functions keep the gallery up to GalleryRefreshSeconds: a clip they answer meanwhile still
+    names the person. Erase reads the index again once that time (and ERASE_SETTLE_SECONDS) has passed."""
+    _enroll(stack, {"obama": OBAMA})
+    late: list[str] = []
+    unknowns = EraseJobs._step_unknowns
+
+    def then_a_warm_function_answers(self, job):
+        late.append(_seen(stack, "cam", 40, ["obama"]))  # written after the index was first read
+        unknowns(self, job)
+
+    monkeypatch.setattr(EraseJobs, "_step_unknowns", then_a_warm_function_answers)
+    early = _seen(stack, "cam", 41, ["obama"])
+    job = EraseJobs(stack).erase("obama")
+    assert not {early, *late} & _clips() and job.clips_deleted == 2
 
 
 def test_erase_of_a_person_only_removed_from_the_gallery(stack, no_decoding):
