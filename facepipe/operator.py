@@ -27,10 +27,10 @@ from facepipe.gallery import Gallery, GalleryPhoto
 from facepipe.s3_store import PEOPLE_PREFIX
 from facepipe.settings import Settings
 from facepipe.sightings import Sightings
+from facepipe.unknowns import Cluster, UnknownStore, check_id
 
 if TYPE_CHECKING:
     from facepipe.erase import EraseJob
-from facepipe.unknowns import Cluster, UnknownStore, check_id
 
 T = TypeVar("T")
 

@@ -32,7 +32,8 @@ def register(sub: Any) -> None:
     )
     p.add_argument("unknown_id", metavar="UNKNOWN")
     p.add_argument("person_id", metavar="PERSON_ID")
-    p.add_argument("--name", help="the person's name (written to their record)")
+    p.add_argument("--name", help="the person's name (written to their record; its other fields are kept)")
+    p.add_argument("--allow-erased", action="store_true", help="label as someone erased before (lifts their tombstone)")
     _stack_option(p)
     p.set_defaults(handler=cmd_label)
 
@@ -81,7 +82,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_label(args: argparse.Namespace, settings: Settings) -> int:
-    report = _operator(args, settings).label(args.unknown_id, args.person_id, args.name)
+    report = _operator(args, settings).label(args.unknown_id, args.person_id, args.name, allow_erased=args.allow_erased)
     who = f"new person {report.person_id}" if report.new_person else report.person_id
     print(
         f"{report.unknown_id} is {who}: {report.photos_added} crop(s) added to the gallery and published "

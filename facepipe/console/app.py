@@ -168,9 +168,15 @@ def create_app(operator: Operator, *, token: str | None = None, loopback: bool =
         def run() -> str:
             if str(form.get("confirm", "")).strip() != person_id:
                 raise OperatorError(f"to erase {person_id}, type their id in the box (nothing was erased)")
-            job = operator.erase(person_id, sweep=form.get("sweep") == "on", wait=False)
+            sweep = form.get("sweep") == "on"
+            # The request waits for the index's second read (GalleryRefreshSeconds + ERASE_SETTLE_SECONDS), never
+            # for a sweep: that goes on, shown under "Erasures under way".
+            job = operator.erase(person_id, sweep=sweep, wait=not sweep)
             if job.status != "completed":
-                return f"{person_id} erased everywhere but in clips it never named; the sweep of every clip goes on"
+                return (
+                    f"{person_id} erased from the gallery and every clip and sighting that named them; "
+                    "the sweep of every stored clip goes on (Erasures under way)"
+                )
             return f"{person_id} erased: {job.summary()}"
 
         return await act(request, "/people", people_page, run)
