@@ -98,6 +98,7 @@ class EraseJob(BaseModel):
     photos_deleted: int = 0
     record_deleted: bool = False
     sweep_executions: list[str] = Field(default_factory=list)
+    sweep_attempt: int = 0  # a failed sweep is started again under new execution names
     sweep_total: int | None = None  # clips to scan, where known before the sweep (the local stack lists them)
     sweep_scanned: int = 0
     sweep_matched: int = 0
@@ -416,7 +417,8 @@ class EraseJobs:
         sfn = client("stepfunctions")
         job.status = "sweeping"
         for n, prefix in enumerate(prefixes):
-            name = f"sweep-{job.id}-{n}"  # the same name again is refused by Step Functions: no double start
+            # The same name again is refused by Step Functions (for 90 days): a job never starts a sweep twice.
+            name = f"sweep-{job.id}-{job.sweep_attempt}-{n}"
             arn = f"{machine.replace(':stateMachine:', ':execution:')}:{name}"
             if arn in job.sweep_executions:
                 continue
@@ -444,8 +446,10 @@ class EraseJobs:
                 progress(job)
             failed = [s for s in statuses if s["status"] in ("FAILED", "TIMED_OUT", "ABORTED")]
             if failed:
-                # Run erase again to sweep again: the batches already done are found again, harmlessly.
+                # Run erase again to sweep again: what this attempt found is found again (its counts start over).
+                s3_store.delete_prefix(self.bucket, f"{job.folder}sweep/", s3=self.s3)
                 job.sweep_executions = []
+                job.sweep_attempt += 1
                 job.steps_done = [s for s in job.steps_done if s != "sweep"]
                 self._save(job)
                 raise EraseError(
