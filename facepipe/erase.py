@@ -21,7 +21,9 @@ or a name). An erase that stops halfway must be resumable, so erasure is a job (
    encodings, for faces the pipeline never named, by EraseSweepStateMachine (a Distributed Map over the clips
    prefix: batches of clips in the recognize image, ``sweep_concurrency`` at once); the clips it matched are
    then deleted here.
-7. **finish**: the job's folder (their encodings) deleted with all its versions, the audit record completed.
+7. **sightings again**, once warm recognize functions have re-read the gallery (``GalleryRefreshSeconds``) and
+   what they had under way has ended (``erase_settle_seconds``): a clip they named meanwhile goes too.
+8. **finish**: the job's folder (their encodings) deleted with all its versions, the audit record completed.
 
 Every step is idempotent (an object or item already gone counts as deleted), and the job's record says which
 are done: running erase again resumes the job where it stopped, or completes it.
@@ -62,8 +64,8 @@ STEPS = (
     "unknowns",
     "photos",
     "record",
+    "sweep",  # started before the wait below, so it runs meanwhile
     "late-sightings",
-    "sweep",
     "sweep-results",
     "finish",
 )
