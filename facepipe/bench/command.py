@@ -67,6 +67,13 @@ def register(sub: Any) -> None:
         "200,2000,20000; one person named in 20), and the sweep's time per 1,000 clips on the local stack",
     )
     p.add_argument(
+        "--strangers",
+        type=Path,
+        metavar="VIDEOS",
+        help="instead: how often a stranger's face is named as the gallery grows, on every face of ../shared "
+        "(samples, VIDEOS with its turning/ footage)",
+    )
+    p.add_argument(
         "--sweep-clips", type=int, default=100, help="real clips the --erase sweep run scans (default: %(default)s)"
     )
     p.add_argument("--json", type=Path, metavar="OUT", help="write the report here")
@@ -84,6 +91,14 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.videos is not None:
         return _finish(cmd_bench_videos(args, settings), args)
+    if args.strangers is not None:
+        from facepipe.bench.strangers import bench_strangers
+
+        report = BenchReport(machine=machine(), settings=_settings_of(settings))
+        report.strangers = bench_strangers(
+            settings.samples_dir.resolve(), args.strangers, settings.match_tolerance, settings.match_margin
+        )
+        return _finish(report, args)
     if args.erase is not None:
         from facepipe.bench.erase import bench_erase
 

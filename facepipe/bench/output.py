@@ -11,6 +11,21 @@ from facepipe.bench.stats import pct
 def print_report(report: BenchReport) -> None:
     m = report.machine
     print(f"Machine: {m.cores} cores, {m.cpu}, Python {m.python}")
+    if (st := report.strangers) is not None:
+        print(
+            f"Strangers named as the gallery grows ({st.identities} identities, per face, tolerance {st.tolerance}, "
+            f"margin {st.margin}):"
+        )
+        for pt in st.points:
+            print(
+                f"  {pt.enrolled:>3} enrolled: {pt.stranger_named:.1%} of {pt.stranger_faces} stranger faces named "
+                f"(nearest p1 {pt.nearest_p1}, p5 {pt.nearest_p5}); the walking strangers "
+                f"{pt.never_enrolled_named:.1%}; own faces named {pt.genuine_named:.1%}"
+            )
+        print(
+            "  stranger faces named, by whose they were: "
+            + ", ".join(f"{k} {v}" for k, v in st.named_by_source.items())
+        )
     if (er := report.erase) is not None:
         print("Erase by the sightings index (one person named in 20 stored clips; 300 enrolled, 24 cameras):")
         for point in er.index:

@@ -155,6 +155,7 @@ class Soak(BaseModel):
 
 
 from facepipe.bench.erase import EraseBench  # noqa: E402 (the erase section's own models)
+from facepipe.bench.strangers import StrangerCurve  # noqa: E402
 
 
 class BenchReport(BaseModel):
@@ -171,6 +172,7 @@ class BenchReport(BaseModel):
     cost: CostModel | None = None
     soak: Soak | None = None
     erase: EraseBench | None = None
+    strangers: StrangerCurve | None = None
     worker_peak_rss_mb: float | None = None
     warm_pool_start_s: float | None = None
     cold_start_s: float | None = None
