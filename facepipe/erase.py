@@ -88,7 +88,7 @@ class EraseJob(BaseModel):
     status: Literal["pending", "sweeping", "completed"] = "pending"
     sweep: bool = False
     steps_done: list[str] = Field(default_factory=list)
-    encodings_found: int = 0
+    reference_faces: int = 0  # how many of their faces erase matched against (the faces stay out of the record)
     gallery_photos_removed: int = 0
     rejections_removed: int = 0
     gallery_versions_deleted: int = 0
@@ -114,6 +114,10 @@ class EraseJob(BaseModel):
     def audit_key(self) -> str:
         stamp = self.erased_at.replace(":", "").replace("-", "")
         return f"{AUDIT_PREFIX}{stamp}_{self.person_id}.json"
+
+    def record(self) -> dict[str, object]:
+        """The audit record: the job without its bookkeeping."""
+        return self.model_dump(exclude={"sightings_done", "steps_done"})
 
     def summary(self) -> str:
         sweep = (
@@ -158,8 +162,7 @@ class EraseJobs:
         s3_store.put_bytes(self.bucket, f"{job.folder}job.json", job.model_dump_json().encode(), "application/json")
 
     def _audit(self, job: EraseJob) -> None:
-        record = job.model_dump(exclude={"sightings_done", "steps_done"})
-        s3_store.put_bytes(self.bucket, job.audit_key, json.dumps(record, indent=1).encode(), "application/json")
+        s3_store.put_bytes(self.bucket, job.audit_key, json.dumps(job.record(), indent=1).encode(), "application/json")
 
     def jobs(self) -> list[EraseJob]:
         """Every job not finished (a finished job's folder is deleted; its audit record stays)."""
@@ -218,7 +221,7 @@ class EraseJobs:
             person_id=person_id,
             erased_at=datetime.now(UTC).isoformat(timespec="seconds"),
             sweep=sweep,
-            encodings_found=len(known),
+            reference_faces=len(known),
         )
         s3_store.put_bytes(
             self.bucket, encodings_key(job.id), json.dumps(known.tolist()).encode(), "application/json", s3=self.s3
@@ -262,10 +265,7 @@ class EraseJobs:
         return np.asarray(sorted(unique), dtype=np.float64).reshape(len(unique), 128)
 
     def _photo_keys(self, person_id: str) -> list[str]:
-        pages = self.s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=f"{s3_store.PEOPLE_PREFIX}{person_id}/"
-        )
-        return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+        return s3_store.keys_under(self.bucket, f"{s3_store.PEOPLE_PREFIX}{person_id}/", s3=self.s3)
 
     def _known_otherwise(self, person_id: str) -> bool:
         """Anything of theirs besides encodings: photos, a record or sightings."""
@@ -359,8 +359,8 @@ class EraseJobs:
             # The clips first, then the index entries that found them: a failure in between finds them again.
             # A mention names the clip's version: deleted exactly (1,000 to a request, no listing); one that does
             # not (a clip put to an unversioned bucket) has its versions listed.
-            exact = sorted({(m.key, m.version_id) for m in mentions if m.version_id})
-            s3_store.delete_exact_versions(self.bucket, exact, s3=self.s3)  # type: ignore[arg-type]
+            exact = sorted({(m.key, m.version_id) for m in mentions if m.version_id is not None})
+            s3_store.delete_exact_versions(self.bucket, exact, s3=self.s3)
             for key in sorted({m.key for m in mentions if not m.version_id}):
                 s3_store.delete_versions(self.bucket, key, s3=self.s3)
             job.clips_deleted += len({m.key for m in mentions})
@@ -410,11 +410,7 @@ class EraseJobs:
             raise EraseError("the sweep needs ERASE_SWEEP_STATE_MACHINE_ARN (the stack's EraseSweepStateMachineArn)")
         prefixes = [CLIPS_PREFIX]
         if self.settings.local_stack:
-            keys = [
-                obj["Key"]
-                for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=CLIPS_PREFIX)
-                for obj in page.get("Contents", [])
-            ]
+            keys = s3_store.keys_under(self.bucket, CLIPS_PREFIX, s3=self.s3)
             prefixes, job.sweep_total = sweep_prefixes(keys), len(keys)
         sfn = client("stepfunctions")
         job.status = "sweeping"
@@ -475,8 +471,7 @@ class EraseJobs:
         return True
 
     def _sweep_results(self, job: EraseJob) -> list[str]:
-        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=f"{job.folder}sweep/")
-        return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+        return s3_store.keys_under(self.bucket, f"{job.folder}sweep/", s3=self.s3)
 
     def _sweep_progress(self, job: EraseJob) -> None:
         names = [key.rsplit("/", 1)[1].split("_") for key in self._sweep_results(job)]
@@ -488,7 +483,7 @@ class EraseJobs:
         self._audit(job)
         if self.gallery_path is not None:
             with (self.gallery_path.parent / "erasures.jsonl").open("a") as log:
-                log.write(json.dumps(job.model_dump(exclude={"sightings_done", "steps_done"})) + "\n")
+                log.write(json.dumps(job.record()) + "\n")
         # The sweep's map runs' records (ResultWriter: each child's clips and counts), by map run.
         sfn = client("stepfunctions") if job.sweep_executions else None
         for arn in job.sweep_executions:
@@ -517,5 +512,5 @@ def erase_from_file(person_id: str, gallery_path: Path, settings: Settings) -> E
     gallery.bury(person_id, now)
     gallery.save(gallery_path)
     with (gallery_path.parent / "erasures.jsonl").open("a") as log:
-        log.write(json.dumps(job.model_dump(exclude={"sightings_done", "steps_done"})) + "\n")
+        log.write(json.dumps(job.record()) + "\n")
     return job

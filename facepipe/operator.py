@@ -131,10 +131,8 @@ class Operator:
 
     def _photo_keys(self) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}
-        for page in client("s3").get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=PEOPLE_PREFIX):
-            for obj in page.get("Contents", []):
-                person = obj["Key"].removeprefix(PEOPLE_PREFIX).split("/", 1)[0]
-                found.setdefault(person, []).append(obj["Key"])
+        for key in s3_store.keys_under(self.bucket, PEOPLE_PREFIX):
+            found.setdefault(key.removeprefix(PEOPLE_PREFIX).split("/", 1)[0], []).append(key)
         return found
 
     def photo(self, key: str) -> bytes:

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from facepipe.aws_clients import client
 from facepipe.errors import ClipTooLargeError, EmptyClipError, GalleryError
-from facepipe.gallery import Gallery, GalleryModel
+from facepipe.gallery import Gallery
 
 T = TypeVar("T")
 # S3's answers to a conditional write that lost: the object changed (412), or another write to it was under
@@ -76,17 +76,15 @@ def delete_versions(bucket: str, key: str, *, keep_latest: bool = False, s3: Any
     already gone counts as deleted (nothing to do): erase runs again after a failure.
     """
     s3 = s3 or client("s3")
-    found = versions(bucket, key, s3=s3)
-    doomed = [v for v in found if not (keep_latest and v.get("IsLatest"))]
-    for start in range(0, len(doomed), 1000):  # DeleteObjects takes up to 1,000 keys
-        batch = [{"Key": key, "VersionId": v["VersionId"]} for v in doomed[start : start + 1000]]
-        s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+    doomed = [v["VersionId"] for v in versions(bucket, key, s3=s3) if not (keep_latest and v.get("IsLatest"))]
+    delete_exact_versions(bucket, [(key, version) for version in doomed], s3=s3)
     return len(doomed)
 
 
 def delete_exact_versions(bucket: str, versions: list[tuple[str, str]], *, s3: Any = None) -> None:
-    """Delete these (key, version id) pairs for good, 1,000 to a request, with no listing; a version already
-    gone counts as deleted."""
+    """Delete these (key, version id) pairs for good, 1,000 to a request (DeleteObjects' limit), with no
+    listing. A version already gone counts as deleted; any other key DeleteObjects reports it could not delete
+    (it answers 200 and lists them) raises, so an erasure never counts what is still there."""
     s3 = s3 or client("s3")
     for start in range(0, len(versions), 1000):
         batch = [{"Key": key, "VersionId": version} for key, version in versions[start : start + 1000]]
@@ -104,7 +102,7 @@ def get_gallery(bucket: str, key: str, *, s3: Any = None, version_id: str | None
         response = s3.get_object(Bucket=bucket, Key=key, **({"VersionId": version_id} if version_id else {}))
     except ClientError as exc:
         if exc.response["Error"]["Code"] in ("NoSuchKey", "404", "NoSuchVersion"):
-            return Gallery(model=GalleryModel()), None
+            return Gallery(), None
         raise
     return Gallery.loads(response["Body"].read(), source=source), str(response["ETag"])
 
@@ -144,14 +142,16 @@ def delete_prefix(bucket: str, prefix: str, *, s3: Any = None) -> int:
     s3 = s3 or client("s3")
     keys: set[str] = set()
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
-        doomed = [
-            {"Key": v["Key"], "VersionId": v["VersionId"]}
-            for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
-        ]
+        found = [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
         keys.update(v["Key"] for v in page.get("Versions", []))
-        if doomed:
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
+        delete_exact_versions(bucket, [(v["Key"], v["VersionId"]) for v in found], s3=s3)
     return len(keys)
+
+
+def keys_under(bucket: str, prefix: str, *, s3: Any = None) -> list[str]:
+    """The current objects' keys under ``prefix`` (every page of the listing)."""
+    pages = (s3 or client("s3")).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
 
 
 def upload_photos(people_dir: Path, gallery: Gallery, *, bucket: str, s3: Any = None) -> int:

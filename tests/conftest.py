@@ -103,3 +103,24 @@ def result_validator():
     from facepipe_protocol import result_schema
 
     return jsonschema.Draft202012Validator(result_schema())
+
+
+@pytest.fixture()
+def aws_env(monkeypatch):
+    """This process's AWS environment for moto in process (fake credentials, no endpoint), with the settings and
+    the cached clients read afresh on the way in and out; yields the monkeypatch to set more."""
+    from facepipe.aws_clients import reset_clients
+    from facepipe.settings import get_settings
+
+    for key, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    get_settings.cache_clear()
+    reset_clients()
+    yield monkeypatch
+    get_settings.cache_clear()
+    reset_clients()

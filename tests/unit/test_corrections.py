@@ -71,42 +71,29 @@ def test_a_gallery_without_rejections_reads_as_before(gallery_path):
 
 
 def test_reject_reads_the_clip_from_the_stacks_bucket_and_publishes_the_gallery(
-    kit_only, clip_factory, tmp_path, monkeypatch, capsys
+    kit_only, clip_factory, tmp_path, aws_env, capsys
 ):
     """As an operator does from a result message: the clip by its key in the bucket; the corrected gallery
     uploaded where the recognize functions read it."""
     import boto3
     from moto import mock_aws
 
-    from facepipe.aws_clients import reset_clients
     from facepipe.settings import get_settings
 
-    for key, value in {
-        "MATCH_TOLERANCE": "0.9",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    aws_env.setenv("MATCH_TOLERANCE", "0.9")
     get_settings.cache_clear()
-    reset_clients()
     local = tmp_path / "gallery.json"
     local.write_bytes(kit_only.read_bytes())
     key = "clips/pi-1/000001_20261130T120000000Z.mp4"
-    try:
-        with mock_aws():
-            s3 = boto3.client("s3")
-            s3.create_bucket(Bucket="clips")
-            s3.put_object(Bucket="clips", Key=key, Body=clip_factory("alex_lacamoire1.jpg").read_bytes())
-            # The stack's gallery (as `enroll --bucket` left it): the rejection is written into it, not over it.
-            s3.put_object(Bucket="clips", Key=get_settings().gallery_key, Body=kit_only.read_bytes())
-            code = main(["people", "reject", key, "kit_harington", "--gallery", str(local), "--bucket", "clips"])
-            assert code == 0, capsys.readouterr().err
-            published = Gallery.loads(s3.get_object(Bucket="clips", Key=get_settings().gallery_key)["Body"].read())
-    finally:
-        get_settings.cache_clear()
-        reset_clients()
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="clips")
+        s3.put_object(Bucket="clips", Key=key, Body=clip_factory("alex_lacamoire1.jpg").read_bytes())
+        # The stack's gallery (as `enroll --bucket` left it): the rejection is written into it, not over it.
+        s3.put_object(Bucket="clips", Key=get_settings().gallery_key, Body=kit_only.read_bytes())
+        code = main(["people", "reject", key, "kit_harington", "--gallery", str(local), "--bucket", "clips"])
+        assert code == 0, capsys.readouterr().err
+        published = Gallery.loads(s3.get_object(Bucket="clips", Key=get_settings().gallery_key)["Body"].read())
     (rejection,) = published.person("kit_harington").rejected
     assert rejection.source == key and Gallery.load(local).person("kit_harington").rejected == [rejection]
     assert f"{key}: 3 face(s) are not kit_harington" in capsys.readouterr().out

@@ -19,7 +19,7 @@ import pytest
 from moto import mock_aws
 
 from facepipe import s3_store
-from facepipe.aws_clients import client, reset_clients
+from facepipe.aws_clients import client
 from facepipe.erase import EraseError, EraseJobs, sweep_prefixes
 from facepipe.errors import GalleryError
 from facepipe.gallery import Gallery, GalleryPhoto
@@ -46,16 +46,8 @@ def _photo(person: str, encoding: list[float], n: int = 0) -> GalleryPhoto:
 
 
 @pytest.fixture()
-def stack(monkeypatch):
+def stack(aws_env):
     """A stack's storage on moto: the versioned bucket and the tables as the template declares them."""
-    for key, value in {
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    reset_clients()
     with mock_aws():
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET)
@@ -71,7 +63,6 @@ def stack(monkeypatch):
             gallery_refresh_seconds=0,
             erase_settle_seconds=0,
         )
-    reset_clients()
 
 
 def _enroll(settings, people: dict[str, list[float]]) -> None:
@@ -157,7 +148,7 @@ def test_erase_finds_their_clips_by_the_index_and_decodes_none(stack, no_decodin
     assert "Item" in dynamodb.get_item(TableName=stack.students_table, Key={"id": {"S": "biden"}})
     assert client("s3").list_object_versions(Bucket=BUCKET, Prefix="people/obama/").get("Versions", []) == []
     record = _audit()
-    assert record["status"] == "completed" and record["person_id"] == "obama" and record["encodings_found"] == 1
+    assert record["status"] == "completed" and record["person_id"] == "obama" and record["reference_faces"] == 1
     assert client("s3").list_object_versions(Bucket=BUCKET, Prefix="erase-jobs/").get("Versions", []) == []
 
 
@@ -232,7 +223,7 @@ def test_erase_of_a_person_only_removed_from_the_gallery(stack, no_decoding):
 
     job = EraseJobs(stack).erase("obama")
 
-    assert job.encodings_found == 1 and job.unknowns_deleted == [cluster] and clip not in _clips()
+    assert job.reference_faces == 1 and job.unknowns_deleted == [cluster] and clip not in _clips()
     assert job.photos_deleted == 1 and job.record_deleted
 
 
@@ -297,3 +288,27 @@ def test_sweep_prefixes_cover_every_clip_in_pages_moto_reads_whole():
     assert all(sum(k.startswith(p) for k in keys) <= 1000 for p in prefixes)
     assert all(sum(k.startswith(p) for p in prefixes) == 1 for k in keys)  # each clip in exactly one
     assert sweep_prefixes([]) == [] and sweep_prefixes(keys[:5]) == ["clips/"]
+
+
+def test_a_version_s3_would_not_delete_stops_the_erase_instead_of_being_counted(stack):
+    """DeleteObjects answers 200 and lists the keys it could not delete: one refused (here AccessDenied, as an
+    object lock would) is an error, never counted as erased; one already gone is fine."""
+    from botocore.awsrequest import AWSResponse
+    from botocore.exceptions import ClientError
+
+    key = "clips/cam/000001_x.mp4"
+    version = client("s3").put_object(Bucket=BUCKET, Key=key, Body=b"clip")["VersionId"]
+    s3_store.delete_exact_versions(BUCKET, [("clips/cam/gone.mp4", "no-such-version")])  # already gone: fine
+
+    def refuse(**_):
+        error = {"Key": key, "VersionId": version, "Code": "AccessDenied", "Message": "Access Denied"}
+        return AWSResponse("", 200, {}, None), {"Errors": [error], "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    s3 = client("s3")
+    s3.meta.events.register("before-call.s3.DeleteObjects", refuse)
+    try:
+        with pytest.raises(ClientError, match="AccessDenied"):
+            s3_store.delete_versions(BUCKET, key)
+    finally:
+        s3.meta.events.unregister("before-call.s3.DeleteObjects", refuse)
+    assert key in _clips()
