@@ -36,6 +36,11 @@ def cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
     if args.update and args.out.exists():
         existing = Gallery.load(args.out)
     gallery, report = enroll(args.people_dir, settings, gallery=existing, update=args.update)
+    for path, reason in report.flagged:
+        _err(
+            f"{path}: enrolled, but a poor reference ({reason}): strangers land nearer it; "
+            "a sharp, frontal photo is better"
+        )
     for path, reason in report.errors:
         _err(f"{path}: {reason}")
     if not gallery.people:
@@ -74,10 +79,19 @@ def cmd_people_list(args: argparse.Namespace, settings: Settings) -> int:
     gallery = Gallery.load(args.gallery)
     if args.json:
         for person in gallery.people:
-            print(json.dumps({"id": person.id, "photos": [p.source for p in person.photos]}))
+            poor = [
+                {"source": p.source, "reasons": p.quality.reasons}
+                for p in person.photos
+                if p.quality and p.quality.poor
+            ]
+            print(json.dumps({"id": person.id, "photos": [p.source for p in person.photos], "poor_references": poor}))
     else:
         for person in gallery.people:
             print(f"{person.id}\t{len(person.photos)} photo(s)\t{', '.join(p.source for p in person.photos)}")
+            for photo in person.photos:
+                if photo.quality and photo.quality.poor:
+                    # A poor reference draws strangers near it: it must be matched more closely, and is best replaced.
+                    print(f"  poor reference {photo.source}: {'; '.join(photo.quality.reasons)}")
         print(
             f"{len(gallery.people)} people in {args.gallery} "
             f"(created {gallery.created_at}, updated {gallery.updated_at})"

@@ -226,3 +226,120 @@ def make_dev_clips(
                 _write(_placed(sources, shot, k * per_clip, per_clip, seed=k), path, fps, shot.size)
                 clips.append(DevClip(path, a.people | b.people, f"{a.path.stem}+{b.path.stem}", shot.name))
     return clips
+
+
+# ``turning/`` (see ../shared/videos/README.md): who is in each video, by eye. The corridor video's people are
+# told apart by their place in its last frame (left to right); its woman on the left is the head-pose woman (her
+# encodings are 0.41 apart across the two videos), so she is enrolled once, from her own head-pose video.
+TURNING_FOLDER = "turning"
+_HEAD_POSE = {
+    "head-pose-face-detection-female.gif": "turning_female",
+    "head-pose-face-detection-male.gif": "turning_male",
+}
+_CORRIDOR = "face-demographics-walking-and-pause.gif"
+_CORRIDOR_PEOPLE = ("turning_female", "corridor_man", "corridor_woman")  # left to right in its last frame
+_PASSING = "face-demographics-walking.gif"  # two people nobody enrolls: strangers walking past
+
+
+@dataclass(frozen=True)
+class OwnView:
+    """A person enrolled from one frame of their own video (what `facepipe unknowns label` does)."""
+
+    person_id: str
+    image: np.ndarray  # RGB
+    box: tuple[int, int, int, int]
+    source: str
+
+
+def _rgb(frames: list[np.ndarray]) -> list[np.ndarray]:
+    return [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in frames]
+
+
+def _found(image: np.ndarray) -> list[tuple[int, int, int, int]]:
+    from facepipe import faces
+
+    return faces.detect_faces(image, max_side=max(image.shape[:2]) * 2, upsample=1)
+
+
+def turning_enrollments(folder: Path) -> list[OwnView]:
+    """Each turning-video person's enrollment: the clearest frame of their own head-pose video (the highest
+    faceness, facepipe.quality), and the corridor's two other people from its last frame."""
+    from facepipe import faces, quality
+
+    views = []
+    for name, person in _HEAD_POSE.items():
+        frames = _rgb(_frames(folder / name)[0])
+        best: tuple[float, int, tuple[int, int, int, int]] | None = None
+        for n, image in enumerate(frames):
+            boxes = faces.keep_largest(_found(image), 1)
+            for chip, box in zip(faces.face_chips(image, boxes), boxes, strict=True):
+                score = quality.faceness(chip)
+                if best is None or score > best[0]:
+                    best = (score, n, box)
+        if best is None:
+            raise ValueError(f"{folder / name}: no frame with a face to enroll from")
+        views.append(OwnView(person, frames[best[1]], best[2], f"{name}#{best[1]}"))
+    last = _rgb(_frames(folder / _CORRIDOR)[0])[-1]
+    boxes = sorted(_found(last), key=lambda b: b[3])
+    if len(boxes) != len(_CORRIDOR_PEOPLE):
+        raise ValueError(f"{folder / _CORRIDOR}: expected {len(_CORRIDOR_PEOPLE)} faces in the last frame")
+    for person, box in zip(_CORRIDOR_PEOPLE, boxes, strict=True):
+        if person not in _HEAD_POSE.values():
+            views.append(OwnView(person, last, box, f"{_CORRIDOR}#last"))
+    return views
+
+
+def turning_videos(folder: Path) -> list[LabelledVideo]:
+    """The turning videos with who is in view in them (every clip of each: they stay in view throughout)."""
+    videos = [LabelledVideo(folder / name, frozenset({person})) for name, person in _HEAD_POSE.items()]
+    videos.append(LabelledVideo(folder / _CORRIDOR, frozenset(_CORRIDOR_PEOPLE)))
+    videos.append(LabelledVideo(folder / _PASSING, frozenset()))
+    return [v for v in videos if v.path.is_file()]
+
+
+def _motion_blur(image: np.ndarray, length: int) -> np.ndarray:
+    """Horizontal motion blur over ``length`` px (a face passing the camera during the exposure)."""
+    kernel = np.zeros((length, length), np.float32)
+    kernel[length // 2, :] = 1.0 / length
+    return cv2.filter2D(image, -1, kernel)
+
+
+def crowd_clips(strangers: list[LabelledVideo], passing: Path, out: Path, *, fps: float = 25.0) -> list[DevClip]:
+    """1920x1080 street-crowd clips of nobody enrolled: the corridor walkers (upscaled, soft) behind, and each
+    stranger's face (~110 px) passing fast in front, motion-blurred, in three ways: half hidden by someone
+    nearer and in one frame only; blurred across the whole clip; sharp and slower. Every name on them is a
+    stranger named."""
+    out.mkdir(parents=True, exist_ok=True)
+    size = (1920, 1080)
+    behind = [cv2.resize(f, size, interpolation=cv2.INTER_LINEAR) for f in _frames(passing)[0]]
+    per_clip = round(fps * CLIP_SECONDS)
+    ways = {  # speed (px a frame), motion blur (px), frames in view, half hidden
+        "one-frame-hidden": (160.0, 21, 1, True),
+        "blurred": (60.0, 15, per_clip, False),
+        "sharp": (20.0, 1, per_clip, False),
+    }
+    clips = []
+    for s, video in enumerate(strangers):
+        frames, _ = _frames(video.path)
+        scale = 110 / _face_height(frames)
+        for way, (speed, blur, in_view, hidden) in ways.items():
+            rng = np.random.default_rng(s * 10 + len(way))
+            start = int(rng.integers(0, max(1, len(behind) - per_clip)))
+            first = int(rng.integers(0, per_clip - in_view + 1))
+            rendered = []
+            for i in range(per_clip):
+                frame = behind[min(start + i, len(behind) - 1)].copy()
+                if first <= i < first + in_view:
+                    face = cv2.resize(frames[min(i, len(frames) - 1)], None, fx=scale, fy=scale)
+                    h, w = face.shape[:2]
+                    x0 = int(200 + speed * i) % (size[0] - w)
+                    y0 = size[1] // 2 - h // 2
+                    if blur > 1:
+                        face = _motion_blur(face, blur)
+                    frame[y0 : y0 + h, x0 : x0 + w] = face
+                    if hidden:  # a nearer shoulder covers the left half of the face
+                        cv2.rectangle(frame, (x0, y0), (x0 + w // 2, y0 + h), (40, 40, 48), -1)
+                rendered.append(frame)
+            path = _write(iter(rendered), out / f"crowd-{video.path.stem}-{way}.mp4", fps, size)
+            clips.append(DevClip(path, frozenset(), f"crowd+{video.path.stem}", f"crowd-{way}", strangers=3))
+    return clips

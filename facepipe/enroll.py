@@ -11,10 +11,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from facepipe import faces
+import numpy as np
+
+from facepipe import encoder, faces, quality
 from facepipe.contracts import PERSON_ID_PATTERN
 from facepipe.errors import EnrollmentError, FacepipeError, ImageError
-from facepipe.gallery import Gallery, GalleryModel, GalleryPerson, GalleryPhoto
+from facepipe.faces import Box
+from facepipe.gallery import Gallery, GalleryModel, GalleryPerson, GalleryPhoto, PhotoQuality
 from facepipe.images import IMAGE_SUFFIXES, load_rgb
 from facepipe.settings import Settings
 
@@ -26,6 +29,7 @@ class EnrollReport:
     enrolled: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    flagged: list[tuple[str, str]] = field(default_factory=list)  # (file, why it is a poor reference): enrolled
     encoded_photos: int = 0
 
 
@@ -36,6 +40,14 @@ def sha256_file(path: Path) -> str:
 def encode_enrollment_photo(path: Path | bytes, settings: Settings, *, name: str | None = None) -> list[float]:
     """The encoding of the single face in an enrollment photo (a file, or its bytes named ``name``), or an
     :class:`EnrollmentError`."""
+    return enrollment_face(path, settings, name=name)[0]
+
+
+def enrollment_face(
+    path: Path | bytes, settings: Settings, *, name: str | None = None
+) -> tuple[list[float], PhotoQuality]:
+    """The single face of an enrollment photo: its encoding and how good a reference it is (a poor one is
+    flagged, and must be matched more closely: facepipe.gallery.POOR_REFERENCE_PENALTY)."""
     image = load_rgb(path, name=name, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
     label = name or str(path)
     # Enrollment photos are portraits of any size: detect on a photo-sized copy, one upsample, so a
@@ -45,7 +57,20 @@ def encode_enrollment_photo(path: Path | bytes, settings: Settings, *, name: str
         raise EnrollmentError(f"{label}: no face found", code="no_face")
     if len(boxes) > 1:
         raise EnrollmentError(f"{label}: {len(boxes)} faces found, expected exactly one", code="many_faces")
-    return [float(x) for x in faces.encode_faces(image, boxes)[0]]
+    return reference_of(image, boxes[0], settings)
+
+
+def reference_of(image: np.ndarray, box: Box, settings: Settings) -> tuple[list[float], PhotoQuality]:
+    """The encoding of the face at ``box`` in an RGB image, and how good a gallery reference it makes."""
+    chips, points = faces.chips_and_landmarks(image, [box])
+    face = quality.assess(chips[0], box, image.shape, points[0], min_height=settings.decisive_face_px)
+    graded = PhotoQuality(
+        height_px=face.height_px,
+        faceness=face.faceness,
+        sharpness=face.sharpness,
+        reasons=quality.reference_reasons(face),
+    )
+    return [float(x) for x in encoder.encode_chips(chips)[0]], graded
 
 
 def person_photos(person_dir: Path) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -97,12 +122,16 @@ def enroll(
         enrolled: list[GalleryPhoto] = []
         for path in photos:
             try:
-                encoding = encode_enrollment_photo(path, settings)
+                encoding, graded = enrollment_face(path, settings)
             except (EnrollmentError, ImageError) as exc:
                 report.errors.append((str(path), exc.message.removeprefix(f"{path}: ")))
                 continue
             report.encoded_photos += 1
-            enrolled.append(GalleryPhoto(source=f"{person_id}/{path.name}", sha256=hashes[path], encoding=encoding))
+            if graded.poor:
+                report.flagged.append((str(path), "; ".join(graded.reasons)))
+            enrolled.append(
+                GalleryPhoto(source=f"{person_id}/{path.name}", sha256=hashes[path], encoding=encoding, quality=graded)
+            )
         if enrolled:
             target.upsert(GalleryPerson(id=person_id, photos=enrolled))
             report.enrolled.append(person_id)

@@ -4,11 +4,12 @@ The crop is the aligned chip the encoder saw (dlib's 5-point alignment, 150 px),
 JPEG-encoded: ~2 KB, small enough to ride in the state machine's payload (256 KB) for the few faces a room
 holds, and to be kept by the unknown-face store and the console's history.
 
-**The enrollable gate.** A crop is ``enrollable`` only when the best face of its track is not weak: at least
-``decisive_face_px`` tall (40 px by default) and not heavily blurred (chip sharpness at least
-``recognition.BLUR_SHARPNESS``). It is the same gate that keeps tiny or blurred faces from naming anyone on
-their own, for the same reason: their encodings are unreliable. A face that fails it is still shown, but is
-never clustered into an ``unknown-<n>`` and so can never be labelled into the gallery.
+**The enrollable gate.** A crop is ``enrollable`` only when the best face of its track is not poor
+(facepipe.quality: at least ``decisive_face_px`` tall, not heavily blurred, frontal and whole enough for the
+face detector to score it, not cut by the frame's edge). It is the same gate that keeps poor faces from naming
+anyone on their own, for the same reason: their encodings are unreliable, and one blurred reference in the
+gallery attracts strangers. A face that fails it is still shown, but is never clustered into an
+``unknown-<n>`` and so can never be labelled into the gallery.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def jpeg_of(chip: np.ndarray, size: int = CROP_PX) -> bytes:
 
 def seen_faces(frames: list[FrameResult], indexes: list[int]) -> list[SeenFace]:
     """One :class:`SeenFace` per track of a recognized clip (``indexes``: each frame's index in the clip), the
-    best face of the track as its crop: strong faces before weak ones, then the tallest, then the sharpest."""
+    best face of the track as its crop: good faces before poor ones, then the tallest, then the clearest."""
     members: dict[int, list[tuple[int, int]]] = {}
     for n, frame in enumerate(frames):
         for f, track in enumerate(frame.tracks):
@@ -48,12 +49,13 @@ def seen_faces(frames: list[FrameResult], indexes: list[int]) -> list[SeenFace]:
         scored = []
         for n, f in faces:
             box = frames[n].faces[f].box
-            scored.append((not frames[n].weak[f], box[2] - box[0], frames[n].sharpness[f], n, f))
-        strong, height, sharpness, n, f = max(scored)
+            quality = frames[n].quality[f]
+            scored.append((not quality.poor, box[2] - box[0], quality.faceness, quality.sharpness, n, f))
+        strong, height, _, sharpness, n, f = max(scored)
         face = frames[n].faces[f]
         encoding = None
         if face.id == UNKNOWN:
-            used = [(m, g) for m, g in faces if not frames[m].weak[g]] or faces
+            used = [(m, g) for m, g in faces if not frames[m].quality[g].poor] or faces
             mean = np.mean([frames[m].encodings[g] for m, g in used], axis=0)
             encoding = [round(float(x), 6) for x in mean]
         seen.append(

@@ -166,14 +166,28 @@ def _shapes(image: np.ndarray, boxes: list[Box]) -> Any:
     return shapes
 
 
+def hog_scores(image: np.ndarray, *, floor: float) -> list[float]:
+    """The HOG detector's scores of the faces it sees in an RGB image at its own size, down to ``floor``
+    (below the detector's own threshold of 0): how face-like the clearest one is (facepipe.quality)."""
+    _, scores, _ = _dlib_model("hog").run(image, 0, floor)
+    return [float(s) for s in scores]
+
+
 def face_chips(image: np.ndarray, boxes: list[Box]) -> np.ndarray:
     """The aligned 150x150 chip of each face, as dlib cuts it for its encoder: (n, 150, 150, 3) uint8."""
+    return chips_and_landmarks(image, boxes)[0]
+
+
+def chips_and_landmarks(image: np.ndarray, boxes: list[Box]) -> tuple[np.ndarray, np.ndarray]:
+    """Each face's aligned chip (as :func:`face_chips`) and its five landmarks, (n, 5, 2) as (x, y) pixels."""
     if not boxes:
-        return np.empty((0, encoder.CHIP_SIZE, encoder.CHIP_SIZE, 3), dtype=np.uint8)
+        return np.empty((0, encoder.CHIP_SIZE, encoder.CHIP_SIZE, 3), dtype=np.uint8), np.empty((0, 5, 2))
     import dlib
 
-    chips = dlib.get_face_chips(image, _shapes(image, boxes), size=encoder.CHIP_SIZE, padding=encoder.CHIP_PADDING)
-    return np.stack([np.asarray(chip) for chip in chips])
+    shapes = _shapes(image, boxes)
+    chips = dlib.get_face_chips(image, shapes, size=encoder.CHIP_SIZE, padding=encoder.CHIP_PADDING)
+    points = np.asarray([[(p.x, p.y) for p in shape.parts()] for shape in shapes], dtype=np.float64)
+    return np.stack([np.asarray(chip) for chip in chips]), points
 
 
 def encode_faces(image: np.ndarray, boxes: list[Box]) -> np.ndarray:

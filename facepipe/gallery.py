@@ -33,6 +33,11 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from facepipe.contracts import PERSON_ID_PATTERN
 from facepipe.errors import GalleryError
 
+# Added to a face's distance to a poor reference photo: with the default tolerance of 0.60 such a photo names
+# someone only within 0.52. Measured on the shared footage: faces of the people enrolled from soft 480x270 video
+# frames lay 0.25-0.50 from them (p95), the faces of strangers that their references drew 0.54-0.63.
+POOR_REFERENCE_PENALTY = 0.08
+
 GALLERY_FORMAT: Literal["facepipe-gallery"] = "facepipe-gallery"
 GALLERY_SCHEMA_VERSION: Literal[1] = 1
 
@@ -51,12 +56,28 @@ class GalleryModel(BaseModel):
     detector: str = "hog"
 
 
+class PhotoQuality(BaseModel):
+    """How good a reference a photo's face is (facepipe.quality), measured when it joined the gallery."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    height_px: int = Field(ge=0)
+    faceness: float
+    sharpness: float = Field(ge=0)
+    reasons: list[str] = Field(default_factory=list)  # why it is a poor reference; empty: a good one
+
+    @property
+    def poor(self) -> bool:
+        return bool(self.reasons)
+
+
 class GalleryPhoto(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     source: str
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     encoding: Encoding
+    quality: PhotoQuality | None = None  # None: joined before quality was measured
 
 
 class GalleryRejection(BaseModel):
@@ -102,6 +123,7 @@ class Gallery(BaseModel):
     _matrix: tuple[np.ndarray, list[str]] | None = PrivateAttr(default=None)
     _rejected: tuple[np.ndarray, list[str]] | None = PrivateAttr(default=None)
     _columns: tuple[list[str], list[np.ndarray]] | None = PrivateAttr(default=None)
+    _penalties: np.ndarray | None = PrivateAttr(default=None)
 
     # --- reading and writing -------------------------------------------------------------------
     @classmethod
@@ -165,7 +187,7 @@ class Gallery(BaseModel):
         """Add a person, or replace everything known about them."""
         self.people = sorted([p for p in self.people if p.id != person.id] + [person], key=lambda p: p.id)
         self.updated_at = _now()
-        self._matrix = self._rejected = self._columns = None
+        self._matrix = self._rejected = self._columns = self._penalties = None
 
     def add_photos(self, person_id: str, photos: list[GalleryPhoto]) -> bool:
         """Add photos to ``person_id`` (enrolled with them when new; their rejections kept). True if new."""
@@ -180,7 +202,7 @@ class Gallery(BaseModel):
         before = len(self.people)
         self.people = [p for p in self.people if p.id != person_id]
         self.updated_at = _now()
-        self._matrix = self._rejected = self._columns = None
+        self._matrix = self._rejected = self._columns = self._penalties = None
         return len(self.people) != before
 
     def merge(self, other: Gallery) -> list[str]:
@@ -258,6 +280,20 @@ class Gallery(BaseModel):
             ids = np.asarray(owners)
             self._columns = (people, [np.flatnonzero(ids == person) for person in people])
         return self._columns
+
+    def penalties(self) -> np.ndarray:
+        """Per row of :meth:`matrix`, what is added to a face's distance to that photo: ``POOR_REFERENCE_PENALTY``
+        for a poor reference (a soft, turned or half-hidden face draws strangers near it), else 0."""
+        if self._penalties is None:
+            self._penalties = np.asarray(
+                [
+                    POOR_REFERENCE_PENALTY if photo.quality and photo.quality.poor else 0.0
+                    for person in self.people
+                    for photo in person.photos
+                ],
+                dtype=np.float64,
+            )
+        return self._penalties
 
     def matrix(self) -> tuple[np.ndarray, list[str]]:
         """All encodings as one (photos x 128) array, with the person id of each row. Cached."""

@@ -33,7 +33,8 @@ import numpy as np
 
 from facepipe import encoder
 from facepipe.contracts import UNKNOWN, Face
-from facepipe.faces import Box, detect_faces, face_chips, keep_largest, pairwise_distances
+from facepipe.faces import Box, chips_and_landmarks, detect_faces, keep_largest, pairwise_distances
+from facepipe.quality import FaceQuality, assess
 from facepipe.settings import Settings
 from facepipe.video import DecodedClip, decode_chosen
 
@@ -44,16 +45,6 @@ if TYPE_CHECKING:
 _SEARCH_FACE_PX = 100
 # Neighbourhood searched around an anchor face, in face heights on each side (people move in 0.5 s).
 _SEARCH_REACH = 1.0
-# Below this sharpness (variance of the Laplacian of the aligned chip at 64x64) a face counts as blurred.
-# Measured on the dev set: sharp faces of 40-300 px 35-2600, defocused ones (sigma 1-1.2 px) 20-280: the
-# value depends on the face as much as the focus, so this only catches heavy blur.
-BLUR_SHARPNESS = 25.0
-
-
-def chip_sharpness(chip: np.ndarray) -> float:
-    """Sharpness of an aligned RGB face chip, at a fixed 64x64 so faces of every size compare."""
-    gray = cv2.cvtColor(cv2.resize(chip, (64, 64), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
-    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
 
 
 def _height(box: Box) -> int:
@@ -171,12 +162,13 @@ class Decision:
 
 
 def person_distances(encodings: np.ndarray, gallery: Gallery) -> tuple[list[str], np.ndarray]:
-    """Enrolled ids and, for each encoding, its distance to each person (their nearest photo)."""
+    """Enrolled ids and, for each encoding, its distance to each person (their nearest photo, a poor reference
+    photo's distance raised by ``gallery.POOR_REFERENCE_PENALTY``)."""
     matrix, _ = gallery.matrix()
     people, columns = gallery.columns()
     if not people or len(encodings) == 0:
         return people, np.empty((len(encodings), len(people)))
-    by_photo = pairwise_distances(encodings, matrix)
+    by_photo = pairwise_distances(encodings, matrix) + gallery.penalties()  # a poor reference must be nearer
     return people, np.stack([by_photo[:, cols].min(axis=1) for cols in columns], axis=1)
 
 
@@ -190,20 +182,33 @@ def _rejecting(mean: np.ndarray, gallery: Gallery, to_people: np.ndarray, people
     return {owner for owner, d in zip(owners, distances, strict=True) if d < to_people[people.index(owner)]}
 
 
+def _through_poor_reference(mean: np.ndarray, gallery: Gallery, person: str) -> bool:
+    """Whether ``mean``'s nearest photo of ``person`` is a poor reference (facepipe.gallery.PhotoQuality)."""
+    matrix, _ = gallery.matrix()
+    people, columns = gallery.columns()
+    cols = columns[people.index(person)]
+    nearest = cols[int(np.argmin(pairwise_distances(mean, matrix[cols])[0] + gallery.penalties()[cols]))]
+    return bool(gallery.penalties()[nearest] > 0)
+
+
 def decide(
     encodings: np.ndarray,
-    weak: list[bool],
+    quality: list[FaceQuality],
     gallery: Gallery,
     *,
     tolerance: float,
     margin: float,
 ) -> Decision:
-    """One track's person (see the module's step 4)."""
+    """One track's person (see the module's step 4), decided on its best faces (facepipe.quality): good ones,
+    else weak ones (small or blurred: two frames must then agree), never poor ones (turned, hidden, smeared or
+    cut: such a track names nobody, however near it lands). A track whose decision rests on one face names
+    someone only when that face is clear enough for a one-frame decision (``FaceQuality.single_frame_ok``)."""
     people, per_face = person_distances(encodings, gallery)
     if not people:
         return Decision(UNKNOWN, [None] * len(encodings))
-    strong = [i for i, w in enumerate(weak) if not w]
-    used = strong or list(range(len(encodings)))
+    good = [i for i, q in enumerate(quality) if not q.poor and not q.weak]
+    weak = [i for i, q in enumerate(quality) if not q.poor and q.weak]
+    used = good or weak or list(range(len(encodings)))
     mean = encodings[used].mean(axis=0, keepdims=True)
     _, combined = person_distances(mean, gallery)
     for person in _rejecting(mean, gallery, combined[0], people):
@@ -213,9 +218,14 @@ def decide(
     nearest = float(combined[0, best])
     second = float(combined[0, order[1]]) if len(people) > 1 else float("inf")
     named = nearest <= tolerance and second - nearest >= margin
-    if named and not strong:
-        # Weak faces alone: two frames must agree on the person.
-        named = int((per_face[:, best] == per_face.min(axis=1)).sum()) >= 2
+    if not good:
+        # Weak faces alone: two frames must agree on the person, through a good reference photo of him (a weak
+        # face near a poor reference is noise meeting noise); poor faces alone never name anyone.
+        agree = len(weak) >= 2 and int((per_face[weak, best] == per_face[weak].min(axis=1)).sum()) >= 2
+        named = named and agree and not _through_poor_reference(mean, gallery, people[best])
+    elif len(good) == 1 and not quality[good[0]].single_frame_ok:
+        # One good face, not clear enough to decide alone: a weak face of another frame must agree.
+        named = named and bool(weak) and bool((per_face[weak, best] == per_face[weak].min(axis=1)).any())
     column = best if named else None
     distances: list[float | None] = [float(row[column]) if column is not None else float(row.min()) for row in per_face]
     return Decision(people[best] if named else UNKNOWN, distances)
@@ -226,7 +236,7 @@ class FrameResult:
     """One frame's faces, how many were detected (before ``max_faces``), its share of the time, the faces'
     encodings (row i is ``faces[i]``'s: a correction reuses them rather than encoding again), their aligned
     chips (what the encoder saw: the crops the console shows and an unknown face is kept as), the track each
-    face belongs to (one number per person in the clip) and whether it is weak (tiny or blurred)."""
+    face belongs to (one number per person in the clip) and each face's quality (facepipe.quality)."""
 
     faces: list[Face]
     detected: int
@@ -234,8 +244,12 @@ class FrameResult:
     encodings: np.ndarray
     chips: np.ndarray = field(default_factory=lambda: np.empty((0, encoder.CHIP_SIZE, encoder.CHIP_SIZE, 3), np.uint8))
     tracks: list[int] = field(default_factory=list)
-    weak: list[bool] = field(default_factory=list)
-    sharpness: list[float] = field(default_factory=list)  # each chip's (chip_sharpness), measured once
+    quality: list[FaceQuality] = field(default_factory=list)
+
+    @property
+    def weak(self) -> list[bool]:
+        """Whether each face is poor: it names nobody on its own and is never kept as an enrollable crop."""
+        return [q.poor for q in self.quality]
 
 
 def recognize_frames(
@@ -269,27 +283,28 @@ def recognize_frames(
     )
     per_frame_detect = (time.perf_counter() - start) / max(1, len(images))
     chips: list[np.ndarray] = []
+    quality: list[FaceQuality] = []
     for image, (boxes, _) in zip(images, detected, strict=True):
         start = time.perf_counter()
-        chips.append(face_chips(image, boxes))
+        frame_chips, points = chips_and_landmarks(image, boxes)
+        chips.append(frame_chips)
+        quality += [
+            assess(chip, box, image.shape, marks, min_height=decisive_face_px)
+            for chip, box, marks in zip(frame_chips, boxes, points, strict=True)
+        ]
         spent.append(per_frame_detect + time.perf_counter() - start)
     start = time.perf_counter()
     every_chip = np.concatenate(chips) if chips else np.empty((0, encoder.CHIP_SIZE, encoder.CHIP_SIZE, 3), np.uint8)
     encodings = encoder.encode_chips(every_chip)
     offsets = np.cumsum([0] + [len(boxes) for boxes, _ in detected])
     names: dict[tuple[int, int], tuple[str, float | None]] = {}
-    track_of: dict[tuple[int, int], tuple[int, bool]] = {}
-    sharpness = [chip_sharpness(chip) for chip in every_chip]
+    track_of: dict[tuple[int, int], int] = {}
     for number, track in enumerate(link_tracks([boxes for boxes, _ in detected])):
         rows = [int(offsets[n] + f) for n, f in track.members]
-        weak = [
-            _height(detected[n][0][f]) < decisive_face_px or sharpness[row] < BLUR_SHARPNESS
-            for (n, f), row in zip(track.members, rows, strict=True)
-        ]
-        decision = decide(encodings[rows], weak, gallery, tolerance=tolerance, margin=margin)
-        for member, distance, is_weak in zip(track.members, decision.distances, weak, strict=True):
+        decision = decide(encodings[rows], [quality[r] for r in rows], gallery, tolerance=tolerance, margin=margin)
+        for member, distance in zip(track.members, decision.distances, strict=True):
             names[member] = (decision.person, distance)
-            track_of[member] = (number, is_weak)
+            track_of[member] = number
     shared = (time.perf_counter() - start) / max(1, len(encodings))
     results: list[FrameResult] = []
     for n, ((boxes, count), seconds) in enumerate(zip(detected, spent, strict=True)):
@@ -304,9 +319,8 @@ def recognize_frames(
                 ms,
                 encodings[offsets[n] : offsets[n + 1]],
                 every_chip[offsets[n] : offsets[n + 1]],
-                [track_of[n, f][0] for f in range(len(boxes))],
-                [track_of[n, f][1] for f in range(len(boxes))],
-                sharpness[offsets[n] : offsets[n + 1]],
+                [track_of[n, f] for f in range(len(boxes))],
+                quality[offsets[n] : offsets[n + 1]],
             )
         )
     return results

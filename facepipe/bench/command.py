@@ -7,7 +7,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from facepipe.bench import clips as bench_clips
 from facepipe.bench.accuracy import score
@@ -22,6 +22,10 @@ from facepipe.bench.runner import Runner
 from facepipe.bench.throughput import measure_throughput, soak
 from facepipe.local.template import StackTemplate
 from facepipe.settings import Settings
+
+if TYPE_CHECKING:
+    from facepipe.devset import DevClip, LabelledVideo
+    from facepipe.gallery import Gallery
 
 
 def register(sub: Any) -> None:
@@ -202,6 +206,8 @@ def cmd_bench_videos(args: argparse.Namespace, settings: Settings) -> BenchRepor
         if not gallery.people:
             raise FacepipeError(f"{args.videos / 'people'}: nobody could be enrolled")
         clips = make_dev_clips(videos, Path(tmp) / "clips")
+        talking_heads = list(clips)
+        clips += _harder_clips(args.videos, videos, gallery, settings, Path(tmp) / "clips")
         print(f"{len(clips)} clips from {len(videos)} videos; {len(gallery.people)} people enrolled", file=sys.stderr)
         with local_stack(workers=args.workers) as stack:
             stack.load(gallery=gallery)
@@ -209,7 +215,7 @@ def cmd_bench_videos(args: argparse.Namespace, settings: Settings) -> BenchRepor
             stack.settle()
             try:
                 report.videos = bench_videos(runner, clips, gallery, settings)
-                report.videos.camera_view = camera_view(clips, gallery, settings)
+                report.videos.camera_view = camera_view(talking_heads, gallery, settings)
                 if args.soak:
                     # One camera in real time on room video: the room-camera clips at 2 clips/s.
                     room = [c.path for c in clips if c.version != "as-given"]
@@ -217,6 +223,37 @@ def cmd_bench_videos(args: argparse.Namespace, settings: Settings) -> BenchRepor
             finally:
                 runner.close()
     return report
+
+
+def _harder_clips(
+    folder: Path, videos: list[LabelledVideo], gallery: Gallery, settings: Settings, out: Path
+) -> list[DevClip]:
+    """Issue 21's harder clips, when ``folder`` has ``turning/``: its videos (people enrolled from one frame of their
+    own video into ``gallery``, with their reference quality) and street crowds of the strangers passing; and the
+    samples' people enrolled beside them (more faces for a stranger to land near)."""
+    import dataclasses
+
+    from facepipe.devset import TURNING_FOLDER, crowd_clips, make_dev_clips, turning_enrollments, turning_videos
+    from facepipe.enroll import enroll, reference_of
+    from facepipe.gallery import GalleryPerson, GalleryPhoto
+
+    turning = folder / TURNING_FOLDER
+    if not turning.is_dir():
+        return []
+    if (settings.samples_dir / "people").is_dir():
+        extra, _ = enroll(settings.samples_dir / "people", settings)
+        for person in extra.people:
+            if gallery.person(person.id) is None:
+                gallery.upsert(person)
+    for view in turning_enrollments(turning):
+        encoding, graded = reference_of(view.image, view.box, settings)
+        photo = GalleryPhoto(source=view.source, sha256="0" * 64, encoding=encoding, quality=graded)
+        gallery.upsert(GalleryPerson(id=view.person_id, photos=[photo]))
+    made = make_dev_clips(turning_videos(turning), out / "turning", pairs=False)
+    clips = [dataclasses.replace(c, version=f"turning-{c.version}") for c in made]
+    strangers = [v for v in videos if not v.people]
+    passing = turning / "face-demographics-walking.gif"
+    return clips + (crowd_clips(strangers, passing, out / "crowd") if strangers and passing.is_file() else [])
 
 
 def _finish(report: BenchReport, args: argparse.Namespace) -> int:

@@ -12,9 +12,16 @@ from facepipe import recognition
 from facepipe.contracts import UNKNOWN
 from facepipe.devset import ROOM_SHOTS, LabelledVideo, make_dev_clips
 from facepipe.enroll import enroll
-from facepipe.gallery import Gallery
+from facepipe.gallery import POOR_REFERENCE_PENALTY, Gallery, PhotoQuality
+from facepipe.quality import FaceQuality
 from facepipe.settings import Settings
 from facepipe.video import decode_clip
+
+# Qualities as facepipe.quality grades faces: clear; good but not clear enough alone; small; turned.
+GOOD = FaceQuality(height_px=90, faceness=1.6, sharpness=300.0, yaw=0.0, cut=False, reasons=())
+FAIR = FaceQuality(height_px=90, faceness=0.5, sharpness=300.0, yaw=0.1, cut=False, reasons=())
+WEAK = FaceQuality(height_px=36, faceness=1.2, sharpness=120.0, yaw=0.0, cut=False, reasons=(), weak=True)
+POOR = FaceQuality(height_px=90, faceness=0.05, sharpness=200.0, yaw=0.4, cut=False, reasons=("turned",))
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +103,7 @@ def test_a_track_is_decided_by_its_mean_encoding(video_gallery):
     each = recognition.person_distances(faces, video_gallery)[1]
     people = recognition.person_distances(faces, video_gallery)[0]
     assert (each[:, people.index("markey")] > 0.6).all()
-    decision = recognition.decide(faces, [False] * 3, video_gallery, tolerance=0.6, margin=0.05)
+    decision = recognition.decide(faces, [GOOD] * 3, video_gallery, tolerance=0.6, margin=0.05)
     assert decision.person == "markey"
     assert decision.distances == pytest.approx(list(each[:, people.index("markey")]))
 
@@ -104,23 +111,66 @@ def test_a_track_is_decided_by_its_mean_encoding(video_gallery):
 def test_no_name_without_a_margin_over_the_next_person(video_gallery):
     matrix, owners = video_gallery.matrix()
     between = (matrix[owners.index("markey")] + matrix[owners.index("menendez")]) / 2
-    decision = recognition.decide(between[None, :], [False], video_gallery, tolerance=1.0, margin=0.05)
+    decision = recognition.decide(between[None, :], [GOOD], video_gallery, tolerance=1.0, margin=0.05)
     assert decision.person == UNKNOWN
-    assert recognition.decide(between[None, :], [False], video_gallery, tolerance=1.0, margin=0.0).person != UNKNOWN
+    assert recognition.decide(between[None, :], [GOOD], video_gallery, tolerance=1.0, margin=0.0).person != UNKNOWN
 
 
 def test_weak_faces_name_nobody_alone_but_two_agreeing_frames_do(video_gallery):
     one = _encodings(video_gallery, "swalwell", 0.01, 1)
-    assert recognition.decide(one, [True], video_gallery, tolerance=0.6, margin=0.05).person == UNKNOWN
-    assert recognition.decide(one, [False], video_gallery, tolerance=0.6, margin=0.05).person == "swalwell"
+    assert recognition.decide(one, [WEAK], video_gallery, tolerance=0.6, margin=0.05).person == UNKNOWN
+    assert recognition.decide(one, [GOOD], video_gallery, tolerance=0.6, margin=0.05).person == "swalwell"
     two = _encodings(video_gallery, "swalwell", 0.01, 2)
-    assert recognition.decide(two, [True, True], video_gallery, tolerance=0.6, margin=0.05).person == "swalwell"
-    # A strong face decides; weak ones are left out of the mean (here they would pull it to someone else).
+    assert recognition.decide(two, [WEAK, WEAK], video_gallery, tolerance=0.6, margin=0.05).person == "swalwell"
+    # A good face decides; weak ones are left out of the mean (here they would pull it to someone else).
     mixed = np.concatenate(
         [_encodings(video_gallery, "swalwell", 0.01, 1), _encodings(video_gallery, "markey", 0.0, 2)]
     )
-    decision = recognition.decide(mixed, [False, True, True], video_gallery, tolerance=0.6, margin=0.05)
+    decision = recognition.decide(mixed, [GOOD, WEAK, WEAK], video_gallery, tolerance=0.6, margin=0.05)
     assert decision.person == "swalwell"
+
+
+def test_poor_faces_never_name_anyone_however_near(video_gallery):
+    near = _encodings(video_gallery, "swalwell", 0.0, 3)  # his own photo's encoding, three times
+    assert recognition.decide(near, [POOR] * 3, video_gallery, tolerance=0.6, margin=0.05).person == UNKNOWN
+    # ... and a poor face does not count towards a track that has a good one.
+    decision = recognition.decide(near, [GOOD, POOR, POOR], video_gallery, tolerance=0.6, margin=0.05)
+    assert decision.person == "swalwell"
+    assert decision.distances == pytest.approx([0.0, 0.0, 0.0])
+
+
+def test_one_good_face_decides_alone_only_when_clear(video_gallery):
+    one = _encodings(video_gallery, "markey", 0.01, 1)
+    assert recognition.decide(one, [FAIR], video_gallery, tolerance=0.6, margin=0.05).person == UNKNOWN
+    two = _encodings(video_gallery, "markey", 0.01, 2)
+    # A weak face of another frame that agrees is enough.
+    assert recognition.decide(two, [FAIR, WEAK], video_gallery, tolerance=0.6, margin=0.05).person == "markey"
+
+
+def _with_poor_reference(gallery, person: str):
+    """The gallery with ``person``'s photos marked poor references."""
+    copy = Gallery.loads(gallery.dumps())
+    found = copy.person(person)
+    bad = PhotoQuality(height_px=70, faceness=1.2, sharpness=90.0, reasons=["soft (sharpness 90)"])
+    copy.upsert(found.model_copy(update={"photos": [p.model_copy(update={"quality": bad}) for p in found.photos]}))
+    return copy
+
+
+def test_a_poor_reference_must_be_matched_more_closely(video_gallery):
+    photo = np.asarray(video_gallery.person("markey").photos[0].encoding)
+    direction = np.random.default_rng(3).normal(size=128)
+    face = (photo + direction / np.linalg.norm(direction) * 0.55)[None, :]  # 0.55 from his photo
+    rule = {"tolerance": 0.6, "margin": 0.0}
+    assert recognition.decide(face, [GOOD], video_gallery, **rule).person == "markey"
+    poor = _with_poor_reference(video_gallery, "markey")
+    assert recognition.decide(face, [GOOD], poor, **rule).person == UNKNOWN  # 0.55 + 0.08 > 0.6
+    assert recognition.person_distances(face, poor)[1][0][poor.columns()[0].index("markey")] == pytest.approx(
+        0.55 + POOR_REFERENCE_PENALTY
+    )
+    # Weak faces, however well they agree, never name someone through a poor reference alone.
+    two = _encodings(video_gallery, "markey", 0.005, 2)
+    assert recognition.decide(two, [WEAK, WEAK], video_gallery, **rule).person == "markey"
+    assert recognition.decide(two, [WEAK, WEAK], poor, **rule).person == UNKNOWN
 
 
 def test_faces_are_linked_across_frames_by_place_and_size():
