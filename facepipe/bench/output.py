@@ -20,7 +20,8 @@ def print_report(report: BenchReport) -> None:
             print(
                 f"  {pt.enrolled:>3} enrolled: {pt.stranger_named:.1%} of {pt.stranger_faces} stranger faces named "
                 f"(nearest p1 {pt.nearest_p1}, p5 {pt.nearest_p5}); the walking strangers "
-                f"{pt.never_enrolled_named:.1%}; own faces named {pt.genuine_named:.1%}"
+                f"{pt.never_enrolled_named:.1%}; own faces named {pt.genuine_named:.1%}; with the quality rule: "
+                f"strangers {pt.stranger_named_with_quality:.1%}, own {pt.genuine_named_with_quality:.1%}"
             )
         print(
             "  stranger faces named, by whose they were: "

@@ -29,6 +29,7 @@ import numpy as np
 from pydantic import BaseModel
 
 FRAME_STEP = 5
+_WIDTH = 130  # an encoding, then whether the face may name alone, then whether it is a poor reference
 ROTATIONS = 30
 
 
@@ -49,6 +50,10 @@ class StrangerPoint(BaseModel):
     # The same faces in every gallery (the walking videos' people, never enrolled): how their fate changes as the
     # gallery grows, with no change of who the strangers are.
     never_enrolled_named: float
+    # The same, with facepipe.quality applied as a one-face decision: only a face clear enough to name someone
+    # alone (FaceQuality.single_frame_ok) names anyone, and a poor reference must be matched 0.08 closer.
+    stranger_named_with_quality: float = 0.0
+    genuine_named_with_quality: float = 0.0
 
 
 class StrangerCurve(BaseModel):
@@ -76,10 +81,25 @@ def _video_faces(path: Path, *, upsample: int, max_side: int) -> list[np.ndarray
         if index % FRAME_STEP == 0:
             rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
             boxes = faces.keep_largest(faces.detect_faces(rgb, max_side=max_side, upsample=upsample), 1)
-            found.extend(faces.encode_faces(rgb, boxes))
+            found.extend(_graded(rgb, boxes))
         index += 1
     capture.release()
     return found
+
+
+def _graded(image: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> list[np.ndarray]:
+    """Each face's encoding with two more columns: 1 when it may name someone alone (FaceQuality.single_frame_ok),
+    1 when it is a poor gallery reference (quality.reference_reasons)."""
+    from facepipe import encoder, faces, quality
+
+    chips, points = faces.chips_and_landmarks(image, boxes)
+    rows = []
+    for chip, box, marks, encoding in zip(chips, boxes, points, encoder.encode_chips(chips), strict=True):
+        graded = quality.assess(chip, box, image.shape, marks, min_height=40)
+        rows.append(
+            np.concatenate([encoding, [float(graded.single_frame_ok), float(bool(quality.reference_reasons(graded)))]])
+        )
+    return rows
 
 
 def _photo_faces(paths: list[Path]) -> list[np.ndarray]:
@@ -90,7 +110,7 @@ def _photo_faces(paths: list[Path]) -> list[np.ndarray]:
     for path in paths:
         image = load_rgb(path, max_bytes=10**8, max_pixels=10**9)
         boxes = faces.keep_largest(faces.detect_faces(image, max_side=1024, upsample=1), 1)
-        found.extend(faces.encode_faces(image, boxes))
+        found.extend(_graded(image, boxes))
     return found
 
 
@@ -123,7 +143,7 @@ def collect(samples: Path, videos: Path) -> tuple[list[Identity], np.ndarray]:
         for path in sorted((videos / "turning").glob("face-demographics-*"))
         for f in _video_faces(path, upsample=1, max_side=960)
     ]
-    return identities, np.asarray(walking).reshape(len(walking), 128)
+    return identities, np.asarray(walking).reshape(len(walking), _WIDTH)
 
 
 def _named(distances: np.ndarray, owners: list[int], tolerance: float, margin: float) -> tuple[np.ndarray, np.ndarray]:
@@ -137,6 +157,14 @@ def _named(distances: np.ndarray, owners: list[int], tolerance: float, margin: f
     return named, nearest
 
 
+def _distances(faces: np.ndarray, gallery: np.ndarray) -> np.ndarray:
+    """Each face's distance to each gallery row, a poor reference's raised by the gallery's penalty."""
+    from facepipe.gallery import POOR_REFERENCE_PENALTY
+
+    raw = np.linalg.norm(faces[:, None, :128] - gallery[None, :, :128], axis=2)
+    return np.asarray(raw + POOR_REFERENCE_PENALTY * gallery[None, :, 129])
+
+
 def curve(
     identities: list[Identity], strangers_only: np.ndarray, *, tolerance: float, margin: float, seed: int = 0
 ) -> StrangerCurve:
@@ -146,6 +174,8 @@ def curve(
     by_source: dict[str, int] = {}
     for size in range(2, len(identities)):
         rates, genuine, counts, nearest_all, fixed = [], [], [], [], []
+        gated: list[float] = []
+        genuine_gated: list[float] = []
         for _ in range(ROTATIONS):
             chosen = rng.sample(range(len(identities)), size)
             gallery = np.concatenate([identities[i].enrolled for i in chosen])
@@ -155,9 +185,8 @@ def curve(
             sources = [identities[i].name for i in others for _ in range(len(identities[i].faces))]
             sources += ["never enrolled (walking)"] * len(strangers_only)
             strangers = np.concatenate([f for f in outside if len(f)])
-            named, nearest = _named(
-                np.linalg.norm(strangers[:, None] - gallery[None], axis=2), owners, tolerance, margin
-            )
+            named, nearest = _named(_distances(strangers, gallery), owners, tolerance, margin)
+            gated.append(float(((named >= 0) & (strangers[:, 128] > 0)).mean()))
             for source in np.asarray(sources)[named >= 0]:
                 by_source[str(source)] = by_source.get(str(source), 0) + 1
             rates.append(float((named >= 0).mean()))
@@ -167,8 +196,9 @@ def curve(
             nearest_all.append(nearest)
             own = np.concatenate([identities[i].faces for i in chosen])
             truth = np.asarray([i for i in chosen for _ in range(len(identities[i].faces))])
-            hit, _ = _named(np.linalg.norm(own[:, None] - gallery[None], axis=2), owners, tolerance, margin)
+            hit, _ = _named(_distances(own, gallery), owners, tolerance, margin)
             genuine.append(float((hit == truth).mean()))
+            genuine_gated.append(float(((hit == truth) & (own[:, 128] > 0)).mean()))
         pooled = np.concatenate(nearest_all)
         points.append(
             StrangerPoint(
@@ -179,6 +209,8 @@ def curve(
                 nearest_p5=round(float(np.percentile(pooled, 5)), 3),
                 genuine_named=round(float(np.mean(genuine)), 4),
                 never_enrolled_named=round(float(np.mean(fixed)), 4) if fixed else 0.0,
+                stranger_named_with_quality=round(float(np.mean(gated)), 4),
+                genuine_named_with_quality=round(float(np.mean(genuine_gated)), 4),
             )
         )
     return StrangerCurve(
