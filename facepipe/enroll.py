@@ -64,13 +64,17 @@ def reference_of(image: np.ndarray, box: Box, settings: Settings) -> tuple[list[
     """The encoding of the face at ``box`` in an RGB image, and how good a gallery reference it makes."""
     chips, points = faces.chips_and_landmarks(image, [box])
     face = quality.assess(chips[0], box, image.shape, points[0], min_height=settings.decisive_face_px)
-    graded = PhotoQuality(
+    return [float(x) for x in encoder.encode_chips(chips)[0]], photo_quality(face)
+
+
+def photo_quality(face: quality.FaceQuality) -> PhotoQuality:
+    """What the gallery keeps of a reference face's grade (a poor one is flagged and matched more closely)."""
+    return PhotoQuality(
         height_px=face.height_px,
         faceness=face.faceness,
         sharpness=face.sharpness,
         reasons=quality.reference_reasons(face),
     )
-    return [float(x) for x in encoder.encode_chips(chips)[0]], graded
 
 
 def person_photos(person_dir: Path) -> tuple[list[Path], list[tuple[str, str]]]:

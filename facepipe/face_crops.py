@@ -4,7 +4,7 @@ The crop is the aligned chip the encoder saw (dlib's 5-point alignment, 150 px),
 JPEG-encoded: ~2 KB, small enough to ride in the state machine's payload (256 KB) for the few faces a room
 holds, and to be kept by the unknown-face store and the console's history.
 
-**The enrollable gate.** A crop is ``enrollable`` only when the best face of its track is not poor
+**The enrollable gate.** A crop is ``enrollable`` only when the best face of its track is good
 (facepipe.quality: at least ``decisive_face_px`` tall, not heavily blurred, frontal and whole enough for the
 face detector to score it, not cut by the frame's edge). It is the same gate that keeps poor faces from naming
 anyone on their own, for the same reason: their encodings are unreliable, and one blurred reference in the
@@ -39,7 +39,8 @@ def jpeg_of(chip: np.ndarray, size: int = CROP_PX) -> bytes:
 
 def seen_faces(frames: list[FrameResult], indexes: list[int]) -> list[SeenFace]:
     """One :class:`SeenFace` per track of a recognized clip (``indexes``: each frame's index in the clip), the
-    best face of the track as its crop: good faces before poor ones, then the tallest, then the clearest."""
+    best face of the track as its crop: good faces first, then weak ones, then poor ones; then the tallest, the
+    clearest, the sharpest."""
     members: dict[int, list[tuple[int, int]]] = {}
     for n, frame in enumerate(frames):
         for f, track in enumerate(frame.tracks):
@@ -50,12 +51,13 @@ def seen_faces(frames: list[FrameResult], indexes: list[int]) -> list[SeenFace]:
         for n, f in faces:
             box = frames[n].faces[f].box
             quality = frames[n].quality[f]
-            scored.append((not quality.poor, box[2] - box[0], quality.faceness, quality.sharpness, n, f))
-        strong, height, _, sharpness, n, f = max(scored)
+            rank = 2 if quality.good else 0 if quality.poor else 1
+            scored.append((rank, box[2] - box[0], quality.faceness, quality.sharpness, n, f))
+        rank, height, _, sharpness, n, f = max(scored)
         face = frames[n].faces[f]
         encoding = None
         if face.id == UNKNOWN:
-            used = [(m, g) for m, g in faces if not frames[m].quality[g].poor] or faces
+            used = [(m, g) for m, g in faces if frames[m].quality[g].good] or faces
             mean = np.mean([frames[m].encodings[g] for m, g in used], axis=0)
             encoding = [round(float(x), 6) for x in mean]
         seen.append(
@@ -65,7 +67,7 @@ def seen_faces(frames: list[FrameResult], indexes: list[int]) -> list[SeenFace]:
                 box=face.box,
                 height_px=int(height),
                 sharpness=round(sharpness, 1),
-                enrollable=bool(strong),
+                enrollable=rank == 2,
                 crop_jpeg=base64.b64encode(jpeg_of(frames[n].chips[f])).decode(),
                 encoding=encoding,
             )

@@ -120,10 +120,9 @@ class Gallery(BaseModel):
     people: list[GalleryPerson] = Field(default_factory=list)
     erased: list[Tombstone] = Field(default_factory=list)
     # Derived from ``people`` on first use; every change to ``people`` goes through upsert/remove, which forget them.
-    _matrix: tuple[np.ndarray, list[str]] | None = PrivateAttr(default=None)
+    _matrix: tuple[np.ndarray, list[str], np.ndarray] | None = PrivateAttr(default=None)
     _rejected: tuple[np.ndarray, list[str]] | None = PrivateAttr(default=None)
     _columns: tuple[list[str], list[np.ndarray]] | None = PrivateAttr(default=None)
-    _penalties: np.ndarray | None = PrivateAttr(default=None)
 
     # --- reading and writing -------------------------------------------------------------------
     @classmethod
@@ -187,7 +186,7 @@ class Gallery(BaseModel):
         """Add a person, or replace everything known about them."""
         self.people = sorted([p for p in self.people if p.id != person.id] + [person], key=lambda p: p.id)
         self.updated_at = _now()
-        self._matrix = self._rejected = self._columns = self._penalties = None
+        self._matrix = self._rejected = self._columns = None
 
     def add_photos(self, person_id: str, photos: list[GalleryPhoto]) -> bool:
         """Add photos to ``person_id`` (enrolled with them when new; their rejections kept). True if new."""
@@ -202,7 +201,7 @@ class Gallery(BaseModel):
         before = len(self.people)
         self.people = [p for p in self.people if p.id != person_id]
         self.updated_at = _now()
-        self._matrix = self._rejected = self._columns = self._penalties = None
+        self._matrix = self._rejected = self._columns = None
         return len(self.people) != before
 
     def merge(self, other: Gallery) -> list[str]:
@@ -283,24 +282,23 @@ class Gallery(BaseModel):
 
     def penalties(self) -> np.ndarray:
         """Per row of :meth:`matrix`, what is added to a face's distance to that photo: ``POOR_REFERENCE_PENALTY``
-        for a poor reference (a soft, turned or half-hidden face draws strangers near it), else 0."""
-        if self._penalties is None:
-            self._penalties = np.asarray(
-                [
-                    POOR_REFERENCE_PENALTY if photo.quality and photo.quality.poor else 0.0
-                    for person in self.people
-                    for photo in person.photos
-                ],
-                dtype=np.float64,
-            )
-        return self._penalties
+        for a poor reference (a soft, turned or half-hidden face draws strangers near it), else 0. Cached."""
+        return self._photos()[2]
 
     def matrix(self) -> tuple[np.ndarray, list[str]]:
         """All encodings as one (photos x 128) array, with the person id of each row. Cached."""
-        cached = self._matrix
-        if cached is None:
-            rows = [photo.encoding for person in self.people for photo in person.photos]
-            owners = [person.id for person in self.people for _ in person.photos]
-            cached = (np.asarray(rows, dtype=np.float64).reshape(len(rows), 128), owners)
-            self._matrix = cached
-        return cached
+        matrix, owners, _ = self._photos()
+        return matrix, owners
+
+    def _photos(self) -> tuple[np.ndarray, list[str], np.ndarray]:
+        if self._matrix is None:
+            photos = [(person.id, photo) for person in self.people for photo in person.photos]
+            self._matrix = (
+                np.asarray([p.encoding for _, p in photos], dtype=np.float64).reshape(len(photos), 128),
+                [owner for owner, _ in photos],
+                np.asarray(
+                    [POOR_REFERENCE_PENALTY if p.quality and p.quality.poor else 0.0 for _, p in photos],
+                    dtype=np.float64,
+                ),
+            )
+        return self._matrix

@@ -23,11 +23,11 @@ from facepipe.aws_clients import client
 from facepipe.contracts import PERSON_ID_PATTERN
 from facepipe.dynamo_records import get_records, set_name
 from facepipe.errors import FacepipeError
-from facepipe.gallery import Gallery, GalleryPhoto
+from facepipe.gallery import Gallery, GalleryPhoto, PhotoQuality
 from facepipe.s3_store import PEOPLE_PREFIX
 from facepipe.settings import Settings
 from facepipe.sightings import Sightings
-from facepipe.unknowns import Cluster, UnknownStore, check_id
+from facepipe.unknowns import Cluster, Crop, UnknownStore, check_id
 
 if TYPE_CHECKING:
     from facepipe.erase import EraseJob
@@ -59,6 +59,7 @@ class PersonView:
     photos: list[str]  # keys under people/<id>/
     encodings: int
     rejected: int
+    poor_references: list[str] = field(default_factory=list)  # "<photo>: <why>", matched more closely
 
 
 @dataclass
@@ -69,6 +70,7 @@ class LabelReport:
     new_person: bool
     crops: list[str] = field(default_factory=list)
     sightings_relabelled: int = 0
+    poor_references: list[tuple[str, str]] = field(default_factory=list)  # (photo, why): joined, matched closer
 
 
 class Operator:
@@ -125,6 +127,11 @@ class Operator:
                 photos=photos.get(p.id, []),
                 encodings=len(p.photos),
                 rejected=len(p.rejected),
+                poor_references=[
+                    f"{photo.source}: {'; '.join(photo.quality.reasons)}"
+                    for photo in p.photos
+                    if photo.quality and photo.quality.poor
+                ],
             )
             for p in gallery.people
         ]
@@ -150,7 +157,7 @@ class Operator:
         """Enroll ``person_id`` from photos (each with exactly one face), or add photos to them; their record
         gets ``name`` (its other fields kept). Every photo is checked before anything is written; someone
         erased is refused unless ``allow_erased``."""
-        from facepipe.enroll import encode_enrollment_photo
+        from facepipe.enroll import enrollment_face
 
         check_person_id(person_id)
         name = name.strip()
@@ -158,15 +165,16 @@ class Operator:
             raise OperatorError("a name is required (1 to 200 characters)")
         if not photos:
             raise OperatorError("at least one photo is required")
-        encoded: list[tuple[str, bytes, list[float]]] = []
+        encoded: list[tuple[str, bytes, tuple[list[float], PhotoQuality]]] = []
         settings = self.settings.model_copy(update={"max_image_bytes": MAX_PHOTO_BYTES})
         for filename, data in photos:
             if len(data) > MAX_PHOTO_BYTES:
                 raise OperatorError(f"{filename}: {len(data)} bytes, larger than the {MAX_PHOTO_BYTES} allowed")
-            encoded.append((filename, data, encode_enrollment_photo(data, settings, name=filename)))
+            encoded.append((filename, data, enrollment_face(data, settings, name=filename)))
         self.gallery().check_not_erased([person_id], allow=allow_erased)  # before any photo is stored
         added = [
-            self._store_photo(person_id, data, encoding, Path(filename).suffix) for filename, data, encoding in encoded
+            self._store_photo(person_id, data, encoding, Path(filename).suffix, quality=graded)
+            for filename, data, (encoding, graded) in encoded
         ]
 
         def add(gallery: Gallery) -> None:
@@ -178,7 +186,14 @@ class Operator:
         return next(p for p in self.people() if p.id == person_id)
 
     def _store_photo(
-        self, person_id: str, data: bytes, encoding: list[float], suffix: str, *, prefix: str = ""
+        self,
+        person_id: str,
+        data: bytes,
+        encoding: list[float],
+        suffix: str,
+        *,
+        prefix: str = "",
+        quality: PhotoQuality | None = None,
     ) -> GalleryPhoto:
         """A photo kept where the console shows it (``people/<id>/``, named by its content) and the gallery
         entry that points there."""
@@ -186,7 +201,7 @@ class Operator:
         suffix = suffix.lower() if suffix.lower() in (".jpg", ".jpeg", ".png") else ".jpg"
         key = f"{PEOPLE_PREFIX}{person_id}/{prefix}{digest[:16]}{suffix}"
         s3_store.put_bytes(self.bucket, key, data, "image/png" if suffix == ".png" else "image/jpeg")
-        return GalleryPhoto(source=key, sha256=digest, encoding=encoding)
+        return GalleryPhoto(source=key, sha256=digest, encoding=encoding, quality=quality)
 
     def remove_person(self, person_id: str) -> None:
         """Out of the gallery (no longer recognized); records, photos and history stay (erase removes all)."""
@@ -262,11 +277,20 @@ class Operator:
             raise OperatorError(f"{person_id}: not enrolled yet; give a name to enroll them")
         report = LabelReport(unknown_id, person_id, 0, known is None)
         # A crop already gone (expired by the bucket's lifecycle, or evicted) is skipped, not an error.
-        faces = [face for face in (self.unknowns.crop_face(crop) for crop in cluster.crops) if face is not None]
+        kept = [(crop, self.unknowns.crop_face(crop)) for crop in cluster.crops]
+        faces = [(crop, face) for crop, face in kept if face is not None]
         if not faces:
             raise OperatorError(f"{unknown_id}: its crops have expired (nothing to label with)")
-        added = [self._store_photo(person_id, jpeg, encoding, ".jpg", prefix="camera-") for jpeg, encoding in faces]
+        added = [
+            self._store_photo(
+                person_id, jpeg, encoding, ".jpg", prefix="camera-", quality=self._crop_quality(crop, jpeg)
+            )
+            for crop, (jpeg, encoding) in faces
+        ]
         report.crops = [photo.source for photo in added]
+        report.poor_references = [
+            (photo.source, "; ".join(photo.quality.reasons)) for photo in added if photo.quality and photo.quality.poor
+        ]
 
         def add(gallery: Gallery) -> None:
             gallery.check_not_erased([person_id], allow=allow_erased)
@@ -280,6 +304,19 @@ class Operator:
         report.sightings_relabelled = self.sightings.relabel(unknown_id, person_id, known_name)
         report.photos_added = len(added)
         return report
+
+    def _crop_quality(self, crop: Crop, jpeg: bytes) -> PhotoQuality:
+        """A kept crop graded as a gallery reference: its recorded height and sharpness (of the full chip), and
+        the detector's score of the crop itself."""
+        from facepipe import quality
+        from facepipe.enroll import photo_quality
+        from facepipe.images import load_rgb
+
+        chip = load_rgb(jpeg, name=crop.key, max_bytes=len(jpeg) + 1, max_pixels=10**6)
+        graded = quality.grade(
+            quality.faceness(chip), crop.sharpness, crop.height_px, min_height=self.settings.decisive_face_px
+        )
+        return photo_quality(graded)
 
     def dismiss(self, unknown_id: str) -> Cluster:
         return self.unknowns.dismiss(check_id(unknown_id))

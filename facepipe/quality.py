@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from facepipe.faces import hog_scores
+
 # The aligned chip is scaled to this size before the detector scores it: the face then fills dlib's 80-px window.
 _FACENESS_PX = 100
 # Below this the detector scores no face at all on the chip (it is not a face to it).
@@ -65,9 +67,14 @@ class FaceQuality:
         return bool(self.reasons)
 
     @property
+    def good(self) -> bool:
+        """Neither poor nor weak: its encoding decides a track, and its crop may join the gallery."""
+        return not self.poor and not self.weak
+
+    @property
     def single_frame_ok(self) -> bool:
         """Clear enough to name someone when no other frame of the clip shows the face well."""
-        return not self.poor and not self.weak and self.faceness >= SINGLE_FRAME_FACENESS
+        return self.good and self.faceness >= SINGLE_FRAME_FACENESS
 
     @property
     def score(self) -> float:
@@ -101,8 +108,6 @@ def chip_sharpness(chip: np.ndarray) -> float:
 
 def faceness(chip: np.ndarray) -> float:
     """The HOG face detector's best score on an aligned RGB chip (``NO_FACE`` when it sees none)."""
-    from facepipe.faces import hog_scores
-
     small = cv2.resize(chip, (_FACENESS_PX, _FACENESS_PX), interpolation=cv2.INTER_AREA)
     scores = hog_scores(small, floor=NO_FACE)
     return round(max(scores), 3) if scores else NO_FACE
@@ -138,18 +143,31 @@ def assess(
         or (points[:, 0] >= frame_w - 2).any()
         or (points[:, 1] >= frame_h - 2).any()
     )
-    score, sharp = faceness(chip), chip_sharpness(chip)
+    return grade(
+        faceness(chip),
+        chip_sharpness(chip),
+        height,
+        min_height=min_height,
+        cut=cut,
+        yaw=yaw(points) if points is not None else 0.0,
+    )
+
+
+def grade(
+    face_score: float, sharpness: float, height_px: int, *, min_height: int, cut: bool = False, yaw: float = 0.0
+) -> FaceQuality:
+    """A face's grade from its measures (:func:`assess` measures them on a frame; a kept crop has them recorded)."""
     reasons = []
-    if score < MIN_FACENESS:
+    if face_score < MIN_FACENESS:
         reasons.append("turned, hidden or smeared")
     if cut:
         reasons.append("cut by the frame edge")
     return FaceQuality(
-        height_px=height,
-        faceness=score,
-        sharpness=round(sharp, 1),
-        yaw=yaw(points) if points is not None else 0.0,
+        height_px=height_px,
+        faceness=face_score,
+        sharpness=round(sharpness, 1),
+        yaw=yaw,
         cut=cut,
         reasons=tuple(reasons),
-        weak=height < min_height or sharp < BLUR_SHARPNESS,
+        weak=height_px < min_height or sharpness < BLUR_SHARPNESS,
     )

@@ -164,12 +164,20 @@ class Decision:
 def person_distances(encodings: np.ndarray, gallery: Gallery) -> tuple[list[str], np.ndarray]:
     """Enrolled ids and, for each encoding, its distance to each person (their nearest photo, a poor reference
     photo's distance raised by ``gallery.POOR_REFERENCE_PENALTY``)."""
+    people, distances, _ = _nearest_photos(encodings, gallery)
+    return people, distances
+
+
+def _nearest_photos(encodings: np.ndarray, gallery: Gallery) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """:func:`person_distances`, with the row of :meth:`Gallery.matrix` each distance is to."""
     matrix, _ = gallery.matrix()
     people, columns = gallery.columns()
     if not people or len(encodings) == 0:
-        return people, np.empty((len(encodings), len(people)))
+        empty = np.empty((len(encodings), len(people)))
+        return people, empty, empty.astype(np.int64)
     by_photo = pairwise_distances(encodings, matrix) + gallery.penalties()  # a poor reference must be nearer
-    return people, np.stack([by_photo[:, cols].min(axis=1) for cols in columns], axis=1)
+    rows = np.stack([cols[by_photo[:, cols].argmin(axis=1)] for cols in columns], axis=1)
+    return people, np.take_along_axis(by_photo, rows, axis=1), rows
 
 
 def _rejecting(mean: np.ndarray, gallery: Gallery, to_people: np.ndarray, people: list[str]) -> set[str]:
@@ -180,15 +188,6 @@ def _rejecting(mean: np.ndarray, gallery: Gallery, to_people: np.ndarray, people
         return set()
     distances = pairwise_distances(mean, rejected)[0]
     return {owner for owner, d in zip(owners, distances, strict=True) if d < to_people[people.index(owner)]}
-
-
-def _through_poor_reference(mean: np.ndarray, gallery: Gallery, person: str) -> bool:
-    """Whether ``mean``'s nearest photo of ``person`` is a poor reference (facepipe.gallery.PhotoQuality)."""
-    matrix, _ = gallery.matrix()
-    people, columns = gallery.columns()
-    cols = columns[people.index(person)]
-    nearest = cols[int(np.argmin(pairwise_distances(mean, matrix[cols])[0] + gallery.penalties()[cols]))]
-    return bool(gallery.penalties()[nearest] > 0)
 
 
 def decide(
@@ -206,11 +205,11 @@ def decide(
     people, per_face = person_distances(encodings, gallery)
     if not people:
         return Decision(UNKNOWN, [None] * len(encodings))
-    good = [i for i, q in enumerate(quality) if not q.poor and not q.weak]
+    good = [i for i, q in enumerate(quality) if q.good]
     weak = [i for i, q in enumerate(quality) if not q.poor and q.weak]
     used = good or weak or list(range(len(encodings)))
     mean = encodings[used].mean(axis=0, keepdims=True)
-    _, combined = person_distances(mean, gallery)
+    _, combined, photo_rows = _nearest_photos(mean, gallery)
     for person in _rejecting(mean, gallery, combined[0], people):
         combined[0, people.index(person)] = np.inf  # an operator said this face is not them
     order = np.argsort(combined[0])
@@ -222,7 +221,7 @@ def decide(
         # Weak faces alone: two frames must agree on the person, through a good reference photo of him (a weak
         # face near a poor reference is noise meeting noise); poor faces alone never name anyone.
         agree = len(weak) >= 2 and int((per_face[weak, best] == per_face[weak].min(axis=1)).sum()) >= 2
-        named = named and agree and not _through_poor_reference(mean, gallery, people[best])
+        named = named and agree and not gallery.penalties()[photo_rows[0, best]] > 0
     elif len(good) == 1 and not quality[good[0]].single_frame_ok:
         # One good face, not clear enough to decide alone: a weak face of another frame must agree.
         named = named and bool(weak) and bool((per_face[weak, best] == per_face[weak].min(axis=1)).any())
@@ -245,11 +244,6 @@ class FrameResult:
     chips: np.ndarray = field(default_factory=lambda: np.empty((0, encoder.CHIP_SIZE, encoder.CHIP_SIZE, 3), np.uint8))
     tracks: list[int] = field(default_factory=list)
     quality: list[FaceQuality] = field(default_factory=list)
-
-    @property
-    def weak(self) -> list[bool]:
-        """Whether each face is poor: it names nobody on its own and is never kept as an enrollable crop."""
-        return [q.poor for q in self.quality]
 
 
 def recognize_frames(

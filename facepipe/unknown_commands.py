@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from facepipe.settings import Settings
@@ -88,6 +89,8 @@ def cmd_label(args: argparse.Namespace, settings: Settings) -> int:
         f"{report.unknown_id} is {who}: {report.photos_added} crop(s) added to the gallery and published "
         "(warm recognize functions read it within GalleryRefreshSeconds)"
     )
+    for photo, why in report.poor_references:
+        print(f"facepipe: {photo}: a poor reference ({why}); it is matched more closely", file=sys.stderr)
     return 0
 
 

@@ -35,6 +35,7 @@ from starlette.templating import Jinja2Templates
 from facepipe.console import plots, views
 from facepipe.errors import FacepipeError
 from facepipe.operator import MAX_PHOTO_BYTES, Operator, OperatorError
+from facepipe.quality import REFERENCE_SHARPNESS
 
 HERE = Path(__file__).parent
 # The largest request the console reads (a few portraits); anything larger is refused before it is read.
@@ -95,7 +96,9 @@ def create_app(operator: Operator, *, token: str | None = None, loopback: bool =
     # --- unknown faces ------------------------------------------------------------------------------
     async def unknowns_page(request: Request) -> Response:
         clusters = await run_in_threadpool(operator.inbox)
-        return page(request, "unknowns.html", {"clusters": clusters, "active": "unknowns"})
+        # A crop softer than a good reference is flagged before it joins anyone's gallery photos.
+        context = {"clusters": clusters, "active": "unknowns", "soft_below": REFERENCE_SHARPNESS}
+        return page(request, "unknowns.html", context)
 
     async def crop(request: Request) -> Response:
         key = request.query_params.get("key", "")
@@ -113,7 +116,10 @@ def create_app(operator: Operator, *, token: str | None = None, loopback: bool =
 
         def run() -> str:
             report = operator.label(unknown_id, person_id, name or None)
-            return f"{unknown_id} is now {person_id}: {report.photos_added} crop(s) added to the gallery"
+            poor = f"; {len(report.poor_references)} of them poor references (matched more closely)"
+            return f"{unknown_id} is now {person_id}: {report.photos_added} crop(s) added to the gallery" + (
+                poor if report.poor_references else ""
+            )
 
         return await act(request, "/unknowns", unknowns_page, run)
 

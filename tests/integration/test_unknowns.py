@@ -96,6 +96,12 @@ def test_a_stranger_is_one_unknown_labelled_then_named_in_the_next_clip(stack, c
     s3 = boto3.client("s3")
     photos = s3.list_objects_v2(Bucket=stack.outputs.bucket, Prefix="people/markey/").get("Contents", [])
     assert len(photos) == 2
+    # Each crop joined graded as a reference (its recorded height and sharpness, the detector's score of the
+    # crop): a poor one is named on the command's stderr and matched more closely.
+    stored = Gallery.loads(s3.get_object(Bucket=stack.outputs.bucket, Key=stack.outputs.gallery_key)["Body"].read())
+    graded = [photo.quality for photo in stored.person("markey").photos]
+    assert all(q is not None and q.height_px >= 40 and q.sharpness > 0 for q in graded)
+    assert done.stderr.count("a poor reference") == sum(q.poor for q in graded if q is not None)
     assert s3.list_objects_v2(Bucket=stack.outputs.bucket, Prefix=f"unknowns/{row['id']}/").get("KeyCount") == 0
     assert listed(stack) == []
     assert len(sightings_of(stack, "markey")) == 3 and sightings_of(stack, row["id"]) == []

@@ -74,3 +74,18 @@ def test_portraits_are_good_references_and_soft_video_frames_are_flagged(videos:
     views = {v.person_id: v for v in turning_enrollments(videos / "turning")}
     _, graded = reference_of(views["turning_female"].image, views["turning_female"].box, settings)
     assert graded.poor and graded.reasons[0].startswith("soft (sharpness")
+
+
+def test_people_list_flags_a_poor_reference(videos: Path, settings: Settings, tmp_path: Path, capsys):
+    from facepipe.cli import main
+
+    views = {v.person_id: v for v in turning_enrollments(videos / "turning")}
+    people = tmp_path / "people" / "turning_female"
+    people.mkdir(parents=True)
+    view = views["turning_female"]
+    cv2.imwrite(str(people / "1.png"), cv2.cvtColor(view.image, cv2.COLOR_RGB2BGR))
+    gallery = tmp_path / "gallery.json"
+    assert main(["enroll", str(tmp_path / "people"), "--out", str(gallery)]) == 0
+    assert "turning_female/1.png: enrolled, but a poor reference (soft (sharpness" in capsys.readouterr().err
+    assert main(["people", "list", "--gallery", str(gallery)]) == 0
+    assert "  poor reference turning_female/1.png: soft (sharpness" in capsys.readouterr().out
