@@ -91,11 +91,13 @@ def _graded(image: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> list[n
     """Each face's encoding with two more columns: 1 when it may name someone alone (FaceQuality.single_frame_ok),
     1 when it is a poor gallery reference (quality.reference_reasons)."""
     from facepipe import encoder, faces, quality
+    from facepipe.settings import get_settings
 
+    min_height = get_settings().decisive_face_px
     chips, points = faces.chips_and_landmarks(image, boxes)
     rows = []
     for chip, box, marks, encoding in zip(chips, boxes, points, encoder.encode_chips(chips), strict=True):
-        graded = quality.assess(chip, box, image.shape, marks, min_height=40)
+        graded = quality.assess(chip, box, image.shape, marks, min_height=min_height)
         rows.append(
             np.concatenate([encoding, [float(graded.single_frame_ok), float(bool(quality.reference_reasons(graded)))]])
         )
