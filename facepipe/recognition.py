@@ -24,7 +24,8 @@ the nearest person, when unknown).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,7 +37,7 @@ from facepipe.contracts import UNKNOWN, Face
 from facepipe.faces import Box, chips_and_landmarks, detect_faces, keep_largest, pairwise_distances
 from facepipe.quality import FaceQuality, assess
 from facepipe.settings import Settings
-from facepipe.video import DecodedClip, decode_chosen
+from facepipe.video import decode_chosen, read_others
 
 if TYPE_CHECKING:
     from facepipe.gallery import Gallery
@@ -92,11 +93,13 @@ def detect_clip(
     max_side: int = 640,
     small_face_max_side: int | None = 1280,
     max_faces: int | None = None,
+    anchor_faces: tuple[list[Box], int] | None = None,
 ) -> list[tuple[list[Box], int]]:
     """Every face in each frame of a clip (see the module's steps 1-2), boxes in each frame's own pixels,
     with the number detected before ``max_faces`` (the largest faces are kept: a crowd must not stall a clip).
 
     Without ``small_face_max_side`` every frame gets only the usual pass (still photos, and the setting 0).
+    ``anchor_faces``: the anchor's faces when already found (:func:`choose_by_faces`).
     """
 
     def capped(boxes: list[Box]) -> tuple[list[Box], int]:
@@ -104,7 +107,9 @@ def detect_clip(
 
     if not small_face_max_side:
         return [capped(detect_faces(image, model=model, max_side=max_side)) for image in images]
-    anchors = capped(detect_faces(images[anchor], model=model, max_side=small_face_max_side, upsample=1))
+    anchors = anchor_faces or capped(
+        detect_faces(images[anchor], model=model, max_side=small_face_max_side, upsample=1)
+    )
     found: list[tuple[list[Box], int]] = []
     for n, image in enumerate(images):
         if n == anchor:
@@ -164,20 +169,12 @@ class Decision:
 def person_distances(encodings: np.ndarray, gallery: Gallery) -> tuple[list[str], np.ndarray]:
     """Enrolled ids and, for each encoding, its distance to each person (their nearest photo, a poor reference
     photo's distance raised by ``gallery.POOR_REFERENCE_PENALTY``)."""
-    people, distances, _ = _nearest_photos(encodings, gallery)
-    return people, distances
-
-
-def _nearest_photos(encodings: np.ndarray, gallery: Gallery) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """:func:`person_distances`, with the row of :meth:`Gallery.matrix` each distance is to."""
     matrix, _ = gallery.matrix()
     people, columns = gallery.columns()
     if not people or len(encodings) == 0:
-        empty = np.empty((len(encodings), len(people)))
-        return people, empty, empty.astype(np.int64)
+        return people, np.empty((len(encodings), len(people)))
     by_photo = pairwise_distances(encodings, matrix) + gallery.penalties()  # a poor reference must be nearer
-    rows = np.stack([cols[by_photo[:, cols].argmin(axis=1)] for cols in columns], axis=1)
-    return people, np.take_along_axis(by_photo, rows, axis=1), rows
+    return people, np.stack([by_photo[:, cols].min(axis=1) for cols in columns], axis=1)
 
 
 def _rejecting(mean: np.ndarray, gallery: Gallery, to_people: np.ndarray, people: list[str]) -> set[str]:
@@ -209,7 +206,7 @@ def decide(
     weak = [i for i, q in enumerate(quality) if not q.poor and q.weak]
     used = good or weak or list(range(len(encodings)))
     mean = encodings[used].mean(axis=0, keepdims=True)
-    _, combined, photo_rows = _nearest_photos(mean, gallery)
+    _, combined = person_distances(mean, gallery)
     for person in _rejecting(mean, gallery, combined[0], people):
         combined[0, people.index(person)] = np.inf  # an operator said this face is not them
     order = np.argsort(combined[0])
@@ -218,10 +215,8 @@ def decide(
     second = float(combined[0, order[1]]) if len(people) > 1 else float("inf")
     named = nearest <= tolerance and second - nearest >= margin
     if not good:
-        # Weak faces alone: two frames must agree on the person, through a good reference photo of him (a weak
-        # face near a poor reference is noise meeting noise); poor faces alone never name anyone.
-        agree = len(weak) >= 2 and int((per_face[weak, best] == per_face[weak].min(axis=1)).sum()) >= 2
-        named = named and agree and not gallery.penalties()[photo_rows[0, best]] > 0
+        # Weak faces alone: two frames must agree on the person; poor faces alone never name anyone.
+        named = named and len(weak) >= 2 and int((per_face[weak, best] == per_face[weak].min(axis=1)).sum()) >= 2
     elif len(good) == 1 and not quality[good[0]].single_frame_ok:
         # One good face, not clear enough to decide alone: a weak face of another frame must agree.
         named = named and bool(weak) and bool((per_face[weak, best] == per_face[weak].min(axis=1)).any())
@@ -258,6 +253,7 @@ def recognize_frames(
     small_face_max_side: int | None = None,
     decisive_face_px: int = 0,
     max_faces: int | None = None,
+    anchor_faces: tuple[list[Box], int] | None = None,
 ) -> list[FrameResult]:
     """Every face in each RGB image of one clip, named by its track's decision (the module's steps); the
     faces of all the images are encoded in one batch (one encoder call per clip, not per face).
@@ -274,6 +270,7 @@ def recognize_frames(
         max_side=max_side,
         small_face_max_side=small_face_max_side,
         max_faces=max_faces,
+        anchor_faces=anchor_faces,
     )
     per_frame_detect = (time.perf_counter() - start) / max(1, len(images))
     chips: list[np.ndarray] = []
@@ -355,31 +352,132 @@ def detect_chosen(images: list[np.ndarray], sharpness: list[float], settings: Se
     )
 
 
+# The frames of a clip that were not chosen, decoded on demand: (index, t_ms, RGB image) one at a time.
+SpareFrames = Callable[[], Iterator[tuple[int, float, np.ndarray]]]
+# When the anchor shows a face turned, hidden or smeared, at most this many of the clip's other frames are
+# searched near it for a better view, and at most one frame is added: more of the clip is looked at only where
+# a face is plausible and poor (a few ms a search), never in a clip whose faces are clear.
+_SPARE_SEARCHED = 6
+_POOR_FACES_FOLLOWED = 4
+
+
+@dataclass(frozen=True)
+class ClipFrames:
+    """The frames a clip is recognized on (clip order): their indexes, times and RGB images, which one is the
+    anchor (searched for small faces) and the anchor's faces once found."""
+
+    indexes: list[int]
+    t_ms: list[float]
+    images: list[np.ndarray]
+    anchor: int
+    anchor_faces: tuple[list[Box], int] | None = None
+
+
+def _nearest_to(box: Box, boxes: list[Box]) -> Box:
+    return min(boxes, key=lambda b: float(np.hypot(*np.subtract(_centre(b), _centre(box)))))
+
+
+def choose_by_faces(frames: ClipFrames, settings: Settings, spare: SpareFrames | None) -> ClipFrames:
+    """Extract chose the sharpest frame of each part of the clip; a face turned away in those frames names
+    nobody. So the anchor's faces are graded, and for each poor one (turned, hidden, smeared) the clip's other
+    frames are searched near it: the frame that shows most of them frontally joins the chosen ones."""
+    if not settings.small_face_max_side:
+        return frames
+    anchor_image = frames.images[frames.anchor]
+    found = detect_faces(anchor_image, model=settings.detect_model, max_side=settings.small_face_max_side, upsample=1)
+    anchor_faces = (keep_largest(found, settings.max_faces_per_frame), len(found))
+    chosen = ClipFrames(frames.indexes, frames.t_ms, frames.images, frames.anchor, anchor_faces)
+    if spare is None or not anchor_faces[0]:
+        return chosen
+    chips, points = chips_and_landmarks(anchor_image, anchor_faces[0])
+    poor = [
+        box
+        for box, chip, marks in zip(anchor_faces[0], chips, points, strict=True)
+        if assess(chip, box, anchor_image.shape, marks).poor
+    ][:_POOR_FACES_FOLLOWED]
+    if not poor:
+        return chosen
+    best: tuple[int, float, int, float, np.ndarray] | None = None  # (faces seen well, faceness, index, t, image)
+    for n, (index, t_ms, image) in enumerate(spare()):
+        if n // 2 >= _SPARE_SEARCHED:
+            break
+        if n % 2:  # every other frame: neighbours look alike
+            continue
+        seen, score = 0, 0.0
+        for box in poor:
+            near = [b for b in search_near(image, box, model=settings.detect_model) if same_face(box, b)]
+            if not near:
+                continue
+            better = _nearest_to(box, near)
+            chip, marks = chips_and_landmarks(image, [better])
+            graded = assess(chip[0], better, image.shape, marks[0])
+            if not graded.poor:
+                seen, score = seen + 1, score + graded.faceness
+        if seen and (best is None or (seen, score) > best[:2]):
+            best = (seen, score, index, t_ms, image)
+    if best is None:
+        return chosen
+    _, _, index, t_ms, image = best
+    at = int(np.searchsorted(frames.indexes, index))
+    anchor = frames.anchor + (1 if at <= frames.anchor else 0)
+    return ClipFrames(
+        [*frames.indexes[:at], index, *frames.indexes[at:]],
+        [*frames.t_ms[:at], t_ms, *frames.t_ms[at:]],
+        [*frames.images[:at], image, *frames.images[at:]],
+        anchor,
+        anchor_faces,
+    )
+
+
 def recognize_chosen(
-    images: list[np.ndarray], sharpness: list[float], gallery: Gallery, settings: Settings
-) -> list[FrameResult]:
-    """A clip's chosen frames recognized as the recognize stage does (the settings' detection and rule)."""
-    return recognize_frames(
-        images,
+    frames: ClipFrames, gallery: Gallery, settings: Settings, spare: SpareFrames | None = None
+) -> tuple[ClipFrames, list[FrameResult]]:
+    """A clip recognized as the recognize stage does (the settings' detection and rule), from the frames extract
+    chose and, where a face is poor in them, one more of the clip (:func:`choose_by_faces`)."""
+    start = time.perf_counter()
+    frames = choose_by_faces(frames, settings, spare)
+    choosing = (time.perf_counter() - start) * 1000 / len(frames.images)  # the anchor's search is in it
+    found = recognize_frames(
+        frames.images,
         gallery,
         tolerance=settings.match_tolerance,
         margin=settings.match_margin,
-        anchor=_sharpest(sharpness),
+        anchor=frames.anchor,
         model=settings.detect_model,
         max_side=settings.detect_max_side,
         small_face_max_side=settings.small_face_max_side or None,
         decisive_face_px=settings.decisive_face_px,
         max_faces=settings.max_faces_per_frame,
+        anchor_faces=frames.anchor_faces,
     )
+    return frames, [replace(frame, ms=round(frame.ms + choosing, 1)) for frame in found]
+
+
+def chosen_frames(
+    indexes: list[int], t_ms: list[float], images: list[np.ndarray], sharpness: list[float]
+) -> ClipFrames:
+    """The frames extract chose (RGB), the sharpest as the anchor."""
+    return ClipFrames(indexes, t_ms, images, _sharpest(sharpness))
 
 
 def recognize_file(
     path: Path, gallery: Gallery, settings: Settings, *, name: str | None = None
-) -> tuple[DecodedClip, list[FrameResult]]:
+) -> tuple[ClipFrames, list[FrameResult]]:
     """A clip file read and recognized exactly as the pipeline does (extract's frames, the recognize stage's
-    detection and rule): what a correction or a measurement must see."""
+    detection, frame choice and rule): what a correction or a measurement must see."""
     decoded = decode_chosen(path, settings, name=name)
-    return decoded, recognize_chosen(decoded.rgb(), decoded.sharpness, gallery, settings)
+    frames = chosen_frames(decoded.indexes, [t for _, t, _ in decoded.frames], decoded.rgb(), decoded.sharpness)
+
+    def spare() -> Iterator[tuple[int, float, np.ndarray]]:
+        return read_others(
+            path,
+            set(decoded.indexes),
+            max_seconds=settings.max_clip_seconds,
+            max_pixels=settings.max_frame_pixels,
+            name=name,
+        )
+
+    return recognize_chosen(frames, gallery, settings, spare)
 
 
 def _sharpest(sharpness: list[float]) -> int:

@@ -167,6 +167,18 @@ def read_frames(
     return [(index, found[index]) for index in indices]
 
 
+def read_others(
+    path: Path, skip: set[int], *, max_seconds: float, max_pixels: int, name: str | None = None
+) -> Iterator[tuple[int, float, np.ndarray]]:
+    """(index, t_ms, RGB frame) of each decodable frame of a clip not in ``skip``, one at a time: a second pass
+    over a clip, made only when recognition wants more of it than the chosen frames
+    (facepipe.recognition.choose_by_faces)."""
+    capture = _Capture(path, max_seconds=max_seconds, max_pixels=max_pixels, label=name or path.name)
+    for index, frame in capture.frames():
+        if frame is not None and index not in skip:
+            yield index, frame_time_ms(index, capture.fps), cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+
 @contextmanager
 def clip_file(data: bytes, key: str) -> Iterator[Path]:
     """A clip's bytes in a temporary file with the key's suffix (OpenCV reads files, not buffers)."""

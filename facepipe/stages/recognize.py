@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import cv2
+import numpy as np
 
 from facepipe import face_crops, recognition, s3_store
 from facepipe.contracts import FrameFaces, RecognizeRequest, RecognizeResult
 from facepipe.settings import Settings
-from facepipe.video import clip_file, read_frames
+from facepipe.video import clip_file, read_frames, read_others
 
 _cache: s3_store.GalleryCache | None = None
 
@@ -28,20 +30,27 @@ def recognize_clip(request: RecognizeRequest, settings: Settings) -> RecognizeRe
     gallery = gallery_cache(settings).get()
     clip = request.clip
     data, _ = s3_store.get_clip(clip.bucket, clip.key, clip.version_id, max_bytes=settings.max_clip_bytes)
+    indexes = [frame.index for frame in request.frames]
     with clip_file(data, clip.key) as path:
         decoded = read_frames(
-            path,
-            [frame.index for frame in request.frames],
-            max_seconds=settings.max_clip_seconds,
-            max_pixels=settings.max_frame_pixels,
-            name=clip.key,
+            path, indexes, max_seconds=settings.max_clip_seconds, max_pixels=settings.max_frame_pixels, name=clip.key
         )
-    images = [cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) for _, frame in decoded]
-    sharpness = [frame.sharpness or 0.0 for frame in request.frames]
-    found = recognition.recognize_chosen(images, sharpness, gallery, settings)
+        chosen = recognition.chosen_frames(
+            indexes,
+            [frame.t_ms for frame in request.frames],
+            [cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) for _, frame in decoded],
+            [frame.sharpness or 0.0 for frame in request.frames],
+        )
+
+        def spare() -> Iterator[tuple[int, float, np.ndarray]]:
+            return read_others(
+                path, set(indexes), max_seconds=settings.max_clip_seconds, max_pixels=settings.max_frame_pixels
+            )
+
+        used, found = recognition.recognize_chosen(chosen, gallery, settings, spare)
     frames = [
-        FrameFaces(index=ref.index, t_ms=ref.t_ms, faces=seen.faces, faces_detected=seen.detected, ms=seen.ms)
-        for ref, seen in zip(request.frames, found, strict=True)
+        FrameFaces(index=index, t_ms=t_ms, faces=seen.faces, faces_detected=seen.detected, ms=seen.ms)
+        for index, t_ms, seen in zip(used.indexes, used.t_ms, found, strict=True)
     ]
-    seen = face_crops.seen_faces(found, [ref.index for ref in request.frames])
+    seen = face_crops.seen_faces(found, used.indexes)
     return RecognizeResult(frames=frames, seen=seen, ms=round((time.perf_counter() - start) * 1000, 1))

@@ -12,18 +12,13 @@ from facepipe.enroll import enroll
 from facepipe.errors import GalleryError
 from facepipe.gallery import Gallery
 from facepipe.settings import explicit_settings
-from facepipe.video import decode_chosen
 
 
 def _named(clip: Path, gallery: Gallery, settings) -> set[str]:
     """Who the clip names, read as the pipeline reads it (extract's frames, the recognize stage's rule)."""
-    import cv2
-
     from facepipe import recognition
 
-    decoded = decode_chosen(clip, settings)
-    images = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for _, _, f in decoded.frames]
-    frames = recognition.recognize_chosen(images, decoded.sharpness, gallery, settings)
+    _, frames = recognition.recognize_file(clip, gallery, settings)
     return {face.id for frame in frames for face in frame.faces} - {"unknown"}
 
 
