@@ -6,7 +6,9 @@ A room camera sees faces 40-120 px tall. dlib's HOG window is 80 px: without ups
 with one upsample finds them all but costs 3-4x a frame's whole budget at 1280x720, so a clip is read so:
 
 1. **The anchor** (the sharpest chosen frame) is searched once for small faces: on a copy at most
-   ``small_face_max_side`` px, one upsample (faces down to ~36 px tall in frames up to that size).
+   ``small_face_max_side`` px, one upsample (faces down to ~36 px tall in frames up to that size). Each face
+   found is graded (facepipe.quality); when one is turned, hidden or smeared, a few of the clip's other frames
+   are searched near it and the one that shows it best joins the chosen frames (:func:`choose_by_faces`).
 2. **The other frames** get the usual pass (``detect_max_side``, no upsample: anyone large entering), and
    each anchor face they did not find is looked for in its neighbourhood only, scaled so the face is
    ~100 px (a few ms).
@@ -14,8 +16,10 @@ with one upsample finds them all but costs 3-4x a frame's whole budget at 1280x7
    height, similar size): one track per person in the clip.
 4. **One decision per track**, from the mean of its encodings (noise of single frames averages out):
    the nearest person if within ``tolerance`` *and* at least ``margin`` nearer than the next person.
-   Weak faces (under ``decisive_face_px`` tall, or blurred) are left out of the mean when the track has
-   a better one, and a track of weak faces only names someone when two of its frames agree on him.
+   Faces are graded first (facepipe.quality): poor ones (turned, hidden, smeared, cut) never name anyone;
+   weak ones (under ``decisive_face_px`` tall, or blurred) are left out of the mean when the track has a good
+   one, and a track of weak faces only names someone when two of its frames agree on him; a decision resting
+   on one good face needs a clear one. A poor gallery reference must be matched more closely.
 
 Every face of a track carries the track's decision; its distance is its own to the person named (or to
 the nearest person, when unknown).
