@@ -97,15 +97,32 @@ def _encodings(gallery: Gallery, person: str, noise: float, count: int, seed: in
     return base + rng.normal(0.0, noise, (count, 128))
 
 
+def _around(gallery: Gallery, person: str, distances: list[float], seed: int = 0) -> np.ndarray:
+    """Faces at the given distances from ``person``'s photo, each in a random direction."""
+    photo = np.asarray(gallery.person(person).photos[0].encoding)
+    directions = np.random.default_rng(seed).normal(size=(len(distances), 128))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    return photo + directions * np.asarray(distances)[:, None]
+
+
 def test_a_track_is_decided_by_its_mean_encoding(video_gallery):
-    # Each face alone is ~0.68 from markey (beyond 0.6); their mean is ~0.39 from him.
-    faces = _encodings(video_gallery, "markey", 0.06, 3)
-    each = recognition.person_distances(faces, video_gallery)[1]
-    people = recognition.person_distances(faces, video_gallery)[0]
-    assert (each[:, people.index("markey")] > 0.6).all()
+    # One face at 0.58 from markey, two at 0.68 (beyond 0.6); their mean is ~0.4 from him.
+    faces = _around(video_gallery, "markey", [0.58, 0.68, 0.68])
+    people, each = recognition.person_distances(faces, video_gallery)
+    mean = recognition.person_distances(faces.mean(axis=0, keepdims=True), video_gallery)[1]
+    assert mean[0, people.index("markey")] < 0.45
     decision = recognition.decide(faces, [GOOD] * 3, video_gallery, tolerance=0.6, margin=0.05)
     assert decision.person == "markey"
     assert decision.distances == pytest.approx(list(each[:, people.index("markey")]))
+
+
+def test_a_mean_inside_the_tolerance_names_nobody_when_no_face_reaches_the_person(video_gallery):
+    # Three faces each 0.62 from markey: their mean is well inside 0.6, as a blurred stranger's were.
+    faces = _around(video_gallery, "markey", [0.62, 0.62, 0.62])
+    people, _ = recognition.person_distances(faces, video_gallery)
+    mean = recognition.person_distances(faces.mean(axis=0, keepdims=True), video_gallery)[1]
+    assert mean[0, people.index("markey")] < 0.45
+    assert recognition.decide(faces, [GOOD] * 3, video_gallery, tolerance=0.6, margin=0.05).person == UNKNOWN
 
 
 def test_no_name_without_a_margin_over_the_next_person(video_gallery):
