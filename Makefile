@@ -45,7 +45,7 @@ $(VENV)/.installed: $(RUNTIME_REQS) requirements/dev.txt requirements/console.tx
 	$(PIP) --no-deps $(FACE_RECOGNITION)
 	$(PIP) --no-deps --no-build-isolation -e protocol -e . -e device
 	# The face encoder converted to ONNX once, at install (as the recognize image does at build).
-	$(VENV)/bin/python -m facepipe.encoder
+	$(VENV)/bin/python -m facepipe.vision.encoder
 	touch $@
 
 install: $(VENV)/.installed
@@ -133,7 +133,7 @@ test: lint typecheck template pytest
 
 # Ends on the console (until Ctrl-C); `make demo DEMO_ARGS=--no-console` ends after the clips.
 demo: install
-	$(VENV)/bin/python -m facepipe.demo --out demo-out $(DEMO_ARGS)
+	$(VENV)/bin/python -m facepipe.cli.demo --out demo-out $(DEMO_ARGS)
 
 bench: install
 	$(VENV)/bin/facepipe bench --json bench-out/report.json --plot bench-out/latency.png

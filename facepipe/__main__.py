@@ -2,6 +2,6 @@
 
 import sys
 
-from facepipe.cli import main
+from facepipe.cli.main import main
 
 sys.exit(main())

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from facepipe.gallery import Gallery
-from facepipe.settings import Settings, explicit_settings
+from facepipe.core.settings import Settings, explicit_settings
+from facepipe.identity.gallery import Gallery
 
 SAMPLES = Path(os.environ.get("FACEPIPE_SAMPLES", Path(__file__).resolve().parents[1] / "../shared/samples")).resolve()
 VIDEOS = Path(os.environ.get("FACEPIPE_VIDEOS", Path(__file__).resolve().parents[1] / "../shared/videos")).resolve()
@@ -50,7 +50,7 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def gallery_path(samples: Path, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample people enrolled once per test session (about 4 s)."""
-    from facepipe.enroll import enroll
+    from facepipe.identity.enroll import enroll
 
     gallery, report = enroll(samples / "people", settings)
     assert report.errors == []
@@ -79,8 +79,8 @@ def png_bomb(width: int, height: int) -> bytes:
 @pytest.fixture(scope="session")
 def clip_factory(samples: Path, tmp_path_factory: pytest.TempPathFactory):
     """make(probe_name | None, **make_clip options) -> path of a 0.5 s 640x480 clip encoded by OpenCV."""
-    from facepipe.clipmaker import make_clip
-    from facepipe.images import load_rgb
+    from facepipe.media.clipmaker import make_clip
+    from facepipe.media.images import load_rgb
 
     folder = tmp_path_factory.mktemp("clips")
     made: dict[tuple, Path] = {}
@@ -109,8 +109,8 @@ def result_validator():
 def aws_env(monkeypatch):
     """This process's AWS environment for moto in process (fake credentials, no endpoint), with the settings and
     the cached clients read afresh on the way in and out; yields the monkeypatch to set more."""
-    from facepipe.aws_clients import reset_clients
-    from facepipe.settings import get_settings
+    from facepipe.aws.clients import reset_clients
+    from facepipe.core.settings import get_settings
 
     for key, value in {
         "AWS_DEFAULT_REGION": "us-east-1",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from facepipe.bench.report import Accuracy, ClipScore
-from facepipe.contracts import UNKNOWN
+from facepipe.core.contracts import UNKNOWN
 
 
 def score(rows: list[dict[str, Any]], truth: dict[str, tuple[set[str], int]]) -> Accuracy:

@@ -9,15 +9,15 @@ from pathlib import Path
 
 from facepipe.bench.report import Camera
 from facepipe.bench.stats import pct
-from facepipe.gallery import Gallery
-from facepipe.records import StudentRecord
+from facepipe.identity.gallery import Gallery
+from facepipe.identity.records import StudentRecord
 
 
 def run_like_the_demo(clips: list[Path], gallery: Gallery, students: list[StudentRecord], count: int) -> Camera:
     """``count`` clips (``clips`` in turn) at camera pace, from a stack started just now."""
     from facepipe_device.sources import FileSource
 
-    from facepipe.demo import run_camera
+    from facepipe.local.camera import run_camera
     from facepipe.local.stack import local_stack
 
     started = time.perf_counter()

@@ -14,14 +14,14 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from facepipe import face_crops, recognition
+from facepipe.aws.unknowns import MAX_CROPS
+from facepipe.bench.devset import DevClip
 from facepipe.bench.report import CameraViewBench
 from facepipe.bench.videos import _by_version
-from facepipe.contracts import UNKNOWN, SeenFace
-from facepipe.devset import DevClip
-from facepipe.gallery import Gallery, GalleryPerson, GalleryPhoto
-from facepipe.settings import Settings
-from facepipe.unknowns import MAX_CROPS
+from facepipe.core.contracts import UNKNOWN, SeenFace
+from facepipe.core.settings import Settings
+from facepipe.identity import face_crops, recognition
+from facepipe.identity.gallery import Gallery, GalleryPerson, GalleryPhoto
 
 
 def split(clips: list[DevClip]) -> tuple[list[DevClip], list[DevClip]]:

@@ -20,8 +20,8 @@ class BenchClip:
 
 def make_bench_clips(samples: Path, out: Path) -> list[BenchClip]:
     """A clip per probe and motion (pan, zoom), with what probes/expected.csv says is in it."""
-    from facepipe.clipmaker import make_clip
-    from facepipe.images import load_rgb
+    from facepipe.media.clipmaker import make_clip
+    from facepipe.media.images import load_rgb
 
     with (samples / "probes" / "expected.csv").open() as handle:
         expected = {

@@ -20,12 +20,12 @@ from facepipe.bench.recognition import bench_encoder, bench_recognize
 from facepipe.bench.report import BenchReport, BenchSettings
 from facepipe.bench.runner import Runner
 from facepipe.bench.throughput import measure_throughput, soak
+from facepipe.core.settings import Settings
 from facepipe.local.template import StackTemplate
-from facepipe.settings import Settings
 
 if TYPE_CHECKING:
-    from facepipe.devset import DevClip, LabelledVideo
-    from facepipe.gallery import Gallery
+    from facepipe.bench.devset import DevClip, LabelledVideo
+    from facepipe.identity.gallery import Gallery
 
 
 def register(sub: Any) -> None:
@@ -89,9 +89,9 @@ def register(sub: Any) -> None:
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from facepipe.enroll import enroll
+    from facepipe.identity.enroll import enroll
+    from facepipe.identity.records import validate_records
     from facepipe.local.stack import local_stack
-    from facepipe.records import validate_records
 
     if args.videos is not None:
         return _finish(cmd_bench_videos(args, settings), args)
@@ -186,10 +186,10 @@ def _settings_of(settings: Settings) -> BenchSettings:
 
 def cmd_bench_videos(args: argparse.Namespace, settings: Settings) -> BenchReport:
     from facepipe.bench.camera_view import camera_view
+    from facepipe.bench.devset import make_dev_clips, read_labels
     from facepipe.bench.videos import bench_videos
-    from facepipe.devset import make_dev_clips, read_labels
-    from facepipe.enroll import enroll
-    from facepipe.errors import FacepipeError
+    from facepipe.core.errors import FacepipeError
+    from facepipe.identity.enroll import enroll
     from facepipe.local.stack import local_stack
 
     try:
@@ -233,9 +233,9 @@ def _harder_clips(
     samples' people enrolled beside them (more faces for a stranger to land near)."""
     import dataclasses
 
-    from facepipe.devset import TURNING_FOLDER, crowd_clips, make_dev_clips, turning_enrollments, turning_videos
-    from facepipe.enroll import enroll, reference_of
-    from facepipe.gallery import GalleryPerson, GalleryPhoto
+    from facepipe.bench.devset import TURNING_FOLDER, crowd_clips, make_dev_clips, turning_enrollments, turning_videos
+    from facepipe.identity.enroll import enroll, reference_of
+    from facepipe.identity.gallery import GalleryPerson, GalleryPhoto
 
     turning = folder / TURNING_FOLDER
     if not turning.is_dir():

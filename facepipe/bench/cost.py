@@ -54,7 +54,7 @@ DYNAMODB_S = 0.010
 # The console's sighting item of a clip with one face: its ~2 KB crop (measured on the real videos: 1.5-2.3 KB,
 # mean 1.96 KB) and ~0.3 KB of names and keys, in 1 KB write units.
 SIGHTING_WRITE_UNITS = 3
-# Erase's index of the same clip (facepipe.sightings): a mention item per person it names (<1 KB: one write
+# Erase's index of the same clip (facepipe.aws.sightings): a mention item per person it names (<1 KB: one write
 # unit) and its entry in the ByPerson index (keys, the clip's key and version: one more).
 MENTION_WRITE_UNITS = 2
 

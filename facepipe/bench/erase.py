@@ -57,8 +57,8 @@ class EraseBench(BaseModel):
 @contextmanager
 def _environment(values: dict[str, str | None]) -> Iterator[None]:
     """The AWS_* environment the operator's clients read, set for a while (None: unset) and then restored."""
-    from facepipe.aws_clients import reset_clients
-    from facepipe.settings import get_settings
+    from facepipe.aws.clients import reset_clients
+    from facepipe.core.settings import get_settings
 
     def apply(environment: dict[str, str | None]) -> None:
         for k, v in environment.items():
@@ -90,13 +90,13 @@ def index_point(stored: int) -> EraseScalePoint:
     from facepipe_protocol import clip_key, iso_time
     from moto import mock_aws
 
-    from facepipe import s3_store
-    from facepipe.aws_clients import client
-    from facepipe.erase import EraseJobs
-    from facepipe.gallery import GalleryPhoto
+    from facepipe.aws import gallery_store
+    from facepipe.aws.clients import client
+    from facepipe.aws.sightings import SeenEntry, Sighting, Sightings
+    from facepipe.core.settings import explicit_settings
+    from facepipe.identity.gallery import GalleryPhoto
     from facepipe.local.template import StackTemplate
-    from facepipe.settings import explicit_settings
-    from facepipe.sightings import SeenEntry, Sighting, Sightings
+    from facepipe.ops.erase import EraseJobs
 
     template = StackTemplate.load()
     moto_env: dict[str, str | None] = {
@@ -131,7 +131,7 @@ def index_point(stored: int) -> EraseScalePoint:
                     person, [GalleryPhoto(source=f"{person}.jpg", sha256=f"{n:064x}", encoding=_point(n))]
                 )
 
-        s3_store.update_gallery(bucket, settings.gallery_key, enroll)
+        gallery_store.update_gallery(bucket, settings.gallery_key, enroll)
         target, others = people[0], people[1:]
         named = set(random.Random(stored).sample(range(stored), NAMED_IN))
         history = Sightings(settings.sightings_table, dynamodb=client("dynamodb"))
@@ -180,7 +180,7 @@ def _tiny_clip() -> bytes:
     """A valid 0.5 s clip of a few kilobytes (its content is never read by erase by the index)."""
     import numpy as np
 
-    from facepipe.clipmaker import make_clip
+    from facepipe.media.clipmaker import make_clip
 
     with tempfile.TemporaryDirectory() as tmp:
         path = make_clip(np.full((120, 160, 3), 128, dtype=np.uint8), Path(tmp) / "tiny.mp4", motion="pan", seed=0)
@@ -191,11 +191,11 @@ def sweep_run(samples: Path, clips: int, workers: int | None) -> SweepRun:
     """``clips`` real clips stored by an unregistered camera (no sighting names anyone in them), then
     `people erase kit_harington --sweep` on the local stack, timed."""
     from facepipe.bench.clips import make_bench_clips
-    from facepipe.enroll import enroll
-    from facepipe.erase import EraseJobs
+    from facepipe.core.settings import Settings
+    from facepipe.identity.enroll import enroll
     from facepipe.local.client import upload_clip
     from facepipe.local.stack import local_stack
-    from facepipe.settings import Settings
+    from facepipe.ops.erase import EraseJobs
 
     with tempfile.TemporaryDirectory() as tmp:
         gallery, _ = enroll(samples / "people", Settings(samples_dir=samples))

@@ -7,17 +7,18 @@ from pathlib import Path
 
 import numpy as np
 
-from facepipe import encoder, faces, recognition
 from facepipe.bench.report import Encoder, Recognition
 from facepipe.bench.stats import pct
-from facepipe.gallery import Gallery
-from facepipe.settings import Settings
+from facepipe.core.settings import Settings
+from facepipe.identity import plain_library, recognition
+from facepipe.identity.gallery import Gallery
+from facepipe.vision import encoder, faces
 
 
 def bench_recognize(gallery: Gallery, clips: list[Path], settings: Settings) -> Recognition:
     import cv2
 
-    from facepipe.video import decode_clip
+    from facepipe.media.video import decode_clip
 
     frames = []
     for clip in clips:
@@ -36,7 +37,7 @@ def bench_recognize(gallery: Gallery, clips: list[Path], settings: Settings) -> 
         )
         ours.append((time.perf_counter() - start) * 1000)
         start = time.perf_counter()
-        b = faces.recognize_with_library_defaults(frame, gallery, tolerance=settings.match_tolerance)
+        b = plain_library.recognize_with_library_defaults(frame, gallery, tolerance=settings.match_tolerance)
         default.append((time.perf_counter() - start) * 1000)
         same += sorted(f.id for f in a) == sorted(b)
     return Recognition(
@@ -57,7 +58,7 @@ def bench_encoder(clips: list[Path], settings: Settings) -> Encoder:
     the bench clips, and the largest difference in any pairwise distance between their encodings."""
     import cv2
 
-    from facepipe.video import decode_clip
+    from facepipe.media.video import decode_clip
 
     chips, images = [], []
     for clip in clips:

@@ -11,7 +11,7 @@ Every person in the shared footage becomes an identity with an enrollment and fa
 
 For a gallery of N identities (every N from 2 up, ``ROTATIONS`` random choices each, seeded), every face of an
 identity not enrolled is a stranger: it is *named* when its nearest enrolled person is within the match
-tolerance and nearer by the margin than the next one (the pipeline's rule, facepipe.recognition.decide,
+tolerance and nearer by the margin than the next one (the pipeline's rule, facepipe.identity.recognition.decide,
 applied here to single faces: the pipeline decides a track from the mean of its faces and holds weak faces
 back, so this per-face rate is the worse case). Genuine faces of enrolled identities are scored by the same
 rule (named as themselves, or not). Faces are found by HOG on every ``FRAME_STEP``-th frame; a face HOG does
@@ -50,7 +50,7 @@ class StrangerPoint(BaseModel):
     # The same faces in every gallery (the walking videos' people, never enrolled): how their fate changes as the
     # gallery grows, with no change of who the strangers are.
     never_enrolled_named: float
-    # The same, with facepipe.quality applied as a one-face decision: only a face clear enough to name someone
+    # The same, with facepipe.vision.quality applied as a one-face decision: only a face clear enough to name someone
     # alone (FaceQuality.single_frame_ok) names anyone, and a poor reference must be matched 0.08 closer.
     stranger_named_with_quality: float = 0.0
     genuine_named_with_quality: float = 0.0
@@ -69,7 +69,7 @@ def _video_faces(path: Path, *, upsample: int, max_side: int) -> list[np.ndarray
     """One encoding per face found on every FRAME_STEP-th frame (the largest face of the frame)."""
     import cv2
 
-    from facepipe import faces
+    from facepipe.vision import faces
 
     capture = cv2.VideoCapture(str(path))
     found: list[np.ndarray] = []
@@ -90,8 +90,8 @@ def _video_faces(path: Path, *, upsample: int, max_side: int) -> list[np.ndarray
 def _graded(image: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> list[np.ndarray]:
     """Each face's encoding with two more columns: 1 when it may name someone alone (FaceQuality.single_frame_ok),
     1 when it is a poor gallery reference (quality.reference_reasons)."""
-    from facepipe import encoder, faces, quality
-    from facepipe.settings import get_settings
+    from facepipe.core.settings import get_settings
+    from facepipe.vision import encoder, faces, quality
 
     min_height = get_settings().decisive_face_px
     chips, points = faces.chips_and_landmarks(image, boxes)
@@ -105,8 +105,8 @@ def _graded(image: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> list[n
 
 
 def _photo_faces(paths: list[Path]) -> list[np.ndarray]:
-    from facepipe import faces
-    from facepipe.images import load_rgb
+    from facepipe.media.images import load_rgb
+    from facepipe.vision import faces
 
     found: list[np.ndarray] = []
     for path in paths:
@@ -118,7 +118,7 @@ def _photo_faces(paths: list[Path]) -> list[np.ndarray]:
 
 def collect(samples: Path, videos: Path) -> tuple[list[Identity], np.ndarray]:
     """The identities, and the faces of people never enrolled (the walking videos)."""
-    from facepipe.devset import read_labels
+    from facepipe.bench.devset import read_labels
 
     identities: list[Identity] = []
     for folder in sorted(p for p in (samples / "people").iterdir() if p.is_dir()):
@@ -161,7 +161,7 @@ def _named(distances: np.ndarray, owners: list[int], tolerance: float, margin: f
 
 def _distances(faces: np.ndarray, gallery: np.ndarray) -> np.ndarray:
     """Each face's distance to each gallery row, a poor reference's raised by the gallery's penalty."""
-    from facepipe.gallery import POOR_REFERENCE_PENALTY
+    from facepipe.identity.gallery import POOR_REFERENCE_PENALTY
 
     raw = np.linalg.norm(faces[:, None, :128] - gallery[None, :, :128], axis=2)
     return np.asarray(raw + POOR_REFERENCE_PENALTY * gallery[None, :, 129])
@@ -226,7 +226,7 @@ def curve(
 
 
 def bench_strangers(samples: Path, videos: Path, tolerance: float, margin: float) -> StrangerCurve:
-    from facepipe import faces
+    from facepipe.vision import faces
 
     faces.load_models()
     identities, walking = collect(samples, videos)

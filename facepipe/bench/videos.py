@@ -1,6 +1,6 @@
 """``videos`` (`facepipe bench --videos DIR`): recognition on real video, per person-appearance.
 
-Any labelled folder (see :mod:`facepipe.devset`): its people are enrolled from ``people/``, its videos cut
+Any labelled folder (see :mod:`facepipe.bench.devset`): its people are enrolled from ``people/``, its videos cut
 into 0.5 s clips as given and as a room camera sees them, every clip sent through the local stack, and the
 same clips given to the plain library's defaults (HOG with 1 upsample on the full frame, tolerance 0.6, the
 same 3 frames, dlib's encoder) in the same run. An *appearance* is a labelled person in a clip: recall is the
@@ -24,15 +24,16 @@ from pathlib import Path
 
 import cv2
 
-from facepipe import faces
+from facepipe.bench.devset import DevClip
 from facepipe.bench.report import VideoBench, VideoScore
 from facepipe.bench.runner import Runner
 from facepipe.bench.stats import pct
-from facepipe.devset import DevClip
-from facepipe.faces import Box
-from facepipe.gallery import Gallery
-from facepipe.settings import Settings
-from facepipe.video import decode_clip
+from facepipe.core.settings import Settings
+from facepipe.identity import plain_library
+from facepipe.identity.gallery import Gallery
+from facepipe.media.video import decode_clip
+from facepipe.vision import faces
+from facepipe.vision.faces import Box
 
 PLAIN_TOLERANCE = 0.6
 
@@ -89,7 +90,7 @@ def _plain_library(
     for index, _, bgr in decoded.frames:
         image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         start = time.perf_counter()
-        names |= {n for n in faces.recognize_with_library_defaults(image, gallery, tolerance=PLAIN_TOLERANCE)}
+        names |= {n for n in plain_library.recognize_with_library_defaults(image, gallery, tolerance=PLAIN_TOLERANCE)}
         library += time.perf_counter() - start
         start = time.perf_counter()
         faces.detect_faces(image, max_side=settings.detect_max_side)

@@ -33,9 +33,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from facepipe.console import plots, views
-from facepipe.errors import FacepipeError
-from facepipe.operator import MAX_PHOTO_BYTES, Operator, OperatorError
-from facepipe.quality import REFERENCE_SHARPNESS
+from facepipe.core.errors import FacepipeError
+from facepipe.ops.operator import MAX_PHOTO_BYTES, Operator, OperatorError
+from facepipe.vision.quality import REFERENCE_SHARPNESS
 
 HERE = Path(__file__).parent
 # The largest request the console reads (a few portraits); anything larger is refused before it is read.

@@ -7,7 +7,7 @@ import ipaddress
 import secrets
 from typing import Any
 
-from facepipe.settings import Settings
+from facepipe.core.settings import Settings
 
 
 def register(sub: Any) -> None:
@@ -39,7 +39,7 @@ def serve(settings: Settings, *, host: str, port: int, token: str | None = None,
     import uvicorn
 
     from facepipe.console.app import create_app
-    from facepipe.operator import Operator, stack_settings
+    from facepipe.ops.operator import Operator, stack_settings
 
     loopback = is_loopback(host)
     if not loopback:

@@ -1,6 +1,6 @@
 """What the console's pages show, read from the stack: device cards, history rows, plot series.
 
-Plain functions over :class:`facepipe.operator.Operator` (blocking boto3 calls: the app runs them in a worker
+Plain functions over :class:`facepipe.ops.operator.Operator` (blocking boto3 calls: the app runs them in a worker
 thread), so the pages stay templates and the logic stays testable without a browser.
 """
 
@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from facepipe.aws_clients import client
-from facepipe.devices import DeviceRow, device_rows
-from facepipe.dynamo_records import get_records
-from facepipe.operator import Operator
-from facepipe.sightings import Sighting
-from facepipe.unknowns import parse_moment
+from facepipe.aws.clients import client
+from facepipe.aws.devices import DeviceRow, device_rows
+from facepipe.aws.dynamo_records import get_records
+from facepipe.aws.sightings import Sighting
+from facepipe.aws.unknowns import parse_moment
+from facepipe.ops.operator import Operator
 
 # Cameras upload a clip every 0.5 s: one silent for this long is marked stale.
 STALE_AFTER_S = 10.0

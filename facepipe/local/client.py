@@ -12,9 +12,9 @@ from typing import Any
 from facepipe_protocol import clip_key as device_clip_key
 from facepipe_protocol import clip_metadata, iso_time
 
-from facepipe.aws_clients import client
-from facepipe.clip_keys import CLIP_SUFFIXES
-from facepipe.errors import ClipKeyError
+from facepipe.aws.clients import client
+from facepipe.core.clip_keys import CLIP_SUFFIXES
+from facepipe.core.errors import ClipKeyError
 
 
 @dataclass

@@ -10,8 +10,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from facepipe.errors import FacepipeError
-from facepipe.settings import Settings
+from facepipe.core.errors import FacepipeError
+from facepipe.core.settings import Settings
 
 
 def register(sub: Any) -> None:
@@ -64,9 +64,9 @@ def register(sub: Any) -> None:
 
 def prepare(stack: Any, args: argparse.Namespace, settings: Settings) -> list[str]:
     """Enroll/upload the gallery and import records as asked; returns lines to tell the user."""
-    from facepipe.enroll import enroll
-    from facepipe.gallery import Gallery
-    from facepipe.records import validate_records
+    from facepipe.identity.enroll import enroll
+    from facepipe.identity.gallery import Gallery
+    from facepipe.identity.records import validate_records
 
     said: list[str] = []
     gallery = None
@@ -122,7 +122,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                 print(format_result(message, latency))
             sys.stdout.flush()
             if args.annotate is not None:
-                from facepipe.annotate import annotate_result
+                from facepipe.ops.annotate import annotate_result
 
                 annotate_result(message, args.annotate, s3=s3)
     return 1 if missing else 0

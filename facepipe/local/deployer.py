@@ -148,7 +148,7 @@ def for_moto(definition: str) -> str:
     ``STANDARD`` child executions of a Distributed Map, so each Map state loses its batcher (every item is then a
     child of its own; the handler takes one item or a batch) and its children run as ``STANDARD``. Nothing else
     changes; the pipeline's definition has neither and passes through as written. (Its ``ItemReader`` also
-    reads one ListObjectsV2 page only: facepipe.erase sweeps the local stack in prefixes of at most 1,000 clips.)
+    reads one ListObjectsV2 page only: facepipe.ops.erase sweeps the local stack in prefixes of at most 1,000 clips.)
     tests/unit/test_template_rules.py checks the template's own definition keeps both."""
     doc = json.loads(definition)
 

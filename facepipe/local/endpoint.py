@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 
-from facepipe.aws_clients import CLIENT_CONFIG
+from facepipe.aws.clients import CLIENT_CONFIG
 from facepipe.local import REGION
 
 

@@ -30,8 +30,8 @@ import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 
+from facepipe.core.settings import get_settings
 from facepipe.local import ACCOUNT, REGION
-from facepipe.settings import get_settings
 
 
 @dataclass

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from facepipe.devices import Devices, StackRef
-from facepipe.gallery import Gallery
+from facepipe.aws.devices import Devices, StackRef
+from facepipe.identity.gallery import Gallery
+from facepipe.identity.records import StudentRecord
 from facepipe.local import REGION
 from facepipe.local.bridge import TriggerBridge
 from facepipe.local.deployer import (
@@ -38,7 +39,6 @@ from facepipe.local.iam import LocalIam
 from facepipe.local.lambdas import LocalLambdaRuntime
 from facepipe.local.template import StackTemplate
 from facepipe.local.warmup import warm_functions
-from facepipe.records import StudentRecord
 
 
 def free_port() -> int:
@@ -234,11 +234,11 @@ class LocalStack:
 
     def load(self, *, gallery: Gallery | None = None, students: Iterable[StudentRecord] = ()) -> None:
         """Put who to recognize where the functions read it: the gallery in the bucket, records in the table."""
-        from facepipe import s3_store
-        from facepipe.dynamo_records import put_records
+        from facepipe.aws import gallery_store
+        from facepipe.aws.dynamo_records import put_records
 
         if gallery is not None:  # the stack's first gallery, as a new deployment gets it
-            s3_store.upload_gallery(
+            gallery_store.upload_gallery(
                 gallery, bucket=self.outputs.bucket, key=self.outputs.gallery_key, s3=self.client("s3")
             )
         put_records(students, table=self.outputs.table, dynamodb=self.endpoint.resource("dynamodb"))

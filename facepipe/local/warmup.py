@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from facepipe.clip_keys import CLIPS_PREFIX
+from facepipe.core.clip_keys import CLIPS_PREFIX
 from facepipe.local.deployer import Deployment
 from facepipe.local.endpoint import Endpoint
 from facepipe.local.lambdas import LocalLambdaRuntime
@@ -49,8 +49,8 @@ def object_created(bucket: str, key: str, version_id: str | None, size: int, eta
 
 def warm_functions(deployment: Deployment, endpoint: Endpoint, runtime: LocalLambdaRuntime) -> float:
     """Run extract, recognize and enrich once on each worker; returns the seconds it took."""
-    from facepipe import s3_store
-    from facepipe.clipmaker import make_clip
+    from facepipe.aws.s3_objects import delete_versions
+    from facepipe.media.clipmaker import make_clip
 
     start = time.perf_counter()
     functions = {
@@ -80,7 +80,7 @@ def warm_functions(deployment: Deployment, endpoint: Endpoint, runtime: LocalLam
         answer = {"clip": chosen["clip"], "frames": frames, "timings_ms": {}, "execution_id": "warmup"}
         functions["EnrichFunction"].pool.invoke_each(answer)
     finally:
-        s3_store.delete_versions(bucket, key, s3=s3)
+        delete_versions(bucket, key, s3=s3)
         _forget_claims(endpoint, deployment.refs["IdempotencyTable"])
         # Enrich counted the warm-up clip as refused (its device is not registered): forget that too.
         endpoint.client("dynamodb").delete_item(

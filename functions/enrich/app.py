@@ -5,8 +5,8 @@ Each is answered once per clip version: the first execution to get here claims t
 a second execution (EventBridge delivers at least once) is flagged ``duplicate`` and publishes nothing.
 The first answer is counted on its device's item and sent to the device's own queue; a device that is not
 registered gets a refusal (counted, logged, the execution fails as UnregisteredDevice) and nothing is sent.
-The first answer is also kept for the console (facepipe.sightings: who, crops, latency; unknown faces
-clustered into unknown-<n>, facepipe.unknowns), for FaceCropRetentionDays.
+The first answer is also kept for the console (facepipe.aws.sightings: who, crops, latency; unknown faces
+clustered into unknown-<n>, facepipe.aws.unknowns), for FaceCropRetentionDays.
 The idempotency table keeps only the claim (bucket, key, version, kind, execution id): never the result,
 which holds names and records.
 """
@@ -22,9 +22,9 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from facepipe.contracts import Status
-from facepipe.settings import get_settings
-from facepipe.stages.enrich import answer_clip, mark_duplicate, record_sighting, route_to_device
+from facepipe.core.contracts import Status
+from facepipe.core.settings import get_settings
+from facepipe.pipeline.enrich import answer_clip, mark_duplicate, record_sighting, route_to_device
 
 logger = Logger()
 tracer = Tracer()

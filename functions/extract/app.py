@@ -6,8 +6,8 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from facepipe.settings import get_settings
-from facepipe.stages.extract import extract_clip
+from facepipe.core.settings import get_settings
+from facepipe.pipeline.extract import extract_clip
 
 logger = Logger()
 tracer = Tracer()

@@ -5,11 +5,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from facepipe.contracts import UNKNOWN, RecognizeRequest, SweepBatch
-from facepipe.faces import load_models
-from facepipe.settings import get_settings
-from facepipe.stages.recognize import gallery_cache, recognize_clip
-from facepipe.stages.sweep import sweep_batch
+from facepipe.core.contracts import UNKNOWN, RecognizeRequest, SweepBatch
+from facepipe.core.settings import get_settings
+from facepipe.pipeline.recognize import gallery_cache, recognize_clip
+from facepipe.pipeline.sweep import sweep_batch
+from facepipe.vision.faces import load_models
 
 logger = Logger()
 tracer = Tracer()

@@ -107,6 +107,6 @@ def results_queue_name(prefix: str, device_id: str) -> str:
 
 @cache
 def result_schema() -> dict[str, Any]:
-    """The JSON Schema of the one result message per clip (facepipe.contracts.ResultMessage; a test keeps
+    """The JSON Schema of the one result message per clip (facepipe.core.contracts.ResultMessage; a test keeps
     them equal)."""
     return dict(json.loads((Path(__file__).parent / "schemas" / "result.schema.json").read_text()))

@@ -114,10 +114,12 @@ def test_recognize_image_imports_with_only_its_requirements_and_what_the_dockerf
     task = _image_task_root(tmp_path)
     # The image's build step: the encoder converted into the folder its ENV names (rooted in tmp_path).
     (models,) = re.findall(r"^ENV ENCODER_CACHE_DIR=(\S+)$", dockerfile, flags=re.MULTILINE)
-    assert re.search(r"^RUN cd \$\{LAMBDA_TASK_ROOT\} && python -m facepipe.encoder$", dockerfile, flags=re.MULTILINE)
+    assert re.search(
+        r"^RUN cd \$\{LAMBDA_TASK_ROOT\} && python -m facepipe.vision.encoder$", dockerfile, flags=re.MULTILINE
+    )
     env = {"ENCODER_CACHE_DIR": str(tmp_path / models.lstrip("/")), "PATH": "/usr/bin:/bin"}
     built = subprocess.run(
-        [str(recognize_python), "-m", "facepipe.encoder"], cwd=task, env=env, capture_output=True, text=True
+        [str(recognize_python), "-m", "facepipe.vision.encoder"], cwd=task, env=env, capture_output=True, text=True
     )
     assert built.returncode == 0, built.stderr[-2000:]
     loaded = _import(recognize_python, [task], "RecognizeFunction", tmp_path, env)

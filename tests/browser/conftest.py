@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from facepipe.gallery import Gallery
+from facepipe.identity.gallery import Gallery
+from facepipe.identity.records import validate_records
 from facepipe.local.stack import free_port, local_stack
-from facepipe.records import validate_records
 from tests.integration.conftest import talking_to
 
 CHROMIUM = os.environ.get("FACEPIPE_CHROMIUM", "/usr/bin/chromium")
@@ -34,7 +34,7 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def stack(gallery_path: Path, samples: Path):
     """A stack whose warm functions re-read the gallery every second (a label reaches them at once)."""
-    from facepipe.s3_store import upload_photos
+    from facepipe.aws.gallery_store import upload_photos
 
     with local_stack(workers=1, parameters={"GalleryRefreshSeconds": "1"}) as running, talking_to(running):
         gallery = Gallery.load(gallery_path)

@@ -17,7 +17,7 @@ import boto3
 import pytest
 from playwright.sync_api import expect
 
-from facepipe.devset import cut_clips
+from facepipe.bench.devset import cut_clips
 from facepipe.local.client import receive_results, upload_clip
 from facepipe.local.stack import LocalStack
 
@@ -39,7 +39,7 @@ def send(stack: LocalStack, device: str, clip: Path) -> dict:
 
 
 def gallery_ids(stack: LocalStack) -> list[str]:
-    from facepipe.gallery import Gallery
+    from facepipe.identity.gallery import Gallery
 
     data = boto3.client("s3").get_object(Bucket=stack.outputs.bucket, Key=stack.outputs.gallery_key)["Body"].read()
     return Gallery.loads(data).ids()

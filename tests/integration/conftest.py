@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from facepipe.aws_clients import reset_clients
-from facepipe.gallery import Gallery
+from facepipe.aws.clients import reset_clients
+from facepipe.core.settings import get_settings
+from facepipe.identity.gallery import Gallery
+from facepipe.identity.records import validate_records
 from facepipe.local.client import receive_results, upload_clip
 from facepipe.local.stack import LocalStack, local_stack
-from facepipe.records import validate_records
-from facepipe.settings import get_settings
 
 _devices = itertools.count(1)
 

@@ -52,7 +52,7 @@ def test_facepipe_run_answers_and_annotates_a_clip(samples, gallery_path, clip_f
 def test_the_demo_runs_end_to_end(samples, tmp_path):
     """`make demo`'s job: enroll, recognize the probes, six clips through the stack and the device service."""
     done = subprocess.run(
-        [sys.executable, "-m", "facepipe.demo", "--out", str(tmp_path / "demo-out"), "--no-console"],
+        [sys.executable, "-m", "facepipe.cli.demo", "--out", str(tmp_path / "demo-out"), "--no-console"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -75,7 +75,7 @@ def test_the_demo_ends_on_the_console_until_ctrl_c(samples, tmp_path):
     import requests
 
     demo = subprocess.Popen(
-        [sys.executable, "-u", "-m", "facepipe.demo", "--out", str(tmp_path / "demo-out")],
+        [sys.executable, "-u", "-m", "facepipe.cli.demo", "--out", str(tmp_path / "demo-out")],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -10,7 +10,7 @@ import time
 import boto3
 import pytest
 
-from facepipe.gallery import Gallery
+from facepipe.identity.gallery import Gallery
 from facepipe.local.client import ResultCollector, upload_clip
 from facepipe.local.stack import local_stack
 from tests.integration.conftest import run_clips, talking_to

@@ -264,7 +264,7 @@ def test_enrich_keeps_an_unknown_face_and_the_sighting_with_its_own_role_only(en
     """The console's copies are written by EnrichFunction's generated role alone (a DynamoDB CRUD grant on the
     two tables, s3:PutObject under unknowns/ only): a stranger's clip from pi-b gives a cluster, its crop in
     the bucket and a sighting, as the operator then sees."""
-    from facepipe.devset import cut_clips
+    from facepipe.bench.devset import cut_clips
 
     device, operator = enforced["pi-b"], enforced["operator"]
     (clip,) = cut_clips(videos / "clips" / "stranger_b.mp4", tmp_path, 1)

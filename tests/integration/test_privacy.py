@@ -8,12 +8,12 @@ import shutil
 
 import boto3
 
-from facepipe import s3_store
-from facepipe.cli import main
-from facepipe.gallery import Gallery
+from facepipe.aws import s3_objects
+from facepipe.cli.main import main
+from facepipe.identity.gallery import Gallery
+from facepipe.identity.records import validate_records
 from facepipe.local.client import receive_results, upload_clip
 from facepipe.local.stack import local_stack
-from facepipe.records import validate_records
 from tests.integration.conftest import talking_to
 
 
@@ -53,7 +53,7 @@ def test_people_erase_removes_a_person_everywhere(gallery_path, samples, clip_fa
 
         s3 = boto3.client("s3")
         assert "kit_harington" not in Gallery.load(local_gallery).ids()
-        assert "kit_harington" not in Gallery.loads(s3_store.get_bytes(out.bucket, out.gallery_key)).ids()
+        assert "kit_harington" not in Gallery.loads(s3_objects.get_bytes(out.bucket, out.gallery_key)).ids()
         gallery_versions = s3.list_object_versions(Bucket=out.bucket, Prefix=out.gallery_key)["Versions"]
         assert len(gallery_versions) == 1  # no older version still holds the encodings
         assert "Item" not in boto3.client("dynamodb").get_item(TableName=out.table, Key={"id": {"S": "kit_harington"}})
@@ -62,13 +62,13 @@ def test_people_erase_removes_a_person_everywhere(gallery_path, samples, clip_fa
         assert remaining == {uploads[1].key}
         assert s3.list_objects_v2(Bucket=out.bucket, Prefix="frames/").get("KeyCount", 0) == 0
         audit = s3.list_objects_v2(Bucket=out.bucket, Prefix="audit/erasures/")["Contents"]
-        record = json.loads(s3_store.get_bytes(out.bucket, audit[0]["Key"]))
+        record = json.loads(s3_objects.get_bytes(out.bucket, audit[0]["Key"]))
         assert record["person_id"] == "kit_harington" and record["record_deleted"] is True
         assert record["clips_deleted"] == 1 and record["status"] == "completed" and record["finished_at"]
         assert "encoding" not in json.dumps(record)
         # The job's folder (with his encodings) is gone; a tombstone with no face keeps him out of the gallery.
         assert s3.list_object_versions(Bucket=out.bucket, Prefix="erase-jobs/").get("Versions", []) == []
-        tombstones = Gallery.loads(s3_store.get_bytes(out.bucket, out.gallery_key)).erased
+        tombstones = Gallery.loads(s3_objects.get_bytes(out.bucket, out.gallery_key)).erased
         assert [t.id for t in tombstones] == ["kit_harington"]
         assert json.loads((tmp_path / "erasures.jsonl").read_text().splitlines()[0])["person_id"] == "kit_harington"
 
@@ -116,7 +116,7 @@ def test_the_sweep_finds_clips_the_pipeline_never_named__local_item_reader_reads
         remaining = {o["Key"] for o in s3.list_object_versions(Bucket=out.bucket, Prefix="clips/").get("Versions", [])}
         assert remaining == {other.key}, stray.key
         (audit,) = s3.list_objects_v2(Bucket=out.bucket, Prefix="audit/erasures/")["Contents"]
-        record = json.loads(s3_store.get_bytes(out.bucket, audit["Key"]))
+        record = json.loads(s3_objects.get_bytes(out.bucket, audit["Key"]))
         assert record["sweep"] and record["sweep_scanned"] == 2 and record["sweep_matched"] == 1
         # The sweep's executions were given a job id, a prefix and a concurrency: never a face, never a name.
         sfn = boto3.client("stepfunctions")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import boto3
 
-from facepipe.gallery import Gallery
+from facepipe.identity.gallery import Gallery
 from facepipe.local.client import receive_results, upload_clip
 from facepipe.local.stack import local_stack
 from tests.integration.conftest import talking_to

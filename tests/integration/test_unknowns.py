@@ -19,11 +19,11 @@ from pathlib import Path
 import boto3
 import pytest
 
-from facepipe.devset import cut_clips
-from facepipe.gallery import Gallery
+from facepipe.bench.devset import cut_clips
+from facepipe.identity.gallery import Gallery
+from facepipe.identity.records import validate_records
 from facepipe.local.client import receive_results, upload_clip
 from facepipe.local.stack import LocalStack, local_stack
-from facepipe.records import validate_records
 from tests.integration.conftest import talking_to
 
 DEVICE = "corridor-cam"  # IAM users are moto-process-wide: not a name the browser tests use
@@ -131,8 +131,8 @@ def test_label_and_dismiss_refuse_bad_input_by_name_and_change_nothing(stack, cl
 def test_erasing_a_person_removes_their_photos_sightings_and_unknown_faces(stack, clips):
     """Swalwell is seen unknown (a cluster of his face), then enrolled from his portrait by the console's
     operator; erasing him leaves nothing: his sightings, his cluster and its crops, his photos."""
-    from facepipe.operator import Operator
-    from facepipe.settings import Settings
+    from facepipe.core.settings import Settings
+    from facepipe.ops.operator import Operator
 
     (row,) = [r for r in listed(stack)]  # his cluster, from the test before (or made now)
     operator = Operator(Settings())

@@ -44,8 +44,8 @@ def test_the_bench_and_the_device_compute_percentiles_the_same_way():
 
 
 def test_video_appearances_are_scored_per_person_and_strangers_per_clip(tmp_path):
+    from facepipe.bench.devset import DevClip
     from facepipe.bench.videos import _by_version
-    from facepipe.devset import DevClip
 
     def clip(name: str, people: set[str], version: str) -> DevClip:
         return DevClip(tmp_path / name, frozenset(people), name, version)
@@ -75,7 +75,7 @@ def test_video_appearances_are_scored_per_person_and_strangers_per_clip(tmp_path
 
 
 def test_bench_videos_refuses_a_folder_it_cannot_use_by_name(tmp_path, capsys):
-    from facepipe.cli import main
+    from facepipe.cli.main import main
 
     assert main(["bench", "--videos", str(tmp_path)]) == 1
     assert f"{tmp_path}: no labels.csv (file,people)" in capsys.readouterr().err
@@ -86,10 +86,10 @@ def test_bench_videos_refuses_a_folder_it_cannot_use_by_name(tmp_path, capsys):
 
 def test_camera_view_labels_from_earlier_clips_and_tests_on_the_others(tmp_path):
     """The split keeps every test clip unseen, and a label keeps a person's best crops (as a cluster does)."""
+    from facepipe.aws.unknowns import MAX_CROPS
     from facepipe.bench.camera_view import labelled_gallery, split
-    from facepipe.contracts import SeenFace
-    from facepipe.devset import DevClip
-    from facepipe.unknowns import MAX_CROPS
+    from facepipe.bench.devset import DevClip
+    from facepipe.core.contracts import SeenFace
 
     clips = [
         DevClip(tmp_path / "markey-640-face60-00.mp4", frozenset({"markey"}), "markey", "640-face60"),

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from facepipe.cli import main
+from facepipe.cli.main import main
 
 
 def test_help_names_every_command(capsys):

@@ -17,9 +17,9 @@ import uvicorn
 
 from facepipe.console.app import create_app
 from facepipe.console.command import is_loopback
+from facepipe.core.settings import explicit_settings
 from facepipe.local.stack import free_port
-from facepipe.operator import Operator, OperatorError
-from facepipe.settings import explicit_settings
+from facepipe.ops.operator import Operator, OperatorError
 
 
 @pytest.fixture()

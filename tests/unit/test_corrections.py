@@ -6,17 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from facepipe.cli import main
-from facepipe.corrections import reject_in_clip
-from facepipe.enroll import enroll
-from facepipe.errors import GalleryError
-from facepipe.gallery import Gallery
-from facepipe.settings import explicit_settings
+from facepipe.cli.main import main
+from facepipe.core.errors import GalleryError
+from facepipe.core.settings import explicit_settings
+from facepipe.identity.corrections import reject_in_clip
+from facepipe.identity.enroll import enroll
+from facepipe.identity.gallery import Gallery
 
 
 def _named(clip: Path, gallery: Gallery, settings) -> set[str]:
     """Who the clip names, read as the pipeline reads it (extract's frames, the recognize stage's rule)."""
-    from facepipe import recognition
+    from facepipe.identity import recognition
 
     _, frames = recognition.recognize_file(clip, gallery, settings)
     return {face.id for frame in frames for face in frame.faces} - {"unknown"}
@@ -73,7 +73,7 @@ def test_reject_reads_the_clip_from_the_stacks_bucket_and_publishes_the_gallery(
     import boto3
     from moto import mock_aws
 
-    from facepipe.settings import get_settings
+    from facepipe.core.settings import get_settings
 
     aws_env.setenv("MATCH_TOLERANCE", "0.9")
     get_settings.cache_clear()
@@ -96,7 +96,7 @@ def test_reject_reads_the_clip_from_the_stacks_bucket_and_publishes_the_gallery(
 
 def test_erasing_a_person_also_erases_their_face_kept_as_a_rejection(gallery_path, tmp_path):
     """Alex's face once wrongly named Kit and rejected is Alex's biometric data: erasing Alex removes it."""
-    from facepipe.erase import erase_from_file
+    from facepipe.ops.erase import erase_from_file
 
     local = tmp_path / "gallery.json"
     gallery = Gallery.load(gallery_path)

@@ -61,7 +61,7 @@ def test_spool_survives_a_restart_and_cleans_half_written_clips(tmp_path):
 
 
 def test_clip_key_is_what_the_pipeline_parses():
-    from facepipe.clip_keys import parse_clip_key
+    from facepipe.core.clip_keys import parse_clip_key
 
     key = clip_key("pi-1", 42, "2026-11-25T10:15:00.123Z", "h264")
     parsed = parse_clip_key(key)

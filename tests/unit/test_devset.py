@@ -7,8 +7,8 @@ from pathlib import Path
 import cv2
 import pytest
 
-from facepipe import faces
-from facepipe.devset import ROOM_SHOTS, LabelledVideo, make_dev_clips, read_labels
+from facepipe.bench.devset import ROOM_SHOTS, LabelledVideo, make_dev_clips, read_labels
+from facepipe.vision import faces
 
 
 def test_the_shared_videos_are_a_labelled_folder(videos: Path):

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facepipe import encoder, faces
-from facepipe.dlib_net import DlibFormatError, read_network
-from facepipe.images import load_rgb
-from facepipe.settings import explicit_settings
+from facepipe.core.settings import explicit_settings
+from facepipe.media.images import load_rgb
+from facepipe.vision import encoder, faces
+from facepipe.vision.dlib_net import DlibFormatError, read_network
 
 # Video frames sampled per clip: a face every ~0.7 s of each talking-head video (head turns, expressions).
 FRAMES_PER_VIDEO = 8

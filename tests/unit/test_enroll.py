@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from facepipe.cli import main
-from facepipe.enroll import enroll
-from facepipe.gallery import Gallery
+from facepipe.cli.main import main
+from facepipe.identity.enroll import enroll
+from facepipe.identity.gallery import Gallery
 from tests.conftest import png_bomb
 
 

@@ -1,6 +1,6 @@
-"""Erase as a job (facepipe.erase) on real boto3 calls to moto: the index finds a person's clips without
+"""Erase as a job (facepipe.ops.erase) on real boto3 calls to moto: the index finds a person's clips without
 decoding any, a failure partway resumes, someone only removed from the gallery is still erasable, a cluster
-that lost a crop does not stop it; and gallery edits (facepipe.s3_store.update_gallery) never undo each other.
+that lost a crop does not stop it; and gallery edits (facepipe.aws.gallery_store.update_gallery) never undo each other.
 
 Tables are created exactly as template.yaml declares them (the ``ByPerson`` index included). Encodings are
 made-up 128-d points (the bookkeeping is what is tested); real faces go through the local stack in
@@ -18,14 +18,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from facepipe import s3_store
-from facepipe.aws_clients import client
-from facepipe.erase import EraseError, EraseJobs, sweep_prefixes
-from facepipe.errors import GalleryError
-from facepipe.gallery import Gallery, GalleryPhoto
-from facepipe.settings import explicit_settings
-from facepipe.sightings import SeenEntry, Sighting, Sightings
-from facepipe.unknowns import NewFace, UnknownStore
+from facepipe.aws import gallery_store, s3_objects
+from facepipe.aws.clients import client
+from facepipe.aws.sightings import SeenEntry, Sighting, Sightings
+from facepipe.aws.unknowns import NewFace, UnknownStore
+from facepipe.core.errors import GalleryError
+from facepipe.core.settings import explicit_settings
+from facepipe.identity.gallery import Gallery, GalleryPhoto
+from facepipe.ops.erase import EraseError, EraseJobs, sweep_prefixes
 from tests.unit.test_handlers import create_template_table
 
 BUCKET = "clips-erase"
@@ -70,9 +70,9 @@ def _enroll(settings, people: dict[str, list[float]]) -> None:
         for person, encoding in people.items():
             gallery.add_photos(person, [_photo(person, encoding)])
 
-    s3_store.update_gallery(BUCKET, settings.gallery_key, add)
+    gallery_store.update_gallery(BUCKET, settings.gallery_key, add)
     for person in people:
-        s3_store.put_bytes(BUCKET, f"people/{person}/0.jpg", b"photo", "image/jpeg")
+        s3_objects.put_bytes(BUCKET, f"people/{person}/0.jpg", b"photo", "image/jpeg")
         client("dynamodb").put_item(
             TableName=settings.students_table,
             Item={"id": {"S": person}, "name": {"S": person.title()}, "major": {"S": "History"}},
@@ -108,7 +108,7 @@ def _clips() -> set[str]:
 
 def _audit() -> dict:
     (obj,) = client("s3").list_objects_v2(Bucket=BUCKET, Prefix="audit/erasures/")["Contents"]
-    return json.loads(s3_store.get_bytes(BUCKET, obj["Key"]))
+    return json.loads(s3_objects.get_bytes(BUCKET, obj["Key"]))
 
 
 @pytest.fixture()
@@ -118,7 +118,7 @@ def no_decoding(monkeypatch):
     def refuse(*_, **__):
         raise AssertionError("a clip was decoded")
 
-    monkeypatch.setattr("facepipe.video.decode_chosen", refuse)
+    monkeypatch.setattr("facepipe.media.video.decode_chosen", refuse)
 
 
 def test_erase_finds_their_clips_by_the_index_and_decodes_none(stack, no_decoding):
@@ -140,9 +140,9 @@ def test_erase_finds_their_clips_by_the_index_and_decodes_none(stack, no_decodin
     # The clip naming both went (it showed him): so did its sighting and every mention of it.
     assert sorted(m.key for m in history.mentions("biden")) == sorted(theirs)
     assert store.all() == [] and job.unknowns_deleted == [cluster]
-    gallery, _ = s3_store.get_gallery(BUCKET, stack.gallery_key)
+    gallery, _ = gallery_store.get_gallery(BUCKET, stack.gallery_key)
     assert gallery.ids() == ["biden"] and gallery.erased_ids() == {"obama"}
-    assert len(s3_store.versions(BUCKET, stack.gallery_key)) == 1  # no older version holds his encodings
+    assert len(s3_objects.versions(BUCKET, stack.gallery_key)) == 1  # no older version holds his encodings
     dynamodb = client("dynamodb")
     assert "Item" not in dynamodb.get_item(TableName=stack.students_table, Key={"id": {"S": "obama"}})
     assert "Item" in dynamodb.get_item(TableName=stack.students_table, Key={"id": {"S": "biden"}})
@@ -159,7 +159,7 @@ def test_erase_after_a_cluster_lost_a_crop(stack, no_decoding):
     now = datetime.now(UTC).isoformat(timespec="milliseconds")
     cluster = store.assign(NewFace(OBAMA, b"jpeg-a", "clips/cam/000001_x.mp4", "cam", now, 80, 100.0))
     (crop,) = store.get(cluster).crops
-    s3_store.delete_versions(BUCKET, crop.key)  # gone (evicted, or expired by the lifecycle rule)
+    s3_objects.delete_versions(BUCKET, crop.key)  # gone (evicted, or expired by the lifecycle rule)
 
     job = EraseJobs(stack).erase("obama")
 
@@ -184,7 +184,7 @@ def test_erase_resumes_after_a_failure_partway(stack, no_decoding):
         EraseJobs(stack).erase("obama")
     s3.meta.events.unregister("before-call.s3.DeleteObjects", fail_second_bulk_delete)
     assert _audit()["status"] == "pending"  # on record from its first moment
-    assert "obama" not in s3_store.get_gallery(BUCKET, stack.gallery_key)[0].ids()  # the gallery went first
+    assert "obama" not in gallery_store.get_gallery(BUCKET, stack.gallery_key)[0].ids()  # the gallery went first
     assert clip in _clips()
 
     job = EraseJobs(stack).erase("obama")  # run again: resumes the same job
@@ -219,7 +219,7 @@ def test_erase_of_a_person_only_removed_from_the_gallery(stack, no_decoding):
     now = datetime.now(UTC).isoformat(timespec="milliseconds")
     cluster = store.assign(NewFace(OBAMA, b"jpeg", "clips/cam/000002_x.mp4", "cam", now, 80, 100.0))
     clip = _seen(stack, "cam", 2, [cluster])
-    s3_store.update_gallery(BUCKET, stack.gallery_key, lambda g: g.remove("obama"))
+    gallery_store.update_gallery(BUCKET, stack.gallery_key, lambda g: g.remove("obama"))
 
     job = EraseJobs(stack).erase("obama")
 
@@ -243,26 +243,28 @@ def test_two_concurrent_gallery_edits_both_survive(stack):
     def edit_a(gallery: Gallery) -> None:
         attempts["a"] += 1
         if attempts["a"] == 1:  # B lands between A's read and A's write
-            s3_store.update_gallery(BUCKET, stack.gallery_key, lambda g: g.add_photos("b_person", [_photo("b", OBAMA)]))
+            gallery_store.update_gallery(
+                BUCKET, stack.gallery_key, lambda g: g.add_photos("b_person", [_photo("b", OBAMA)])
+            )
         gallery.add_photos("a_person", [_photo("a", _point(3))])
 
-    s3_store.update_gallery(BUCKET, stack.gallery_key, edit_a)
+    gallery_store.update_gallery(BUCKET, stack.gallery_key, edit_a)
 
-    gallery, _ = s3_store.get_gallery(BUCKET, stack.gallery_key)
+    gallery, _ = gallery_store.get_gallery(BUCKET, stack.gallery_key)
     assert attempts["a"] == 2 and gallery.ids() == ["a_person", "b_person", "biden"]
 
 
 def test_a_refused_gallery_edit_writes_nothing(stack):
     _enroll(stack, {"biden": BIDEN})
-    before = s3_store.versions(BUCKET, stack.gallery_key)
+    before = s3_objects.versions(BUCKET, stack.gallery_key)
 
     def refuse(gallery: Gallery) -> None:
         gallery.remove("biden")
         raise GalleryError("refused after changing the copy read")
 
     with pytest.raises(GalleryError):
-        s3_store.update_gallery(BUCKET, stack.gallery_key, refuse)
-    assert s3_store.versions(BUCKET, stack.gallery_key) == before
+        gallery_store.update_gallery(BUCKET, stack.gallery_key, refuse)
+    assert s3_objects.versions(BUCKET, stack.gallery_key) == before
 
 
 def test_an_erased_person_stays_out_unless_the_operator_says_so(stack, no_decoding):
@@ -276,9 +278,9 @@ def test_an_erased_person_stays_out_unless_the_operator_says_so(stack, no_decodi
         return gallery.merge(again)
 
     with pytest.raises(GalleryError, match="obama: erased before"):
-        s3_store.update_gallery(BUCKET, stack.gallery_key, merge)
-    assert s3_store.update_gallery(BUCKET, stack.gallery_key, lambda g: merge(g, allow=True)) == ["obama"]
-    gallery, _ = s3_store.get_gallery(BUCKET, stack.gallery_key)
+        gallery_store.update_gallery(BUCKET, stack.gallery_key, merge)
+    assert gallery_store.update_gallery(BUCKET, stack.gallery_key, lambda g: merge(g, allow=True)) == ["obama"]
+    gallery, _ = gallery_store.get_gallery(BUCKET, stack.gallery_key)
     assert gallery.ids() == ["obama"] and gallery.erased_ids() == set()
 
 
@@ -298,7 +300,7 @@ def test_a_version_s3_would_not_delete_stops_the_erase_instead_of_being_counted(
 
     key = "clips/cam/000001_x.mp4"
     version = client("s3").put_object(Bucket=BUCKET, Key=key, Body=b"clip")["VersionId"]
-    s3_store.delete_exact_versions(BUCKET, [("clips/cam/gone.mp4", "no-such-version")])  # already gone: fine
+    s3_objects.delete_exact_versions(BUCKET, [("clips/cam/gone.mp4", "no-such-version")])  # already gone: fine
 
     def refuse(**_):
         error = {"Key": key, "VersionId": version, "Code": "AccessDenied", "Message": "Access Denied"}
@@ -308,7 +310,7 @@ def test_a_version_s3_would_not_delete_stops_the_erase_instead_of_being_counted(
     s3.meta.events.register("before-call.s3.DeleteObjects", refuse)
     try:
         with pytest.raises(ClientError, match="AccessDenied"):
-            s3_store.delete_versions(BUCKET, key)
+            s3_objects.delete_versions(BUCKET, key)
     finally:
         s3.meta.events.unregister("before-call.s3.DeleteObjects", refuse)
     assert key in _clips()

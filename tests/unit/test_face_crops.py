@@ -1,14 +1,14 @@
-"""The enrollable gate of face crops: only a good face (facepipe.quality) may become an unknown to label."""
+"""The enrollable gate of face crops: only a good face (facepipe.vision.quality) may become an unknown to label."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from facepipe import encoder
-from facepipe.contracts import UNKNOWN, Face
-from facepipe.face_crops import seen_faces
-from facepipe.quality import grade
-from facepipe.recognition import FrameResult
+from facepipe.core.contracts import UNKNOWN, Face
+from facepipe.identity.face_crops import seen_faces
+from facepipe.identity.recognition import FrameResult
+from facepipe.vision import encoder
+from facepipe.vision.quality import grade
 
 
 def _frame(height: int, sharpness: float, faceness: float) -> FrameResult:

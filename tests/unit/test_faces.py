@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facepipe import faces, recognition
-from facepipe.images import load_rgb
+from facepipe.core.contracts import UNKNOWN
+from facepipe.identity import plain_library, recognition
+from facepipe.media.images import load_rgb
+from facepipe.vision import faces
 
 
 def test_every_probe_gives_exactly_the_expected_people(samples, expected_probes, gallery, settings):
@@ -19,9 +21,9 @@ def test_every_probe_gives_exactly_the_expected_people(samples, expected_probes,
         found = recognition.recognize_image(
             image, gallery, tolerance=settings.match_tolerance, max_side=settings.photo_detect_max_side
         )
-        named = [f.id for f in found if f.id != faces.UNKNOWN]
+        named = [f.id for f in found if f.id != UNKNOWN]
         assert sorted(named) == sorted(people), name
-        assert sum(f.id == faces.UNKNOWN for f in found) == unknown, name
+        assert sum(f.id == UNKNOWN for f in found) == unknown, name
 
 
 def test_boxes_are_in_original_pixels_whatever_the_detection_scale(samples, gallery, settings):
@@ -44,14 +46,14 @@ def test_a_frame_with_no_face_gives_no_match(gallery):
 def test_matching_beyond_tolerance_is_unknown(gallery):
     matrix, owners = gallery.matrix()
     probe = matrix[owners.index("biden")][None, :]
-    assert faces.match_encodings(probe, gallery, tolerance=0.5) == [("biden", 0.0)]
+    assert plain_library.match_encodings(probe, gallery, tolerance=0.5) == [("biden", 0.0)]
     far = probe + 0.2  # 0.2 * sqrt(128) ≈ 2.26 from biden's photo
-    assert faces.match_encodings(far, gallery, tolerance=0.5)[0][0] == faces.UNKNOWN
+    assert plain_library.match_encodings(far, gallery, tolerance=0.5)[0][0] == UNKNOWN
 
 
 def test_an_empty_gallery_makes_everyone_unknown(gallery):
     gallery.people = []
-    assert faces.match_encodings(np.zeros((2, 128)), gallery, tolerance=0.5) == [(faces.UNKNOWN, None)] * 2
+    assert plain_library.match_encodings(np.zeros((2, 128)), gallery, tolerance=0.5) == [(UNKNOWN, None)] * 2
 
 
 @pytest.mark.parametrize("max_faces", [1])
@@ -67,7 +69,7 @@ def test_the_cached_detector_finds_what_dlibs_own_finds(samples):
     """The binary copy of dlib's HOG detector (loaded in 1 ms instead of rebuilt in 0.3 s) is the same model."""
     import dlib
 
-    from facepipe.images import load_rgb
+    from facepipe.media.images import load_rgb
 
     fresh = dlib.get_frontal_face_detector()
     for probe in ("two_people.jpg", "obama_and_biden.jpg", "kit_with_rose.jpg"):

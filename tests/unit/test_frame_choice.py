@@ -1,4 +1,4 @@
-"""Choosing frames by faces (facepipe.recognition.choose_by_faces), on real footage of a woman turning her head
+"""Choosing frames by faces (facepipe.identity.recognition.choose_by_faces), on real footage of a woman turning her head
 (../shared/videos/turning, Intel's sample-videos, CC BY 4.0): when the chosen frames show her turned away, the
 clip's other frames are searched near her face and the one that shows her frontally joins them."""
 
@@ -11,11 +11,12 @@ import cv2
 import numpy as np
 import pytest
 
-from facepipe import faces, recognition
-from facepipe.contracts import UNKNOWN
-from facepipe.enroll import reference_of
-from facepipe.gallery import Gallery, GalleryPerson, GalleryPhoto
-from facepipe.settings import Settings
+from facepipe.core.contracts import UNKNOWN
+from facepipe.core.settings import Settings
+from facepipe.identity import recognition
+from facepipe.identity.enroll import reference_of
+from facepipe.identity.gallery import Gallery, GalleryPerson, GalleryPhoto
+from facepipe.vision import faces
 
 
 @pytest.fixture(scope="module")

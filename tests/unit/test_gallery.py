@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from facepipe.errors import GalleryError
-from facepipe.gallery import Gallery
+from facepipe.core.errors import GalleryError
+from facepipe.identity.gallery import Gallery
 
 
 def test_missing_gallery(tmp_path):

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from facepipe import s3_store
-from facepipe.aws_clients import client
-from facepipe.cli import main
-from facepipe.erase import EraseJobs
-from facepipe.gallery import Gallery
-from facepipe.operator import Operator
+from facepipe.aws import gallery_store, s3_objects
+from facepipe.aws.clients import client
+from facepipe.cli.main import main
+from facepipe.identity.gallery import Gallery
+from facepipe.ops.erase import EraseJobs
+from facepipe.ops.operator import Operator
 from tests.unit.test_erase import BUCKET, OBAMA, _photo, stack  # noqa: F401 (the fixture)
 
 
@@ -29,11 +29,11 @@ def _people(samples: Path, tmp_path: Path, *names: str) -> Path:
 def test_enroll_bucket_after_a_console_label_keeps_the_label(stack, samples, tmp_path, capsys):  # noqa: F811
     """On the old main `enroll --bucket` uploaded its own gallery over the stack's: Markey, labelled in the
     console from the camera's view, was gone."""
-    s3_store.update_gallery(BUCKET, stack.gallery_key, lambda g: g.add_photos("markey", [_photo("markey", OBAMA)]))
+    gallery_store.update_gallery(BUCKET, stack.gallery_key, lambda g: g.add_photos("markey", [_photo("markey", OBAMA)]))
     folder = _people(samples, tmp_path, "biden")
     code = main(["enroll", str(folder), "--out", str(tmp_path / "g.json"), "--bucket", BUCKET])
     assert code == 0, capsys.readouterr().err
-    gallery, _ = s3_store.get_gallery(BUCKET, stack.gallery_key)
+    gallery, _ = gallery_store.get_gallery(BUCKET, stack.gallery_key)
     assert gallery.ids() == ["biden", "markey"]
     assert "Merged into" in capsys.readouterr().out
 
@@ -42,15 +42,15 @@ def test_enroll_bucket_after_an_erase_keeps_them_out_unless_asked(stack, samples
     folder = _people(samples, tmp_path, "obama", "biden")
     assert main(["enroll", str(folder), "--out", str(tmp_path / "g.json"), "--bucket", BUCKET]) == 0
     EraseJobs(stack).erase("obama")
-    before = s3_store.versions(BUCKET, stack.gallery_key)
+    before = s3_objects.versions(BUCKET, stack.gallery_key)
     capsys.readouterr()
 
     assert main(["enroll", str(folder), "--out", str(tmp_path / "g.json"), "--bucket", BUCKET]) == 1
     assert "obama: erased before" in capsys.readouterr().err
-    assert s3_store.versions(BUCKET, stack.gallery_key) == before  # nothing written
+    assert s3_objects.versions(BUCKET, stack.gallery_key) == before  # nothing written
 
     assert main(["enroll", str(folder), "--out", str(tmp_path / "g.json"), "--bucket", BUCKET, "--allow-erased"]) == 0
-    gallery, _ = s3_store.get_gallery(BUCKET, stack.gallery_key)
+    gallery, _ = gallery_store.get_gallery(BUCKET, stack.gallery_key)
     assert gallery.ids() == ["biden", "obama"] and gallery.erased_ids() == set()
 
 
@@ -77,11 +77,11 @@ def test_naming_someone_keeps_the_rest_of_their_record(stack, samples, monkeypat
 
 def test_the_console_refuses_to_enroll_someone_erased_and_stores_nothing(stack, samples):  # noqa: F811
     settings = stack.model_copy(update={"devices_table": "devices"})
-    s3_store.update_gallery(BUCKET, stack.gallery_key, lambda g: g.bury("obama", "2026-12-01T00:00:00+00:00"))
+    gallery_store.update_gallery(BUCKET, stack.gallery_key, lambda g: g.bury("obama", "2026-12-01T00:00:00+00:00"))
     photo = next((samples / "people" / "obama").iterdir())
-    from facepipe.errors import GalleryError
+    from facepipe.core.errors import GalleryError
 
     with pytest.raises(GalleryError, match="obama: erased before"):
         Operator(settings).add_person("obama", "Barack Obama", [(photo.name, photo.read_bytes())])
     assert client("s3").list_objects_v2(Bucket=BUCKET, Prefix="people/obama/").get("KeyCount", 0) == 0
-    assert Gallery.loads(s3_store.get_bytes(BUCKET, stack.gallery_key)).ids() == []
+    assert Gallery.loads(s3_objects.get_bytes(BUCKET, stack.gallery_key)).ids() == []

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from moto import mock_aws
 
-from facepipe.aws_clients import reset_clients
-from facepipe.gallery import Gallery
+from facepipe.aws.clients import reset_clients
+from facepipe.core.settings import get_settings
+from facepipe.identity.gallery import Gallery
 from facepipe.local.lambdas import LambdaContext, load_handler
-from facepipe.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -195,8 +195,8 @@ def test_recognize_rejects_a_malformed_event(aws):
 
 @pytest.fixture()
 def students_table(aws, samples):
-    from facepipe.dynamo_records import put_records
-    from facepipe.records import validate_records
+    from facepipe.aws.dynamo_records import put_records
+    from facepipe.identity.records import validate_records
 
     name = get_settings().students_table
     create_table(name, "id")
@@ -298,11 +298,11 @@ def test_thirty_faces_in_a_frame_are_capped_to_the_largest(aws, gallery_path, sa
     """A crowd: every face is detected, the largest MAX_FACES_PER_FRAME are recognized, and it says so."""
     import cv2
 
-    from facepipe import faces
-    from facepipe.clipmaker import make_clip
-    from facepipe.contracts import RecognizeRequest
-    from facepipe.images import load_rgb
-    from facepipe.stages.recognize import recognize_clip
+    from facepipe.core.contracts import RecognizeRequest
+    from facepipe.media.clipmaker import make_clip
+    from facepipe.media.images import load_rgb
+    from facepipe.pipeline.recognize import recognize_clip
+    from facepipe.vision import faces
 
     tiles = []
     for probe in ("obama-480p.jpg", "alex_lacamoire1.jpg", "johnsnow_test1.jpg", "two_people.jpg", "kit_with_rose.jpg"):

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from facepipe.errors import ImageError
-from facepipe.images import load_rgb
+from facepipe.core.errors import ImageError
+from facepipe.media.images import load_rgb
 from tests.conftest import png_bomb
 
 LIMITS = {"max_bytes": 10_000_000, "max_pixels": 40_000_000}

@@ -24,7 +24,7 @@ def _imports(path: Path) -> set[str]:
 
 
 def _within(name: str, *packages: str) -> bool:
-    """``name`` is one of ``packages`` or inside one (facepipe.clip_keys is not within facepipe.cli)."""
+    """``name`` is one of ``packages`` or inside one (facepipe.core.clip_keys is not within facepipe.cli.main)."""
     return any(name == p or name.startswith(p + ".") for p in packages)
 
 
@@ -60,9 +60,9 @@ def test_the_core_needs_only_pydantic(path):
         "pydantic",
         "pydantic_settings",
         "facepipe_protocol",
-        "facepipe.contracts",
-        "facepipe.clip_keys",
-        "facepipe.errors",
+        "facepipe.core.contracts",
+        "facepipe.core.clip_keys",
+        "facepipe.core.errors",
     }
     for name in _imports(path):
         assert name.split(".")[0] in STDLIB or name in allowed or name.split(".")[0] in allowed, (path.name, name)
@@ -73,13 +73,13 @@ def test_the_domain_never_calls_aws(path):
     for name in _imports(path):
         root = name.split(".")[0]
         assert root not in ("boto3", "botocore", "moto"), (path.name, name)
-        assert not _within(name, "facepipe.local", "facepipe.s3_store", "facepipe.dynamo_records"), name
+        assert not _within(name, "facepipe.local", "facepipe.aws.s3_store", "facepipe.aws.dynamo_records"), name
 
 
 @pytest.mark.parametrize("path", STAGES, ids=lambda p: p.stem)
 def test_stages_never_reach_the_local_stack_or_commands(path):
     for name in _imports(path):
-        assert not _within(name, "facepipe.local", "facepipe.bench", "facepipe.cli", "facepipe.demo"), name
+        assert not _within(name, "facepipe.local", "facepipe.bench", "facepipe.cli.main", "facepipe.cli.demo"), name
 
 
 PROTOCOL = sorted((ROOT / "protocol" / "facepipe_protocol").glob("*.py"))

@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from facepipe import faces, quality
-from facepipe.devset import turning_enrollments
-from facepipe.enroll import enroll, reference_of
-from facepipe.settings import Settings
+from facepipe.bench.devset import turning_enrollments
+from facepipe.core.settings import Settings
+from facepipe.identity.enroll import enroll, reference_of
+from facepipe.vision import faces, quality
 
 
 def _frames(path: Path) -> list[np.ndarray]:
@@ -77,7 +77,7 @@ def test_portraits_are_good_references_and_soft_video_frames_are_flagged(videos:
 
 
 def test_people_list_flags_a_poor_reference(videos: Path, settings: Settings, tmp_path: Path, capsys):
-    from facepipe.cli import main
+    from facepipe.cli.main import main
 
     views = {v.person_id: v for v in turning_enrollments(videos / "turning")}
     people = tmp_path / "people" / "turning_female"

@@ -8,16 +8,16 @@ import cv2
 import numpy as np
 import pytest
 
-from facepipe import recognition
-from facepipe.contracts import UNKNOWN
-from facepipe.devset import ROOM_SHOTS, LabelledVideo, make_dev_clips
-from facepipe.enroll import enroll
-from facepipe.gallery import POOR_REFERENCE_PENALTY, Gallery, PhotoQuality
-from facepipe.quality import FaceQuality
-from facepipe.settings import Settings
-from facepipe.video import decode_clip
+from facepipe.bench.devset import ROOM_SHOTS, LabelledVideo, make_dev_clips
+from facepipe.core.contracts import UNKNOWN
+from facepipe.core.settings import Settings
+from facepipe.identity import recognition
+from facepipe.identity.enroll import enroll
+from facepipe.identity.gallery import POOR_REFERENCE_PENALTY, Gallery, PhotoQuality
+from facepipe.media.video import decode_clip
+from facepipe.vision.quality import FaceQuality
 
-# Qualities as facepipe.quality grades faces: clear; good but not clear enough alone; small; turned.
+# Qualities as facepipe.vision.quality grades faces: clear; good but not clear enough alone; small; turned.
 GOOD = FaceQuality(height_px=90, faceness=1.6, sharpness=300.0, yaw=0.0, cut=False, reasons=())
 FAIR = FaceQuality(height_px=90, faceness=0.5, sharpness=300.0, yaw=0.1, cut=False, reasons=())
 WEAK = FaceQuality(height_px=36, faceness=1.2, sharpness=120.0, yaw=0.0, cut=False, reasons=(), weak=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from facepipe.cli import main
-from facepipe.errors import RecordsError
-from facepipe.records import validate_records
+from facepipe.cli.main import main
+from facepipe.core.errors import RecordsError
+from facepipe.identity.records import validate_records
 
 
 def test_sample_records_are_valid(samples):

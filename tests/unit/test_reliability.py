@@ -9,11 +9,11 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
-from facepipe.aws_clients import client, reset_clients
-from facepipe.contracts import MAX_RESULT_BYTES, ClipRef, EnrichRequest, Face, FrameFaces
-from facepipe.dynamo_records import get_records
-from facepipe.settings import explicit_settings
-from facepipe.stages.enrich import enrich_clip
+from facepipe.aws.clients import client, reset_clients
+from facepipe.aws.dynamo_records import get_records
+from facepipe.core.contracts import MAX_RESULT_BYTES, ClipRef, EnrichRequest, Face, FrameFaces
+from facepipe.core.settings import explicit_settings
+from facepipe.pipeline.enrich import enrich_clip
 
 
 @pytest.fixture()
@@ -131,7 +131,7 @@ def test_a_frame_over_the_face_cap_is_flagged(table):
 def test_an_error_answer_never_shares_the_results_deduplication_id():
     """SQS drops a message whose deduplication id it saw in the last 5 minutes: if an error from a failed
     duplicate execution shared the real result's id, the real result would be dropped."""
-    from facepipe.contracts import AnswerClaim, AnswerKind
+    from facepipe.core.contracts import AnswerClaim, AnswerKind
 
     def claim(version: str, kind: AnswerKind, execution: str = "x1") -> AnswerClaim:
         return AnswerClaim(bucket="b", key="clips/pi/000001.mp4", version_id=version, kind=kind, execution_id=execution)

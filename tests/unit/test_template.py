@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from facepipe.contracts import result_schema
+from facepipe.core.contracts import result_schema
+from facepipe.core.settings import Settings, explicit_settings
 from facepipe.local.template import StackTemplate
-from facepipe.settings import Settings, explicit_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,7 +53,7 @@ def test_committed_result_schema_is_the_contract():
     protocol's version is the contract's."""
     from facepipe_protocol import RESULT_SCHEMA_VERSION
 
-    from facepipe.contracts import RESULT_SCHEMA_VERSION as CONTRACT_VERSION
+    from facepipe.core.contracts import RESULT_SCHEMA_VERSION as CONTRACT_VERSION
 
     path = ROOT / "protocol" / "facepipe_protocol" / "schemas" / "result.schema.json"
     committed = json.loads(path.read_text())
@@ -154,7 +154,7 @@ def test_samconfig_builds_and_deploys_the_same_architecture():
 def test_the_template_names_the_clips_prefix_the_code_parses():
     from facepipe_protocol import CHECKS_PREFIX
 
-    from facepipe.clip_keys import CLIPS_PREFIX
+    from facepipe.core.clip_keys import CLIPS_PREFIX
 
     template = StackTemplate.load(ROOT / "template.yaml")
     assert template.event_rule()["Pattern"]["detail"]["object"]["key"] == [{"prefix": CLIPS_PREFIX}]

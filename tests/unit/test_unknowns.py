@@ -1,4 +1,4 @@
-"""The unknown-face store (facepipe.unknowns) on real boto3 calls to moto: clusters, crops, retention, actions.
+"""The unknown-face store (facepipe.aws.unknowns) on real boto3 calls to moto: clusters, crops, retention, actions.
 
 Encodings here are made-up 128-d points at known distances (the store's arithmetic is what is tested); real
 faces clustered through the whole pipeline are in tests/integration/test_unknowns.py.
@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from facepipe.unknowns import MAX_CROPS, NewFace, UnknownError, UnknownStore, check_id, distance
+from facepipe.aws.unknowns import MAX_CROPS, NewFace, UnknownError, UnknownStore, check_id, distance
 
 BUCKET, TABLE = "clips", "unknowns"
 
@@ -38,7 +38,7 @@ NOON = datetime(2026, 11, 30, 12, tzinfo=UTC)
 def clock(monkeypatch):
     """The store's clock at noon of the faces' day (retention is counted from when a face was seen)."""
     now = {"t": NOON.timestamp()}
-    monkeypatch.setattr("facepipe.unknowns.time.time", lambda: now["t"])
+    monkeypatch.setattr("facepipe.aws.unknowns.time.time", lambda: now["t"])
     return now
 
 
@@ -165,12 +165,12 @@ def test_an_id_that_is_not_an_unknown_faces_is_refused_by_name(bad):
 
 
 def test_only_enrollable_unknown_faces_are_clustered(store):
-    """The gate (facepipe.face_crops): a tiny or blurred unknown face is shown as 'unknown' but never kept, so
+    """The gate (facepipe.identity.face_crops): a tiny or blurred unknown face is shown as 'unknown' but never kept, so
     it can never be labelled into the gallery; an enrolled person's face is never clustered either."""
     import base64
 
-    from facepipe.contracts import ResultClip, ResultMessage, SeenFace, Status
-    from facepipe.sightings import assign_unknowns
+    from facepipe.aws.sightings import assign_unknowns
+    from facepipe.core.contracts import ResultClip, ResultMessage, SeenFace, Status
 
     def seen(face_id: str, enrollable: bool, encoding: list[float] | None) -> SeenFace:
         crop = base64.b64encode(b"jpeg").decode()

@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from facepipe.clip_keys import parse_clip_key
-from facepipe.errors import ClipError
-from facepipe.video import choose_frames, decode_clip
+from facepipe.core.clip_keys import parse_clip_key
+from facepipe.core.errors import ClipError
+from facepipe.media.video import choose_frames, decode_clip
 
 LIMITS = {"frames_wanted": 3, "max_seconds": 5.0, "max_pixels": 4096 * 2160}
 

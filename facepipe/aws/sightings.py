@@ -1,0 +1,339 @@
+"""Who was seen, where and when: one item per answered clip in SightingsTable, for the console, and an index
+of which clips named whom, for erase.
+
+Written by the enrich stage with the first answer of each clip from a registered device (the crops, ~2 KB
+each, ride in the item). Keyed by device and capture time, so the live view asks each device for what is newer
+than it has shown and the history asks for a time range. Items expire with the table's TTL,
+``FaceCropRetentionDays`` after the clip (they hold face crops).
+
+Beside each sighting, one small *mention* item per id it names (a person or an ``unknown-<n>``): the clip's key
+and S3 version and nothing else, kept as long as the clips are (``ClipsRetentionDays``), in the sparse index
+``ByPerson`` (person id, time). Erasing a person reads their mentions, and their clusters', and deletes exactly those
+clips and sightings: time proportional to *their* sightings, never to the bucket (:meth:`Sightings.forget`).
+A mention's sort key is its sighting's followed by ``#@<id>``, so the device queries here skip them.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from facepipe.aws.unknowns import NewFace, UnknownStore, binary, parse_moment
+from facepipe.core.contracts import UNKNOWN, ResultMessage, SeenFace
+
+
+@dataclass(frozen=True)
+class SeenEntry:
+    """One face of a sighting: who (a person, ``unknown-<n>``, or ``unknown`` when too weak to keep)."""
+
+    id: str
+    name: str | None
+    distance: float | None
+    crop: bytes
+
+
+@dataclass(frozen=True)
+class Sighting:
+    device_id: str
+    at: str  # capture time (ISO), the sort key's first part
+    seq: int | None
+    key: str
+    status: str
+    latency_ms: float | None  # capture to answer
+    faces: list[SeenEntry] = field(default_factory=list)
+    error: str | None = None
+    version_id: str | None = None  # the clip's S3 version: erase deletes exactly it, with no listing
+
+    @property
+    def sort_key(self) -> str:
+        return f"{self.at}#{self.seq if self.seq is not None else ''}#{self.key}"
+
+    @property
+    def person_ids(self) -> list[str]:
+        return [f.id for f in self.faces]
+
+
+def assign_unknowns(
+    seen: list[SeenFace], message: ResultMessage, store: UnknownStore | None, now: datetime
+) -> list[str]:
+    """The id each face seen in ``message``'s clip goes by: a person's, the ``unknown-<n>`` an enrollable
+    unknown face joined, or ``unknown`` (too small or blurred to keep, or no store)."""
+    ids = []
+    for face in seen:
+        if face.id != UNKNOWN or store is None or not face.enrollable or face.encoding is None:
+            ids.append(face.id)
+            continue
+        ids.append(
+            store.assign(
+                NewFace(
+                    encoding=face.encoding,
+                    jpeg=base64.b64decode(face.crop_jpeg),
+                    clip=message.clip.key,
+                    device_id=message.device_id,
+                    at=message.clip.captured_at or now.isoformat(timespec="milliseconds"),
+                    height_px=face.height_px,
+                    sharpness=face.sharpness,
+                )
+            )
+        )
+    return ids
+
+
+def build(
+    seen: list[SeenFace], message: ResultMessage, ids: list[str], now: datetime, version_id: str | None = None
+) -> Sighting:
+    captured = parse_moment(message.clip.captured_at)
+    names = {p.id: (p.name, p.distance) for p in message.people}
+    faces = [
+        SeenEntry(
+            id=face_id,
+            name=names.get(face_id, (None, None))[0],
+            distance=names.get(face_id, (None, None))[1],
+            crop=base64.b64decode(face.crop_jpeg),
+        )
+        for face, face_id in zip(seen, ids, strict=True)
+    ]
+    return Sighting(
+        device_id=message.device_id,
+        at=(captured or now).isoformat(timespec="milliseconds"),
+        seq=message.clip.seq,
+        key=message.clip.key,
+        status=message.status.value,
+        latency_ms=round((now - captured).total_seconds() * 1000, 1) if captured else message.timings_ms.get("total"),
+        faces=faces,
+        error=message.error.message if message.error else None,
+        version_id=version_id,
+    )
+
+
+BY_PERSON = "ByPerson"
+_MENTION = "#@"
+
+
+def _expiry(now: datetime, days: int) -> dict[str, str]:
+    return {"N": str(int((now + timedelta(days=days)).timestamp()))}
+
+
+def _mentions(sighting: Sighting, retention_days: int, now: datetime) -> list[dict[str, Any]]:
+    """One item per id the sighting names (``unknown``, a face too weak to keep, names nobody)."""
+    version = {"version": {"S": sighting.version_id}} if sighting.version_id else {}
+    return [
+        {
+            "device_id": {"S": sighting.device_id},
+            "at": {"S": f"{sighting.sort_key}{_MENTION}{face_id}"},
+            "person_id": {"S": face_id},
+            "key": {"S": sighting.key},
+            **version,
+            "expires_at": _expiry(now, retention_days),
+        }
+        for face_id in sorted(set(sighting.person_ids) - {UNKNOWN})
+    ]
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A clip that named someone: where its sighting is (device, sort key) and the clip's key."""
+
+    device_id: str
+    at: str  # the mention's own sort key
+    key: str
+    version_id: str | None = None
+
+    @property
+    def sighting_key(self) -> dict[str, Any]:
+        return {"device_id": {"S": self.device_id}, "at": {"S": self.at.rsplit(_MENTION, 1)[0]}}
+
+    @property
+    def item_key(self) -> dict[str, Any]:
+        return {"device_id": {"S": self.device_id}, "at": {"S": self.at}}
+
+
+def _item(sighting: Sighting, retention_days: int, now: datetime) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "device_id": {"S": sighting.device_id},
+        "at": {"S": sighting.sort_key},
+        "key": {"S": sighting.key},
+        "status": {"S": sighting.status},
+        "faces": {
+            "L": [
+                {
+                    "M": {
+                        "id": {"S": f.id},
+                        **({"name": {"S": f.name}} if f.name else {}),
+                        **({"distance": {"N": str(f.distance)}} if f.distance is not None else {}),
+                        "crop": {"B": f.crop},
+                    }
+                }
+                for f in sighting.faces
+            ]
+        },
+        "expires_at": _expiry(now, retention_days),
+    }
+    if sighting.person_ids:
+        item["ids"] = {"SS": sorted(set(sighting.person_ids))}
+    if sighting.seq is not None:
+        item["seq"] = {"N": str(sighting.seq)}
+    if sighting.latency_ms is not None:
+        item["latency_ms"] = {"N": str(sighting.latency_ms)}
+    if sighting.error:
+        item["error"] = {"S": sighting.error[:500]}
+    return item
+
+
+def _sighting(item: dict[str, Any]) -> Sighting:
+    return Sighting(
+        device_id=item["device_id"]["S"],
+        at=item["at"]["S"].split("#", 1)[0],
+        seq=int(item["seq"]["N"]) if "seq" in item else None,
+        key=item["key"]["S"],
+        status=item["status"]["S"],
+        latency_ms=float(item["latency_ms"]["N"]) if "latency_ms" in item else None,
+        faces=[
+            SeenEntry(
+                id=f["M"]["id"]["S"],
+                name=f["M"].get("name", {}).get("S"),
+                distance=float(f["M"]["distance"]["N"]) if "distance" in f["M"] else None,
+                crop=binary(f["M"]["crop"]["B"]),
+            )
+            for f in item.get("faces", {}).get("L", [])
+        ],
+        error=item.get("error", {}).get("S"),
+    )
+
+
+class Sightings:
+    """SightingsTable of one stack."""
+
+    def __init__(self, table: str, *, dynamodb: Any, retention_days: int = 1, clips_retention_days: int = 7) -> None:
+        self.table, self.dynamodb = table, dynamodb
+        self.retention_days, self.clips_retention_days = retention_days, clips_retention_days
+
+    def put(self, sighting: Sighting, now: datetime | None = None) -> None:
+        """The sighting and its mentions, in as few BatchWriteItem calls as there are 25s (usually one)."""
+        now = now or datetime.now(UTC)
+        items = [_item(sighting, self.retention_days, now), *_mentions(sighting, self.clips_retention_days, now)]
+        self._write([{"PutRequest": {"Item": item}} for item in items])
+
+    def _write(self, requests: list[dict[str, Any]], attempts: int = 8) -> None:
+        for start in range(0, len(requests), 25):
+            pending = {self.table: requests[start : start + 25]}
+            for attempt in range(attempts):
+                pending = self.dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(min(1.0, 0.05 * 2**attempt))
+            else:
+                raise RuntimeError(f"{self.table}: DynamoDB left {len(pending[self.table])} writes unprocessed")
+
+    def query(
+        self, device_id: str, *, after: str = "", before: str = "\uffff", newest_first: bool = True, limit: int = 200
+    ) -> list[Sighting]:
+        """A device's sightings with ``after`` < capture time < ``before`` (ISO prefixes), within retention."""
+        now = int(datetime.now(UTC).timestamp())
+        found: list[Sighting] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "device_id = :d AND #at BETWEEN :a AND :b",
+            "ExpressionAttributeNames": {"#at": "at"},
+            "ExpressionAttributeValues": {":d": {"S": device_id}, ":a": {"S": after + "\u0000"}, ":b": {"S": before}},
+            "FilterExpression": "attribute_not_exists(person_id)",  # sightings, not their mentions
+            "ScanIndexForward": not newest_first,
+            # A camera answers ~170,000 clips a day: read only as many as are wanted.
+            "Limit": min(limit, 500),
+        }
+        while len(found) < limit:
+            page = self.dynamodb.query(**kwargs)
+            for item in page.get("Items", []):
+                if int(item.get("expires_at", {}).get("N", str(now))) >= now:
+                    found.append(_sighting(item))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found[:limit]
+
+    def latencies(self, device_id: str, *, after: str) -> list[tuple[str, float]]:
+        """(capture time, latency ms) of a device's clips since ``after``, oldest first: only those two
+        attributes cross the wire (the plots read an hour of clips: ~7,200 a camera)."""
+        points: list[tuple[str, float]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "device_id = :d AND #at > :a",
+            "ProjectionExpression": "#at, latency_ms",
+            "ExpressionAttributeNames": {"#at": "at"},
+            "ExpressionAttributeValues": {":d": {"S": device_id}, ":a": {"S": after}},
+        }
+        while True:
+            page = self.dynamodb.query(**kwargs)
+            points.extend(
+                (item["at"]["S"].split("#", 1)[0], float(item["latency_ms"]["N"]))
+                for item in page.get("Items", [])
+                if "latency_ms" in item
+            )
+            if "LastEvaluatedKey" not in page:
+                return points
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def mentions(self, face_id: str) -> list[Mention]:
+        """Every clip that named ``face_id`` within the clips' retention (the ``ByPerson`` index, every page)."""
+        found: list[Mention] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": BY_PERSON,
+            "KeyConditionExpression": "person_id = :p",
+            "ExpressionAttributeValues": {":p": {"S": face_id}},
+        }
+        while True:
+            page = self.dynamodb.query(**kwargs)
+            found.extend(
+                Mention(item["device_id"]["S"], item["at"]["S"], item["key"]["S"], item.get("version", {}).get("S"))
+                for item in page.get("Items", [])
+            )
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def relabel(self, unknown_id: str, person_id: str, name: str | None) -> int:
+        """``unknown_id`` turned out to be ``person_id`` (`facepipe unknowns label`): their earlier sightings
+        name them from now on (so history finds them, and erasing them erases these too)."""
+        changed = 0
+        now = datetime.now(UTC)
+        for mention in self.mentions(unknown_id):
+            item = self.dynamodb.get_item(TableName=self.table, Key=mention.sighting_key).get("Item")
+            if item is not None:  # the sighting outlives its crops' retention only as the mention
+                for face in item["faces"]["L"]:
+                    if face["M"]["id"]["S"] == unknown_id:
+                        face["M"]["id"] = {"S": person_id}
+                        if name:
+                            face["M"]["name"] = {"S": name}
+                item["ids"] = {"SS": sorted({f["M"]["id"]["S"] for f in item["faces"]["L"]})}
+                self.dynamodb.put_item(TableName=self.table, Item=item)
+                changed += 1
+            renamed = {
+                "device_id": {"S": mention.device_id},
+                "at": {"S": f"{mention.sighting_key['at']['S']}{_MENTION}{person_id}"},
+                "person_id": {"S": person_id},
+                "key": {"S": mention.key},
+                **({"version": {"S": mention.version_id}} if mention.version_id else {}),
+                "expires_at": _expiry(now, self.clips_retention_days),
+            }
+            self._write([{"PutRequest": {"Item": renamed}}, {"DeleteRequest": {"Key": mention.item_key}}])
+        return changed
+
+    def forget(self, mentions: list[Mention]) -> int:
+        """Delete the sightings these mentions point to, then the mentions (erasure: the caller has deleted the
+        clips first); returns how many sightings there were. Idempotent: one already gone counts as deleted."""
+        sightings = {(m.device_id, m.sighting_key["at"]["S"]): m.sighting_key for m in mentions}
+        doomed = {(m.device_id, m.at) for m in mentions}
+        deleted = 0
+        for (device_id, at), key in sightings.items():
+            gone = self.dynamodb.delete_item(TableName=self.table, Key=key, ReturnValues="ALL_OLD")
+            if "Attributes" in gone:
+                deleted += 1
+                # The clip is gone: so are the other people's mentions of it.
+                others = gone["Attributes"].get("ids", {}).get("SS", [])
+                doomed.update((device_id, f"{at}{_MENTION}{other}") for other in others if other != UNKNOWN)
+        self._write([{"DeleteRequest": {"Key": {"device_id": {"S": d}, "at": {"S": a}}}} for d, a in sorted(doomed)])
+        return deleted

@@ -1,0 +1,518 @@
+"""Erase a person everywhere, as a job that always finishes and can be run again.
+
+Face data is biometric data (GDPR art. 9 and 17, BIPA; FERPA for students): when someone asks to be
+forgotten, every copy goes, and the erasure itself is recorded (who, when, how much; never a face, an encoding
+or a name). An erase that stops halfway must be resumable, so erasure is a job (:class:`EraseJobs`):
+
+1. **start**: the person's encodings are gathered from every version of the stack's gallery still stored (so
+   someone only *removed* from the gallery is still found), or else from their stored photos; they are kept
+   in the job's folder (``erase-jobs/<job>/``, deleted when the job ends) and the audit record is written,
+   ``pending``.
+2. **gallery**: they leave the gallery first, so no new clip names them (a conditional write: no concurrent
+   edit is lost), a tombstone with no face data keeps a later enroll or label from adding them back, their
+   face kept as someone else's rejected match goes too, and every older version of the gallery is deleted.
+3. **clusters**: the unknown-face clusters of their face (facepipe.aws.unknowns), found by encoding.
+4. **sightings**: the clips that named them or one of those clusters, found in the ``ByPerson`` index
+   (facepipe.aws.sightings): each clip is deleted with all its versions, then its sighting and mentions. Time grows
+   with *their* sightings, never with the bucket.
+5. **unknowns**, **photos**, **record**: the clusters with their crops, their photos under ``people/<id>/``,
+   their student record.
+6. **sweep** (asked for with ``sweep=True``): every clip in retention decoded and matched against their
+   encodings, for faces the pipeline never named, by EraseSweepStateMachine (a Distributed Map over the clips
+   prefix: batches of clips in the recognize image, ``sweep_concurrency`` at once); the clips it matched are
+   then deleted here.
+7. **sightings again**, once warm recognize functions have re-read the gallery (``GalleryRefreshSeconds``) and
+   what they had under way has ended (``erase_settle_seconds``): a clip they named meanwhile goes too.
+8. **finish**: the job's folder (their encodings) deleted with all its versions, the audit record completed.
+
+Every step is idempotent (an object or item already gone counts as deleted), and the job's record says which
+are done: running erase again resumes the job where it stopped, or completes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, Field
+
+from facepipe.aws import gallery_store, s3_objects
+from facepipe.aws.clients import client
+from facepipe.aws.sightings import Sightings
+from facepipe.aws.unknowns import UnknownStore
+from facepipe.core.clip_keys import CLIPS_PREFIX
+from facepipe.core.errors import FacepipeError
+from facepipe.core.settings import Settings
+from facepipe.identity.gallery import Gallery
+from facepipe.pipeline.sweep import JOBS_PREFIX, encodings_key
+
+AUDIT_PREFIX = "audit/erasures/"
+# Where EraseSweepStateMachine's ResultWriter puts each map run's record (statemachine/erase_sweep.asl.json).
+SWEEP_RUNS_PREFIX = f"{JOBS_PREFIX}sweep-runs/"
+STEPS = (
+    "gallery",
+    "clusters",
+    "sightings",
+    "unknowns",
+    "photos",
+    "record",
+    "sweep",  # started before the wait below, so it runs meanwhile
+    "late-sightings",
+    "sweep-results",
+    "finish",
+)
+
+# moto's ItemReader reads one ListObjectsV2 page: the local stack sweeps in prefixes that hold at most this many.
+LOCAL_ITEM_READER_PAGE = 1000
+
+
+class EraseError(FacepipeError):
+    code = "erase"
+
+
+class EraseJob(BaseModel):
+    """An erasure's progress, and its audit record: ids, times and counts only (never a face or an encoding)."""
+
+    id: str
+    person_id: str
+    erased_at: str  # when the job started
+    finished_at: str | None = None
+    status: Literal["pending", "sweeping", "completed"] = "pending"
+    sweep: bool = False
+    steps_done: list[str] = Field(default_factory=list)
+    reference_faces: int = 0  # how many of their faces erase matched against (the faces stay out of the record)
+    gallery_photos_removed: int = 0
+    rejections_removed: int = 0
+    gallery_versions_deleted: int = 0
+    unknowns_deleted: list[str] = Field(default_factory=list)
+    sightings_done: list[str] = Field(default_factory=list)  # ids whose clips and sightings are gone
+    gallery_done_at: float | None = None  # epoch seconds: when the gallery stopped naming them
+    clips_deleted: int = 0
+    sightings_deleted: int = 0
+    photos_deleted: int = 0
+    record_deleted: bool = False
+    sweep_executions: list[str] = Field(default_factory=list)
+    sweep_attempt: int = 0  # a failed sweep is started again under new execution names
+    sweep_total: int | None = None  # clips to scan, where known before the sweep (the local stack lists them)
+    sweep_scanned: int = 0
+    sweep_matched: int = 0
+    sweep_unreadable: int = 0
+
+    @property
+    def folder(self) -> str:
+        return f"{JOBS_PREFIX}{self.id}/"
+
+    @property
+    def audit_key(self) -> str:
+        stamp = self.erased_at.replace(":", "").replace("-", "")
+        return f"{AUDIT_PREFIX}{stamp}_{self.person_id}.json"
+
+    def record(self) -> dict[str, object]:
+        """The audit record: the job without its bookkeeping."""
+        return self.model_dump(exclude={"sightings_done", "steps_done"})
+
+    def summary(self) -> str:
+        sweep = (
+            f"; sweep: {self.sweep_scanned} clip(s) scanned, {self.sweep_matched} more deleted"
+            if self.sweep
+            else "; no sweep (clips the pipeline never named expire with ClipsRetentionDays)"
+        )
+        return (
+            f"{self.gallery_photos_removed} gallery photo(s) and {self.rejections_removed} rejection(s) removed, "
+            f"{self.gallery_versions_deleted} older gallery version(s) deleted; "
+            f"record {'deleted' if self.record_deleted else 'not found'}; "
+            f"{self.clips_deleted} stored clip(s), {self.photos_deleted} stored photo(s), "
+            f"{self.sightings_deleted} sighting(s) and {len(self.unknowns_deleted)} unknown-face cluster(s) deleted"
+            + sweep
+        )
+
+
+def sweep_prefixes(keys: list[str], page: int = LOCAL_ITEM_READER_PAGE, prefix: str = CLIPS_PREFIX) -> list[str]:
+    """Prefixes that cover ``keys`` (sorted or not) with at most ``page`` keys under each: the local stack's
+    sweep, because moto's ItemReader reads only the first ListObjectsV2 page (1,000 keys) of a prefix."""
+    under = [k for k in keys if k.startswith(prefix)]
+    if len(under) <= page:
+        return [prefix] if under else []
+    if any(len(k) == len(prefix) for k in under):
+        raise EraseError(f"{prefix}: more than {page} clips share this exact key; cannot split the sweep")
+    return [p for c in sorted({k[len(prefix)] for k in under}) for p in sweep_prefixes(under, page, prefix + c)]
+
+
+class EraseJobs:
+    """Erase jobs of one stack (the settings name its bucket, tables and sweep state machine)."""
+
+    def __init__(self, settings: Settings, *, gallery_path: Path | None = None) -> None:
+        if not settings.bucket_name:
+            raise EraseError("erase needs the stack's bucket (--bucket, FACEPIPE_BUCKET, or --stack)")
+        self.settings = settings
+        self.bucket = settings.bucket_name
+        self.gallery_path = gallery_path
+        self.s3 = client("s3")
+
+    # --- the job's record ---------------------------------------------------------------------------
+    def _save(self, job: EraseJob) -> None:
+        s3_objects.put_bytes(self.bucket, f"{job.folder}job.json", job.model_dump_json().encode(), "application/json")
+
+    def _audit(self, job: EraseJob) -> None:
+        s3_objects.put_bytes(
+            self.bucket, job.audit_key, json.dumps(job.record(), indent=1).encode(), "application/json"
+        )
+
+    def jobs(self) -> list[EraseJob]:
+        """Every job not finished (a finished job's folder is deleted; its audit record stays)."""
+        found = []
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=JOBS_PREFIX, Delimiter="/")
+        for page in pages:
+            for folder in page.get("CommonPrefixes", []):
+                if folder["Prefix"] == SWEEP_RUNS_PREFIX:
+                    continue
+                try:
+                    data = s3_objects.get_bytes(self.bucket, f"{folder['Prefix']}job.json", s3=self.s3)
+                except ClientError as exc:
+                    if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                        continue  # a folder being finished: its record went first
+                    raise
+                found.append(EraseJob.model_validate_json(data))
+        return sorted(found, key=lambda j: j.erased_at)
+
+    def unfinished(self) -> list[EraseJob]:
+        """The jobs under way, each advanced as far as it can go without waiting (a finished sweep is
+        collected): the console shows them."""
+        shown = []
+        for job in self.jobs():
+            with contextlib.suppress(FacepipeError):  # shown as it stands; `people erase` says what stopped it
+                job = self.run(job, wait=False)
+            shown.append(job)
+        return shown
+
+    # --- erasing --------------------------------------------------------------------------------------
+    def erase(
+        self,
+        person_id: str,
+        *,
+        sweep: bool = False,
+        wait: bool = True,
+        progress: Callable[[EraseJob], None] | None = None,
+    ) -> EraseJob:
+        """Erase ``person_id``: the unfinished job for them resumed, or a new one started; run to its end
+        (``wait``), or as far as it goes without waiting for the sweep."""
+        job = next((j for j in self.jobs() if j.person_id == person_id), None)
+        if job is None:
+            job = self._start(person_id, sweep)
+        elif sweep and not job.sweep and "sweep" not in job.steps_done:
+            job.sweep = True
+        return self.run(job, wait=wait, progress=progress)
+
+    def _start(self, person_id: str, sweep: bool) -> EraseJob:
+        known = self._encodings(person_id)
+        if len(known) == 0 and not self._known_otherwise(person_id):
+            raise EraseError(
+                f"{person_id}: not known to this stack (no gallery entry in any stored version, no photos, "
+                "no record, no sightings); nothing to erase"
+            )
+        job = EraseJob(
+            id=uuid.uuid4().hex,  # opaque: it names the sweep's executions, whose history erase cannot reach
+            person_id=person_id,
+            erased_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            sweep=sweep,
+            reference_faces=len(known),
+        )
+        s3_objects.put_bytes(
+            self.bucket, encodings_key(job.id), json.dumps(known.tolist()).encode(), "application/json", s3=self.s3
+        )
+        self._save(job)
+        self._audit(job)  # pending: the erasure is on record from its first moment
+        return job
+
+    def _known(self, job: EraseJob) -> np.ndarray:
+        try:
+            rows = json.loads(s3_objects.get_bytes(self.bucket, encodings_key(job.id), s3=self.s3))
+        except ClientError as exc:
+            raise EraseError(f"{job.folder}: the job's encodings are gone; start it again") from exc
+        return np.asarray(rows, dtype=np.float64).reshape(len(rows), 128)
+
+    def _encodings(self, person_id: str) -> np.ndarray:
+        """Their encodings in every stored version of the gallery (and the local gallery file), or else
+        encoded again from their stored photos."""
+        rows: list[list[float]] = []
+        galleries = [Gallery.load(self.gallery_path)] if self.gallery_path and self.gallery_path.exists() else []
+        for version in s3_objects.versions(self.bucket, self.settings.gallery_key, s3=self.s3):
+            if "Size" in version:  # not a delete marker
+                galleries.append(
+                    gallery_store.get_gallery(
+                        self.bucket, self.settings.gallery_key, s3=self.s3, version_id=version["VersionId"]
+                    )[0]
+                )
+        for gallery in galleries:
+            person = gallery.person(person_id)
+            rows.extend(photo.encoding for photo in (person.photos if person else []))
+        if not rows:
+            from facepipe.identity.enroll import encode_enrollment_photo
+
+            for key in self._photo_keys(person_id):
+                data = s3_objects.get_bytes(self.bucket, key, s3=self.s3)
+                try:
+                    rows.append(encode_enrollment_photo(data, self.settings, name=key))
+                except FacepipeError:
+                    continue  # not a usable photo of one face: it is still deleted below
+        unique = {tuple(r) for r in rows}
+        return np.asarray(sorted(unique), dtype=np.float64).reshape(len(unique), 128)
+
+    def _photo_keys(self, person_id: str) -> list[str]:
+        return s3_objects.keys_under(self.bucket, f"{gallery_store.PEOPLE_PREFIX}{person_id}/", s3=self.s3)
+
+    def _known_otherwise(self, person_id: str) -> bool:
+        """Anything of theirs besides encodings: photos, a record or sightings."""
+        if self._photo_keys(person_id):
+            return True
+        if self.settings.students_table:
+            item = client("dynamodb").get_item(TableName=self.settings.students_table, Key={"id": {"S": person_id}})
+            if "Item" in item:
+                return True
+        history = self._sightings()
+        return history is not None and bool(history.mentions(person_id))
+
+    def _sightings(self) -> Sightings | None:
+        if not self.settings.sightings_table:
+            return None
+        return Sightings(self.settings.sightings_table, dynamodb=client("dynamodb"))
+
+    def run(self, job: EraseJob, *, wait: bool = True, progress: Callable[[EraseJob], None] | None = None) -> EraseJob:
+        """Every step not yet done, in order, the job's record saved after each."""
+        for step in STEPS:
+            if step in job.steps_done:
+                continue
+            if step == "sweep-results" and not self._collect_sweep(job, wait=wait, progress=progress):
+                return job  # still sweeping, and not waiting
+            if step == "late-sightings" and not self._settled(job, wait=wait):
+                self._save(job)
+                return job  # warm functions may still name them, and not waiting
+            if step != "sweep-results":
+                getattr(self, f"_step_{step.replace('-', '_')}")(job)
+            if step == "finish":
+                return job  # the record is gone with the folder; the audit record holds the outcome
+            job.steps_done.append(step)
+            self._save(job)
+            if progress is not None:
+                progress(job)
+        return job
+
+    def _step_gallery(self, job: EraseJob) -> None:
+        known = self._known(job)
+
+        def change(gallery: Gallery) -> tuple[int, int]:
+            person = gallery.person(job.person_id)
+            photos = len(person.photos) if person else 0
+            gallery.remove(job.person_id)
+            dropped = gallery.forget_rejections_like(known, self.settings.match_tolerance)
+            gallery.bury(job.person_id, job.erased_at)
+            return photos, dropped
+
+        photos, dropped = gallery_store.update_gallery(self.bucket, self.settings.gallery_key, change, s3=self.s3)
+        if self.gallery_path is not None and self.gallery_path.exists():
+            local = Gallery.load(self.gallery_path)
+            person = local.person(job.person_id)
+            photos += len(person.photos) if person else 0
+            local.remove(job.person_id)
+            dropped += local.forget_rejections_like(known, self.settings.match_tolerance)
+            local.bury(job.person_id, job.erased_at)
+            local.save(self.gallery_path)
+        job.gallery_photos_removed += photos
+        job.rejections_removed += dropped
+        job.gallery_done_at = time.time()
+        # Every older version of the gallery holds their encodings.
+        job.gallery_versions_deleted += s3_objects.delete_versions(
+            self.bucket, self.settings.gallery_key, keep_latest=True, s3=self.s3
+        )
+
+    def _unknown_store(self) -> UnknownStore | None:
+        if not self.settings.unknowns_table:
+            return None
+        return UnknownStore(
+            self.settings.unknowns_table,
+            self.bucket,
+            dynamodb=client("dynamodb"),
+            s3=self.s3,
+            retention_days=self.settings.face_crop_retention_days,
+        )
+
+    def _step_clusters(self, job: EraseJob) -> None:
+        store = self._unknown_store()
+        known = self._known(job)
+        if store is not None and len(known):
+            job.unknowns_deleted = store.near(known.tolist(), self.settings.match_tolerance)
+
+    def _step_sightings(self, job: EraseJob) -> None:
+        history = self._sightings()
+        if history is None:
+            return
+        for face_id in [job.person_id, *job.unknowns_deleted]:
+            if face_id in job.sightings_done:
+                continue
+            mentions = history.mentions(face_id)
+            # The clips first, then the index entries that found them: a failure in between finds them again.
+            # A mention names the clip's version: deleted exactly (1,000 to a request, no listing); one that does
+            # not (a clip put to an unversioned bucket) has its versions listed.
+            exact = sorted({(m.key, m.version_id) for m in mentions if m.version_id is not None})
+            s3_objects.delete_exact_versions(self.bucket, exact, s3=self.s3)
+            for key in sorted({m.key for m in mentions if not m.version_id}):
+                s3_objects.delete_versions(self.bucket, key, s3=self.s3)
+            job.clips_deleted += len({m.key for m in mentions})
+            job.sightings_deleted += history.forget(mentions)
+            job.sightings_done.append(face_id)
+            self._save(job)
+
+    def _settled(self, job: EraseJob, *, wait: bool) -> bool:
+        """Whether every warm recognize function has re-read the gallery without them (and what they had under
+        way has ended); waits for it with ``wait``."""
+        ready_at = (
+            (job.gallery_done_at or 0.0) + self.settings.gallery_refresh_seconds + self.settings.erase_settle_seconds
+        )
+        if time.time() < ready_at and not wait:
+            return False
+        time.sleep(max(0.0, ready_at - time.time()))
+        return True
+
+    def _step_late_sightings(self, job: EraseJob) -> None:
+        """The index read again: clips answered with the gallery warm functions still held when it changed."""
+        job.sightings_done = []
+        self._step_sightings(job)
+
+    def _step_unknowns(self, job: EraseJob) -> None:
+        store = self._unknown_store()
+        for unknown_id in job.unknowns_deleted if store is not None else []:
+            store.forget(unknown_id)  # type: ignore[union-attr]
+
+    def _step_photos(self, job: EraseJob) -> None:
+        job.photos_deleted += s3_objects.delete_prefix(
+            self.bucket, f"{gallery_store.PEOPLE_PREFIX}{job.person_id}/", s3=self.s3
+        )
+
+    def _step_record(self, job: EraseJob) -> None:
+        if self.settings.students_table:
+            response = client("dynamodb").delete_item(
+                TableName=self.settings.students_table, Key={"id": {"S": job.person_id}}, ReturnValues="ALL_OLD"
+            )
+            job.record_deleted = job.record_deleted or "Attributes" in response
+
+    # --- the sweep ----------------------------------------------------------------------------------
+    def _step_sweep(self, job: EraseJob) -> None:
+        if not job.sweep:
+            return
+        machine = self.settings.erase_sweep_state_machine_arn
+        if not machine:
+            raise EraseError("the sweep needs ERASE_SWEEP_STATE_MACHINE_ARN (the stack's EraseSweepStateMachineArn)")
+        prefixes = [CLIPS_PREFIX]
+        if self.settings.local_stack:
+            keys = s3_objects.keys_under(self.bucket, CLIPS_PREFIX, s3=self.s3)
+            prefixes, job.sweep_total = sweep_prefixes(keys), len(keys)
+        sfn = client("stepfunctions")
+        job.status = "sweeping"
+        for n, prefix in enumerate(prefixes):
+            # The same name again is refused by Step Functions (for 90 days): a job never starts a sweep twice.
+            name = f"sweep-{job.id}-{job.sweep_attempt}-{n}"
+            arn = f"{machine.replace(':stateMachine:', ':execution:')}:{name}"
+            if arn in job.sweep_executions:
+                continue
+            try:
+                sfn.start_execution(
+                    stateMachineArn=machine,
+                    name=name,
+                    input=json.dumps({"job": job.id, "prefix": prefix, "concurrency": self.settings.sweep_concurrency}),
+                )
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
+                    raise
+            job.sweep_executions.append(arn)
+            self._save(job)
+
+    def _collect_sweep(self, job: EraseJob, *, wait: bool, progress: Callable[[EraseJob], None] | None) -> bool:
+        """Whether the sweep is over (its matches then deleted); waits for it with ``wait``."""
+        if not job.sweep:
+            return True
+        sfn = client("stepfunctions")
+        while True:
+            statuses = [sfn.describe_execution(executionArn=arn) for arn in job.sweep_executions]
+            self._sweep_progress(job)
+            if progress is not None:
+                progress(job)
+            failed = [s for s in statuses if s["status"] in ("FAILED", "TIMED_OUT", "ABORTED")]
+            if failed:
+                # Run erase again to sweep again: what this attempt found is found again (its counts start over).
+                s3_objects.delete_prefix(self.bucket, f"{job.folder}sweep/", s3=self.s3)
+                job.sweep_executions = []
+                job.sweep_attempt += 1
+                job.steps_done = [s for s in job.steps_done if s != "sweep"]
+                self._save(job)
+                raise EraseError(
+                    f"{job.person_id}: the sweep's execution {failed[0]['executionArn']} ended {failed[0]['status']}"
+                    f" ({failed[0].get('error', '')}); everything else is erased: run erase again to sweep again"
+                )
+            if all(s["status"] == "SUCCEEDED" for s in statuses):
+                break
+            if not wait:
+                self._save(job)
+                return False
+            time.sleep(2.0)
+        for key in self._sweep_results(job):
+            name = key.rsplit("/", 1)[1]
+            if name.split("_")[1] == "0":
+                continue
+            found = json.loads(s3_objects.get_bytes(self.bucket, key, s3=self.s3))
+            for clip in found["matched"]:
+                if s3_objects.delete_versions(self.bucket, clip, s3=self.s3):
+                    job.clips_deleted += 1
+        return True
+
+    def _sweep_results(self, job: EraseJob) -> list[str]:
+        return s3_objects.keys_under(self.bucket, f"{job.folder}sweep/", s3=self.s3)
+
+    def _sweep_progress(self, job: EraseJob) -> None:
+        names = [key.rsplit("/", 1)[1].split("_") for key in self._sweep_results(job)]
+        job.sweep_scanned = sum(int(n[0]) for n in names)
+        job.sweep_matched = sum(int(n[1]) for n in names)
+
+    def _step_finish(self, job: EraseJob) -> None:
+        job.status, job.finished_at = "completed", datetime.now(UTC).isoformat(timespec="seconds")
+        self._audit(job)
+        if self.gallery_path is not None:
+            with (self.gallery_path.parent / "erasures.jsonl").open("a") as log:
+                log.write(json.dumps(job.record()) + "\n")
+        # The sweep's map runs' records (ResultWriter: each child's clips and counts), by map run.
+        sfn = client("stepfunctions") if job.sweep_executions else None
+        for arn in job.sweep_executions:
+            for run in sfn.list_map_runs(executionArn=arn).get("mapRuns", []):  # type: ignore[union-attr]
+                run_id = run["mapRunArn"].rsplit(":", 1)[-1]
+                s3_objects.delete_prefix(self.bucket, f"{SWEEP_RUNS_PREFIX}{run_id}/", s3=self.s3)
+        # Last: the job's folder, with their encodings (a failure before this point resumes; after it, the
+        # audit record says the erasure completed).
+        s3_objects.delete_prefix(self.bucket, job.folder, s3=self.s3)
+
+
+# --- a gallery file alone (no stack) -----------------------------------------------------------------
+def erase_from_file(person_id: str, gallery_path: Path, settings: Settings) -> EraseJob:
+    """Erase ``person_id`` from a local gallery file (photos, their face kept as a rejection), with a
+    tombstone, recorded in ``erasures.jsonl`` beside it."""
+    gallery = Gallery.load(gallery_path)
+    person = gallery.person(person_id)
+    if person is None:
+        raise EraseError(f"{person_id}: not in {gallery_path}")
+    known = np.asarray([p.encoding for p in person.photos], dtype=np.float64)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    job = EraseJob(id=uuid.uuid4().hex, person_id=person_id, erased_at=now, finished_at=now, status="completed")
+    job.gallery_photos_removed = len(person.photos)
+    gallery.remove(person_id)
+    job.rejections_removed = gallery.forget_rejections_like(known, settings.match_tolerance)
+    gallery.bury(person_id, now)
+    gallery.save(gallery_path)
+    with (gallery_path.parent / "erasures.jsonl").open("a") as log:
+        log.write(json.dumps(job.record()) + "\n")
+    return job

@@ -1,0 +1,346 @@
+"""The operator's actions on a stack (local or deployed): what `facepipe unknowns` and the console do.
+
+Everything here works on the stack's own copies: the gallery in the bucket (``GalleryKey``, which warm
+recognize functions re-read within ``GalleryRefreshSeconds``), the records in StudentsTable, enrolled people's
+photos under ``people/<id>/`` in the bucket, the unknown-face clusters and the sightings. Every action checks
+its input first and changes nothing when it is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from botocore.exceptions import ClientError
+
+from facepipe.aws import gallery_store, s3_objects
+from facepipe.aws.clients import client
+from facepipe.aws.dynamo_records import get_records, set_name
+from facepipe.aws.gallery_store import PEOPLE_PREFIX
+from facepipe.aws.sightings import Sightings
+from facepipe.aws.unknowns import Cluster, Crop, UnknownStore, check_id
+from facepipe.core.contracts import PERSON_ID_PATTERN
+from facepipe.core.errors import FacepipeError
+from facepipe.core.settings import Settings
+from facepipe.identity.gallery import Gallery, GalleryPhoto, PhotoQuality
+
+if TYPE_CHECKING:
+    from facepipe.ops.erase import EraseJob
+
+T = TypeVar("T")
+
+# A photo uploaded through the console: enough for any portrait, far below what would tie up the server.
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+
+
+class OperatorError(FacepipeError):
+    code = "operator"
+
+
+def check_person_id(person_id: str) -> str:
+    if not re.match(PERSON_ID_PATTERN, person_id or ""):
+        raise OperatorError(
+            f"{person_id!r} is not a valid person id (letters, digits, '_', '.', '-'; up to 64; "
+            "starting with a letter or digit)"
+        )
+    return person_id
+
+
+@dataclass(frozen=True)
+class PersonView:
+    id: str
+    name: str | None
+    record: dict[str, Any] | None
+    photos: list[str]  # keys under people/<id>/
+    encodings: int
+    rejected: int
+    poor_references: list[str] = field(default_factory=list)  # "<photo>: <why>", matched more closely
+
+
+@dataclass
+class LabelReport:
+    unknown_id: str
+    person_id: str
+    photos_added: int
+    new_person: bool
+    crops: list[str] = field(default_factory=list)
+    sightings_relabelled: int = 0
+    poor_references: list[tuple[str, str]] = field(default_factory=list)  # (photo, why): joined, matched closer
+
+
+class Operator:
+    """One stack, as its operator sees it (the settings name its bucket and tables)."""
+
+    def __init__(self, settings: Settings) -> None:
+        missing = [
+            name
+            for name, value in {
+                "FACEPIPE_BUCKET": settings.bucket_name,
+                "STUDENTS_TABLE": settings.students_table,
+                "DEVICES_TABLE": settings.devices_table,
+                "SIGHTINGS_TABLE": settings.sightings_table,
+                "UNKNOWNS_TABLE": settings.unknowns_table,
+            }.items()
+            if not value
+        ]
+        if missing:
+            raise OperatorError(
+                f"no stack: {', '.join(missing)} not set (source the file `facepipe local --env-file F` wrote, "
+                "or name a deployed stack with --stack NAME)"
+            )
+        self.settings = settings
+        self.bucket = settings.bucket_name
+        self.unknowns = UnknownStore(
+            settings.unknowns_table,
+            self.bucket,
+            dynamodb=client("dynamodb"),
+            s3=client("s3"),
+            tolerance=settings.unknown_cluster_tolerance,
+            retention_days=settings.face_crop_retention_days,
+        )
+        self.sightings = Sightings(settings.sightings_table, dynamodb=client("dynamodb"))
+
+    # --- the gallery and people -------------------------------------------------------------------
+    def gallery(self) -> Gallery:
+        """The stack's gallery (an empty one when nobody was ever enrolled)."""
+        return gallery_store.get_gallery(self.bucket, self.settings.gallery_key)[0]
+
+    def edit_gallery(self, change: Callable[[Gallery], T]) -> T:
+        """One edit of the stack's gallery, written only on the version it read (gallery_store.update_gallery):
+        edits made at once by the console, the CLI and erase never undo each other."""
+        return gallery_store.update_gallery(self.bucket, self.settings.gallery_key, change)
+
+    def people(self) -> list[PersonView]:
+        gallery = self.gallery()
+        records = get_records(self.settings.students_table, gallery.ids()) if gallery.people else {}
+        photos = self._photo_keys()
+        return [
+            PersonView(
+                id=p.id,
+                name=(records.get(p.id) or {}).get("name"),
+                record=records.get(p.id),
+                photos=photos.get(p.id, []),
+                encodings=len(p.photos),
+                rejected=len(p.rejected),
+                poor_references=[
+                    f"{photo.source}: {'; '.join(photo.quality.reasons)}"
+                    for photo in p.photos
+                    if photo.quality and photo.quality.poor
+                ],
+            )
+            for p in gallery.people
+        ]
+
+    def _photo_keys(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for key in s3_objects.keys_under(self.bucket, PEOPLE_PREFIX):
+            found.setdefault(key.removeprefix(PEOPLE_PREFIX).split("/", 1)[0], []).append(key)
+        return found
+
+    def photo(self, key: str) -> bytes:
+        """A stored photo or crop, by key: only under people/ or unknowns/ (never a clip or the gallery)."""
+        if not key.startswith((PEOPLE_PREFIX, "unknowns/")) or ".." in key:
+            raise OperatorError(f"{key}: not a photo or a face crop")
+        try:
+            return s3_objects.get_bytes(self.bucket, key)
+        except ClientError as exc:
+            raise OperatorError(f"{key}: not found") from exc
+
+    def add_person(
+        self, person_id: str, name: str, photos: list[tuple[str, bytes]], *, allow_erased: bool = False
+    ) -> PersonView:
+        """Enroll ``person_id`` from photos (each with exactly one face), or add photos to them; their record
+        gets ``name`` (its other fields kept). Every photo is checked before anything is written; someone
+        erased is refused unless ``allow_erased``."""
+        from facepipe.identity.enroll import enrollment_face
+
+        check_person_id(person_id)
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise OperatorError("a name is required (1 to 200 characters)")
+        if not photos:
+            raise OperatorError("at least one photo is required")
+        encoded: list[tuple[str, bytes, tuple[list[float], PhotoQuality]]] = []
+        settings = self.settings.model_copy(update={"max_image_bytes": MAX_PHOTO_BYTES})
+        for filename, data in photos:
+            if len(data) > MAX_PHOTO_BYTES:
+                raise OperatorError(f"{filename}: {len(data)} bytes, larger than the {MAX_PHOTO_BYTES} allowed")
+            encoded.append((filename, data, enrollment_face(data, settings, name=filename)))
+        self.gallery().check_not_erased([person_id], allow=allow_erased)  # before any photo is stored
+        added = [
+            self._store_photo(person_id, data, encoding, Path(filename).suffix, quality=graded)
+            for filename, data, (encoding, graded) in encoded
+        ]
+
+        def add(gallery: Gallery) -> None:
+            gallery.check_not_erased([person_id], allow=allow_erased)
+            gallery.add_photos(person_id, added)
+
+        self.edit_gallery(add)
+        set_name(self.settings.students_table, person_id, name)
+        return next(p for p in self.people() if p.id == person_id)
+
+    def _store_photo(
+        self,
+        person_id: str,
+        data: bytes,
+        encoding: list[float],
+        suffix: str,
+        *,
+        prefix: str = "",
+        quality: PhotoQuality | None = None,
+    ) -> GalleryPhoto:
+        """A photo kept where the console shows it (``people/<id>/``, named by its content) and the gallery
+        entry that points there."""
+        digest = hashlib.sha256(data).hexdigest()
+        suffix = suffix.lower() if suffix.lower() in (".jpg", ".jpeg", ".png") else ".jpg"
+        key = f"{PEOPLE_PREFIX}{person_id}/{prefix}{digest[:16]}{suffix}"
+        s3_objects.put_bytes(self.bucket, key, data, "image/png" if suffix == ".png" else "image/jpeg")
+        return GalleryPhoto(source=key, sha256=digest, encoding=encoding, quality=quality)
+
+    def remove_person(self, person_id: str) -> None:
+        """Out of the gallery (no longer recognized); records, photos and history stay (erase removes all)."""
+        check_person_id(person_id)
+
+        def remove(gallery: Gallery) -> None:
+            if not gallery.remove(person_id):
+                raise OperatorError(f"{person_id}: not enrolled")
+
+        self.edit_gallery(remove)
+
+    def erase(self, person_id: str, *, sweep: bool = False, wait: bool = True) -> EraseJob:
+        """Erase ``person_id`` everywhere (facepipe.ops.erase): a job that resumes where an earlier one stopped."""
+        from facepipe.ops.erase import EraseJobs
+
+        check_person_id(person_id)
+        return EraseJobs(self.settings).erase(person_id, sweep=sweep, wait=wait)
+
+    def erase_jobs(self) -> list[EraseJob]:
+        """Erasures under way (the console shows their progress)."""
+        from facepipe.ops.erase import EraseJobs
+
+        return EraseJobs(self.settings).unfinished()
+
+    def reject(self, clip_key: str, person_id: str) -> int:
+        """A wrong match: the faces the clip names ``person_id`` are not them (facepipe.identity.corrections)."""
+        from facepipe.identity.corrections import rejection_in_clip
+
+        check_person_id(person_id)
+        if not clip_key.startswith("clips/"):
+            raise OperatorError(f"{clip_key!r} is not a clip's key (clips/<device>/...)")
+        gallery = self.gallery()
+        try:
+            data, _ = s3_objects.get_clip(self.bucket, clip_key, None, max_bytes=self.settings.max_clip_bytes)
+        except ClientError as exc:
+            raise OperatorError(f"{clip_key}: no such clip (expired, or erased)") from exc
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(clip_key).name
+            path.write_bytes(data)
+            encoding, faces = rejection_in_clip(gallery, path, person_id, self.settings, source=clip_key)
+
+        def reject(gallery: Gallery) -> None:
+            if gallery.person(person_id) is None:
+                raise OperatorError(f"{person_id}: no longer enrolled (removed meanwhile); nothing was recorded")
+            gallery.reject(person_id, clip_key, encoding)
+
+        self.edit_gallery(reject)
+        return faces
+
+    # --- unknown faces ----------------------------------------------------------------------------
+    def inbox(self) -> list[Cluster]:
+        """Unknown faces waiting for a name: clusters with crops, not dismissed, most seen first."""
+        return sorted(
+            (c for c in self.unknowns.all() if not c.dismissed and c.crops), key=lambda c: (-c.seen, c.number)
+        )
+
+    def label(
+        self, unknown_id: str, person_id: str, name: str | None = None, *, allow_erased: bool = False
+    ) -> LabelReport:
+        """``unknown_id`` is ``person_id``: its kept crops become their gallery photos (enrollment from the
+        camera's own view), copied to their photos; a new person needs ``name`` for their record (a known one
+        keeps every other field of it). Someone erased is refused unless ``allow_erased``."""
+        check_id(unknown_id)
+        check_person_id(person_id)
+        cluster = self.unknowns.get(unknown_id)
+        if cluster.dismissed or not cluster.crops:
+            raise OperatorError(f"{unknown_id}: no face kept to label (dismissed, or only tiny/blurred faces)")
+        gallery = self.gallery()
+        gallery.check_not_erased([person_id], allow=allow_erased)
+        known = gallery.person(person_id)
+        records = get_records(self.settings.students_table, [person_id])
+        if known is None and person_id not in records and not (name and name.strip()):
+            raise OperatorError(f"{person_id}: not enrolled yet; give a name to enroll them")
+        report = LabelReport(unknown_id, person_id, 0, known is None)
+        # A crop already gone (expired by the bucket's lifecycle, or evicted) is skipped, not an error.
+        kept = [(crop, self.unknowns.crop_face(crop)) for crop in cluster.crops]
+        faces = [(crop, face) for crop, face in kept if face is not None]
+        if not faces:
+            raise OperatorError(f"{unknown_id}: its crops have expired (nothing to label with)")
+        added = [
+            self._store_photo(
+                person_id, jpeg, encoding, ".jpg", prefix="camera-", quality=self._crop_quality(crop, jpeg)
+            )
+            for crop, (jpeg, encoding) in faces
+        ]
+        report.crops = [photo.source for photo in added]
+        report.poor_references = [
+            (photo.source, "; ".join(photo.quality.reasons)) for photo in added if photo.quality and photo.quality.poor
+        ]
+
+        def add(gallery: Gallery) -> None:
+            gallery.check_not_erased([person_id], allow=allow_erased)
+            gallery.add_photos(person_id, added)
+
+        self.edit_gallery(add)
+        if name and name.strip():
+            set_name(self.settings.students_table, person_id, name.strip())
+        self.unknowns.forget(unknown_id)
+        known_name = name.strip() if name and name.strip() else (records.get(person_id) or {}).get("name")
+        report.sightings_relabelled = self.sightings.relabel(unknown_id, person_id, known_name)
+        report.photos_added = len(added)
+        return report
+
+    def _crop_quality(self, crop: Crop, jpeg: bytes) -> PhotoQuality:
+        """A kept crop graded as a gallery reference: its recorded height and sharpness (of the full chip), and
+        the detector's score of the crop itself."""
+        from facepipe.identity.enroll import photo_quality
+        from facepipe.media.images import load_rgb
+        from facepipe.vision import quality
+
+        chip = load_rgb(jpeg, name=crop.key, max_bytes=len(jpeg) + 1, max_pixels=10**6)
+        graded = quality.grade(
+            quality.faceness(chip), crop.sharpness, crop.height_px, min_height=self.settings.decisive_face_px
+        )
+        return photo_quality(graded)
+
+    def dismiss(self, unknown_id: str) -> Cluster:
+        return self.unknowns.dismiss(check_id(unknown_id))
+
+
+def stack_settings(settings: Settings, stack: str | None) -> Settings:
+    """The settings naming a stack's parts: as given (the local stack's env file), or a deployed stack's
+    CloudFormation outputs with the operator's AWS credentials and region."""
+    if not stack:
+        return settings
+    from facepipe.aws.devices import StackRef
+
+    outputs = StackRef.outputs_of(stack, client("cloudformation"))
+    wanted = {
+        "bucket_name": "ClipsBucketName",
+        "students_table": "StudentsTableName",
+        "devices_table": "DevicesTableName",
+        "sightings_table": "SightingsTableName",
+        "unknowns_table": "UnknownsTableName",
+        "gallery_key": "GalleryKey",
+        "erase_sweep_state_machine_arn": "EraseSweepStateMachineArn",
+        "gallery_refresh_seconds": "GalleryRefreshSeconds",
+    }
+    missing = [output for output in wanted.values() if output not in outputs]
+    if missing:
+        raise OperatorError(f"stack {stack!r} has no output {', '.join(missing)} (deployed from an older template?)")
+    return settings.model_copy(update={field: outputs[output] for field, output in wanted.items()})
