@@ -45,7 +45,7 @@ $(VENV)/.installed: $(RUNTIME_REQS) requirements/dev.txt requirements/console.tx
 	$(PIP) --no-deps $(FACE_RECOGNITION)
 	$(PIP) --no-deps --no-build-isolation -e protocol -e . -e device
 	# The face encoder converted to ONNX once, at install (as the recognize image does at build).
-	$(VENV)/bin/python -m facepipe.vision.encoder
+	$(VENV)/bin/python -m facepipe.vision.bake
 	touch $@
 
 install: $(VENV)/.installed
@@ -103,9 +103,11 @@ sam-build: $(TOOLS)/.installed
 	$(NEED_LAMBDA_PYTHON)
 	$(SAM) build $(SAM_ARGS)
 
+# lint-imports: the layers' contracts in pyproject.toml ([tool.importlinter]).
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: install
 	$(VENV)/bin/mypy
@@ -141,10 +143,14 @@ bench: install
 clean:
 	rm -rf .aws-sam $(RUNTIME) $(RECOGNIZE_RUNTIME) demo-out bench-out .pytest_cache .mypy_cache .ruff_cache
 
-# `sam build` of FacepipeLayer (BuildMethod: makefile): the facepipe package and the clip protocol, into the
-# layer's python/.
+# `sam build` of FacepipeLayer (BuildMethod: makefile): the layers of facepipe the zip functions import
+# (docs/ARCHITECTURE.md; tests/artifacts checks the list against their imports) and the clip protocol, into
+# the layer's python/. The console, the local stack, the bench, the commands and the operator's actions never ship.
+LAYER_PACKAGES := core media identity aws pipeline
 build-FacepipeLayer:
-	mkdir -p "$(ARTIFACTS_DIR)/python"
-	cp -R facepipe protocol/facepipe_protocol "$(ARTIFACTS_DIR)/python/"
+	mkdir -p "$(ARTIFACTS_DIR)/python/facepipe"
+	cp facepipe/__init__.py "$(ARTIFACTS_DIR)/python/facepipe/"
+	cp -R $(addprefix facepipe/,$(LAYER_PACKAGES)) "$(ARTIFACTS_DIR)/python/facepipe/"
+	cp -R protocol/facepipe_protocol "$(ARTIFACTS_DIR)/python/"
 	python3 -m pip install --quiet --no-deps --only-binary=:all: --target "$(ARTIFACTS_DIR)/python" -r requirements/layer.txt
-	rm -rf "$(ARTIFACTS_DIR)"/python/facepipe*/__pycache__ "$(ARTIFACTS_DIR)"/python/facepipe/*/__pycache__
+	find "$(ARTIFACTS_DIR)/python" -path '*facepipe*' -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -23,6 +23,7 @@ from urllib.parse import unquote
 from botocore.exceptions import ClientError
 from facepipe_protocol import DEVICE_ID, DEVICE_ID_RULE, DEVICE_TAG, results_queue_name
 
+from facepipe.aws.items import from_item, to_item
 from facepipe.core.errors import FacepipeError
 from facepipe.core.settings import Settings
 
@@ -61,11 +62,11 @@ def record_clip(table: str, device_id: str, *, dynamodb: Any, now: datetime | No
     try:
         dynamodb.update_item(
             TableName=table,
-            Key={"device_id": {"S": device_id}},
+            Key=to_item({"device_id": device_id}),
             UpdateExpression="SET last_seen = :now, #today = if_not_exists(#today, :zero) + :one REMOVE #yesterday",
             ConditionExpression="attribute_exists(registered_at)",
             ExpressionAttributeNames={"#today": f"clips_{today}", "#yesterday": f"clips_{yesterday}"},
-            ExpressionAttributeValues={k: _attr(v) for k, v in values.items()},
+            ExpressionAttributeValues=to_item(values),
         )
         return True
     except ClientError as exc:
@@ -73,16 +74,12 @@ def record_clip(table: str, device_id: str, *, dynamodb: Any, now: datetime | No
             raise
     dynamodb.update_item(
         TableName=table,
-        Key={"device_id": {"S": device_id}},
+        Key=to_item({"device_id": device_id}),
         UpdateExpression="SET last_refused = :now, #today = if_not_exists(#today, :zero) + :one REMOVE #yesterday",
         ExpressionAttributeNames={"#today": f"refused_{today}", "#yesterday": f"refused_{yesterday}"},
-        ExpressionAttributeValues={k: _attr(v) for k, v in values.items()},
+        ExpressionAttributeValues=to_item(values),
     )
     return False
-
-
-def _attr(value: object) -> dict[str, str]:
-    return {"N": str(value)} if isinstance(value, int) else {"S": str(value)}
 
 
 def queue_url(url_prefix: str, device_id: str) -> str:
@@ -194,8 +191,8 @@ class Devices:
         return name
 
     def _item(self, device_id: str) -> dict[str, Any] | None:
-        got = self.dynamodb.get_item(TableName=self.ref.devices_table, Key={"device_id": {"S": device_id}})
-        return got.get("Item")
+        got = self.dynamodb.get_item(TableName=self.ref.devices_table, Key=to_item({"device_id": device_id}))
+        return from_item(got["Item"]) if "Item" in got else None
 
     def _dead_letter_arn(self) -> str:
         got = self.sqs.get_queue_attributes(QueueUrl=self.ref.dead_letter_queue_url, AttributeNames=["QueueArn"])
@@ -228,12 +225,14 @@ class Devices:
             env |= self._add_user(device_id)
         self.dynamodb.put_item(
             TableName=self.ref.devices_table,
-            Item={
-                "device_id": {"S": device_id},
-                "registered_at": {"S": _now().isoformat(timespec="seconds")},
-                "queue_url": {"S": url},
-                "iam_user": {"S": self.user_name(device_id) if credentials else ""},
-            },
+            Item=to_item(
+                {
+                    "device_id": device_id,
+                    "registered_at": _now().isoformat(timespec="seconds"),
+                    "queue_url": url,
+                    "iam_user": self.user_name(device_id) if credentials else "",
+                }
+            ),
         )
         return env
 
@@ -270,10 +269,10 @@ class Devices:
         except ClientError as exc:
             if "NonExistentQueue" not in exc.response["Error"]["Code"]:
                 raise
-        user = item.get("iam_user", {}).get("S")
+        user = item.get("iam_user")
         if user:
             self._remove_user(user)
-        self.dynamodb.delete_item(TableName=self.ref.devices_table, Key={"device_id": {"S": device_id}})
+        self.dynamodb.delete_item(TableName=self.ref.devices_table, Key=to_item({"device_id": device_id}))
 
     def _remove_user(self, user: str) -> None:
         try:
@@ -321,16 +320,16 @@ def device_rows(table: str, *, dynamodb: Any, now: datetime | None = None) -> li
     today = f"_{_day(now or _now())}"
     rows = []
     pages = dynamodb.get_paginator("scan").paginate(TableName=table)
-    for item in (item for page in pages for item in page["Items"]):
+    for item in (from_item(item) for page in pages for item in page["Items"]):
         registered = "registered_at" in item
         rows.append(
             DeviceRow(
-                device_id=item["device_id"]["S"],
+                device_id=item["device_id"],
                 registered=registered,
-                last_seen=item.get("last_seen", item.get("last_refused", {})).get("S"),
-                clips_today=int(item.get(f"clips{today}", {}).get("N", 0)),
-                refused_today=int(item.get(f"refused{today}", {}).get("N", 0)),
-                queue_url=item.get("queue_url", {}).get("S") if registered else None,
+                last_seen=item.get("last_seen", item.get("last_refused")),
+                clips_today=item.get(f"clips{today}", 0),
+                refused_today=item.get(f"refused{today}", 0),
+                queue_url=item.get("queue_url") if registered else None,
             )
         )
     return sorted(rows, key=lambda r: (not r.registered, r.device_id))

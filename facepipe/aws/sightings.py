@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from facepipe.aws.unknowns import NewFace, UnknownStore, binary, parse_moment
+from facepipe.aws.items import from_item, to_item
+from facepipe.aws.unknowns import NewFace, UnknownStore, parse_moment
 from facepipe.core.contracts import UNKNOWN, ResultMessage, SeenFace
 
 
@@ -113,22 +114,23 @@ BY_PERSON = "ByPerson"
 _MENTION = "#@"
 
 
-def _expiry(now: datetime, days: int) -> dict[str, str]:
-    return {"N": str(int((now + timedelta(days=days)).timestamp()))}
+def _expiry(now: datetime, days: int) -> int:
+    return int((now + timedelta(days=days)).timestamp())
 
 
 def _mentions(sighting: Sighting, retention_days: int, now: datetime) -> list[dict[str, Any]]:
     """One item per id the sighting names (``unknown``, a face too weak to keep, names nobody)."""
-    version = {"version": {"S": sighting.version_id}} if sighting.version_id else {}
     return [
-        {
-            "device_id": {"S": sighting.device_id},
-            "at": {"S": f"{sighting.sort_key}{_MENTION}{face_id}"},
-            "person_id": {"S": face_id},
-            "key": {"S": sighting.key},
-            **version,
-            "expires_at": _expiry(now, retention_days),
-        }
+        to_item(
+            {
+                "device_id": sighting.device_id,
+                "at": f"{sighting.sort_key}{_MENTION}{face_id}",
+                "person_id": face_id,
+                "key": sighting.key,
+                "version": sighting.version_id,
+                "expires_at": _expiry(now, retention_days),
+            }
+        )
         for face_id in sorted(set(sighting.person_ids) - {UNKNOWN})
     ]
 
@@ -144,63 +146,51 @@ class Mention:
 
     @property
     def sighting_key(self) -> dict[str, Any]:
-        return {"device_id": {"S": self.device_id}, "at": {"S": self.at.rsplit(_MENTION, 1)[0]}}
+        return to_item({"device_id": self.device_id, "at": self.at.rsplit(_MENTION, 1)[0]})
 
     @property
     def item_key(self) -> dict[str, Any]:
-        return {"device_id": {"S": self.device_id}, "at": {"S": self.at}}
+        return to_item({"device_id": self.device_id, "at": self.at})
 
 
 def _item(sighting: Sighting, retention_days: int, now: datetime) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "device_id": {"S": sighting.device_id},
-        "at": {"S": sighting.sort_key},
-        "key": {"S": sighting.key},
-        "status": {"S": sighting.status},
-        "faces": {
-            "L": [
-                {
-                    "M": {
-                        "id": {"S": f.id},
-                        **({"name": {"S": f.name}} if f.name else {}),
-                        **({"distance": {"N": str(f.distance)}} if f.distance is not None else {}),
-                        "crop": {"B": f.crop},
-                    }
-                }
-                for f in sighting.faces
-            ]
-        },
-        "expires_at": _expiry(now, retention_days),
-    }
-    if sighting.person_ids:
-        item["ids"] = {"SS": sorted(set(sighting.person_ids))}
-    if sighting.seq is not None:
-        item["seq"] = {"N": str(sighting.seq)}
-    if sighting.latency_ms is not None:
-        item["latency_ms"] = {"N": str(sighting.latency_ms)}
-    if sighting.error:
-        item["error"] = {"S": sighting.error[:500]}
-    return item
+    return to_item(
+        {
+            "device_id": sighting.device_id,
+            "at": sighting.sort_key,
+            "key": sighting.key,
+            "status": sighting.status,
+            "faces": [
+                {"id": f.id, "name": f.name or None, "distance": f.distance, "crop": f.crop} for f in sighting.faces
+            ],
+            "expires_at": _expiry(now, retention_days),
+            "ids": set(sighting.person_ids) or None,
+            "seq": sighting.seq,
+            "latency_ms": sighting.latency_ms,
+            "error": sighting.error[:500] if sighting.error else None,
+        }
+    )
 
 
-def _sighting(item: dict[str, Any]) -> Sighting:
+def _sighting(values: dict[str, Any]) -> Sighting:
+    """A sighting from its item, read by :func:`from_item`."""
     return Sighting(
-        device_id=item["device_id"]["S"],
-        at=item["at"]["S"].split("#", 1)[0],
-        seq=int(item["seq"]["N"]) if "seq" in item else None,
-        key=item["key"]["S"],
-        status=item["status"]["S"],
-        latency_ms=float(item["latency_ms"]["N"]) if "latency_ms" in item else None,
+        device_id=values["device_id"],
+        at=values["at"].split("#", 1)[0],
+        seq=values.get("seq"),
+        key=values["key"],
+        status=values["status"],
+        latency_ms=float(values["latency_ms"]) if "latency_ms" in values else None,
         faces=[
             SeenEntry(
-                id=f["M"]["id"]["S"],
-                name=f["M"].get("name", {}).get("S"),
-                distance=float(f["M"]["distance"]["N"]) if "distance" in f["M"] else None,
-                crop=binary(f["M"]["crop"]["B"]),
+                id=f["id"],
+                name=f.get("name"),
+                distance=float(f["distance"]) if "distance" in f else None,
+                crop=f["crop"],
             )
-            for f in item.get("faces", {}).get("L", [])
+            for f in values.get("faces", [])
         ],
-        error=item.get("error", {}).get("S"),
+        error=values.get("error"),
     )
 
 
@@ -238,7 +228,7 @@ class Sightings:
             "TableName": self.table,
             "KeyConditionExpression": "device_id = :d AND #at BETWEEN :a AND :b",
             "ExpressionAttributeNames": {"#at": "at"},
-            "ExpressionAttributeValues": {":d": {"S": device_id}, ":a": {"S": after + "\u0000"}, ":b": {"S": before}},
+            "ExpressionAttributeValues": to_item({":d": device_id, ":a": after + "\u0000", ":b": before}),
             "FilterExpression": "attribute_not_exists(person_id)",  # sightings, not their mentions
             "ScanIndexForward": not newest_first,
             # A camera answers ~170,000 clips a day: read only as many as are wanted.
@@ -247,8 +237,9 @@ class Sightings:
         while len(found) < limit:
             page = self.dynamodb.query(**kwargs)
             for item in page.get("Items", []):
-                if int(item.get("expires_at", {}).get("N", str(now))) >= now:
-                    found.append(_sighting(item))
+                values = from_item(item)
+                if values.get("expires_at", now) >= now:
+                    found.append(_sighting(values))
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -263,15 +254,13 @@ class Sightings:
             "KeyConditionExpression": "device_id = :d AND #at > :a",
             "ProjectionExpression": "#at, latency_ms",
             "ExpressionAttributeNames": {"#at": "at"},
-            "ExpressionAttributeValues": {":d": {"S": device_id}, ":a": {"S": after}},
+            "ExpressionAttributeValues": to_item({":d": device_id, ":a": after}),
         }
         while True:
             page = self.dynamodb.query(**kwargs)
-            points.extend(
-                (item["at"]["S"].split("#", 1)[0], float(item["latency_ms"]["N"]))
-                for item in page.get("Items", [])
-                if "latency_ms" in item
-            )
+            for item in map(from_item, page.get("Items", [])):
+                if "latency_ms" in item:
+                    points.append((item["at"].split("#", 1)[0], float(item["latency_ms"])))
             if "LastEvaluatedKey" not in page:
                 return points
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -283,13 +272,13 @@ class Sightings:
             "TableName": self.table,
             "IndexName": BY_PERSON,
             "KeyConditionExpression": "person_id = :p",
-            "ExpressionAttributeValues": {":p": {"S": face_id}},
+            "ExpressionAttributeValues": to_item({":p": face_id}),
         }
         while True:
             page = self.dynamodb.query(**kwargs)
             found.extend(
-                Mention(item["device_id"]["S"], item["at"]["S"], item["key"]["S"], item.get("version", {}).get("S"))
-                for item in page.get("Items", [])
+                Mention(item["device_id"], item["at"], item["key"], item.get("version"))
+                for item in map(from_item, page.get("Items", []))
             )
             if "LastEvaluatedKey" not in page:
                 return found
@@ -301,31 +290,34 @@ class Sightings:
         changed = 0
         now = datetime.now(UTC)
         for mention in self.mentions(unknown_id):
-            item = self.dynamodb.get_item(TableName=self.table, Key=mention.sighting_key).get("Item")
-            if item is not None:  # the sighting outlives its crops' retention only as the mention
-                for face in item["faces"]["L"]:
-                    if face["M"]["id"]["S"] == unknown_id:
-                        face["M"]["id"] = {"S": person_id}
+            found = self.dynamodb.get_item(TableName=self.table, Key=mention.sighting_key).get("Item")
+            if found is not None:  # the sighting outlives its crops' retention only as the mention
+                item = from_item(found)
+                for face in item["faces"]:
+                    if face["id"] == unknown_id:
+                        face["id"] = person_id
                         if name:
-                            face["M"]["name"] = {"S": name}
-                item["ids"] = {"SS": sorted({f["M"]["id"]["S"] for f in item["faces"]["L"]})}
-                self.dynamodb.put_item(TableName=self.table, Item=item)
+                            face["name"] = name
+                item["ids"] = {f["id"] for f in item["faces"]}
+                self.dynamodb.put_item(TableName=self.table, Item=to_item(item))
                 changed += 1
-            renamed = {
-                "device_id": {"S": mention.device_id},
-                "at": {"S": f"{mention.sighting_key['at']['S']}{_MENTION}{person_id}"},
-                "person_id": {"S": person_id},
-                "key": {"S": mention.key},
-                **({"version": {"S": mention.version_id}} if mention.version_id else {}),
-                "expires_at": _expiry(now, self.clips_retention_days),
-            }
+            renamed = to_item(
+                {
+                    "device_id": mention.device_id,
+                    "at": f"{mention.at.rsplit(_MENTION, 1)[0]}{_MENTION}{person_id}",
+                    "person_id": person_id,
+                    "key": mention.key,
+                    "version": mention.version_id,
+                    "expires_at": _expiry(now, self.clips_retention_days),
+                }
+            )
             self._write([{"PutRequest": {"Item": renamed}}, {"DeleteRequest": {"Key": mention.item_key}}])
         return changed
 
     def forget(self, mentions: list[Mention]) -> int:
         """Delete the sightings these mentions point to, then the mentions (erasure: the caller has deleted the
         clips first); returns how many sightings there were. Idempotent: one already gone counts as deleted."""
-        sightings = {(m.device_id, m.sighting_key["at"]["S"]): m.sighting_key for m in mentions}
+        sightings = {(m.device_id, m.at.rsplit(_MENTION, 1)[0]): m.sighting_key for m in mentions}
         doomed = {(m.device_id, m.at) for m in mentions}
         deleted = 0
         for (device_id, at), key in sightings.items():
@@ -333,7 +325,7 @@ class Sightings:
             if "Attributes" in gone:
                 deleted += 1
                 # The clip is gone: so are the other people's mentions of it.
-                others = gone["Attributes"].get("ids", {}).get("SS", [])
+                others = from_item(gone["Attributes"]).get("ids", set())
                 doomed.update((device_id, f"{at}{_MENTION}{other}") for other in others if other != UNKNOWN)
-        self._write([{"DeleteRequest": {"Key": {"device_id": {"S": d}, "at": {"S": a}}}} for d, a in sorted(doomed)])
+        self._write([{"DeleteRequest": {"Key": to_item({"device_id": d, "at": a})}} for d, a in sorted(doomed)])
         return deleted

@@ -35,6 +35,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from facepipe.aws.items import from_item, to_item
+from facepipe.aws.s3_objects import delete_prefix
 from facepipe.core.errors import FacepipeError
 
 PREFIX = "unknowns/"
@@ -105,11 +107,6 @@ class Cluster:
         return int(self.id.removeprefix("unknown-"))
 
 
-def binary(value: Any) -> bytes:
-    """A DynamoDB binary attribute's bytes (boto3 wraps them in ``Binary`` on the way out)."""
-    return bytes(value.value if hasattr(value, "value") else value)
-
-
 def parse_moment(text: str | None) -> datetime | None:
     """An ISO 8601 time (``Z`` accepted) as an aware datetime, UTC when it names no zone; None if not one."""
     if not text:
@@ -122,58 +119,55 @@ def parse_moment(text: str | None) -> datetime | None:
 
 
 def _from_item(item: dict[str, Any]) -> Cluster:
+    values = from_item(item)
     return Cluster(
-        id=item["id"]["S"],
-        centre=unpack(binary(item["centre"]["B"])),
-        seen=int(item["seen"]["N"]),
-        first_seen=item["first_seen"]["S"],
-        last_seen=item["last_seen"]["S"],
-        devices=sorted(item.get("devices", {}).get("SS", [])),
-        dismissed=item.get("dismissed", {}).get("BOOL", False),
+        id=values["id"],
+        centre=unpack(values["centre"]),
+        seen=values["seen"],
+        first_seen=values["first_seen"],
+        last_seen=values["last_seen"],
+        devices=sorted(values.get("devices", set())),
+        dismissed=values.get("dismissed", False),
         crops=[
             Crop(
-                key=c["M"]["key"]["S"],
-                clip=c["M"]["clip"]["S"],
-                device_id=c["M"]["device_id"]["S"],
-                at=c["M"]["at"]["S"],
-                height_px=int(c["M"]["height_px"]["N"]),
-                sharpness=float(c["M"]["sharpness"]["N"]),
+                key=c["key"],
+                clip=c["clip"],
+                device_id=c["device_id"],
+                at=c["at"],
+                height_px=c["height_px"],
+                sharpness=float(c["sharpness"]),
             )
-            for c in item.get("crops", {}).get("L", [])
+            for c in values.get("crops", [])
         ],
-        version=int(item.get("version", {}).get("N", "0")),
+        version=values.get("version", 0),
     )
 
 
 def _to_item(cluster: Cluster, expires_at: int) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "id": {"S": cluster.id},
-        "centre": {"B": pack(cluster.centre)},
-        "seen": {"N": str(cluster.seen)},
-        "first_seen": {"S": cluster.first_seen},
-        "last_seen": {"S": cluster.last_seen},
-        "dismissed": {"BOOL": cluster.dismissed},
-        "crops": {
-            "L": [
+    return to_item(
+        {
+            "id": cluster.id,
+            "centre": pack(cluster.centre),
+            "seen": cluster.seen,
+            "first_seen": cluster.first_seen,
+            "last_seen": cluster.last_seen,
+            "dismissed": cluster.dismissed,
+            "crops": [
                 {
-                    "M": {
-                        "key": {"S": c.key},
-                        "clip": {"S": c.clip},
-                        "device_id": {"S": c.device_id},
-                        "at": {"S": c.at},
-                        "height_px": {"N": str(c.height_px)},
-                        "sharpness": {"N": str(c.sharpness)},
-                    }
+                    "key": c.key,
+                    "clip": c.clip,
+                    "device_id": c.device_id,
+                    "at": c.at,
+                    "height_px": c.height_px,
+                    "sharpness": float(c.sharpness),
                 }
                 for c in cluster.crops
-            ]
-        },
-        "version": {"N": str(cluster.version)},
-        "expires_at": {"N": str(expires_at)},
-    }
-    if cluster.devices:
-        item["devices"] = {"SS": sorted(set(cluster.devices))}
-    return item
+            ],
+            "version": cluster.version,
+            "expires_at": expires_at,
+            "devices": set(cluster.devices) or None,
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -216,15 +210,16 @@ class UnknownStore:
         now = time.time()
         for page in self.dynamodb.get_paginator("scan").paginate(TableName=self.table, ConsistentRead=True):
             for item in page.get("Items", []):
-                if item["id"]["S"] == _COUNTER or float(item.get("expires_at", {}).get("N", "inf")) < now:
+                values = from_item(item)
+                if values["id"] == _COUNTER or values.get("expires_at", math.inf) < now:
                     continue
                 clusters.append(self._live(_from_item(item)))
         return sorted(clusters, key=lambda c: c.last_seen, reverse=True)
 
     def get(self, unknown_id: str) -> Cluster:
         check_id(unknown_id)
-        item = self.dynamodb.get_item(TableName=self.table, Key={"id": {"S": unknown_id}}, ConsistentRead=True)
-        if "Item" not in item or float(item["Item"].get("expires_at", {}).get("N", "inf")) < time.time():
+        item = self.dynamodb.get_item(TableName=self.table, Key=to_item({"id": unknown_id}), ConsistentRead=True)
+        if "Item" not in item or from_item(item["Item"]).get("expires_at", math.inf) < time.time():
             raise UnknownError(f"{unknown_id}: no such unknown face (labelled, expired, or never seen)")
         return self._live(_from_item(item["Item"]))
 
@@ -291,13 +286,13 @@ class UnknownStore:
     def _create(self, face: NewFace) -> str:
         counter = self.dynamodb.update_item(
             TableName=self.table,
-            Key={"id": {"S": _COUNTER}},
+            Key=to_item({"id": _COUNTER}),
             UpdateExpression="ADD n :one",
-            ExpressionAttributeValues={":one": {"N": "1"}},
+            ExpressionAttributeValues=to_item({":one": 1}),
             ReturnValues="UPDATED_NEW",
         )
         cluster = Cluster(
-            id=f"unknown-{counter['Attributes']['n']['N']}",
+            id=f"unknown-{from_item(counter['Attributes'])['n']}",
             centre=face.encoding,
             seen=0,
             first_seen=face.at,
@@ -350,7 +345,7 @@ class UnknownStore:
                 TableName=self.table,
                 Item=_to_item(cluster, self._expiry(cluster.last_seen)),
                 ConditionExpression="attribute_not_exists(id)" if new else "version = :v",
-                **({} if new else {"ExpressionAttributeValues": {":v": {"N": str(version)}}}),
+                **({} if new else {"ExpressionAttributeValues": to_item({":v": version})}),
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
@@ -380,7 +375,7 @@ class UnknownStore:
             TableName=self.table,
             Item=_to_item(cluster, self._expiry(cluster.last_seen)),
             ConditionExpression="version = :v",
-            ExpressionAttributeValues={":v": {"N": str(version)}},
+            ExpressionAttributeValues=to_item({":v": version}),
         )
         self._delete_crops(cluster.id)
         return cluster
@@ -388,13 +383,11 @@ class UnknownStore:
     def forget(self, unknown_id: str) -> None:
         """The cluster and every crop of it, gone (labelled into the gallery, or erased); the item first, so no
         reader is left holding links to deleted crops. Idempotent: a cluster already gone is fine."""
-        self.dynamodb.delete_item(TableName=self.table, Key={"id": {"S": unknown_id}})
+        self.dynamodb.delete_item(TableName=self.table, Key=to_item({"id": unknown_id}))
         self._delete_crops(unknown_id)
 
     def _delete_crops(self, unknown_id: str) -> None:
         """Every version of every object under the cluster's prefix (the bucket is versioned)."""
-        from facepipe.aws.s3_objects import delete_prefix
-
         delete_prefix(self.bucket, f"{PREFIX}{unknown_id}/", s3=self.s3)
 
     def near(self, encodings: list[list[float]], tolerance: float) -> list[str]:

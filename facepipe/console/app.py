@@ -26,6 +26,7 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -253,7 +254,10 @@ def create_app(operator: Operator, *, token: str | None = None, loopback: bool =
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(routes=routes)
-    app.add_middleware(_Guard, token=token, loopback=loopback)
+    app.add_middleware(_Guard, token=token)
+    if loopback:
+        # Added last, so it runs first: a page of another site that rebinds its name to 127.0.0.1 is refused.
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=sorted(LOOPBACK_HOSTS))
     return app
 
 
@@ -291,22 +295,16 @@ def _with_error(
 
 
 class _Guard:
-    """Loopback-only by default; a token when bound elsewhere; POSTs only from the console's own pages."""
+    """A token when bound elsewhere than loopback; POSTs only from the console's own pages."""
 
-    def __init__(self, app: Any, token: str | None, loopback: bool) -> None:
-        self.app, self.token, self.loopback = app, token, loopback
+    def __init__(self, app: Any, token: str | None) -> None:
+        self.app, self.token = app, token
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        host = (request.headers.get("host") or "").rsplit(":", 1)[0]
-        if self.loopback and host not in LOOPBACK_HOSTS:
-            await PlainTextResponse(f"host {host!r} refused: this console serves loopback only", 403)(
-                scope, receive, send
-            )
-            return
         if self.token is not None:
             given = (
                 request.query_params.get("token")

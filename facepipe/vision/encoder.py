@@ -8,7 +8,7 @@ landmarks and cuts the 150x150 chip (``get_face_chip``, exactly the chip its own
 The ONNX file is made once from ``face_recognition_models``' ``.dat`` (0.2 s) and cached under
 ``Settings.encoder_cache_dir``, named by a hash of the source file and the converter's version, so a
 changed model or converter never reuses a stale graph. The recognize image converts at build time
-(``python -m facepipe.vision.encoder``) into a folder its environment names; elsewhere the first use converts.
+(``python -m facepipe.vision.bake``) into a folder its environment names; elsewhere the first use converts.
 Conversion needs the ``onnx`` package, running only ``onnxruntime``.
 """
 
@@ -110,17 +110,3 @@ def encode_chips(chips: np.ndarray) -> np.ndarray:
     load()
     (encodings,) = _session.run(None, {"chips": np.ascontiguousarray(chips)})
     return np.asarray(encodings, dtype=np.float64)
-
-
-def main() -> None:
-    """``python -m facepipe.vision.encoder``: convert the encoder and save the face detector into the cache (image
-    build, ``make install``), so no cold start does either."""
-    from facepipe.vision import faces
-
-    settings = get_settings()
-    print(convert(settings))
-    print(faces.cache_detector(settings))
-
-
-if __name__ == "__main__":
-    main()

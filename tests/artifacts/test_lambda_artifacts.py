@@ -15,6 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import grimp
 import pytest
 
 from facepipe.local.template import StackTemplate
@@ -115,11 +116,11 @@ def test_recognize_image_imports_with_only_its_requirements_and_what_the_dockerf
     # The image's build step: the encoder converted into the folder its ENV names (rooted in tmp_path).
     (models,) = re.findall(r"^ENV ENCODER_CACHE_DIR=(\S+)$", dockerfile, flags=re.MULTILINE)
     assert re.search(
-        r"^RUN cd \$\{LAMBDA_TASK_ROOT\} && python -m facepipe.vision.encoder$", dockerfile, flags=re.MULTILINE
+        r"^RUN cd \$\{LAMBDA_TASK_ROOT\} && python -m facepipe.vision.bake$", dockerfile, flags=re.MULTILINE
     )
     env = {"ENCODER_CACHE_DIR": str(tmp_path / models.lstrip("/")), "PATH": "/usr/bin:/bin"}
     built = subprocess.run(
-        [str(recognize_python), "-m", "facepipe.vision.encoder"], cwd=task, env=env, capture_output=True, text=True
+        [str(recognize_python), "-m", "facepipe.vision.bake"], cwd=task, env=env, capture_output=True, text=True
     )
     assert built.returncode == 0, built.stderr[-2000:]
     loaded = _import(recognize_python, [task], "RecognizeFunction", tmp_path, env)
@@ -127,3 +128,42 @@ def test_recognize_image_imports_with_only_its_requirements_and_what_the_dockerf
     # The handler opened the baked models: nothing converted at cold start, and neither face_recognition
     # (it would load the 68-point predictor and dlib's encoder) nor its models' pkg_resources was imported.
     assert not {"onnx", "face_recognition", "face_recognition_models", "pkg_resources"} & loaded
+
+
+def _layers_needed(handlers: list[Path], also: tuple[str, ...] = ()) -> set[str]:
+    """The layers of facepipe (its sub-packages) that the handlers' imports reach, followed through the package."""
+    graph = grimp.build_graph("facepipe")
+    todo = list(also)
+    for handler in handlers:
+        todo += re.findall(r"^from (facepipe\.[\w.]+) import", handler.read_text(), flags=re.MULTILINE)
+    seen: set[str] = set()
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo += graph.find_modules_directly_imported_by(module)
+    return {m.split(".")[1] for m in seen if m.startswith("facepipe.") and m.count(".") >= 2}
+
+
+def _shipped(package: Path) -> set[str]:
+    return {p.name for p in package.iterdir() if p.is_dir() and p.name != "__pycache__"}
+
+
+NEVER_SHIPPED = {"console", "local", "bench", "cli", "ops"}
+
+
+def test_the_layer_carries_exactly_the_layers_the_zip_functions_import(built):
+    handlers = [TEMPLATE.function_app(fn) for fn in ZIP_FUNCTIONS]
+    needed = _layers_needed(handlers)
+    for logical in ZIP_FUNCTIONS:
+        shipped = _shipped(built / logical / "FacepipeLayer" / "python" / "facepipe")
+        assert not shipped & NEVER_SHIPPED, f"{logical}'s layer ships {sorted(shipped & NEVER_SHIPPED)}"
+        assert shipped == needed, f"{logical}'s layer ships {sorted(shipped)}; the functions import {sorted(needed)}"
+
+
+def test_the_recognize_image_carries_exactly_the_layers_its_handler_imports(tmp_path):
+    # The image's build step also runs `python -m facepipe.vision.bake` (the model baked in).
+    needed = _layers_needed([TEMPLATE.function_app("RecognizeFunction")], also=("facepipe.vision.bake",))
+    shipped = _shipped(_image_task_root(tmp_path) / "facepipe")
+    assert not shipped & NEVER_SHIPPED, f"the image ships {sorted(shipped & NEVER_SHIPPED)}"
+    assert shipped == needed, f"the image ships {sorted(shipped)}; its handler imports {sorted(needed)}"

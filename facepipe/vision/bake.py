@@ -1,0 +1,18 @@
+"""``python -m facepipe.vision.bake``: the models made ready once, where they are cached (the recognize
+image's build, ``make install``), so no cold start does it: the face encoder converted to ONNX, dlib's face
+detector saved in binary form."""
+
+from __future__ import annotations
+
+from facepipe.core.settings import get_settings
+from facepipe.vision import encoder, faces
+
+
+def main() -> None:
+    settings = get_settings()
+    print(encoder.convert(settings))
+    print(faces.cache_detector(settings))
+
+
+if __name__ == "__main__":
+    main()
