@@ -24,8 +24,8 @@ from botocore.exceptions import ClientError
 from facepipe_protocol import DEVICE_ID, DEVICE_ID_RULE, DEVICE_TAG, results_queue_name
 
 from facepipe.aws.items import from_item, to_item
+from facepipe.aws.stack import StackOutputs
 from facepipe.core.errors import FacepipeError
-from facepipe.core.settings import Settings
 
 TAG_VARIABLE = "${aws:PrincipalTag/" + DEVICE_TAG + "}"
 # SQS queue names: at most 80 characters, ".fifo" included.
@@ -87,95 +87,10 @@ def queue_url(url_prefix: str, device_id: str) -> str:
     return f"{url_prefix}{device_id}.fifo"
 
 
-@dataclass(frozen=True)
-class StackRef:
-    """What the operator's device commands need from a stack, deployed or local."""
-
-    bucket: str
-    devices_table: str
-    queue_prefix: str  # queue names: <queue_prefix><device_id>.fifo
-    dead_letter_queue_url: str
-    device_policy_arn: str
-    region: str
-    endpoint_url: str | None = None  # the local stack's endpoint; None: AWS
-    render_policy: bool = False  # the local stack: write the policy's tag variable out per device
-
-    @classmethod
-    def from_outputs(
-        cls, outputs: dict[str, str], *, region: str, endpoint_url: str | None = None, local: bool = False
-    ) -> StackRef:
-        """From the template's ``Outputs`` (CloudFormation's, or the local stack's)."""
-        try:
-            return cls(
-                bucket=outputs["ClipsBucketName"],
-                devices_table=outputs["DevicesTableName"],
-                queue_prefix=outputs["DeviceQueuePrefix"],
-                dead_letter_queue_url=outputs["ResultsDeadLetterQueueUrl"],
-                device_policy_arn=outputs["DevicePolicyArn"],
-                region=region,
-                endpoint_url=endpoint_url,
-                render_policy=local,
-            )
-        except KeyError as exc:
-            raise DeviceError(f"the stack has no output {exc.args[0]} (deployed from an older template?)") from None
-
-    @staticmethod
-    def outputs_of(stack_name: str, cloudformation: Any) -> dict[str, str]:
-        """A deployed stack's outputs."""
-        try:
-            (stack,) = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-        except ClientError as exc:
-            raise DeviceError(f"stack {stack_name!r}: {exc.response['Error']['Message']}") from None
-        return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-
-    def env(self) -> dict[str, str]:
-        """As `facepipe local --env-file` writes them (the :class:`Settings` names), for `facepipe devices`."""
-        env = {
-            "FACEPIPE_BUCKET": self.bucket,
-            "DEVICES_TABLE": self.devices_table,
-            "DEVICE_QUEUE_PREFIX": self.queue_prefix,
-            "DEAD_LETTER_QUEUE_URL": self.dead_letter_queue_url,
-            "DEVICE_POLICY_ARN": self.device_policy_arn,
-            "AWS_DEFAULT_REGION": self.region,
-        }
-        if self.endpoint_url:
-            env["AWS_ENDPOINT_URL"] = self.endpoint_url
-        if self.render_policy:
-            env["LOCAL_STACK"] = "true"
-        return env
-
-    @classmethod
-    def from_settings(cls, settings: Settings, *, region: str, endpoint_url: str | None) -> StackRef:
-        """From the settings :meth:`env` wrote (``region`` and ``endpoint_url``: the session's)."""
-        values = {
-            "FACEPIPE_BUCKET": settings.bucket_name,
-            "DEVICES_TABLE": settings.devices_table,
-            "DEVICE_QUEUE_PREFIX": settings.device_queue_prefix,
-            "DEAD_LETTER_QUEUE_URL": settings.dead_letter_queue_url,
-            "DEVICE_POLICY_ARN": settings.device_policy_arn,
-        }
-        missing = [name for name, value in values.items() if not value]
-        if missing:
-            raise DeviceError(
-                f"no stack to manage: {', '.join(missing)} not set (source the file `facepipe local --env-file F` "
-                "wrote, or name a deployed stack with --stack NAME)"
-            )
-        return cls(
-            bucket=settings.bucket_name,
-            devices_table=settings.devices_table,
-            queue_prefix=settings.device_queue_prefix,
-            dead_letter_queue_url=settings.dead_letter_queue_url,
-            device_policy_arn=settings.device_policy_arn,
-            region=region,
-            endpoint_url=endpoint_url if settings.local_stack else None,
-            render_policy=settings.local_stack,
-        )
-
-
 class Devices:
     """The operator's view of a stack's devices (``clients``: a function from service name to client)."""
 
-    def __init__(self, ref: StackRef, clients: Any) -> None:
+    def __init__(self, ref: StackOutputs, clients: Any) -> None:
         self.ref = ref
         self.sqs, self.dynamodb, self.iam = clients("sqs"), clients("dynamodb"), clients("iam")
 
@@ -243,7 +158,7 @@ class Devices:
     def _add_user(self, device_id: str) -> dict[str, str]:
         user = self.user_name(device_id)
         self.iam.create_user(UserName=user, Tags=[{"Key": DEVICE_TAG, "Value": device_id}])
-        if self.ref.render_policy:
+        if self.ref.local:
             policy = self.iam.get_policy(PolicyArn=self.ref.device_policy_arn)["Policy"]
             version = self.iam.get_policy_version(
                 PolicyArn=self.ref.device_policy_arn, VersionId=policy["DefaultVersionId"]

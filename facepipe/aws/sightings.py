@@ -22,8 +22,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from facepipe.aws.items import from_item, to_item
-from facepipe.aws.unknowns import NewFace, UnknownStore, parse_moment
+from facepipe.aws.unknowns import NewFace, UnknownStore
 from facepipe.core.contracts import UNKNOWN, ResultMessage, SeenFace
+from facepipe.core.moments import parse_moment
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,8 @@ import base64
 import hashlib
 import math
 import re
-import struct
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,85 +36,24 @@ from botocore.exceptions import ClientError
 
 from facepipe.aws.items import from_item, to_item
 from facepipe.aws.s3_objects import delete_prefix
-from facepipe.core.errors import FacepipeError
+from facepipe.core.moments import parse_moment
+from facepipe.identity.clusters import (
+    MAX_CROPS,
+    Cluster,
+    Crop,
+    UnknownError,
+    check_id,
+    distance,
+    follow,
+    pack,
+    unpack,
+)
 
 PREFIX = "unknowns/"
-ID_PATTERN = r"^unknown-[1-9][0-9]{0,9}$"
-MAX_CROPS = 6
 # The counter item's key: not a valid cluster id, so listing skips it.
 _COUNTER = "#counter"
-# How far a cluster's centre follows new faces: a running mean over at most this many.
-_CENTRE_MEMORY = 20
-_ENCODING = struct.Struct("<128f")
 # The S3 metadata of a kept crop holding its face's encoding (base64 of 128 little-endian float32: 684 chars).
 ENCODING_METADATA = "face-encoding"
-
-
-class UnknownError(FacepipeError):
-    code = "unknown_face"
-
-
-def pack(encoding: list[float]) -> bytes:
-    return _ENCODING.pack(*encoding)
-
-
-def unpack(data: bytes) -> list[float]:
-    return list(_ENCODING.unpack(data))
-
-
-def distance(a: list[float], b: list[float]) -> float:
-    return math.sqrt(sum((x - y) * (x - y) for x, y in zip(a, b, strict=True)))
-
-
-def check_id(unknown_id: str) -> str:
-    if not re.match(ID_PATTERN, unknown_id):
-        raise UnknownError(f"{unknown_id!r} is not an unknown face's id (they read unknown-<n>, as `unknowns list`)")
-    return unknown_id
-
-
-@dataclass(frozen=True)
-class Crop:
-    """One kept crop of a cluster: where it is, which clip it came from, how good it is (its face's encoding
-    is in the object's metadata: :meth:`UnknownStore.crop_face`)."""
-
-    key: str
-    clip: str
-    device_id: str
-    at: str
-    height_px: int
-    sharpness: float
-
-    @property
-    def quality(self) -> tuple[int, float]:
-        return self.height_px, self.sharpness
-
-
-@dataclass
-class Cluster:
-    id: str
-    centre: list[float]
-    seen: int
-    first_seen: str
-    last_seen: str
-    devices: list[str] = field(default_factory=list)
-    dismissed: bool = False
-    crops: list[Crop] = field(default_factory=list)
-    version: int = 0
-
-    @property
-    def number(self) -> int:
-        return int(self.id.removeprefix("unknown-"))
-
-
-def parse_moment(text: str | None) -> datetime | None:
-    """An ISO 8601 time (``Z`` accepted) as an aware datetime, UTC when it names no zone; None if not one."""
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _from_item(item: dict[str, Any]) -> Cluster:
@@ -304,8 +242,7 @@ class UnknownStore:
 
     def _join(self, cluster: Cluster, face: NewFace, *, new: bool = False) -> bool:
         """Add ``face`` to ``cluster`` (one conditional write); False when another writer got there first."""
-        k = min(cluster.seen, _CENTRE_MEMORY)
-        cluster.centre = [(c * k + e) / (k + 1) for c, e in zip(cluster.centre, face.encoding, strict=True)]
+        cluster.centre = follow(cluster.centre, cluster.seen, face.encoding)
         cluster.seen += 1
         cluster.last_seen = max(cluster.last_seen, face.at)
         cluster.devices = sorted({*cluster.devices, face.device_id})

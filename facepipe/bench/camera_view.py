@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from facepipe.aws.unknowns import MAX_CROPS
 from facepipe.bench.devset import DevClip
 from facepipe.bench.report import CameraViewBench
 from facepipe.bench.videos import _by_version
 from facepipe.core.contracts import UNKNOWN, SeenFace
 from facepipe.core.settings import Settings
 from facepipe.identity import face_crops, recognition
+from facepipe.identity.clusters import MAX_CROPS
 from facepipe.identity.gallery import Gallery, GalleryPerson, GalleryPhoto
 
 

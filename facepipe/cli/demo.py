@@ -84,7 +84,7 @@ def serve_console(stack: Any) -> None:
 
     with socket.socket() as probe:
         port = 8080 if probe.connect_ex(("127.0.0.1", 8080)) != 0 else free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | stack.outputs.env()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | stack.env()
     process = subprocess.Popen([sys.executable, "-m", "facepipe", "console", "--port", str(port)], env=env)
     try:
         print(f"\n== The console: http://127.0.0.1:{port}/  (live view, unknown faces, people, history, plots)")

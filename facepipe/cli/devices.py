@@ -55,19 +55,20 @@ def _devices(args: argparse.Namespace, settings: Settings) -> Any:
     import boto3
 
     from facepipe.aws.clients import CLIENT_CONFIG
-    from facepipe.aws.devices import DeviceError, Devices, StackRef
+    from facepipe.aws.devices import DeviceError, Devices
+    from facepipe.aws.stack import StackOutputs
 
     session = boto3.session.Session(region_name=args.region)
     # Without --stack, the settings say which stack (and what is missing, before anything else is asked).
-    local = None if args.stack else StackRef.from_settings(settings, region="", endpoint_url=None)
+    local = None if args.stack else StackOutputs.from_settings(settings, region="", endpoint_url=None)
     if not session.region_name:
         raise DeviceError("no AWS region: set AWS_DEFAULT_REGION (or pass --region)")
     if local is None:
-        outputs = StackRef.outputs_of(args.stack, session.client("cloudformation", config=CLIENT_CONFIG))
-        ref = StackRef.from_outputs(outputs, region=session.region_name)
+        cloudformation = session.client("cloudformation", config=CLIENT_CONFIG)
+        ref = StackOutputs.of_deployed(args.stack, cloudformation, region=session.region_name)
     else:
         endpoint = session.client("sqs", config=CLIENT_CONFIG).meta.endpoint_url
-        ref = replace(local, region=session.region_name, endpoint_url=endpoint if local.render_policy else None)
+        ref = replace(local, region=session.region_name, endpoint_url=endpoint if local.local else None)
     return Devices(ref, lambda service: session.client(service, config=CLIENT_CONFIG))
 
 

@@ -1,283 +1,21 @@
-"""The ``facepipe`` command line: enrollment, recognition, records, and the local stack.
+"""The ``facepipe`` command line: one parser, each noun's commands registered by its module (people, photos,
+students, devices, unknowns here; local, console and bench in their packages).
 
 Exit codes: 0 success, 1 failure (something could not be done), 2 usage error (argparse's own).
-
-Longer than most modules (~290 lines) on purpose: it is the one parser of the domain commands, each a
-few lines over a facepipe function; the local stack's and the bench's commands live in their packages.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
+from facepipe.cli.common import err
 from facepipe.core.errors import FacepipeError
 from facepipe.core.settings import Settings, get_settings
-
-DEFAULT_GALLERY = Path("gallery.json")
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
-def _err(message: str) -> None:
-    print(f"facepipe: {message}", file=sys.stderr)
-
-
-# --- enroll / people ------------------------------------------------------------------------------
-def cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
-    from facepipe.identity.enroll import enroll
-    from facepipe.identity.gallery import Gallery
-
-    existing = None
-    if args.update and args.out.exists():
-        existing = Gallery.load(args.out)
-    gallery, report = enroll(args.people_dir, settings, gallery=existing, update=args.update)
-    for path, reason in report.flagged:
-        _err(
-            f"{path}: enrolled, but a poor reference ({reason}): strangers land nearer it; "
-            "a sharp, frontal photo is better"
-        )
-    for path, reason in report.errors:
-        _err(f"{path}: {reason}")
-    if not gallery.people:
-        _err("no one enrolled; gallery not written")
-        return 1
-    gallery.save(args.out)
-    photos = sum(len(p.photos) for p in gallery.people)
-    print(
-        f"Enrolled {len(report.enrolled)} people ({report.encoded_photos} photos encoded"
-        + (f", {len(report.unchanged)} unchanged" if report.unchanged else "")
-        + f"); gallery {args.out}: {len(gallery.people)} people, {photos} photos."
-    )
-    if args.bucket:
-        from facepipe.aws.gallery_store import update_gallery, upload_photos
-
-        key = args.key or settings.gallery_key
-
-        def merge(stack: Gallery) -> list[str]:
-            # Into the stack's gallery, never over it: the console's labels and rejections stay, and someone
-            # erased there is not added back unless the operator says so.
-            stack.check_not_erased(gallery.ids(), allow=args.allow_erased)
-            return stack.merge(gallery)
-
-        changed = update_gallery(args.bucket, key, merge)
-        photos = upload_photos(args.people_dir, gallery, bucket=args.bucket)
-        print(
-            f"Merged into s3://{args.bucket}/{key}: {len(changed)} people added or given new photos "
-            f"({photos} photo(s) uploaded for the console)"
-        )
-    return 1 if report.errors else 0
-
-
-def cmd_people_list(args: argparse.Namespace, settings: Settings) -> int:
-    from facepipe.identity.gallery import Gallery
-
-    gallery = Gallery.load(args.gallery)
-    if args.json:
-        for person in gallery.people:
-            poor = [
-                {"source": p.source, "reasons": p.quality.reasons}
-                for p in person.photos
-                if p.quality and p.quality.poor
-            ]
-            print(json.dumps({"id": person.id, "photos": [p.source for p in person.photos], "poor_references": poor}))
-    else:
-        for person in gallery.people:
-            print(f"{person.id}\t{len(person.photos)} photo(s)\t{', '.join(p.source for p in person.photos)}")
-            for photo in person.photos:
-                if photo.quality and photo.quality.poor:
-                    # A poor reference draws strangers near it: it must be matched more closely, and is best replaced.
-                    print(f"  poor reference {photo.source}: {'; '.join(photo.quality.reasons)}")
-        print(
-            f"{len(gallery.people)} people in {args.gallery} "
-            f"(created {gallery.created_at}, updated {gallery.updated_at})"
-        )
-    return 0
-
-
-def cmd_people_remove(args: argparse.Namespace, settings: Settings) -> int:
-    from facepipe.identity.gallery import Gallery
-
-    gallery = Gallery.load(args.gallery)
-    if not gallery.remove(args.person_id):
-        _err(f"{args.person_id}: not in {args.gallery}")
-        return 1
-    gallery.save(args.gallery)
-    print(f"Removed {args.person_id} from {args.gallery}; {len(gallery.people)} people left.")
-    return 0
-
-
-def cmd_people_reject(args: argparse.Namespace, settings: Settings) -> int:
-    import tempfile
-
-    from facepipe.identity.corrections import rejection_in_clip
-    from facepipe.identity.gallery import Gallery
-
-    gallery = Gallery.load(args.gallery)
-    clip = Path(args.clip)
-    with tempfile.TemporaryDirectory() as tmp:
-        if not clip.is_file():
-            if not args.bucket:
-                raise FacepipeError(f"{args.clip}: no such clip file (or give --bucket to read it from the stack)")
-            from facepipe.aws.s3_objects import get_clip
-
-            data, _ = get_clip(args.bucket, args.clip, None, max_bytes=settings.max_clip_bytes)
-            clip = Path(tmp) / Path(args.clip).name
-            clip.write_bytes(data)
-        encoding, faces_rejected = rejection_in_clip(gallery, clip, args.person_id, settings, source=args.clip)
-    gallery.reject(args.person_id, args.clip, encoding)
-    gallery.save(args.gallery)
-    print(f"{args.clip}: {faces_rejected} face(s) are not {args.person_id}; recorded in {args.gallery}")
-    if args.bucket:
-        from facepipe.aws.gallery_store import update_gallery
-
-        key = args.key or settings.gallery_key
-
-        def reject(stack: Gallery) -> None:
-            if stack.person(args.person_id) is None:
-                raise FacepipeError(f"{args.person_id}: not in s3://{args.bucket}/{key}; nothing was recorded there")
-            stack.reject(args.person_id, args.clip, encoding)
-
-        update_gallery(args.bucket, key, reject)
-        print(f"Recorded in s3://{args.bucket}/{key} (warm functions read it within GalleryRefreshSeconds)")
-    return 0
-
-
-def cmd_people_erase(args: argparse.Namespace, settings: Settings) -> int:
-    from facepipe.ops.erase import EraseJob, EraseJobs, erase_from_file
-
-    # A stack when one is named (--bucket, --stack) or set up (the env file) and no gallery file alone was named.
-    on_stack = bool(args.bucket or args.stack or (settings.bucket_name and args.gallery is None))
-    named = args.gallery if args.gallery is not None else DEFAULT_GALLERY
-    gallery = named if named.exists() else None
-    if not on_stack:
-        if gallery is None:
-            raise FacepipeError(f"{named}: no such gallery (give --gallery, --bucket or --stack: where to erase from)")
-        job = erase_from_file(args.person_id, gallery, settings)
-        print(
-            f"Erased {job.person_id} from {gallery}: {job.gallery_photos_removed} gallery photo(s). Erasure recorded."
-        )
-        return 0
-    from facepipe.ops.operator import stack_settings
-
-    settings = stack_settings(settings, args.stack)
-    overrides = {
-        name: value
-        for name, value in {
-            "bucket_name": args.bucket,
-            "students_table": args.table,
-            "gallery_key": args.key,
-            "sweep_concurrency": args.concurrency,
-        }.items()
-        if value
-    }
-    settings = settings.model_copy(update=overrides)
-
-    def show(job: EraseJob) -> None:
-        if job.sweep and "sweep" in job.steps_done:
-            total = f" of {job.sweep_total}" if job.sweep_total is not None else ""
-            print(f"  sweep: {job.sweep_scanned}{total} clip(s) scanned, {job.sweep_matched} matched", flush=True)
-
-    job = EraseJobs(settings, gallery_path=gallery).erase(
-        args.person_id, sweep=args.sweep, wait=not args.no_wait, progress=show if args.sweep else None
-    )
-    if job.status != "completed":
-        print(
-            f"Erasing {job.person_id}: job {job.id}, sweeping ({job.sweep_scanned} clip(s) scanned so far); "
-            "everything else is erased. Run the same command again to see it through."
-        )
-        return 0
-    print(f"Erased {job.person_id}: {job.summary()}. Erasure recorded ({job.audit_key}).")
-    return 0
-
-
-# --- recognize --------------------------------------------------------------------------------------
-def cmd_recognize(args: argparse.Namespace, settings: Settings) -> int:
-    from facepipe.core.contracts import UNKNOWN
-    from facepipe.identity import recognition
-    from facepipe.identity.gallery import Gallery
-    from facepipe.media.images import load_rgb
-    from facepipe.vision import faces
-
-    gallery = Gallery.load(args.gallery)
-    tolerance = args.tolerance if args.tolerance is not None else settings.match_tolerance
-    faces.load_models()
-    failed = 0
-    for path in args.images:
-        start = time.perf_counter()
-        try:
-            image = load_rgb(path, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
-            found = recognition.recognize_image(
-                image,
-                gallery,
-                tolerance=tolerance,
-                margin=settings.match_margin,
-                model=args.model or settings.detect_model,
-                max_side=args.max_side or settings.photo_detect_max_side,
-            )
-        except FacepipeError as exc:
-            failed += 1
-            if args.json:
-                print(json.dumps({"file": str(path), "error": {"code": exc.code, "message": exc.message}}))
-            else:
-                _err(exc.message)
-            continue
-        ms = (time.perf_counter() - start) * 1000
-        unknown = sum(1 for f in found if f.id == UNKNOWN)
-        if args.json:
-            print(
-                json.dumps(
-                    {
-                        "file": str(path),
-                        "faces": [f.model_dump(mode="json") for f in found],
-                        "unknown_faces": unknown,
-                        "ms": round(ms, 1),
-                    }
-                )
-            )
-        else:
-            names = [f"{f.id} (distance {f.distance:.2f})" for f in found if f.id != UNKNOWN]
-            who = ", ".join(names) if names else "nobody enrolled"
-            extra = f" and {unknown} unknown face(s)" if unknown else ""
-            print(f"{path}: {who}{extra} [{len(found)} face(s), {ms:.0f} ms]")
-    return 1 if failed else 0
-
-
-# --- students ---------------------------------------------------------------------------------------
-def cmd_students_validate(args: argparse.Namespace, settings: Settings) -> int:
-    from facepipe.identity.records import validate_records
-
-    report = validate_records(args.file)
-    for _line, message in report.problems:
-        print(f"{args.file}: {message}")
-    print(f"{args.file}: {len(report.records)} valid record(s), {len(report.problems)} problem(s)")
-    return 0 if report.ok else 1
-
-
-def cmd_students_import(args: argparse.Namespace, settings: Settings) -> int:
-    from facepipe.aws.dynamo_records import put_records
-    from facepipe.identity.records import validate_records
-
-    report = validate_records(args.file)
-    for _line, message in report.problems:
-        _err(f"{args.file}: {message} (skipped)")
-    count = put_records(report.records, table=args.table)
-    print(f"Imported {count} record(s) into {args.table}; {len(report.problems)} row(s) skipped.")
-    return 0 if report.ok else 1
-
-
-def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
-    from facepipe.core.contracts import result_schema
-
-    print(json.dumps(result_schema(), indent=2))
-    return 0
-
-
-# --- parser -----------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="facepipe",
@@ -286,132 +24,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser(
-        "enroll",
-        help="enroll people from PEOPLE_DIR/<person_id>/*.jpg|png into a gallery",
-        description="Encode one face per photo; bad photos are reported and skipped.",
-    )
-    p.add_argument("people_dir", type=Path, metavar="PEOPLE_DIR")
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=DEFAULT_GALLERY,
-        metavar="GALLERY",
-        help="gallery file to write (default: %(default)s)",
-    )
-    p.add_argument(
-        "--update",
-        action="store_true",
-        help="add or replace the people found, keep the rest; unchanged photos are not re-encoded",
-    )
-    p.add_argument(
-        "--bucket", help="also merge the people into the gallery in this S3 bucket (the stack's ClipsBucket)"
-    )
-    p.add_argument("--key", help="S3 key for the uploaded gallery (default: GALLERY_KEY or gallery/gallery.json)")
-    p.add_argument(
-        "--allow-erased", action="store_true", help="enroll again someone erased from the stack (lifts the tombstone)"
-    )
-    p.set_defaults(handler=cmd_enroll)
-
-    people = sub.add_parser("people", help="list or remove enrolled people").add_subparsers(
-        dest="people_command", required=True, metavar="ACTION"
-    )
-    p = people.add_parser("list", help="list the people in a gallery")
-    p.add_argument("--gallery", type=Path, default=DEFAULT_GALLERY)
-    p.add_argument("--json", action="store_true", help="one JSON object per person")
-    p.set_defaults(handler=cmd_people_list)
-    p = people.add_parser("remove", help="remove a person from a gallery")
-    p.add_argument("person_id", metavar="ID")
-    p.add_argument("--gallery", type=Path, default=DEFAULT_GALLERY)
-    p.set_defaults(handler=cmd_people_remove)
-    p = people.add_parser(
-        "reject",
-        help="a wrong match: the face CLIP names ID is not them (a negative example the matcher honours)",
-        description="Finds the faces CLIP names ID as the pipeline does and keeps their mean encoding in the "
-        "gallery as a face that is not ID: a face nearer it than ID's photos is never named ID again.",
-    )
-    p.add_argument("clip", metavar="CLIP", help="a clip file, or its key in --bucket (a result's clip.key)")
-    p.add_argument("person_id", metavar="ID")
-    p.add_argument("--gallery", type=Path, default=DEFAULT_GALLERY)
-    p.add_argument("--bucket", help="the stack's ClipsBucketName: read CLIP there, upload the gallery there")
-    p.add_argument("--key", help="S3 key of the gallery (default: GALLERY_KEY)")
-    p.set_defaults(handler=cmd_people_reject)
-    p = people.add_parser(
-        "erase",
-        help="erase a person everywhere: gallery (every version), photos, record, clips, sightings, unknown faces",
-        description="A job that always finishes and can be run again (it resumes where it stopped): out of the "
-        "gallery first (a tombstone keeps them out), then the clips that named them and their sightings (found "
-        "by the sightings index, not by decoding clips), their unknown-face clusters, photos and record; "
-        "--sweep also decodes every stored clip for faces the pipeline never named. Recorded in "
-        "audit/erasures/ (never a face).",
-    )
-    p.add_argument("person_id", metavar="ID")
-    p.add_argument(
-        "--gallery",
-        type=Path,
-        help="a gallery file: alone, erase from it only; with a stack, its copy too (default: gallery.json if there)",
-    )
-    p.add_argument("--bucket", help="the stack's ClipsBucketName (default: FACEPIPE_BUCKET)")
-    p.add_argument("--key", help="S3 key of the gallery (default: GALLERY_KEY)")
-    p.add_argument("--table", help="the stack's StudentsTableName (default: STUDENTS_TABLE)")
-    p.add_argument("--stack", help="a deployed stack's name (its outputs name the bucket and tables)")
-    p.add_argument(
-        "--sweep",
-        action="store_true",
-        help="also decode and match every stored clip (EraseSweepStateMachine: a Distributed Map over clips/)",
-    )
-    p.add_argument("--concurrency", type=int, help="sweep batches at once (default: SWEEP_CONCURRENCY or 4)")
-    p.add_argument("--no-wait", action="store_true", help="start the sweep and return the job's id")
-    p.set_defaults(handler=cmd_people_erase)
-
-    p = sub.add_parser(
-        "recognize",
-        help="recognize the faces in images against a gallery",
-        description="Detect, encode and match every face; unknown faces are reported as 'unknown'.",
-    )
-    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
-    p.add_argument("--gallery", type=Path, default=DEFAULT_GALLERY)
-    p.add_argument("--json", action="store_true", help="one JSON line per image")
-    p.add_argument("--tolerance", type=float, help="match distance limit (default: MATCH_TOLERANCE or 0.60)")
-    p.add_argument("--model", choices=["hog", "cnn"], help="face detector (default: hog)")
-    p.add_argument(
-        "--max-side",
-        type=int,
-        help="detect on a copy at most this many pixels on its longest side (default: 1024, PHOTO_DETECT_MAX_SIDE)",
-    )
-    p.set_defaults(handler=cmd_recognize)
-
-    students = sub.add_parser("students", help="validate or import student records").add_subparsers(
-        dest="students_command", required=True, metavar="ACTION"
-    )
-    p = students.add_parser("validate", help="check a JSON list or CSV of records (id and name required)")
-    p.add_argument("file", type=Path, metavar="FILE")
-    p.set_defaults(handler=cmd_students_validate)
-    p = students.add_parser("import", help="load valid records into the students DynamoDB table")
-    p.add_argument("file", type=Path, metavar="FILE")
-    p.add_argument("--table", required=True, help="the stack's StudentsTable name")
-    p.set_defaults(handler=cmd_students_import)
-
-    p = sub.add_parser(
-        "schema",
-        help="print the JSON Schema of the result message (protocol/facepipe_protocol/schemas/result.schema.json)",
-    )
-    p.set_defaults(handler=cmd_schema)
-
-    for register in _extra_commands():
+    for register in _commands():
         register(sub)
     return parser
 
 
-def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
-    """Commands that live in their own modules (local stack, benchmark)."""
+def _commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
+    """Every command, registered by its own module."""
     from facepipe import bench
     from facepipe.cli import devices as device_commands
+    from facepipe.cli import people, photos, students
     from facepipe.cli import unknowns as unknown_commands
     from facepipe.console import command as console_command
     from facepipe.local import commands as local_commands
 
     return [
+        people.register,
+        photos.register,
+        students.register,
         local_commands.register,
         device_commands.register,
         unknown_commands.register,
@@ -425,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args, get_settings()))
     except FacepipeError as exc:
-        _err(exc.message)
+        err(exc.message)
         return 1
     except KeyboardInterrupt:
         return 130

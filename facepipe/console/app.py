@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import mimetypes
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -107,7 +108,7 @@ def create_app(operator: Operator, *, token: str | None = None, loopback: bool =
             data = await run_in_threadpool(operator.photo, key)
         except FacepipeError as exc:
             return PlainTextResponse(exc.message, status_code=404)
-        kind = "image/png" if key.endswith(".png") else "image/jpeg"
+        kind = mimetypes.guess_type(key)[0] or "image/jpeg"  # photos are .jpg/.jpeg/.png, crops .jpg
         return Response(data, media_type=kind, headers={"Cache-Control": "private, max-age=60"})
 
     async def label(request: Request) -> Response:

@@ -15,7 +15,7 @@ from facepipe.aws.clients import client
 from facepipe.aws.devices import DeviceRow, device_rows
 from facepipe.aws.dynamo_records import get_records
 from facepipe.aws.sightings import Sighting
-from facepipe.aws.unknowns import parse_moment
+from facepipe.core.moments import parse_moment
 from facepipe.ops.operator import Operator
 
 # Cameras upload a clip every 0.5 s: one silent for this long is marked stale.

@@ -137,12 +137,12 @@ def cmd_local(args: argparse.Namespace, settings: Settings) -> int:
         for line in prepare(stack, args, settings):
             print(line)
         outputs = stack.outputs
-        env = outputs.env()
+        env = stack.env()
         print(f"facepipe local stack on {outputs.endpoint_url} (127.0.0.1 only)")
         print(f"  bucket:        {outputs.bucket}")
-        print(f"  devices table: {outputs.devices.devices_table}")
-        print(f"  results queues: {outputs.devices.queue_prefix}<device_id>.fifo, one per registered device")
-        print(f"  table:         {outputs.table}")
+        print(f"  devices table: {outputs.devices_table}")
+        print(f"  results queues: {outputs.queue_prefix}<device_id>.fifo, one per registered device")
+        print(f"  table:         {outputs.students_table}")
         print(f"  state machine: {outputs.state_machine_arn}")
         print(f"  recognize workers: {stack.workers} (cold start {stack.cold_start_s:.1f} s)")
         print(f"  function logs: {stack.log_dir}/<function>.log")

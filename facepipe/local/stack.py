@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from facepipe.aws.devices import Devices, StackRef
+from facepipe.aws.devices import Devices
+from facepipe.aws.stack import StackOutputs
 from facepipe.identity.gallery import Gallery
 from facepipe.identity.records import StudentRecord
 from facepipe.local import REGION
@@ -48,67 +49,6 @@ def free_port() -> int:
 
 
 @dataclass
-class StackOutputs:
-    """What a device or a test needs, resolved from the template's ``Outputs``, and the endpoint as the
-    stack's own principal (moto's placeholders, or the operator when IAM is enforced)."""
-
-    endpoint: Endpoint
-    bucket: str  # ClipsBucketName
-    dead_letter_queue_url: str  # ResultsDeadLetterQueueUrl
-    table: str  # StudentsTableName
-    state_machine_arn: str  # PipelineStateMachineArn
-    gallery_key: str  # GalleryKey
-    sightings_table: str  # SightingsTableName
-    unknowns_table: str  # UnknownsTableName
-    erase_sweep_state_machine_arn: str  # EraseSweepStateMachineArn
-    gallery_refresh_seconds: str  # GalleryRefreshSeconds
-    devices: StackRef  # DevicesTableName, DeviceQueuePrefix, DevicePolicyArn, ... (facepipe devices)
-
-    @property
-    def endpoint_url(self) -> str:
-        return self.endpoint.url
-
-    @property
-    def region(self) -> str:
-        return self.endpoint.region
-
-    @classmethod
-    def from_template(cls, outputs: dict[str, str], endpoint: Endpoint) -> StackOutputs:
-        return cls(
-            endpoint=endpoint,
-            bucket=outputs["ClipsBucketName"],
-            dead_letter_queue_url=outputs["ResultsDeadLetterQueueUrl"],
-            table=outputs["StudentsTableName"],
-            state_machine_arn=outputs["PipelineStateMachineArn"],
-            gallery_key=outputs["GalleryKey"],
-            sightings_table=outputs["SightingsTableName"],
-            unknowns_table=outputs["UnknownsTableName"],
-            erase_sweep_state_machine_arn=outputs["EraseSweepStateMachineArn"],
-            gallery_refresh_seconds=outputs["GalleryRefreshSeconds"],
-            devices=StackRef.from_outputs(outputs, region=endpoint.region, endpoint_url=endpoint.url, local=True),
-        )
-
-    def env(self) -> dict[str, str]:
-        """The operator's settings (`facepipe local --env-file`): the endpoint as the stack's principal and what
-        `facepipe devices`, `facepipe students`, `facepipe unknowns` and `facepipe console` need. A device's own come
-        from :meth:`LocalStack.add_device`."""
-        return (
-            self.endpoint.env()
-            | self.devices.env()
-            | {
-                "STUDENTS_TABLE": self.table,
-                "SIGHTINGS_TABLE": self.sightings_table,
-                "UNKNOWNS_TABLE": self.unknowns_table,
-                "GALLERY_KEY": self.gallery_key,
-                "ERASE_SWEEP_STATE_MACHINE_ARN": self.erase_sweep_state_machine_arn,
-                "GALLERY_REFRESH_SECONDS": self.gallery_refresh_seconds,
-                # An execution on this machine ends within a second or two of its clip: erase need not wait 10.
-                "ERASE_SETTLE_SECONDS": "2",
-            }
-        )
-
-
-@dataclass
 class LocalStack:
     """The pipeline on loopback. Use :func:`local_stack` to start and stop it."""
 
@@ -124,6 +64,7 @@ class LocalStack:
     warmup_s: float = 0.0
     log_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / f"facepipe-local-{os.getpid()}")
     _outputs: StackOutputs | None = None
+    _endpoint: Endpoint | None = None  # once started: as the stack's principal (the operator when IAM is enforced)
     _deployment: Deployment | None = None
     _bridge: TriggerBridge | None = None
     _server: Any = None
@@ -133,8 +74,8 @@ class LocalStack:
     @property
     def endpoint(self) -> Endpoint:
         """The endpoint, as the stack's own principal (the operator once IAM is enforced)."""
-        if self._outputs is not None:
-            return self._outputs.endpoint
+        if self._endpoint is not None:
+            return self._endpoint
         return Endpoint(f"http://127.0.0.1:{self.port}", LOCAL_CREDENTIALS, REGION)
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -172,7 +113,10 @@ class LocalStack:
         if self.iam is not None:
             assert self.iam.operator is not None
             endpoint = endpoint.as_principal(self.iam.operator)  # from here on the stack is the operator
-        self._outputs = StackOutputs.from_template(deployment.outputs(), endpoint)
+        self._endpoint = endpoint
+        self._outputs = StackOutputs.from_outputs(
+            deployment.outputs(), region=endpoint.region, endpoint_url=endpoint.url, local=True
+        )
         if self.iam is not None:
             self.iam.enforce()
         self._bridge.start(endpoint)
@@ -197,6 +141,13 @@ class LocalStack:
         if self._outputs is None:
             raise RuntimeError("the local stack is not started")
         return self._outputs
+
+    def env(self) -> dict[str, str]:
+        """The operator's settings (`facepipe local --env-file`): the endpoint as the stack's principal and what
+        `facepipe devices`, `facepipe students`, `facepipe unknowns` and `facepipe console` need. A device's own
+        come from :meth:`add_device`."""
+        # An execution on this machine ends within a second or two of its clip: erase need not wait 10.
+        return self.endpoint.env() | self.outputs.env() | {"ERASE_SETTLE_SECONDS": "2"}
 
     @property
     def executions_started(self) -> int:
@@ -241,16 +192,16 @@ class LocalStack:
             gallery_store.upload_gallery(
                 gallery, bucket=self.outputs.bucket, key=self.outputs.gallery_key, s3=self.client("s3")
             )
-        put_records(students, table=self.outputs.table, dynamodb=self.endpoint.resource("dynamodb"))
+        put_records(students, table=self.outputs.students_table, dynamodb=self.endpoint.resource("dynamodb"))
 
     def add_device(self, device_id: str) -> dict[str, str]:
         """Register a device as `facepipe devices add` does: its queue, its item, an IAM user tagged with its
         id holding only DevicePolicy (enforced when IAM is). Returns every setting `facepipe-device` needs."""
-        return Devices(self.outputs.devices, self.client).add(device_id)
+        return Devices(self.outputs, self.client).add(device_id)
 
     def queue_url(self, device_id: str) -> str:
         """A registered device's results queue."""
-        name = Devices(self.outputs.devices, self.client).queue_name(device_id)
+        name = Devices(self.outputs, self.client).queue_name(device_id)
         return str(self.client("sqs").get_queue_url(QueueName=name)["QueueUrl"])
 
     def function_env(self, logical_id: str) -> dict[str, str]:

@@ -9,6 +9,7 @@ its input first and changes nothing when it is refused.
 from __future__ import annotations
 
 import hashlib
+import mimetypes
 import re
 import tempfile
 from collections.abc import Callable
@@ -23,10 +24,12 @@ from facepipe.aws.clients import client
 from facepipe.aws.dynamo_records import get_records, set_name
 from facepipe.aws.gallery_store import PEOPLE_PREFIX
 from facepipe.aws.sightings import Sightings
-from facepipe.aws.unknowns import Cluster, Crop, UnknownStore, check_id
+from facepipe.aws.stack import env_name
+from facepipe.aws.unknowns import UnknownStore
 from facepipe.core.contracts import PERSON_ID_PATTERN
 from facepipe.core.errors import FacepipeError
 from facepipe.core.settings import Settings
+from facepipe.identity.clusters import Cluster, Crop, check_id
 from facepipe.identity.gallery import Gallery, GalleryPhoto, PhotoQuality
 
 if TYPE_CHECKING:
@@ -36,6 +39,10 @@ T = TypeVar("T")
 
 # A photo uploaded through the console: enough for any portrait, far below what would tie up the server.
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
+
+
+# The parts of a stack the operator's actions need.
+_NEEDED = ("bucket_name", "students_table", "devices_table", "sightings_table", "unknowns_table")
 
 
 class OperatorError(FacepipeError):
@@ -77,17 +84,7 @@ class Operator:
     """One stack, as its operator sees it (the settings name its bucket and tables)."""
 
     def __init__(self, settings: Settings) -> None:
-        missing = [
-            name
-            for name, value in {
-                "FACEPIPE_BUCKET": settings.bucket_name,
-                "STUDENTS_TABLE": settings.students_table,
-                "DEVICES_TABLE": settings.devices_table,
-                "SIGHTINGS_TABLE": settings.sightings_table,
-                "UNKNOWNS_TABLE": settings.unknowns_table,
-            }.items()
-            if not value
-        ]
+        missing = [env_name(field) for field in _NEEDED if not getattr(settings, field)]
         if missing:
             raise OperatorError(
                 f"no stack: {', '.join(missing)} not set (source the file `facepipe local --env-file F` wrote, "
@@ -200,7 +197,7 @@ class Operator:
         digest = hashlib.sha256(data).hexdigest()
         suffix = suffix.lower() if suffix.lower() in (".jpg", ".jpeg", ".png") else ".jpg"
         key = f"{PEOPLE_PREFIX}{person_id}/{prefix}{digest[:16]}{suffix}"
-        s3_objects.put_bytes(self.bucket, key, data, "image/png" if suffix == ".png" else "image/jpeg")
+        s3_objects.put_bytes(self.bucket, key, data, mimetypes.guess_type(key)[0] or "image/jpeg")
         return GalleryPhoto(source=key, sha256=digest, encoding=encoding, quality=quality)
 
     def remove_person(self, person_id: str) -> None:
@@ -327,20 +324,7 @@ def stack_settings(settings: Settings, stack: str | None) -> Settings:
     CloudFormation outputs with the operator's AWS credentials and region."""
     if not stack:
         return settings
-    from facepipe.aws.devices import StackRef
+    from facepipe.aws.stack import StackOutputs
 
-    outputs = StackRef.outputs_of(stack, client("cloudformation"))
-    wanted = {
-        "bucket_name": "ClipsBucketName",
-        "students_table": "StudentsTableName",
-        "devices_table": "DevicesTableName",
-        "sightings_table": "SightingsTableName",
-        "unknowns_table": "UnknownsTableName",
-        "gallery_key": "GalleryKey",
-        "erase_sweep_state_machine_arn": "EraseSweepStateMachineArn",
-        "gallery_refresh_seconds": "GalleryRefreshSeconds",
-    }
-    missing = [output for output in wanted.values() if output not in outputs]
-    if missing:
-        raise OperatorError(f"stack {stack!r} has no output {', '.join(missing)} (deployed from an older template?)")
-    return settings.model_copy(update={field: outputs[output] for field, output in wanted.items()})
+    cloudformation = client("cloudformation")
+    return StackOutputs.of_deployed(stack, cloudformation, region=cloudformation.meta.region_name).settings(settings)

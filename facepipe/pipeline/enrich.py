@@ -25,6 +25,7 @@ from facepipe.core.contracts import (
     Status,
 )
 from facepipe.core.errors import FacepipeError
+from facepipe.core.moments import parse_moment
 from facepipe.core.settings import Settings
 
 
@@ -48,7 +49,7 @@ def merge_frames(frames: list[FrameFaces]) -> tuple[dict[str, dict[str, Any]], i
 
 
 def _elapsed_ms(started_at: str | None) -> float | None:
-    start = unknowns.parse_moment(started_at)
+    start = parse_moment(started_at)
     if start is None:
         return None
     return round((datetime.now(UTC) - start).total_seconds() * 1000, 1)

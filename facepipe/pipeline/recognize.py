@@ -13,6 +13,7 @@ from facepipe.core.contracts import FrameFaces, RecognizeRequest, RecognizeResul
 from facepipe.core.settings import Settings
 from facepipe.identity import face_crops, recognition
 from facepipe.media.video import clip_file, read_frames, read_others
+from facepipe.vision import frame_choice
 
 _cache: gallery_store.GalleryCache | None = None
 
@@ -38,7 +39,7 @@ def recognize_clip(request: RecognizeRequest, settings: Settings) -> RecognizeRe
         decoded = read_frames(
             path, indexes, max_seconds=settings.max_clip_seconds, max_pixels=settings.max_frame_pixels, name=clip.key
         )
-        chosen = recognition.chosen_frames(
+        chosen = frame_choice.chosen_frames(
             indexes,
             [frame.t_ms for frame in request.frames],
             [cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) for _, frame in decoded],

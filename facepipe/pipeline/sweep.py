@@ -19,9 +19,8 @@ from facepipe.aws import s3_objects
 from facepipe.aws.clients import client
 from facepipe.core.errors import ClipError
 from facepipe.core.settings import Settings
-from facepipe.identity import recognition
 from facepipe.media.video import clip_file, decode_chosen
-from facepipe.vision import faces
+from facepipe.vision import faces, tracking
 
 JOBS_PREFIX = "erase-jobs/"
 
@@ -58,7 +57,7 @@ def sweep_batch(job_id: str, keys: list[str], settings: Settings, *, s3: Any = N
                 continue  # deleted meanwhile (by this erasure's index step, or expired)
             raise
         images = decoded.rgb()
-        found = recognition.detect_chosen(images, decoded.sharpness, settings)
+        found = tracking.detect_chosen(images, decoded.sharpness, settings)
         for image, (boxes, _) in zip(images, found, strict=True):
             encodings = faces.encode_faces(image, boxes)
             if (

@@ -47,7 +47,7 @@ def stack(gallery_path: Path, samples: Path):
 def console(stack, tmp_path_factory: pytest.TempPathFactory):
     """`facepipe console` in a process of its own with the operator's settings; its address."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | stack.outputs.env()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | stack.env()
     log = tmp_path_factory.mktemp("console") / "console.log"
     with log.open("w") as out:
         process = subprocess.Popen(

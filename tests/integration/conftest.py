@@ -33,7 +33,7 @@ def stack(gallery_path: Path, samples: Path):
 def talking_to(stack: LocalStack) -> Iterator[None]:
     """Point this process's AWS_* environment (and the cached clients) at ``stack`` for a while, and back."""
     with pytest.MonkeyPatch.context() as env:
-        for key, value in stack.outputs.env().items():
+        for key, value in stack.env().items():
             env.setenv(key, value)
         reset_clients()
         get_settings.cache_clear()

@@ -49,7 +49,7 @@ def test_a_device_is_added_listed_and_removed_with_every_setting_it_needs(stack,
     removed = facepipe("devices", "remove", "cam-x")
     assert removed.returncode == 0, removed.stderr
     assert not [line for line in facepipe("devices", "list").stdout.splitlines() if line.startswith("cam-x ")]
-    assert not sqs.list_queues(QueueNamePrefix=stack.outputs.devices.queue_prefix + "cam-x").get("QueueUrls")
+    assert not sqs.list_queues(QueueNamePrefix=stack.outputs.queue_prefix + "cam-x").get("QueueUrls")
     gone = facepipe("devices", "remove", "cam-x")
     assert gone.returncode == 1 and "device 'cam-x' is not registered" in gone.stderr
 
@@ -62,7 +62,7 @@ def test_a_bad_device_id_is_refused_by_name_and_creates_nothing(stack):
     ]:
         done = facepipe("devices", "add", bad)
         assert done.returncode == 1 and reason in done.stderr, done.stderr
-    queues = boto3.client("sqs").list_queues(QueueNamePrefix=stack.outputs.devices.queue_prefix).get("QueueUrls", [])
+    queues = boto3.client("sqs").list_queues(QueueNamePrefix=stack.outputs.queue_prefix).get("QueueUrls", [])
     assert not [q for q in queues if "cam" in q.rsplit("/", 1)[-1]]
 
 
@@ -93,7 +93,7 @@ def test_a_clip_from_an_unregistered_device_is_refused_counted_and_visible(stack
     assert failed is not None, "no failed execution for the unregistered device's clip"
     assert failed["error"] == "UnregisteredDevice"
     sqs = boto3.client("sqs")
-    assert not sqs.list_queues(QueueNamePrefix=stack.outputs.devices.queue_prefix + "pi-typo").get("QueueUrls")
+    assert not sqs.list_queues(QueueNamePrefix=stack.outputs.queue_prefix + "pi-typo").get("QueueUrls")
     listed = facepipe("devices", "list").stdout
     (row,) = [line.split() for line in listed.splitlines() if line.startswith("pi-typo ")]
     assert row[1] == "NO" and row[3:] == ["0", "1", "-"]  # not registered, no clips, one refused, no queue

@@ -55,7 +55,7 @@ def send(stack: LocalStack, clip: Path) -> dict:
 
 
 def facepipe(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | stack.outputs.env()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | stack.env()
     return subprocess.run(
         [sys.executable, "-m", "facepipe", *args], env=env, capture_output=True, text=True, timeout=300
     )

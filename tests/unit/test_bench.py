@@ -86,10 +86,10 @@ def test_bench_videos_refuses_a_folder_it_cannot_use_by_name(tmp_path, capsys):
 
 def test_camera_view_labels_from_earlier_clips_and_tests_on_the_others(tmp_path):
     """The split keeps every test clip unseen, and a label keeps a person's best crops (as a cluster does)."""
-    from facepipe.aws.unknowns import MAX_CROPS
     from facepipe.bench.camera_view import labelled_gallery, split
     from facepipe.bench.devset import DevClip
     from facepipe.core.contracts import SeenFace
+    from facepipe.identity.clusters import MAX_CROPS
 
     clips = [
         DevClip(tmp_path / "markey-640-face60-00.mp4", frozenset({"markey"}), "markey", "640-face60"),

@@ -16,7 +16,7 @@ from facepipe.core.settings import Settings
 from facepipe.identity import recognition
 from facepipe.identity.enroll import reference_of
 from facepipe.identity.gallery import Gallery, GalleryPerson, GalleryPhoto
-from facepipe.vision import faces
+from facepipe.vision import faces, frame_choice
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +42,9 @@ def her_gallery(turning: list[np.ndarray], settings: Settings) -> Gallery:
     return gallery
 
 
-def _chosen(turning: list[np.ndarray], indexes: list[int]) -> recognition.ClipFrames:
+def _chosen(turning: list[np.ndarray], indexes: list[int]) -> frame_choice.ClipFrames:
     # Frames 0, 4 and 12 show her turned away (faceness 0.06, 0.25, 0.05); 7-10 at the camera (0.8-1.4).
-    return recognition.chosen_frames(indexes, [i * 80.0 for i in indexes], [turning[i] for i in indexes], [9, 8, 7])
+    return frame_choice.chosen_frames(indexes, [i * 80.0 for i in indexes], [turning[i] for i in indexes], [9, 8, 7])
 
 
 def test_turned_in_every_chosen_frame_she_is_named_from_a_frame_that_shows_her(turning, her_gallery, settings):

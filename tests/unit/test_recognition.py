@@ -11,10 +11,11 @@ import pytest
 from facepipe.bench.devset import ROOM_SHOTS, LabelledVideo, make_dev_clips
 from facepipe.core.contracts import UNKNOWN
 from facepipe.core.settings import Settings
-from facepipe.identity import recognition
+from facepipe.identity import matching, recognition
 from facepipe.identity.enroll import enroll
 from facepipe.identity.gallery import POOR_REFERENCE_PENALTY, Gallery, PhotoQuality
 from facepipe.media.video import decode_clip
+from facepipe.vision import tracking
 from facepipe.vision.quality import FaceQuality
 
 # Qualities as facepipe.vision.quality grades faces: clear; good but not clear enough alone; small; turned.
@@ -108,10 +109,10 @@ def _around(gallery: Gallery, person: str, distances: list[float], seed: int = 0
 def test_a_track_is_decided_by_its_mean_encoding(video_gallery):
     # One face at 0.58 from markey, two at 0.68 (beyond 0.6); their mean is ~0.4 from him.
     faces = _around(video_gallery, "markey", [0.58, 0.68, 0.68])
-    people, each = recognition.person_distances(faces, video_gallery)
-    mean = recognition.person_distances(faces.mean(axis=0, keepdims=True), video_gallery)[1]
+    people, each = matching.person_distances(faces, video_gallery)
+    mean = matching.person_distances(faces.mean(axis=0, keepdims=True), video_gallery)[1]
     assert mean[0, people.index("markey")] < 0.45
-    decision = recognition.decide(faces, [GOOD] * 3, video_gallery, tolerance=0.6, margin=0.05)
+    decision = matching.decide(faces, [GOOD] * 3, video_gallery, tolerance=0.6, margin=0.05)
     assert decision.person == "markey"
     assert decision.distances == pytest.approx(list(each[:, people.index("markey")]))
 
@@ -119,49 +120,49 @@ def test_a_track_is_decided_by_its_mean_encoding(video_gallery):
 def test_a_mean_inside_the_tolerance_names_nobody_when_no_face_reaches_the_person(video_gallery):
     # Three faces each 0.62 from markey: their mean is well inside 0.6, as a blurred stranger's were.
     faces = _around(video_gallery, "markey", [0.62, 0.62, 0.62])
-    people, _ = recognition.person_distances(faces, video_gallery)
-    mean = recognition.person_distances(faces.mean(axis=0, keepdims=True), video_gallery)[1]
+    people, _ = matching.person_distances(faces, video_gallery)
+    mean = matching.person_distances(faces.mean(axis=0, keepdims=True), video_gallery)[1]
     assert mean[0, people.index("markey")] < 0.45
-    assert recognition.decide(faces, [GOOD] * 3, video_gallery, tolerance=0.6, margin=0.05).person == UNKNOWN
+    assert matching.decide(faces, [GOOD] * 3, video_gallery, tolerance=0.6, margin=0.05).person == UNKNOWN
 
 
 def test_no_name_without_a_margin_over_the_next_person(video_gallery):
     matrix, owners = video_gallery.matrix()
     between = (matrix[owners.index("markey")] + matrix[owners.index("menendez")]) / 2
-    decision = recognition.decide(between[None, :], [GOOD], video_gallery, tolerance=1.0, margin=0.05)
+    decision = matching.decide(between[None, :], [GOOD], video_gallery, tolerance=1.0, margin=0.05)
     assert decision.person == UNKNOWN
-    assert recognition.decide(between[None, :], [GOOD], video_gallery, tolerance=1.0, margin=0.0).person != UNKNOWN
+    assert matching.decide(between[None, :], [GOOD], video_gallery, tolerance=1.0, margin=0.0).person != UNKNOWN
 
 
 def test_weak_faces_name_nobody_alone_but_two_agreeing_frames_do(video_gallery):
     one = _encodings(video_gallery, "swalwell", 0.01, 1)
-    assert recognition.decide(one, [WEAK], video_gallery, tolerance=0.6, margin=0.05).person == UNKNOWN
-    assert recognition.decide(one, [GOOD], video_gallery, tolerance=0.6, margin=0.05).person == "swalwell"
+    assert matching.decide(one, [WEAK], video_gallery, tolerance=0.6, margin=0.05).person == UNKNOWN
+    assert matching.decide(one, [GOOD], video_gallery, tolerance=0.6, margin=0.05).person == "swalwell"
     two = _encodings(video_gallery, "swalwell", 0.01, 2)
-    assert recognition.decide(two, [WEAK, WEAK], video_gallery, tolerance=0.6, margin=0.05).person == "swalwell"
+    assert matching.decide(two, [WEAK, WEAK], video_gallery, tolerance=0.6, margin=0.05).person == "swalwell"
     # A good face decides; weak ones are left out of the mean (here they would pull it to someone else).
     mixed = np.concatenate(
         [_encodings(video_gallery, "swalwell", 0.01, 1), _encodings(video_gallery, "markey", 0.0, 2)]
     )
-    decision = recognition.decide(mixed, [GOOD, WEAK, WEAK], video_gallery, tolerance=0.6, margin=0.05)
+    decision = matching.decide(mixed, [GOOD, WEAK, WEAK], video_gallery, tolerance=0.6, margin=0.05)
     assert decision.person == "swalwell"
 
 
 def test_poor_faces_never_name_anyone_however_near(video_gallery):
     near = _encodings(video_gallery, "swalwell", 0.0, 3)  # his own photo's encoding, three times
-    assert recognition.decide(near, [POOR] * 3, video_gallery, tolerance=0.6, margin=0.05).person == UNKNOWN
+    assert matching.decide(near, [POOR] * 3, video_gallery, tolerance=0.6, margin=0.05).person == UNKNOWN
     # ... and a poor face does not count towards a track that has a good one.
-    decision = recognition.decide(near, [GOOD, POOR, POOR], video_gallery, tolerance=0.6, margin=0.05)
+    decision = matching.decide(near, [GOOD, POOR, POOR], video_gallery, tolerance=0.6, margin=0.05)
     assert decision.person == "swalwell"
     assert decision.distances == pytest.approx([0.0, 0.0, 0.0])
 
 
 def test_one_good_face_decides_alone_only_when_clear(video_gallery):
     one = _encodings(video_gallery, "markey", 0.01, 1)
-    assert recognition.decide(one, [FAIR], video_gallery, tolerance=0.6, margin=0.05).person == UNKNOWN
+    assert matching.decide(one, [FAIR], video_gallery, tolerance=0.6, margin=0.05).person == UNKNOWN
     two = _encodings(video_gallery, "markey", 0.01, 2)
     # A weak face of another frame that agrees is enough.
-    assert recognition.decide(two, [FAIR, WEAK], video_gallery, tolerance=0.6, margin=0.05).person == "markey"
+    assert matching.decide(two, [FAIR, WEAK], video_gallery, tolerance=0.6, margin=0.05).person == "markey"
 
 
 def _with_poor_reference(gallery, person: str):
@@ -178,10 +179,10 @@ def test_a_poor_reference_must_be_matched_more_closely(video_gallery):
     direction = np.random.default_rng(3).normal(size=128)
     face = (photo + direction / np.linalg.norm(direction) * 0.55)[None, :]  # 0.55 from his photo
     rule = {"tolerance": 0.6, "margin": 0.0}
-    assert recognition.decide(face, [GOOD], video_gallery, **rule).person == "markey"
+    assert matching.decide(face, [GOOD], video_gallery, **rule).person == "markey"
     poor = _with_poor_reference(video_gallery, "markey")
-    assert recognition.decide(face, [GOOD], poor, **rule).person == UNKNOWN  # 0.55 + 0.08 > 0.6
-    assert recognition.person_distances(face, poor)[1][0][poor.columns()[0].index("markey")] == pytest.approx(
+    assert matching.decide(face, [GOOD], poor, **rule).person == UNKNOWN  # 0.55 + 0.08 > 0.6
+    assert matching.person_distances(face, poor)[1][0][poor.columns()[0].index("markey")] == pytest.approx(
         0.55 + POOR_REFERENCE_PENALTY
     )
 
@@ -189,5 +190,5 @@ def test_a_poor_reference_must_be_matched_more_closely(video_gallery):
 def test_faces_are_linked_across_frames_by_place_and_size():
     a, b = (100, 160, 160, 100), (100, 460, 160, 400)  # two people side by side, 60 px faces
     moved = (104, 170, 164, 110)
-    tracks = recognition.link_tracks([[a, b], [b, moved], [(300, 360, 420, 240)]])
+    tracks = tracking.link_tracks([[a, b], [b, moved], [(300, 360, 420, 240)]])
     assert [t.members for t in tracks] == [[(0, 0), (1, 1)], [(0, 1), (1, 0)], [(2, 0)]]  # the last is too big

@@ -14,7 +14,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from facepipe.aws.unknowns import MAX_CROPS, NewFace, UnknownError, UnknownStore, check_id, distance
+from facepipe.aws.unknowns import NewFace, UnknownStore
+from facepipe.identity.clusters import MAX_CROPS, UnknownError, check_id, distance
 
 BUCKET, TABLE = "clips", "unknowns"
 

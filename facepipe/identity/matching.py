@@ -1,0 +1,82 @@
+"""Who a track is: each face's distance to each enrolled person (a poor reference must be matched closer), and
+one decision per track from the mean of its best faces (step 4 of :mod:`facepipe.identity.recognition`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from facepipe.core.contracts import UNKNOWN
+from facepipe.identity.gallery import Gallery
+from facepipe.vision.faces import pairwise_distances
+from facepipe.vision.quality import FaceQuality
+
+
+@dataclass(frozen=True)
+class Decision:
+    person: str  # an enrolled id, or UNKNOWN
+    distances: list[float | None]  # each member face's own distance to ``person`` (or the nearest person)
+
+
+def person_distances(encodings: np.ndarray, gallery: Gallery) -> tuple[list[str], np.ndarray]:
+    """Enrolled ids and, for each encoding, its distance to each person (their nearest photo, a poor reference
+    photo's distance raised by ``gallery.POOR_REFERENCE_PENALTY``)."""
+    matrix, _ = gallery.matrix()
+    people, columns = gallery.columns()
+    if not people or len(encodings) == 0:
+        return people, np.empty((len(encodings), len(people)))
+    by_photo = pairwise_distances(encodings, matrix) + gallery.penalties()  # a poor reference must be nearer
+    return people, np.stack([by_photo[:, cols].min(axis=1) for cols in columns], axis=1)
+
+
+def _rejecting(mean: np.ndarray, gallery: Gallery, to_people: np.ndarray, people: list[str]) -> set[str]:
+    """The people this face must not be named: it is nearer a face rejected for them (`facepipe people
+    reject`) than their own photos."""
+    rejected, owners = gallery.rejected_matrix()
+    if not owners:
+        return set()
+    distances = pairwise_distances(mean, rejected)[0]
+    return {owner for owner, d in zip(owners, distances, strict=True) if d < to_people[people.index(owner)]}
+
+
+def decide(
+    encodings: np.ndarray,
+    quality: list[FaceQuality],
+    gallery: Gallery,
+    *,
+    tolerance: float,
+    margin: float,
+) -> Decision:
+    """One track's person (see the module's step 4), decided on its best faces (facepipe.vision.quality): good ones,
+    else weak ones (small or blurred: two frames must then agree), never poor ones (turned, hidden, smeared or
+    cut: such a track names nobody, however near it lands). A track whose decision rests on one face names
+    someone only when that face is clear enough for a one-frame decision (``FaceQuality.single_frame_ok``)."""
+    people, per_face = person_distances(encodings, gallery)
+    if not people:
+        return Decision(UNKNOWN, [None] * len(encodings))
+    good = [i for i, q in enumerate(quality) if q.good]
+    weak = [i for i, q in enumerate(quality) if not q.poor and q.weak]
+    used = good or weak or list(range(len(encodings)))
+    mean = encodings[used].mean(axis=0, keepdims=True)
+    _, combined = person_distances(mean, gallery)
+    for person in _rejecting(mean, gallery, combined[0], people):
+        combined[0, people.index(person)] = np.inf  # an operator said this face is not them
+    order = np.argsort(combined[0])
+    best = int(order[0])
+    nearest = float(combined[0, best])
+    second = float(combined[0, order[1]]) if len(people) > 1 else float("inf")
+    # The mean picks the person; one of the faces it averages must reach him too. Three faces each beyond the
+    # tolerance whose mean lands inside it are the borderline matches strangers make (a blurred stranger's three
+    # frames at 0.61 each from a soft reference, their mean at 0.57, on the dev set of issue 21).
+    reached = bool((per_face[used, best] <= tolerance).any())
+    named = nearest <= tolerance and second - nearest >= margin and reached
+    if not good:
+        # Weak faces alone: two frames must agree on the person; poor faces alone never name anyone.
+        named = named and len(weak) >= 2 and int((per_face[weak, best] == per_face[weak].min(axis=1)).sum()) >= 2
+    elif len(good) == 1 and not quality[good[0]].single_frame_ok:
+        # One good face, not clear enough to decide alone: a weak face of another frame must agree.
+        named = named and bool(weak) and bool((per_face[weak, best] == per_face[weak].min(axis=1)).any())
+    column = best if named else None
+    distances: list[float | None] = [float(row[column]) if column is not None else float(row.min()) for row in per_face]
+    return Decision(people[best] if named else UNKNOWN, distances)
