@@ -11,6 +11,9 @@ and S3 version and nothing else, kept as long as the clips are (``ClipsRetention
 ``ByPerson`` (person id, time). Erasing a person reads their mentions, and their clusters', and deletes exactly those
 clips and sightings: time proportional to *their* sightings, never to the bucket (:meth:`Sightings.forget`).
 A mention's sort key is its sighting's followed by ``#@<id>``, so the device queries here skip them.
+
+Longer than ~250 lines: one table's items (sightings and their mentions share its keys) and every read of
+them.
 """
 
 from __future__ import annotations

@@ -19,6 +19,9 @@ Crop keys are unique per face (``<device>-<clip>-<hash of the crop>.jpg``): two 
 an object, and a crop is deleted only once no version of its cluster links it.
 
 Pure Python (the enrich function's zip has no numpy): 128-d distances over at most a day's strangers.
+
+Longer than ~250 lines: the conditional writes, the crops and their expiry are one consistency protocol
+(a reader never finds a link to a deleted crop); the clusters' arithmetic is facepipe.identity.clusters.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""`facepipe bench`: runs each section's measurement in turn and writes the report."""
+"""`facepipe bench`: runs each section's measurement in turn and writes the report.
+
+Longer than ~250 lines: the one place the sections run in order and their options are parsed; each
+section's measurement is a module of its own.
+"""
 
 from __future__ import annotations
 

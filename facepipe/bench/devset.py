@@ -8,6 +8,9 @@ under a folder the caller gives (a temporary one in tests and the bench).
 Room-camera versions: the video is scaled so its face is ``face_px`` tall and placed in a larger frame
 (640x480 or 1280x720) over a plain room, drifting across it, with defocus blur, sensor noise and the
 codec's compression; a *pair* puts two videos side by side in one frame (two people at once).
+
+Longer than ~250 lines: the dev set's three sources (labelled talking heads, turning videos, crowds) share
+the room-camera shots and the clip maker, and the tests build from it too.
 """
 
 from __future__ import annotations

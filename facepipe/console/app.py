@@ -9,6 +9,9 @@ Access: bound to loopback, anyone on this machine may use it (as with `facepipe 
 name a loopback host (no DNS rebinding). Bound elsewhere, every request needs the token (``?token=`` once,
 then a cookie; or ``Authorization: Bearer``). Every POST must come from the console's own pages (its
 ``Origin``), so another site open in the same browser cannot act through it.
+
+Longer than ~250 lines: the routes of five pages and their guard; what the pages show is built in
+:mod:`.views`, the plots in :mod:`.plots`.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 State input and output of each stage, and the result message the device receives (whose JSON Schema is
 committed in the clip protocol as ``protocol/facepipe_protocol/schemas/result.schema.json``, against which
 the device validates what it receives; ``facepipe schema`` regenerates it).
+
+Longer than ~250 lines: every boundary's models side by side, so a change to one message is seen with its
+neighbours (the schema test reads them all).
 """
 
 from __future__ import annotations

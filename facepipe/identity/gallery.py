@@ -16,6 +16,9 @@ nearer one of them than the person's own photos is never named that person (face
 
 ``erased`` holds tombstones: the ids of people erased (`facepipe people erase`), with when, and no face data. A
 later enroll or label never adds such an id back unless the operator says so (:meth:`Gallery.check_not_erased`).
+
+Longer than ~250 lines: one document's schema, its edits (each keeping tombstones, rejections and grades
+consistent) and its matrix cache change together.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ moto's executor calls Lambda through boto3's ``Invoke``; a ``before-call`` hook 
 session answers those calls here instead of sending them, by running the handler in one of the function's
 warm worker processes (:mod:`facepipe.local.functions` starts them). One module because the hook, the
 worker protocol and the Lambda context it hands the handler are one mechanism (~250 lines).
+
+Longer than ~250 lines: the pool, the invocation, the context and the error's shape are one protocol with
+moto's executor; apart, each would reach into the others.
 """
 
 from __future__ import annotations

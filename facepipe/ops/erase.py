@@ -27,6 +27,9 @@ or a name). An erase that stops halfway must be resumable, so erasure is a job (
 
 Every step is idempotent (an object or item already gone counts as deleted), and the job's record says which
 are done: running erase again resumes the job where it stopped, or completes it.
+
+Longer than ~250 lines: one job's steps, in the order listed above, each short, all sharing the job's
+record.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Everything here works on the stack's own copies: the gallery in the bucket (``Ga
 recognize functions re-read within ``GalleryRefreshSeconds``), the records in StudentsTable, enrolled people's
 photos under ``people/<id>/`` in the bucket, the unknown-face clusters and the sightings. Every action checks
 its input first and changes nothing when it is refused.
+
+Longer than ~250 lines: each action is a few lines over the stores, and they share one set of clients and
+the gallery's conditional write.
 """
 
 from __future__ import annotations
