@@ -29,11 +29,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 RUNTIME_REQS := functions/recognize/requirements.txt functions/extract/requirements.txt functions/enrich/requirements.txt
 
-.PHONY: help install tools runtimes build sam-build lint typecheck browser pytest template test demo bench clean
+.PHONY: help install tools runtimes build sam-build lint typecheck browser pytest template test test-all demo bench clean
 
 help:
 	@echo "make demo    run the whole pipeline locally on sample clips, then open the console (installs .venv)"
 	@echo "make test    lint, type-check, check the template and run the tests (installs .venv)"
+	@echo "make test-all  make test and the slow tests (the 600-clip soak)"
 	@echo "make bench   run facepipe bench and write bench-out/"
 
 $(VENV)/.installed: $(RUNTIME_REQS) requirements/dev.txt requirements/console.txt pyproject.toml device/pyproject.toml protocol/pyproject.toml
@@ -128,10 +129,15 @@ browser:
 	@$(CHROMIUM) --version
 
 # tests/artifacts import the built functions in the Lambda runtimes; tests/browser drive chromium.
+# `make test` leaves out the tests marked slow (the 600-clip soak); `make test-all` runs them too.
+PYTEST_ARGS ?= -m "not slow"
 pytest: install runtimes build browser
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint typecheck template pytest
+
+test-all:
+	$(MAKE) test PYTEST_ARGS=
 
 # Ends on the console (until Ctrl-C); `make demo DEMO_ARGS=--no-console` ends after the clips.
 demo: install

@@ -11,7 +11,7 @@ Every person in the shared footage becomes an identity with an enrollment and fa
 
 For a gallery of N identities (every N from 2 up, ``ROTATIONS`` random choices each, seeded), every face of an
 identity not enrolled is a stranger: it is *named* when its nearest enrolled person is within the match
-tolerance and nearer by the margin than the next one (the pipeline's rule, facepipe.identity.recognition.decide,
+tolerance and nearer by the margin than the next one (the pipeline's rule, facepipe.identity.matching.decide,
 applied here to single faces: the pipeline decides a track from the mean of its faces and holds weak faces
 back, so this per-face rate is the worse case). Genuine faces of enrolled identities are scored by the same
 rule (named as themselves, or not). Faces are found by HOG on every ``FRAME_STEP``-th frame; a face HOG does

@@ -3,7 +3,7 @@
 The faces a clip names ``person_id`` are found again exactly as the pipeline finds them (the clip's frames
 chosen as extract chooses them, recognized as the recognize stage does), and the mean of their encodings is
 kept in the gallery as a face that is *not* that person: from then on a face nearer it than the person's own
-photos is never named them (facepipe.identity.recognition.decide), in `facepipe recognize` and, once the gallery is
+photos is never named them (facepipe.identity.matching.decide), in `facepipe recognize` and, once the gallery is
 uploaded, in warm recognize functions within ``GalleryRefreshSeconds``.
 """
 

@@ -12,7 +12,7 @@ A versioned JSON document (no pickle, so it can be fetched from S3 and loaded sa
 ```
 
 ``rejected`` holds faces an operator said are *not* that person (`facepipe people reject CLIP ID`): a face
-nearer one of them than the person's own photos is never named that person (facepipe.identity.recognition.decide).
+nearer one of them than the person's own photos is never named that person (facepipe.identity.matching.decide).
 
 ``erased`` holds tombstones: the ids of people erased (`facepipe people erase`), with when, and no face data. A
 later enroll or label never adds such an id back unless the operator says so (:meth:`Gallery.check_not_erased`).

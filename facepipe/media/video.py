@@ -172,7 +172,7 @@ def read_others(
 ) -> Iterator[tuple[int, float, np.ndarray]]:
     """(index, t_ms, RGB frame) of each decodable frame of a clip not in ``skip``, one at a time: a second pass
     over a clip, made only when recognition wants more of it than the chosen frames
-    (facepipe.identity.recognition.choose_by_faces)."""
+    (facepipe.vision.frame_choice.choose_by_faces)."""
     capture = _Capture(path, max_seconds=max_seconds, max_pixels=max_pixels, label=name or path.name)
     for index, frame in capture.frames():
         if frame is not None and index not in skip:
