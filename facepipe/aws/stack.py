@@ -40,8 +40,15 @@ OUTPUT_FIELDS = {
 DEVICE_FIELDS = ("bucket_name", "devices_table", "device_queue_prefix", "dead_letter_queue_url", "device_policy_arn")
 
 
+# The operator's names where a field has two: a function's own BUCKET_NAME (the template's) must win over an
+# operator's setting a process inherits, so the operator's shell names the bucket FACEPIPE_BUCKET.
+_OPERATOR_NAMES = {"bucket_name": "FACEPIPE_BUCKET"}
+
+
 def env_name(field: str) -> str:
-    """The environment variable a Settings field is read from (its first alias, else its name in capitals)."""
+    """The environment variable the operator's settings use for a Settings field (its name in capitals)."""
+    if field in _OPERATOR_NAMES:
+        return _OPERATOR_NAMES[field]
     alias = Settings.model_fields[field].validation_alias
     return str(alias.choices[0]) if isinstance(alias, AliasChoices) else field.upper()
 

@@ -30,8 +30,8 @@ class Settings(BaseSettings):
     samples_dir: Path = Field(
         default=Path("../shared/samples"), validation_alias=AliasChoices("FACEPIPE_SAMPLES", "samples_dir")
     )
-    # The operator's name for it first (what `facepipe local --env-file` writes); the functions' is the template's.
-    bucket_name: str = Field(default="", validation_alias=AliasChoices("FACEPIPE_BUCKET", "BUCKET_NAME", "bucket_name"))
+    # BUCKET_NAME is the functions' (the template's) and wins; FACEPIPE_BUCKET is the operator's shell's.
+    bucket_name: str = Field(default="", validation_alias=AliasChoices("BUCKET_NAME", "FACEPIPE_BUCKET", "bucket_name"))
     students_table: str = ""
     idempotency_table: str = ""
     # The devices a stack serves (facepipe.aws.devices) and where their results queues are:
