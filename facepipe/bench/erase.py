@@ -204,7 +204,7 @@ def sweep_run(samples: Path, clips: int, workers: int | None) -> SweepRun:
         with local_stack(workers=workers, parameters={"GalleryRefreshSeconds": "0"}) as stack:
             stack.load(gallery=gallery)
             out = stack.outputs
-            env = out.env()
+            env = stack.env()
             for n in range(clips):
                 upload_clip(made[n % len(made)], bucket=out.bucket, device_id="stored", seq=n, s3=stack.client("s3"))
             _wait_idle(stack)

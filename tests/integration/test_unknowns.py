@@ -147,7 +147,7 @@ def test_erasing_a_person_removes_their_photos_sightings_and_unknown_faces(stack
     crop = s3.list_objects_v2(Bucket=out.bucket, Prefix=f"unknowns/{row['id']}/")["Contents"][0]["Key"]
     for version in s3.list_object_versions(Bucket=out.bucket, Prefix=crop).get("Versions", []):
         s3.delete_object(Bucket=out.bucket, Key=version["Key"], VersionId=version["VersionId"])
-    done = facepipe(stack, "people", "erase", "swalwell", "--bucket", out.bucket, "--table", out.table)
+    done = facepipe(stack, "people", "erase", "swalwell", "--bucket", out.bucket, "--table", out.students_table)
     assert done.returncode == 0, done.stderr
     assert "1 unknown-face cluster(s) deleted" in done.stdout
     for prefix in ("people/swalwell/", f"unknowns/{row['id']}/"):
