@@ -49,26 +49,10 @@ def test_facepipe_run_answers_and_annotates_a_clip(samples, gallery_path, clip_f
     assert len(list((tmp_path / "frames").glob("*.jpg"))) == line["frames_analyzed"] == 3
 
 
-def test_the_demo_runs_end_to_end(samples, tmp_path):
-    """`make demo`'s job: enroll, recognize the probes, six clips through the stack and the device service."""
-    done = subprocess.run(
-        [sys.executable, "-m", "facepipe.cli.demo", "--out", str(tmp_path / "demo-out"), "--no-console"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=_fresh_env(samples),
-        timeout=600,
-    )
-    assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-3000:])
-    assert "results 6, missing 0" in done.stderr + done.stdout
-    assert "demo-pi clip 000003: Kit Harington (kit_harington)" in done.stdout
-    assert list((tmp_path / "demo-out" / "frames").glob("*.jpg"))
-    assert "The console" not in done.stdout  # --no-console: it ends after the clips
-
-
-def test_the_demo_ends_on_the_console_until_ctrl_c(samples, tmp_path):
-    """Without --no-console, `make demo` ends by printing the console's address and serving it (the demo's
-    camera on its live page) until Ctrl-C, which stops the console and the stack cleanly."""
+def test_the_demo_runs_end_to_end_then_serves_the_console_until_ctrl_c(samples, tmp_path):
+    """`make demo`'s job: enroll, recognize the probes, six clips through the stack and the device service; then
+    it prints the console's address and serves it (the demo's camera on its live page) until Ctrl-C, which stops
+    the console and the stack cleanly. (`--no-console`, which ends after the clips: tests/unit/test_cli.py.)"""
     import re
     import signal
 
@@ -84,13 +68,18 @@ def test_the_demo_ends_on_the_console_until_ctrl_c(samples, tmp_path):
     )
     try:
         assert demo.stdout is not None
-        address = None
+        address, said = None, []
         for line in demo.stdout:
+            said.append(line)
             found = re.search(r"The console: (http://127\.0\.0\.1:\d+/)", line)
             if found:
                 address = found.group(1)
                 break
-        assert address, "the demo ended without serving the console"
+        printed = "".join(said)
+        assert address, f"the demo ended without serving the console:\n{printed[-3000:]}"
+        assert "results 6, missing 0" in printed
+        assert "demo-pi clip 000003: Kit Harington (kit_harington)" in printed
+        assert list((tmp_path / "demo-out" / "frames").glob("*.jpg"))
         for _ in range(100):
             try:
                 live = requests.get(address, timeout=10)

@@ -70,3 +70,22 @@ def test_missing_gallery_is_a_clear_failure(samples, tmp_path, capsys):
 def test_installed_command_runs(tmp_path):
     result = subprocess.run([sys.executable, "-m", "facepipe", "students", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "validate" in result.stdout
+
+
+def test_the_demo_without_console_ends_after_the_clips(samples, tmp_path, monkeypatch, capsys):
+    """`make demo DEMO_ARGS=--no-console`: the demo's steps run and the stack is asked for no console. The whole
+    demo through the stack, console included, is tests/integration/test_commands.py; here only where the flag goes
+    (run_device is where the stack starts: recorded instead)."""
+    from facepipe.cli import demo
+    from facepipe.core.settings import get_settings
+
+    asked: list[dict] = []
+    monkeypatch.setattr(demo, "run_device", lambda clips, *args, **options: asked.append(options) or 0)
+    monkeypatch.setenv("FACEPIPE_SAMPLES", str(samples))
+    get_settings.cache_clear()
+    try:
+        assert demo.main(["--out", str(tmp_path / "demo-out"), "--no-console"]) == 0
+    finally:
+        get_settings.cache_clear()
+    assert [a["console"] for a in asked] == [False]
+    assert len(list((tmp_path / "demo-out" / "clips").glob("*.mp4"))) == len(demo.DEMO_CLIPS)
