@@ -129,10 +129,11 @@ browser:
 	@$(CHROMIUM) --version
 
 # tests/artifacts import the built functions in the Lambda runtimes; tests/browser drive chromium.
-# `make test` leaves out the tests marked slow (the 600-clip soak); `make test-all` runs them too.
+# `make test` leaves out the tests marked slow (the 600-clip soak); `make test-all` runs them too. Two processes
+# side by side (pytest-xdist): the tests that start local stacks in one, the rest in the other (tests/conftest.py).
 PYTEST_ARGS ?= -m "not slow"
 pytest: install runtimes build browser
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test: lint typecheck template pytest
 
