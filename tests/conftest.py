@@ -1,11 +1,4 @@
-"""Shared fixtures: sample paths, settings, an enrolled gallery, images made at test time.
-
-`make test` runs the tests in two processes (pytest -n 2 --dist loadgroup). The tests that start local stacks
-(tests/integration, tests/browser: ``pytestmark = pytest.mark.xdist_group("stacks")``) all run in one of them,
-in order, and the rest are shared out: moto's in-process mocks (mock_aws, in unit tests) reset the process's moto
-backends when they end, which would wipe a stack living in that process, and the browser tests build on each
-other's devices. (A marker added by a hook here comes too late for xdist: the groups are module marks.)
-"""
+"""Shared fixtures: sample paths, settings, an enrolled gallery, images made at test time."""
 
 from __future__ import annotations
 
@@ -19,6 +12,19 @@ import pytest
 
 from facepipe.core.settings import Settings, explicit_settings
 from facepipe.identity.gallery import Gallery
+
+TESTS = Path(__file__).resolve().parent
+# What `make test` runs side by side (pytest -n 2 --dist loadgroup): the tests that start local stacks in one
+# process, everything else in the other. Never mixed: moto's in-process mocks (mock_aws, in unit tests) reset the
+# process's moto backends when they end, which would wipe a stack that lives in that process.
+STACK_PARTS = {"integration", "browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        part = item.path.relative_to(TESTS).parts[0]
+        item.add_marker(pytest.mark.xdist_group("stacks" if part in STACK_PARTS else "in-process"))
+
 
 SAMPLES = Path(os.environ.get("FACEPIPE_SAMPLES", Path(__file__).resolve().parents[1] / "../shared/samples")).resolve()
 VIDEOS = Path(os.environ.get("FACEPIPE_VIDEOS", Path(__file__).resolve().parents[1] / "../shared/videos")).resolve()

@@ -21,9 +21,6 @@ from facepipe.bench.devset import cut_clips
 from facepipe.local.client import receive_results, upload_clip
 from facepipe.local.stack import LocalStack
 
-# With the other tests that start local stacks, in one process of `make test` (tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("stacks")
-
 _seq = iter(range(1, 10_000))
 
 

@@ -6,13 +6,9 @@ import json
 import time
 
 import boto3
-import pytest
 
 from facepipe.local.client import receive_results, upload_clip
 from tests.integration.conftest import clip_event
-
-# With the other tests that start local stacks, in one process of `make test` (tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("stacks")
 
 
 def _scan(table: str) -> list[dict]:

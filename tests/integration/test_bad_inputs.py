@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import pytest
 
 from tests.integration.conftest import run_clips
-
-# With the other tests that start local stacks, in one process of `make test` (tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("stacks")
 
 
 def _video(path, frames: int, size: tuple[int, int], fourcc: str = "mp4v") -> bytes:

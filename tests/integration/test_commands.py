@@ -10,11 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
-# With the other tests that start local stacks, in one process of `make test` (tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("stacks")
-
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 

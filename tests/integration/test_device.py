@@ -16,16 +16,12 @@ import time
 from pathlib import Path
 
 import boto3
-import pytest
 from facepipe_device.config import DeviceConfig
 from facepipe_device.results import ResultPoller
 from facepipe_device.service import DeviceService
 from facepipe_device.sources import FileSource, Picamera2Source
 
 from tests.integration.conftest import run_clips
-
-# With the other tests that start local stacks, in one process of `make test` (tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("stacks")
 
 
 def device_config(stack, device_id: str, spool: Path, endpoint: str | None = None) -> DeviceConfig:

@@ -12,12 +12,8 @@ import time
 from pathlib import Path
 
 import boto3
-import pytest
 
 from facepipe.local.client import upload_clip
-
-# With the other tests that start local stacks, in one process of `make test` (tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("stacks")
 
 BIN = Path(sys.executable).parent
 

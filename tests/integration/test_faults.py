@@ -15,9 +15,6 @@ from facepipe.local.client import ResultCollector, upload_clip
 from facepipe.local.stack import local_stack
 from tests.integration.conftest import run_clips, talking_to
 
-# With the other tests that start local stacks, in one process of `make test` (tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("stacks")
-
 
 def test_a_recognize_worker_dies_mid_clip_and_the_clip_is_still_answered(stack, device_id, clip_factory):
     recognize = stack.runtime.functions[stack.physical_id("RecognizeFunction")]

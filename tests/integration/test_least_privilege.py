@@ -36,9 +36,6 @@ from facepipe.local.endpoint import Endpoint
 from facepipe.local.stack import free_port
 from tests.integration.test_device import device_cli, lose_first_put_answer
 
-# With the other tests that start local stacks, in one process of `make test` (tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("stacks")
-
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -9,9 +9,6 @@ import pytest
 from facepipe.local.lambdas import ServiceError
 from tests.integration.conftest import clip_event, run_clips
 
-# With the other tests that start local stacks, in one process of `make test` (tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("stacks")
-
 RECORDS = {
     "obama": {"name": "Barack Obama", "major": "Political Science", "year": "Senior"},
     "biden": {"name": "Joe Biden", "major": "History", "year": "Senior"},

@@ -7,7 +7,6 @@ import re
 import shutil
 
 import boto3
-import pytest
 
 from facepipe.aws import s3_objects
 from facepipe.cli.main import main
@@ -16,9 +15,6 @@ from facepipe.identity.records import validate_records
 from facepipe.local.client import receive_results, upload_clip
 from facepipe.local.stack import local_stack
 from tests.integration.conftest import talking_to
-
-# With the other tests that start local stacks, in one process of `make test` (tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("stacks")
 
 
 def test_people_erase_removes_a_person_everywhere(gallery_path, samples, clip_factory, tmp_path, capsys):

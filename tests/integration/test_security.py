@@ -6,11 +6,6 @@ import re
 import subprocess
 from pathlib import Path
 
-import pytest
-
-# With the other tests that start local stacks, in one process of `make test` (tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("stacks")
-
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -7,15 +7,11 @@ import shutil
 from pathlib import Path
 
 import boto3
-import pytest
 
 from facepipe.identity.gallery import Gallery
 from facepipe.local.client import receive_results, upload_clip
 from facepipe.local.stack import local_stack
 from tests.integration.conftest import talking_to
-
-# With the other tests that start local stacks, in one process of `make test` (tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("stacks")
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -26,9 +26,6 @@ from facepipe.local.client import receive_results, upload_clip
 from facepipe.local.stack import LocalStack, local_stack
 from tests.integration.conftest import talking_to
 
-# With the other tests that start local stacks, in one process of `make test` (tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("stacks")
-
 DEVICE = "corridor-cam"  # IAM users are moto-process-wide: not a name the browser tests use
 
 
