@@ -129,11 +129,20 @@ browser:
 	@$(CHROMIUM) --version
 
 # tests/artifacts import the built functions in the Lambda runtimes; tests/browser drive chromium.
-# `make test` leaves out the tests marked slow (the 600-clip soak); `make test-all` runs them too. Two processes
-# side by side (pytest-xdist): the tests that start local stacks in one, the rest in the other (tests/conftest.py).
+# `make test` leaves out the tests marked slow (the 600-clip soak); `make test-all` runs them too.
+# Two pytest processes side by side: the tests that start local stacks (integration, browser; mostly waiting on
+# the stack's own processes) in the background, their report printed when they end, and the in-process ones
+# (unit, artifacts) in front. Never mixed in one process: moto's in-process mocks (mock_aws, in unit tests) reset
+# the process's moto backends when they end, which would wipe a stack living there. (pytest-xdist's groups do
+# not hold with pytest 9: its loadgroup marks are lost.)
 PYTEST_ARGS ?= -m "not slow"
+STACK_TESTS := tests/integration tests/browser
 pytest: install runtimes build browser
-	$(VENV)/bin/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	@$(VENV)/bin/pytest $(PYTEST_ARGS) $(STACK_TESTS) > .pytest-stacks.log 2>&1 & stacks=$$!; \
+	echo "pytest $(STACK_TESTS) in the background (.pytest-stacks.log); the in-process tests here:"; \
+	$(VENV)/bin/pytest $(PYTEST_ARGS) --ignore=tests/integration --ignore=tests/browser; here=$$?; \
+	wait $$stacks; there=$$?; echo; echo "== pytest $(STACK_TESTS)"; cat .pytest-stacks.log; \
+	test $$here -eq 0 -a $$there -eq 0
 
 test: lint typecheck template pytest
 

@@ -13,19 +13,6 @@ import pytest
 from facepipe.core.settings import Settings, explicit_settings
 from facepipe.identity.gallery import Gallery
 
-TESTS = Path(__file__).resolve().parent
-# What `make test` runs side by side (pytest -n 2 --dist loadgroup): the tests that start local stacks in one
-# process, everything else in the other. Never mixed: moto's in-process mocks (mock_aws, in unit tests) reset the
-# process's moto backends when they end, which would wipe a stack that lives in that process.
-STACK_PARTS = {"integration", "browser"}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        part = item.path.relative_to(TESTS).parts[0]
-        item.add_marker(pytest.mark.xdist_group("stacks" if part in STACK_PARTS else "in-process"))
-
-
 SAMPLES = Path(os.environ.get("FACEPIPE_SAMPLES", Path(__file__).resolve().parents[1] / "../shared/samples")).resolve()
 VIDEOS = Path(os.environ.get("FACEPIPE_VIDEOS", Path(__file__).resolve().parents[1] / "../shared/videos")).resolve()
 
