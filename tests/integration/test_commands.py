@@ -77,6 +77,10 @@ def test_the_demo_runs_end_to_end_then_serves_the_console_until_ctrl_c(samples, 
                 break
         printed = "".join(said)
         assert address, f"the demo ended without serving the console:\n{printed[-3000:]}"
+        # Keep reading what it prints (the console's process shares its output): a full pipe would block it.
+        import threading
+
+        threading.Thread(target=lambda: said.extend(demo.stdout), daemon=True).start()
         assert "results 6, missing 0" in printed
         assert "demo-pi clip 000003: Kit Harington (kit_harington)" in printed
         assert list((tmp_path / "demo-out" / "frames").glob("*.jpg"))
@@ -92,7 +96,7 @@ def test_the_demo_runs_end_to_end_then_serves_the_console_until_ctrl_c(samples, 
             and "Kit Harington" in (requests.get(address + "history?person=kit_harington", timeout=30).text)
         )
         demo.send_signal(signal.SIGINT)
-        assert demo.wait(timeout=60) == 0
+        assert demo.wait(timeout=60) == 0, "".join(said)[-3000:]
     finally:
         if demo.poll() is None:
             demo.kill()
