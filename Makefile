@@ -130,18 +130,19 @@ browser:
 
 # tests/artifacts import the built functions in the Lambda runtimes; tests/browser drive chromium.
 # `make test` leaves out the tests marked slow (the 600-clip soak); `make test-all` runs them too.
-# Two pytest processes side by side: the tests that start local stacks (integration, browser; mostly waiting on
-# the stack's own processes) in the background, their report printed when they end, and the in-process ones
-# (unit, artifacts) in front. Never mixed in one process: moto's in-process mocks (mock_aws, in unit tests) reset
-# the process's moto backends when they end, which would wipe a stack living there. (pytest-xdist's groups do
-# not hold with pytest 9: its loadgroup marks are lost.)
+# Two pytest processes side by side, about even: in the background the tests on the session's shared stacks (the
+# browser's, and tests/integration/conftest.py's `stack`), their report printed when they end; in front the rest
+# (unit, artifacts, and the integration tests that start stacks of their own or in other processes). Tests on
+# a long-lived stack never run after unit tests in one process: moto's in-process mocks (mock_aws) reset the
+# process's backends when they end, which would wipe such a stack. (pytest-xdist's groups are lost with pytest 9.)
 PYTEST_ARGS ?= -m "not slow"
-STACK_TESTS := tests/integration tests/browser
+SHARED_STACK_TESTS := tests/browser $(addprefix tests/integration/,test_answers.py test_bad_inputs.py \
+	test_device.py test_devices.py test_faults.py test_pipeline.py test_security.py test_unknowns.py)
 pytest: install runtimes build browser
-	@$(VENV)/bin/pytest $(PYTEST_ARGS) $(STACK_TESTS) > .pytest-stacks.log 2>&1 & stacks=$$!; \
-	echo "pytest $(STACK_TESTS) in the background (.pytest-stacks.log); the in-process tests here:"; \
-	$(VENV)/bin/pytest $(PYTEST_ARGS) --ignore=tests/integration --ignore=tests/browser; here=$$?; \
-	wait $$stacks; there=$$?; echo; echo "== pytest $(STACK_TESTS)"; cat .pytest-stacks.log; \
+	@$(VENV)/bin/pytest $(PYTEST_ARGS) $(SHARED_STACK_TESTS) > .pytest-stacks.log 2>&1 & stacks=$$!; \
+	echo "pytest on the shared stacks in the background (.pytest-stacks.log); the other tests here:"; \
+	$(VENV)/bin/pytest $(PYTEST_ARGS) $(foreach t,$(SHARED_STACK_TESTS),--ignore=$(t)); here=$$?; \
+	wait $$stacks; there=$$?; echo; echo "== pytest on the shared stacks"; cat .pytest-stacks.log; \
 	test $$here -eq 0 -a $$there -eq 0
 
 test: lint typecheck template pytest
