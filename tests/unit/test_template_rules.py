@@ -340,6 +340,22 @@ def test_whoever_puts_into_the_sse_kms_bucket_may_get_a_data_key_via_s3__kms_not
             assert via is not None and "s3." in json.dumps(via), f"{logical}: data keys not limited to S3"
 
 
+def test_every_decrypt_grant_is_limited_to_s3__kms_not_modelled_by_moto():
+    """Extract and recognize read SSE-KMS clips: kms:Decrypt of their data keys, which moto never asks for. A
+    grant on every key (KeyId "*") with no condition would let them decrypt anything in the account; each is
+    limited to calls S3 makes for them (kms:ViaService)."""
+    readers = set()
+    for logical, resource in RESOURCES.items():
+        if resource["Type"] not in ("AWS::IAM::Role", "AWS::IAM::ManagedPolicy"):
+            continue
+        for statement in _statements(resource):
+            if {"kms:Decrypt", "kms:*"} & _actions(statement) and logical != "ClipsKey":
+                via = statement.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService")
+                assert via is not None and "s3." in json.dumps(via), f"{logical}: kms:Decrypt not limited to S3"
+                readers.add(logical)
+    assert {"ExtractFunctionRole", "RecognizeFunctionRole"} <= readers, sorted(readers)
+
+
 # --- no face data where erase cannot reach it --------------------------------------------------------------
 def test_no_function_records_its_response_or_errors_in_xray__xray_not_modelled_by_moto():
     """Powertools' tracer puts each handler's response in its X-Ray trace unless told not to: recognize's holds
