@@ -298,8 +298,11 @@ def _with_error(
     return templates.TemplateResponse(request, template.name, context, status_code=status)
 
 
+_FRAMING_HEADERS = [(b"content-security-policy", b"frame-ancestors 'none'"), (b"x-frame-options", b"DENY")]
+
+
 class _Guard:
-    """A token when bound elsewhere than loopback; POSTs only from the console's own pages."""
+    """A token when bound elsewhere than loopback; POSTs only from the console's own pages; never framed."""
 
     def __init__(self, app: Any, token: str | None) -> None:
         self.app, self.token = app, token
@@ -308,6 +311,18 @@ class _Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+
+        respond = send
+
+        async def framed_nowhere(message: dict[str, Any]) -> None:
+            # No page elsewhere may frame the console and trick a click on Remove or "not X?" (clickjacking):
+            # CSP's frame-ancestors for today's browsers, X-Frame-Options for older ones. On every response.
+            if message["type"] == "http.response.start":
+                message = dict(message)
+                message["headers"] = [*message.get("headers", []), *_FRAMING_HEADERS]
+            await respond(message)
+
+        send = framed_nowhere
         request = Request(scope)
         if self.token is not None:
             given = (

@@ -86,3 +86,20 @@ def test_loopback_is_told_apart():
 def test_without_a_stack_the_console_says_what_is_missing():
     with pytest.raises(OperatorError, match="SIGHTINGS_TABLE, UNKNOWNS_TABLE not set"):
         Operator(explicit_settings(bucket_name="b", students_table="s", devices_table="d"))
+
+
+def test_no_page_elsewhere_may_frame_the_console(operator):
+    """Clickjacking: a page of another site must not frame the loopback console and trick a click on Remove or
+    "not X?". Every response says so, refusals included."""
+    with serving(create_app(operator)) as url:
+        responses = [
+            requests.get(f"{url}/static/console.css", timeout=10),  # served
+            requests.get(f"{url}/no-such-page", timeout=10),  # not found
+            requests.post(f"{url}/people/x/remove", headers={"Origin": "http://evil.example"}, timeout=10),  # refused
+        ]
+    with serving(create_app(operator, token="s3cret", loopback=False)) as url:
+        responses.append(requests.get(f"{url}/static/console.css", timeout=10))  # no token
+    assert [r.status_code for r in responses] == [200, 404, 403, 401]
+    for response in responses:
+        assert response.headers["content-security-policy"] == "frame-ancestors 'none'", response.url
+        assert response.headers["x-frame-options"] == "DENY", response.url
