@@ -76,6 +76,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(service.summary.line(), file=sys.stderr)
         return 130
+    if summary.source_failed:
+        # The camera stopped: exit non-zero so systemd restarts the service (facepipe-device.service), never a
+        # quiet exit 0 that leaves the room unwatched.
+        return 3
     return 1 if summary.missing else 0
 
 

@@ -55,6 +55,7 @@ class Summary:
     dropped: int = 0
     malformed: int = 0
     latencies: list[float] = field(default_factory=list)
+    source_failed: str | None = None  # why capture stopped, when the source failed (the service then exits non-zero)
 
     def line(self) -> str:
         p50, p95 = percentile(self.latencies, 50), percentile(self.latencies, 95)
@@ -62,7 +63,7 @@ class Summary:
             f"summary: captured {self.captured}, skipped (no face) {self.gated}, uploaded {self.uploaded}, "
             f"results {self.results}, missing {self.missing}, stale {self.stale}, dropped {self.dropped}, "
             f"malformed {self.malformed}; latency p50 {p50:.2f} s, p95 {p95:.2f} s"
-        )
+        ) + (f"; capture stopped: {self.source_failed}" if self.source_failed else "")
 
     def as_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k != "latencies"}
@@ -167,6 +168,7 @@ class DeviceService:
             except Exception as exc:
                 log.error("the clip source failed: %s", exc)
                 print(f"facepipe-device: source failed: {exc}", file=sys.stderr)
+                self.summary.source_failed = str(exc) or type(exc).__name__
             finally:
                 producer_done.set()
 

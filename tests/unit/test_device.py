@@ -151,3 +151,43 @@ def test_a_real_result_replaces_an_error_for_the_same_clip_not_yet_shown():
     board.offer({"clip": {"seq": 1}, "status": "no_face"}, now=now + 0.4)
     assert [(s.seq, s.message["status"]) for s in board.ready(now + 0.5)] == [(1, "no_face"), (2, "ok")]
     assert board.late == 1
+
+
+def test_a_camera_that_fails_stops_the_service_with_a_non_zero_exit_and_systemd_restarts_it(
+    tmp_path, capsys, monkeypatch
+):
+    """A source that fails (the camera unplugged, its driver gone) ends capture: the service says why and its
+    command exits non-zero (3), and the unit restarts it whatever way it ended, within a start limit: never a quiet
+    exit 0 that leaves the room unwatched. S3 and SQS are moto's in-process mock (nothing is uploaded); the
+    command runs the real service, with the clients and the failing camera handed in."""
+    from pathlib import Path
+
+    import boto3
+    import facepipe_device.service as service_module
+    from facepipe_device import cli
+    from moto import mock_aws
+
+    def camera():
+        raise OSError("camera /dev/video0 disappeared")
+        yield  # a generator, as every source's clips() is
+
+    class Failing:
+        def clips(self):
+            return camera()
+
+    with mock_aws():
+        s3, sqs = boto3.client("s3", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
+        s3.create_bucket(Bucket="clips")
+        queue = sqs.create_queue(QueueName="pi-1.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        real = service_module.DeviceService
+        monkeypatch.setattr(cli, "open_source", lambda *args, **options: Failing())
+        monkeypatch.setattr(service_module, "DeviceService", lambda config, **o: real(config, s3=s3, sqs=sqs, **o))
+        monkeypatch.setenv("FACEPIPE_POLL_WAIT_S", "1")
+        code = cli.main(
+            ["run", "--device-id", "pi-1", "--bucket", "clips", "--queue-url", queue, "--spool-dir", str(tmp_path)]
+        )
+    assert code == 3
+    assert "capture stopped: camera /dev/video0 disappeared" in capsys.readouterr().err
+
+    unit = (Path(__file__).resolve().parents[2] / "device" / "facepipe-device.service").read_text()
+    assert "Restart=always" in unit and "StartLimitIntervalSec=" in unit and "StartLimitBurst=" in unit
