@@ -356,6 +356,56 @@ def test_every_decrypt_grant_is_limited_to_s3__kms_not_modelled_by_moto():
     assert {"ExtractFunctionRole", "RecognizeFunctionRole"} <= readers, sorted(readers)
 
 
+# --- throttling and timeouts: a backlog waits its turn, and a lost clip is alarmed -------------------------
+EXPRESS_LIMIT_S = 300
+
+
+def _throttle_wait_s(retrier: dict[str, Any]) -> float:
+    """The longest a retrier can wait in all (full jitter waits at most the backoff), capped per try."""
+    cap = retrier.get("MaxDelaySeconds", float("inf"))
+    first, rate = retrier.get("IntervalSeconds", 1), retrier.get("BackoffRate", 2.0)
+    return sum(min(first * rate**n, cap) for n in range(retrier.get("MaxAttempts", 3)))
+
+
+def test_every_invoke_waits_out_throttling_with_jitter_within_expresss_five_minutes__throttling_not_modelled_by_moto():
+    """A new account runs 10 Lambdas at once; cameras flushing their spools after an outage throttle the
+    functions. Each invoke retries Lambda.TooManyRequestsException on its own (not within the 3 quick tries for
+    service errors), with full jitter and a cap per wait, and the answer's three tasks plus the error report
+    can wait out throttling in full before Express's 5 minutes end, with a minute left for the work."""
+    machine = json.loads((ROOT / "statemachine" / "pipeline.asl.json").read_text())
+    invokes = {
+        name: state
+        for name, state in machine["States"].items()
+        if state.get("Resource") == "arn:aws:states:::lambda:invoke"
+    }
+    assert set(invokes) >= {"Extract", "Recognize", "Enrich", "ReportError"}, sorted(invokes)
+    worst = 0.0
+    for name, state in invokes.items():
+        retriers = state.get("Retry", [])
+        throttled = [r for r in retriers if "Lambda.TooManyRequestsException" in r["ErrorEquals"]]
+        assert len(throttled) == 1 and throttled[0]["ErrorEquals"] == ["Lambda.TooManyRequestsException"], name
+        (retrier,) = throttled
+        assert retrier.get("JitterStrategy") == "FULL" and "MaxDelaySeconds" in retrier, name
+        assert retrier["MaxAttempts"] >= 6, f"{name}: a backlog of a quota-10 account needs more than a few tries"
+        worst += _throttle_wait_s(retrier)
+    assert worst <= EXPRESS_LIMIT_S - 60, f"throttle waits of {worst:.0f} s leave no time for the work"
+
+
+def test_timeouts_and_throttling_are_alarmed__cloudwatch_not_modelled_by_moto():
+    """An Express execution that times out is not counted in ExecutionsFailed, and its device gets nothing;
+    throttled functions are the first sign that the concurrency quota is too small."""
+    alarms = {k: r["Properties"] for k, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    timed_out = [a for a in alarms.values() if a.get("MetricName") == "ExecutionsTimedOut"]
+    assert timed_out and "PipelineStateMachine" in json.dumps(timed_out[0]["Dimensions"])
+    throttled = [a for a in alarms.values() if "Throttles" in json.dumps(a.get("Metrics", a.get("MetricName", "")))]
+    assert throttled, "no alarm on Lambda throttles"
+    named = json.dumps(throttled[0]["Metrics"])
+    for function in ("ExtractFunction", "RecognizeFunction", "EnrichFunction"):
+        assert function in named, f"{function}'s throttles are not alarmed"
+    for alarm in [*timed_out, *throttled]:
+        assert "AlarmTopic" in json.dumps(alarm["AlarmActions"])
+
+
 # --- no face data where erase cannot reach it --------------------------------------------------------------
 def test_no_function_records_its_response_or_errors_in_xray__xray_not_modelled_by_moto():
     """Powertools' tracer puts each handler's response in its X-Ray trace unless told not to: recognize's holds
