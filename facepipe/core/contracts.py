@@ -45,6 +45,9 @@ class ResultClip(_Contract):
     key: str
     seq: int | None = Field(ge=0)
     captured_at: str | None
+    # Set only when the cloud did not take the device's capture time (too far from its own clock): what the device
+    # said; ``captured_at`` is then the key's time, or the cloud's when that is off too.
+    captured_at_claimed: str | None = None
 
 
 class ClipRef(ResultClip):

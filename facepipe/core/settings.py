@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     # small: detection runs on a copy at most this size.
     photo_detect_max_side: int = Field(default=1024, ge=160)
     max_faces_per_frame: int = Field(default=20, ge=1)
+    # A device's capture time is taken only within this window of the cloud's clock (seconds before, after): a
+    # device that says year 2999 would pin an unknown face's expiry into the far future and put wrong times into
+    # history and plots. Before: a spooled clip may arrive days late (the clips' retention bounds it).
+    captured_at_max_age_s: float = Field(default=7 * 86400, gt=0)
+    captured_at_max_ahead_s: float = Field(default=300, ge=0)
     max_clip_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     max_clip_seconds: float = Field(default=5.0, gt=0)
     max_frame_pixels: int = Field(default=4096 * 2160, ge=1)

@@ -3,31 +3,58 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
-from facepipe_protocol import META_CAPTURED_AT, META_SEQ
+from facepipe_protocol import META_CAPTURED_AT, META_SEQ, iso_time
 
 from facepipe.aws import s3_objects
 from facepipe.core.clip_keys import parse_clip_key
 from facepipe.core.contracts import ClipRef, ExtractResult, FrameRef
+from facepipe.core.moments import parse_moment
 from facepipe.core.settings import Settings
 from facepipe.media.video import clip_file, decode_chosen
 
 # Metadata the device writes on each clip (x-amz-meta-*, facepipe_protocol); the key's name is the fallback.
 
 
-def clip_ref(bucket: str, key: str, version_id: str | None, metadata: dict[str, str]) -> ClipRef:
-    """Who sent the clip and when, from S3 metadata first and the key's name second."""
+def clip_ref(
+    bucket: str,
+    key: str,
+    version_id: str | None,
+    metadata: dict[str, str],
+    settings: Settings,
+    now: datetime | None = None,
+) -> ClipRef:
+    """Who sent the clip and when, from S3 metadata first and the key's name second. The capture time is the
+    device's word: it is taken only within the settings' window around the cloud's clock; otherwise the key's
+    time, or else the cloud's own, and the result keeps what the device claimed (``captured_at_claimed``)."""
     parsed = parse_clip_key(key)
     seq: int | None = parsed.seq
     if metadata.get(META_SEQ, "").isdigit():
         seq = int(metadata[META_SEQ])
+    now = now or datetime.now(UTC)
+    earliest = now - timedelta(seconds=settings.captured_at_max_age_s)
+    latest = now + timedelta(seconds=settings.captured_at_max_ahead_s)
+
+    def believable(text: str | None) -> bool:
+        moment = parse_moment(text)
+        return moment is not None and earliest <= moment <= latest
+
+    claimed = metadata.get(META_CAPTURED_AT) or parsed.captured_at
+    if believable(claimed):
+        captured, replaced = claimed, None
+    elif believable(parsed.captured_at):
+        captured, replaced = parsed.captured_at, claimed
+    else:
+        captured, replaced = iso_time(now), claimed
     return ClipRef(
         bucket=bucket,
         key=key,
         version_id=version_id,
         device_id=parsed.device_id,
         seq=seq,
-        captured_at=metadata.get(META_CAPTURED_AT) or parsed.captured_at,
+        captured_at=captured,
+        captured_at_claimed=replaced,
     )
 
 
@@ -40,7 +67,7 @@ def extract_clip(bucket: str, key: str, version_id: str | None, settings: Settin
     start = time.perf_counter()
     parse_clip_key(key)  # refuse a bad key before touching S3
     data, metadata = s3_objects.get_clip(bucket, key, version_id, max_bytes=settings.max_clip_bytes)
-    ref = clip_ref(bucket, key, version_id, metadata)
+    ref = clip_ref(bucket, key, version_id, metadata, settings)
     with clip_file(data, key) as path:
         decoded = decode_chosen(path, settings, name=key)
     return ExtractResult(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -83,7 +84,15 @@ def handler(stage: str):
     return load_handler(ROOT / "functions" / stage / "app.py")
 
 
-def test_extract_event_chooses_three_frames_and_writes_nothing(aws, clip_factory):
+def _believe_the_events_times(monkeypatch):
+    """The events' clips were captured on 2026-11-25: the capture-time window (7 days by default) is widened so
+    these tests do not depend on the day they run (test_extract_clamps_... checks the window itself)."""
+    monkeypatch.setenv("CAPTURED_AT_MAX_AGE_S", str(100 * 365 * 86400))
+    get_settings.cache_clear()
+
+
+def test_extract_event_chooses_three_frames_and_writes_nothing(aws, clip_factory, monkeypatch):
+    _believe_the_events_times(monkeypatch)
     created = event("extract.json")
     detail = created["detail"]
     aws.put_object(
@@ -98,6 +107,7 @@ def test_extract_event_chooses_three_frames_and_writes_nothing(aws, clip_factory
         "device_id": "pi-kitchen",
         "seq": 42,
         "captured_at": "2026-11-25T10:15:00.123Z",
+        "captured_at_claimed": None,  # the device's time was taken
     }
     # The sharpest frame of each third of the clip, with its sharpness (recognize searches the sharpest).
     indices = [frame["index"] for frame in result["frames"]]
@@ -109,7 +119,8 @@ def test_extract_event_chooses_three_frames_and_writes_nothing(aws, clip_factory
     assert stored == [detail["object"]["key"]]  # the clip only: no frame is written
 
 
-def test_extract_prefers_s3_metadata_over_the_key(aws, clip_factory):
+def test_extract_prefers_s3_metadata_over_the_key(aws, clip_factory, monkeypatch):
+    _believe_the_events_times(monkeypatch)
     created = event("extract.json")
     detail = created["detail"]
     detail["object"].pop("version-id")
@@ -121,6 +132,29 @@ def test_extract_prefers_s3_metadata_over_the_key(aws, clip_factory):
     )
     clip = handler("extract")(created, LambdaContext("ExtractFunction"))["clip"]
     assert (clip["seq"], clip["captured_at"]) == (7, "2026-11-25T09:00:00.000Z")
+
+
+@pytest.mark.parametrize(
+    ("claimed", "key_time", "taken", "kept"),
+    [
+        ("2026-12-02T10:00:00.000Z", "20261202T100000000Z", "2026-12-02T10:00:00.000Z", None),  # believable
+        ("2999-01-01T00:00:00.000Z", "20261202T100000000Z", "2026-12-02T10:00:00.000Z", "2999-01-01T00:00:00.000Z"),
+        ("2999-01-01T00:00:00.000Z", "29990101T000000000Z", "2026-12-02T10:05:00.000Z", "2999-01-01T00:00:00.000Z"),
+        ("2026-11-01T00:00:00.000Z", "20261101T000000000Z", "2026-12-02T10:05:00.000Z", "2026-11-01T00:00:00.000Z"),
+        ("not a time", "20261202T100000000Z", "2026-12-02T10:00:00.000Z", "not a time"),
+    ],
+)
+def test_extract_clamps_the_devices_capture_time_to_a_window_around_the_clouds_clock(claimed, key_time, taken, kept):
+    """A device that says year 2999 would pin an unknown face's expiry (and its encoding) into the far future
+    and put wrong times into history and plots. Its time is taken within 7 days before and 5 minutes after the
+    cloud's clock; else the key's time; else the cloud's own. The result keeps what the device claimed."""
+    from facepipe.core.settings import explicit_settings
+    from facepipe.pipeline.extract import clip_ref
+
+    now = datetime(2026, 12, 2, 10, 5, tzinfo=UTC)
+    key = f"clips/pi-kitchen/000042_{key_time}.mp4"
+    ref = clip_ref("b", key, None, {"captured-at": claimed}, explicit_settings(), now=now)
+    assert (ref.captured_at, ref.captured_at_claimed) == (taken, kept)
 
 
 def test_extract_rejects_a_malformed_event_naming_the_field(aws):
