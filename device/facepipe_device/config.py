@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from facepipe_protocol import DEVICE_ID, DEVICE_ID_RULE
+from facepipe_protocol import DEVICE_ID, DEVICE_ID_RULE, MAX_CLIP_SECONDS, MAX_FRAME_PIXELS
 
 # Environment names (set by `facepipe local --env-file`, or by systemd's EnvironmentFile).
 ENV = {
@@ -58,8 +58,16 @@ class DeviceConfig:
             problems.append("bucket is not set (the stack's ClipsBucketName; FACEPIPE_BUCKET)")
         if not self.queue_url:
             problems.append("queue_url is not set (the stack's ResultsQueueUrl; FACEPIPE_QUEUE_URL)")
-        if not 0.1 <= self.clip_seconds <= 10:
-            problems.append(f"clip_seconds {self.clip_seconds}: between 0.1 and 10")
+        if not 0.1 <= self.clip_seconds <= MAX_CLIP_SECONDS:
+            problems.append(
+                f"clip_seconds {self.clip_seconds}: between 0.1 and {MAX_CLIP_SECONDS:g} "
+                "(the cloud refuses longer clips)"
+            )
+        if self.width * self.height > MAX_FRAME_PIXELS:
+            problems.append(
+                f"width x height {self.width}x{self.height}: at most {MAX_FRAME_PIXELS} pixels a frame (the cloud "
+                "refuses larger frames)"
+            )
         if self.spool_max_mb <= 0:
             problems.append("spool_max_mb must be positive")
         if problems:

@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
+from facepipe_protocol import MAX_CLIP_SECONDS, MAX_FRAME_PIXELS
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -88,8 +89,8 @@ class Settings(BaseSettings):
     captured_at_max_age_s: float = Field(default=7 * 86400, gt=0)
     captured_at_max_ahead_s: float = Field(default=300, ge=0)
     max_clip_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
-    max_clip_seconds: float = Field(default=5.0, gt=0)
-    max_frame_pixels: int = Field(default=4096 * 2160, ge=1)
+    max_clip_seconds: float = Field(default=MAX_CLIP_SECONDS, gt=0)
+    max_frame_pixels: int = Field(default=MAX_FRAME_PIXELS, ge=1)
     gallery_refresh_seconds: float = Field(default=30.0, ge=0)
     max_image_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     max_image_pixels: int = Field(default=40_000_000, ge=1)

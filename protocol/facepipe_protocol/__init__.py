@@ -22,6 +22,10 @@ CLIPS_PREFIX = "clips/"
 # Where `facepipe-device check` writes its probe: outside clips/, so it starts no pipeline execution.
 CHECKS_PREFIX = "checks/"
 CLIP_SUFFIXES = ("mp4", "h264", "mjpeg", "avi")
+# The largest clip the cloud answers (longer: a `too_long` error) and the largest frame (more pixels: `too_large`);
+# the cloud's settings default to these, and a device refuses a configuration past them.
+MAX_CLIP_SECONDS = 5.0
+MAX_FRAME_PIXELS = 4096 * 2160
 DEVICE_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 DEVICE_ID = re.compile(f"^{DEVICE_ID_PATTERN}$")
 DEVICE_ID_RULE = "1-64 letters, digits, '_' or '-', starting with a letter or digit"

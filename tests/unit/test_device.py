@@ -41,6 +41,22 @@ def test_missing_settings_are_listed():
         load_config(None, BASE, device_id="pi/../x")
 
 
+def test_a_configuration_the_cloud_would_refuse_is_refused_on_the_device():
+    """Clips over 5 s, or frames over 4096x2160, get only error results from the cloud: the device says so at start
+    rather than record hours of clips nobody answers. The limits are the protocol's, the cloud's defaults too."""
+    from facepipe_protocol import MAX_CLIP_SECONDS, MAX_FRAME_PIXELS
+
+    with pytest.raises(ConfigError, match=r"clip_seconds 6.0: between 0.1 and 5 \(the cloud refuses longer clips\)"):
+        load_config(None, BASE, clip_seconds=6)
+    with pytest.raises(ConfigError, match=r"width x height 7680x4320: at most 8847360 pixels"):
+        load_config(None, BASE, width=7680, height=4320)
+    assert load_config(None, BASE, clip_seconds=5).clip_seconds == MAX_CLIP_SECONDS
+    from facepipe.core.settings import explicit_settings
+
+    cloud = explicit_settings()
+    assert (cloud.max_clip_seconds, cloud.max_frame_pixels) == (MAX_CLIP_SECONDS, MAX_FRAME_PIXELS)
+
+
 def test_full_spool_drops_the_oldest_and_counts_it(tmp_path, caplog):
     spool = Spool(tmp_path / "spool", max_bytes=2500)
     for _ in range(3):
