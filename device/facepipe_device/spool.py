@@ -8,14 +8,18 @@ warning and a counter, never silently.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import shutil
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 log = logging.getLogger("facepipe_device.spool")
+# Unreadable clips are moved here (and removed at the next start).
+BAD = "bad"
 
 
 @dataclass(frozen=True)
@@ -31,12 +35,19 @@ class SpooledClip:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
+    """The file's bytes and then its name made durable: a power cut after this returns loses neither (the rename
+    lives in the directory, which is synced too)."""
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 class Spool:
@@ -44,13 +55,24 @@ class Spool:
         self.root = root
         self.max_bytes = max_bytes
         self.dropped = 0
+        self.set_aside_count = 0
         self._lock = threading.Lock()
         self._busy: set[int] = set()  # clips being uploaded right now are never dropped
         root.mkdir(parents=True, exist_ok=True)
         self._recover()
 
     def _recover(self) -> None:
-        """Remove half-written clips (no metadata) left by a crash."""
+        """Remove half-written clips (no metadata) left by a crash, and what the last run set aside."""
+        aside = self.root / BAD
+        if aside.is_dir():
+            gone = list(aside.iterdir())
+            for path in gone:
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+            if gone:
+                log.warning("removed %d file(s) the last run set aside as unreadable", len(gone))
         for path in self.root.iterdir():
             if path.is_dir():
                 continue  # results/ (received, not yet shown) lives here too
@@ -131,6 +153,20 @@ class Spool:
     def release(self, clip: SpooledClip) -> None:
         with self._lock:
             self._busy.discard(clip.seq)
+
+    def set_aside(self, clip: SpooledClip, reason: str) -> None:
+        """A clip that cannot be read (a bad block, a truncated file): moved out of the queue into ``bad/``, logged,
+        counted, and removed at the next start. One bad file never stops the uploads or holds a clip busy."""
+        with self._lock:
+            aside = self.root / BAD
+            aside.mkdir(exist_ok=True)
+            for name in (f"{clip.stem()}.json", f"{clip.stem()}.{clip.ext}"):
+                with contextlib.suppress(OSError):
+                    os.replace(self.root / name, aside / name)
+            self._remove(clip)  # whatever could not be moved
+            self._busy.discard(clip.seq)
+            self.set_aside_count += 1
+        log.error("spooled clip %d is unreadable (%s): set aside, never uploaded", clip.seq, reason)
 
     def _remove(self, clip: SpooledClip) -> None:
         (self.root / f"{clip.stem()}.json").unlink(missing_ok=True)

@@ -89,6 +89,9 @@ class Uploader:
             try:
                 if self.spool.claim(clip):
                     self._upload(clip)
+            except Exception:  # never let one clip end a worker: the clip stays spooled for the next run
+                log.exception("uploading clip %d failed unexpectedly; it stays in the spool", clip.seq)
+                self.spool.release(clip)
             finally:
                 with self._idle:
                     self._in_flight -= 1
@@ -96,7 +99,11 @@ class Uploader:
 
     def _upload(self, clip: SpooledClip) -> None:
         key = clip_key(self.device_id, clip.seq, clip.captured_at, clip.ext)
-        data = self.spool.read(clip)
+        try:
+            data = self.spool.read(clip)
+        except OSError as exc:
+            self.spool.set_aside(clip, _reason(exc))
+            return
         md5 = hashlib.md5(data).digest()
         attempt = 0
         while not self._stop.is_set():

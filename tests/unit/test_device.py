@@ -207,3 +207,35 @@ def test_a_camera_that_fails_stops_the_service_with_a_non_zero_exit_and_systemd_
 
     unit = (Path(__file__).resolve().parents[2] / "device" / "facepipe-device.service").read_text()
     assert "Restart=always" in unit and "StartLimitIntervalSec=" in unit and "StartLimitBurst=" in unit
+
+
+def test_an_unreadable_spooled_clip_is_set_aside_and_the_uploads_go_on(tmp_path, caplog):
+    """A bad block or a truncated file: reading one spooled clip fails. It is moved to ``bad/`` (removed at the
+    next start), logged and counted; the upload worker lives on and the next clip is uploaded. (S3 is moto's
+    in-process mock.)"""
+    import boto3
+    from facepipe_device.uploader import Uploader
+    from moto import mock_aws
+
+    spool = Spool(tmp_path / "spool", max_bytes=10**6)
+    bad, _ = spool.add(b"clip-1", seq=1, ext="mp4", captured_at="2026-12-02T10:00:00.000Z", capture_end=0)
+    good, _ = spool.add(b"clip-2", seq=2, ext="mp4", captured_at="2026-12-02T10:00:01.000Z", capture_end=0)
+    broken = tmp_path / "spool" / f"{bad.stem()}.mp4"
+    broken.unlink()
+    broken.mkdir()  # reading it now fails with an OSError, as a bad block does
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="clips")
+        uploader = Uploader(s3, spool, bucket="clips", device_id="pi-1", workers=1)
+        uploader.submit(bad)
+        uploader.submit(good)
+        assert uploader.drain(timeout_s=30)
+        uploader.stop()
+        stored = [o["Key"] for o in s3.list_objects_v2(Bucket="clips")["Contents"]]
+    assert len(stored) == 1 and "/000002_" in stored[0]
+    assert spool.set_aside_count == 1 and spool.pending() == []
+    assert (tmp_path / "spool" / "bad" / f"{bad.stem()}.json").exists()
+    assert "spooled clip 1 is unreadable" in caplog.text
+    # The next start removes what was set aside.
+    Spool(tmp_path / "spool", max_bytes=10**6)
+    assert not any((tmp_path / "spool" / "bad").iterdir())
