@@ -298,6 +298,10 @@ def _with_error(
     return templates.TemplateResponse(request, template.name, context, status_code=status)
 
 
+class _BodyTooLarge(Exception):
+    """A request's body went past the console's one limit (raised while it is read)."""
+
+
 _FRAMING_HEADERS = [(b"content-security-policy", b"frame-ancestors 'none'"), (b"x-frame-options", b"DENY")]
 
 
@@ -312,17 +316,30 @@ class _Guard:
             await self.app(scope, receive, send)
             return
 
-        respond = send
+        respond, read = send, receive
+        started, received = False, 0
 
         async def framed_nowhere(message: dict[str, Any]) -> None:
             # No page elsewhere may frame the console and trick a click on Remove or "not X?" (clickjacking):
             # CSP's frame-ancestors for today's browsers, X-Frame-Options for older ones. On every response.
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message = dict(message)
                 message["headers"] = [*message.get("headers", []), *_FRAMING_HEADERS]
             await respond(message)
 
-        send = framed_nowhere
+        async def bounded(*_: Any) -> dict[str, Any]:
+            # One limit on every request's body, whatever it says its size is (or does not say): no form is
+            # parsed past it. /people says more (its uploads are checked against Content-Length first).
+            nonlocal received
+            message: dict[str, Any] = await read()
+            received += len(message.get("body", b""))
+            if received > MAX_UPLOAD_BYTES:
+                raise _BodyTooLarge
+            return message
+
+        send, receive = framed_nowhere, bounded
         request = Request(scope)
         if self.token is not None:
             given = (
@@ -345,4 +362,10 @@ class _Guard:
             if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
                 await PlainTextResponse(f"cross-site request from {origin} refused", 403)(scope, receive, send)
                 return
-        await self.app(scope, receive, send)
+        try:
+            await self.app(scope, receive, send)
+        except _BodyTooLarge:
+            if not started:
+                limit = MAX_UPLOAD_BYTES // (1024 * 1024)
+                refused = PlainTextResponse(f"request too large (over {limit} MB): nothing was changed", 413)
+                await refused(scope, receive, send)

@@ -15,7 +15,7 @@ import pytest
 import requests
 import uvicorn
 
-from facepipe.console.app import create_app
+from facepipe.console.app import MAX_UPLOAD_BYTES, create_app
 from facepipe.console.command import is_loopback
 from facepipe.core.settings import explicit_settings
 from facepipe.local.stack import free_port
@@ -103,3 +103,22 @@ def test_no_page_elsewhere_may_frame_the_console(operator):
     for response in responses:
         assert response.headers["content-security-policy"] == "frame-ancestors 'none'", response.url
         assert response.headers["x-frame-options"] == "DENY", response.url
+
+
+def test_every_request_body_has_one_limit_whatever_it_says_its_size_is(operator):
+    """Every form is parsed within one limit (the 30 MB of /people's uploads), also when the body says nothing
+    of its size (chunked): refused with 413 before anything acts. No stack is touched: nothing gets that far."""
+    field = b"clip=" + b"x" * (512 * 1024)  # each field within Starlette's own 1 MB a field
+    too_much = b"&".join([field] * (MAX_UPLOAD_BYTES // len(field) + 2))
+
+    def chunks():
+        for start in range(0, len(too_much), 1 << 20):
+            yield too_much[start : start + (1 << 20)]
+
+    with serving(create_app(operator)) as url:
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        declared = requests.post(f"{url}/reject", data=too_much, headers=form, timeout=60)
+        chunked = requests.post(f"{url}/reject", data=chunks(), headers=form, timeout=60)
+    for response in (declared, chunked):
+        assert response.status_code == 413 and "request too large (over 30 MB)" in response.text
+        assert response.headers["x-frame-options"] == "DENY"
