@@ -16,7 +16,6 @@ Longer than ~250 lines: the routes of five pages and their guard; what the pages
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import mimetypes
@@ -38,6 +37,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from facepipe.console import plots, views
+from facepipe.console.live import MAX_LIVE_PAGES, LiveFeed, Snapshot
 from facepipe.core.errors import FacepipeError
 from facepipe.ops.operator import MAX_PHOTO_BYTES, Operator, OperatorError
 from facepipe.vision.quality import REFERENCE_SHARPNESS
@@ -47,7 +47,6 @@ HERE = Path(__file__).parent
 MAX_UPLOAD_BYTES = 3 * MAX_PHOTO_BYTES
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 TOKEN_COOKIE = "facepipe_console"
-LIVE_POLL_S = 1.0
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -83,18 +82,25 @@ def create_app(operator: Operator, *, token: str | None = None, loopback: bool =
         cards = await run_in_threadpool(views.device_cards, operator)
         return page(request, "live.html", {"cards": cards, "active": "live"})
 
+    async def render_cards() -> Snapshot:
+        cards = await run_in_threadpool(views.device_cards, operator)
+        card = templates.env.get_template("_device.html")
+        return {c.device_id: (c.dom_id, card.render(card=c, data_uri=views.data_uri)) for c in cards}
+
+    feed = LiveFeed(render_cards)
+
     async def events(request: Request) -> Response:
+        if feed.listeners >= MAX_LIVE_PAGES:
+            return PlainTextResponse(f"{MAX_LIVE_PAGES} live pages are open already: close one", 503)
+
         async def stream() -> AsyncIterator[dict[str, str]]:
             sent: dict[str, str] = {}
-            card = templates.env.get_template("_device.html")
-            while not await request.is_disconnected():
-                cards = await run_in_threadpool(views.device_cards, operator)
-                for c in cards:
-                    html = card.render(card=c, data_uri=views.data_uri)
-                    if sent.get(c.device_id) != html:
-                        sent[c.device_id] = html
-                        yield {"event": "card", "data": json.dumps({"id": c.dom_id, "html": html})}
-                await asyncio.sleep(LIVE_POLL_S)
+            async with feed.subscribe() as snapshots:
+                async for snapshot in snapshots:
+                    for device_id, (dom_id, html) in snapshot.items():
+                        if sent.get(device_id) != html:
+                            sent[device_id] = html
+                            yield {"event": "card", "data": json.dumps({"id": dom_id, "html": html})}
 
         return EventSourceResponse(stream(), ping=15)
 
@@ -262,6 +268,7 @@ def create_app(operator: Operator, *, token: str | None = None, loopback: bool =
     if loopback:
         # Added last, so it runs first: a page of another site that rebinds its name to 127.0.0.1 is refused.
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=sorted(LOOPBACK_HOSTS))
+    app.state.live_feed = feed  # the one poll every live page shares (tests count its reads)
     return app
 
 

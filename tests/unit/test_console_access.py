@@ -122,3 +122,38 @@ def test_every_request_body_has_one_limit_whatever_it_says_its_size_is(operator)
     for response in (declared, chunked):
         assert response.status_code == 413 and "request too large (over 30 MB)" in response.text
         assert response.headers["x-frame-options"] == "DENY"
+
+
+def test_every_open_live_page_shares_one_poll_and_their_number_is_capped(operator, monkeypatch):
+    """Each live page used to read the stack every second on its own. One poll now feeds every open page (three
+    pages for ~2.5 s: about three reads, not nine), and a page past the cap gets 503. The stack is moto's
+    in-process mock with the devices table (no device registered: the cards are empty, the reads are real)."""
+    import boto3
+    from moto import mock_aws
+
+    import facepipe.console.app as console_app
+    import facepipe.console.live as console_live
+
+    monkeypatch.setattr(console_app, "MAX_LIVE_PAGES", 3)
+    monkeypatch.setattr(console_live, "MAX_LIVE_PAGES", 3)
+    with mock_aws():
+        boto3.client("dynamodb", region_name="us-east-1").create_table(
+            TableName="d",
+            KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "device_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        app = create_app(operator)
+        with serving(app) as url:
+            pages = [requests.get(f"{url}/events", stream=True, timeout=10) for _ in range(3)]
+            assert [p.status_code for p in pages] == [200, 200, 200]
+            started = time.monotonic()
+            time.sleep(2.5)
+            one_more = requests.get(f"{url}/events", stream=True, timeout=10)
+            polls, listeners = app.state.live_feed.polls, app.state.live_feed.listeners
+            for page in pages:
+                page.close()
+        elapsed = time.monotonic() - started
+    assert one_more.status_code == 503 and "live pages are open already" in one_more.text
+    assert listeners == 3
+    assert polls <= elapsed + 2, f"{polls} reads of the stack in {elapsed:.1f} s for three pages"
