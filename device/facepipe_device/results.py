@@ -43,6 +43,7 @@ class Shown:
     message: dict[str, Any] | None  # None: reported missing
     latency_s: float | None
     stale: bool = False
+    late: bool = False  # nobody was waiting for it: its clip was sent before the service restarted
 
 
 @dataclass
@@ -121,6 +122,14 @@ class ResultBoard:
                 else:
                     break  # an earlier clip is still on its way: keep capture order
                 del self.expected[seq]
+                self.shown_seqs.add(seq)
+            # Results nobody waits for (their clips were uploaded before a restart, so no expectation exists):
+            # shown once, marked late, and deleted, never kept on the SD card with names in them.
+            for seq in sorted(set(self.arrived) - set(self.expected)):
+                message, _ = self.arrived.pop(seq)
+                out.append(Shown(seq, message, None, late=True))
+                if self.store_dir is not None:
+                    (self.store_dir / f"{seq:012d}.json").unlink(missing_ok=True)
                 self.shown_seqs.add(seq)
         return out
 

@@ -52,6 +52,7 @@ class Summary:
     results: int = 0
     missing: int = 0
     stale: int = 0
+    late: int = 0  # results of clips sent before a restart (shown, then deleted)
     dropped: int = 0
     malformed: int = 0
     latencies: list[float] = field(default_factory=list)
@@ -61,7 +62,8 @@ class Summary:
         p50, p95 = percentile(self.latencies, 50), percentile(self.latencies, 95)
         return (
             f"summary: captured {self.captured}, skipped (no face) {self.gated}, uploaded {self.uploaded}, "
-            f"results {self.results}, missing {self.missing}, stale {self.stale}, dropped {self.dropped}, "
+            f"results {self.results}, missing {self.missing}, stale {self.stale}, late {self.late}, "
+            f"dropped {self.dropped}, "
             f"malformed {self.malformed}; latency p50 {p50:.2f} s, p95 {p95:.2f} s"
         ) + (f"; capture stopped: {self.source_failed}" if self.source_failed else "")
 
@@ -136,6 +138,14 @@ class DeviceService:
                     json.dumps({"clip": {"seq": item.seq}, "status": "missing"})
                     if self.json_lines
                     else f"clip {item.seq:06d}: missing (no result within {self.config.result_timeout_s:g} s)"
+                )
+            elif item.late:
+                # Its clip was sent before a restart: shown for the record, outside the latency figures.
+                self.summary.late += 1
+                text = (
+                    json.dumps(item.message | {"latency_s": None, "late": True})
+                    if self.json_lines
+                    else format_result(item.message, None) + " (late: sent before a restart)"
                 )
             else:
                 self.summary.results += 1

@@ -156,6 +156,23 @@ def test_received_results_survive_a_restart_until_shown(tmp_path):
     assert list((tmp_path / "results").glob("*.json")) == []
 
 
+def test_results_nobody_waits_for_are_shown_as_late_then_deleted(tmp_path):
+    """Clips uploaded before a restart are no longer in the spool, so the new run expects nothing of them: their
+    results used to sit in results/ for ever (students' names on the SD card), never shown, never reported.
+    Now they are shown once, marked late, and deleted."""
+    now = time.time()
+    board = ResultBoard(timeout_s=30, stale_after_s=10, store_dir=tmp_path / "results")
+    board.expect(1, now)
+    board.offer({"clip": {"seq": 2}}, now=now)  # received just before the service stopped: clip 2's upload ended
+    restarted = ResultBoard(timeout_s=30, stale_after_s=10, store_dir=tmp_path / "results")
+    restarted.offer({"clip": {"seq": 3}, "people": [{"name": "Kit Harington"}]}, now=now + 1)  # uploaded before
+    restarted.expect(4, now + 1)
+    shown = restarted.ready(now + 1.5)
+    assert [(s.seq, s.late) for s in shown] == [(2, True), (3, True)]  # clip 4 is still on its way
+    assert list((tmp_path / "results").glob("*.json")) == []  # nothing with a name left on the card
+    assert restarted.outstanding() == 1
+
+
 def test_a_real_result_replaces_an_error_for_the_same_clip_not_yet_shown():
     board = ResultBoard(timeout_s=5.0, stale_after_s=2.0)
     now = time.time()
