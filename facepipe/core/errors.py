@@ -70,5 +70,11 @@ class ClipTooLongError(ClipError):
     code = "too_long"
 
 
+class ClipTooManyFramesError(ClipError):
+    """More frames than extract reads (a header claiming 240 fps lets 1,200 frames into 5 s)."""
+
+    code = "too_many_frames"
+
+
 class UndecodableClipError(ClipError):
     code = "undecodable"

@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     max_clip_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     max_clip_seconds: float = Field(default=MAX_CLIP_SECONDS, gt=0)
     max_frame_pixels: int = Field(default=MAX_FRAME_PIXELS, ge=1)
+    # Frames extract reads in a clip at most (5 s at 60 fps), checked from the header first, then as it decodes.
+    max_clip_frames: int = Field(default=300, ge=1)
     gallery_refresh_seconds: float = Field(default=30.0, ge=0)
     max_image_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     max_image_pixels: int = Field(default=40_000_000, ge=1)

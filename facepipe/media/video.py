@@ -16,10 +16,12 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 import cv2
 import numpy as np
 
-from facepipe.core.errors import ClipTooLargeError, ClipTooLongError, UndecodableClipError
+from facepipe.core.errors import ClipTooLargeError, ClipTooLongError, ClipTooManyFramesError, UndecodableClipError
 from facepipe.core.settings import Settings
 
 FALLBACK_FPS = 30.0
+# Frames read in a clip at most unless told (the settings' max_clip_frames: 5 s at 60 fps).
+DEFAULT_MAX_FRAMES = 300
 
 
 def sharpness(frame: np.ndarray, *, width: int = 320) -> float:
@@ -64,18 +66,34 @@ class DecodedClip:
 class _Capture:
     """An opened clip with its limits checked as it is read (frame size, length)."""
 
-    def __init__(self, path: Path, *, max_seconds: float, max_pixels: int, label: str) -> None:
-        self.label, self.max_seconds, self.max_pixels = label, max_seconds, max_pixels
+    def __init__(
+        self, path: Path, *, max_seconds: float, max_pixels: int, label: str, max_frames: int = DEFAULT_MAX_FRAMES
+    ) -> None:
+        self.label, self.max_seconds, self.max_pixels, self.max_frames = label, max_seconds, max_pixels, max_frames
         self.capture = cv2.VideoCapture(str(path))
         if not self.capture.isOpened():
             self.capture.release()
             raise UndecodableClipError(f"{label}: not a video OpenCV can open (corrupt or unsupported)")
         fps = self.capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 1.0 <= fps <= 240.0 else FALLBACK_FPS
+        # The header's word, checked before a frame is decoded (a lying header is caught again while decoding).
         declared = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.declared = max(declared, 0)
+        width, height = (
+            int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            int(self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        )
+        if width * height > max_pixels:
+            self.capture.release()
+            raise ClipTooLargeError(
+                f"{label}: frames are {width}x{height}, larger than the limit of {max_pixels} pixels"
+            )
         if declared > 0 and declared / self.fps > max_seconds + 1.0 / self.fps:
             self.capture.release()
             raise ClipTooLongError(f"{label}: clip is {declared / self.fps:.1f} s long, limit {max_seconds:g} s")
+        if declared > max_frames:
+            self.capture.release()
+            raise ClipTooManyFramesError(f"{label}: {declared} frames, more than the limit of {max_frames}")
 
     def frames(self, wanted: set[int] | None = None) -> Iterator[tuple[int, np.ndarray | None]]:
         """(index, BGR frame or None where it failed to decode) for every frame in order; only the
@@ -87,6 +105,8 @@ class _Capture:
                 index += 1
                 if index >= limit:
                     raise ClipTooLongError(f"{self.label}: clip is longer than the limit of {self.max_seconds:g} s")
+                if index >= self.max_frames:
+                    raise ClipTooManyFramesError(f"{self.label}: more frames than the limit of {self.max_frames}")
                 if wanted is not None and index not in wanted:
                     yield index, None
                     continue
@@ -106,28 +126,53 @@ class _Capture:
 
 
 def decode_clip(
-    path: Path, *, frames_wanted: int, max_seconds: float, max_pixels: int, name: str | None = None
+    path: Path,
+    *,
+    frames_wanted: int,
+    max_seconds: float,
+    max_pixels: int,
+    name: str | None = None,
+    max_frames: int = DEFAULT_MAX_FRAMES,
 ) -> DecodedClip:
     """Decode a clip file and keep ``frames_wanted`` frames: the sharpest of each equal part of it.
 
     Every frame is read in order (a 0.5 s clip is ~15 frames; raw H.264 has no reliable frame count to
-    seek by), frames that fail to decode are skipped, and the limits are checked as early as possible.
+    seek by) and scored as it streams; only the best frame so far of each part is kept (parts by the header's
+    frame count), so memory stays at a few frames whatever the clip's length (a 1080p 5 s clip held whole was
+    ~1 GB). Where the header's count was wrong or missing, the chosen frames are read again (a second pass).
+    Frames that fail to decode are skipped, and the limits are checked as early as possible.
     """
     label = name or path.name
-    capture = _Capture(path, max_seconds=max_seconds, max_pixels=max_pixels, label=label)
-    decoded = [frame for _, frame in capture.frames()]
-    misses = sum(1 for frame in decoded if frame is None)
-    if not decoded or misses == len(decoded):
+    capture = _Capture(path, max_seconds=max_seconds, max_pixels=max_pixels, label=label, max_frames=max_frames)
+    fps, declared = capture.fps, capture.declared
+    bounds = np.linspace(0, declared, min(frames_wanted, declared) + 1) if declared else np.array([])
+    kept: dict[int, tuple[float, int, np.ndarray]] = {}  # part -> (score, index, frame): the best so far
+    scores: list[float | None] = []
+    for index, frame in capture.frames():
+        if frame is None:
+            scores.append(None)
+            continue
+        score = sharpness(frame)
+        scores.append(score)
+        part = int(np.searchsorted(bounds, index, side="right")) - 1 if declared else -1
+        if 0 <= part < len(bounds) - 1:
+            middle = (bounds[part] + bounds[part + 1] - 1) / 2
+            best = kept.get(part)
+            if best is None or (score, -abs(index - middle)) > (best[0], -abs(best[1] - middle)):
+                kept[part] = (score, index, frame)
+    misses = sum(1 for score in scores if score is None)
+    if not scores or misses == len(scores):
         raise UndecodableClipError(f"{label}: no decodable frames (empty, truncated or corrupt clip)")
-    scores = [None if frame is None else sharpness(frame) for frame in decoded]
     picked = choose_frames(scores, frames_wanted)
-    frames = [(index, frame_time_ms(index, capture.fps), decoded[index]) for index in picked]
+    have = {index: frame for _, index, frame in kept.values()}
+    if not set(picked) <= set(have):  # the header's count was off: read the chosen frames again
+        have = dict(read_frames(path, picked, max_seconds=max_seconds, max_pixels=max_pixels, name=label))
     return DecodedClip(
-        frames=[(i, t, frame) for i, t, frame in frames if frame is not None],
+        frames=[(i, frame_time_ms(i, fps), have[i]) for i in picked],
         sharpness=[round(scores[i] or 0.0, 1) for i in picked],
-        total=len(decoded),
+        total=len(scores),
         skipped=misses,
-        fps=capture.fps,
+        fps=fps,
     )
 
 
@@ -140,6 +185,7 @@ def decode_chosen(path: Path, settings: Settings, *, name: str | None = None) ->
         max_seconds=settings.max_clip_seconds,
         max_pixels=settings.max_frame_pixels,
         name=name,
+        max_frames=settings.max_clip_frames,
     )
 
 
