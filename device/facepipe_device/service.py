@@ -127,6 +127,8 @@ class DeviceService:
         for old in dropped:
             self.board.forget(old.seq)
         self.summary.dropped = self.spool.dropped
+        if spooled in dropped:  # the disk was full and nothing older was left to drop
+            return
         self.board.expect(seq, clip.capture_end)
         self.uploader.submit(spooled)
 

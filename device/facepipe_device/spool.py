@@ -9,6 +9,7 @@ warning and a counter, never silently.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -126,8 +127,27 @@ class Spool:
                 log.warning(
                     "spool full (%d bytes, bound %d): dropped clip %d, never uploaded", used, self.max_bytes, old.seq
                 )
-            _write_atomic(self.root / f"{clip.stem()}.{ext}", data)
-            _write_atomic(self.root / f"{clip.stem()}.json", json.dumps(asdict(clip)).encode())
+            while True:
+                try:
+                    _write_atomic(self.root / f"{clip.stem()}.{ext}", data)
+                    _write_atomic(self.root / f"{clip.stem()}.json", json.dumps(asdict(clip)).encode())
+                    break
+                except OSError as exc:
+                    # The disk filled before the spool's own bound (other files on the card): drop the oldest
+                    # queued clip and try again, as when the bound is reached; capture never stops for it.
+                    if exc.errno != errno.ENOSPC:
+                        raise
+                    self._remove(clip)
+                    queued = [c for c in self.pending() if c.seq not in self._busy]
+                    if not queued:
+                        self.dropped += 1
+                        log.warning("disk full and nothing left to drop: clip %d not spooled", clip.seq)
+                        return clip, [*dropped, clip]
+                    oldest = queued[0]
+                    self._remove(oldest)
+                    self.dropped += 1
+                    dropped.append(oldest)
+                    log.warning("disk full: dropped clip %d, never uploaded", oldest.seq)
         return clip, dropped
 
     def read(self, clip: SpooledClip) -> bytes:

@@ -66,6 +66,29 @@ def test_full_spool_drops_the_oldest_and_counts_it(tmp_path, caplog):
     assert "spool full" in caplog.text and "dropped clip 1" in caplog.text
 
 
+def test_a_full_disk_drops_the_oldest_clip_and_keeps_capturing(tmp_path, monkeypatch, caplog):
+    """The card fills before the spool's own bound (other files on it): the write fails with ENOSPC. The oldest
+    queued clip is dropped and the new one spooled, as when the bound is reached; capture never stops for it."""
+    import errno
+
+    import facepipe_device.spool as spool_module
+
+    spool = Spool(tmp_path / "spool", max_bytes=10**6)
+    for seq in (1, 2):
+        spool.add(b"x" * 100, seq=seq, ext="mp4", captured_at="2026-12-02T10:00:00.000Z", capture_end=0)
+    real, failures = spool_module._write_atomic, iter([True])
+
+    def full_once(path, data):
+        if next(failures, False):  # the first write of the next clip finds the disk full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(spool_module, "_write_atomic", full_once)
+    _, dropped = spool.add(b"y" * 100, seq=3, ext="mp4", captured_at="2026-12-02T10:00:01.000Z", capture_end=0)
+    assert [c.seq for c in dropped] == [1] and [c.seq for c in spool.pending()] == [2, 3]
+    assert spool.dropped == 1 and "disk full: dropped clip 1" in caplog.text
+
+
 def test_spool_survives_a_restart_and_cleans_half_written_clips(tmp_path):
     spool = Spool(tmp_path / "spool", max_bytes=10**6)
     spool.add(b"clip", seq=spool.next_seq(), ext="mp4", captured_at="2026-11-25T10:00:00.000Z", capture_end=1.0)
