@@ -55,8 +55,12 @@ class LiveFeed:
         if self._task is None:
             self._task = asyncio.create_task(self._run())
 
+        # A new page waits for the next poll, never the last one's snapshot: that may be a second old, from
+        # before an action the page was opened to see (an erase, a label).
+        joined = self._version
+
         async def snapshots() -> AsyncIterator[Snapshot]:
-            seen = 0
+            seen = joined
             while True:
                 async with self._changed:
                     await self._changed.wait_for(lambda seen=seen: self._version != seen)  # type: ignore[misc]
