@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+from facepipe_protocol import iso_time
 
 
 def parse_moment(text: str | None) -> datetime | None:
@@ -14,3 +16,23 @@ def parse_moment(text: str | None) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def capture_time(
+    claimed: str | None, from_key: str | None, *, now: datetime, max_age_s: float, max_ahead_s: float
+) -> tuple[str, str | None]:
+    """A clip's capture time as the cloud takes it, and what the device claimed when that was not taken.
+
+    The device's word is taken only within ``max_age_s`` before and ``max_ahead_s`` after the cloud's clock;
+    otherwise the key's time, or else the cloud's own (extract and the error report both ask here)."""
+    earliest, latest = now - timedelta(seconds=max_age_s), now + timedelta(seconds=max_ahead_s)
+
+    def believable(text: str | None) -> bool:
+        moment = parse_moment(text)
+        return moment is not None and earliest <= moment <= latest
+
+    if believable(claimed):
+        return str(claimed), None
+    if believable(from_key):
+        return str(from_key), claimed
+    return iso_time(now), claimed

@@ -25,7 +25,7 @@ from facepipe.core.contracts import (
     Status,
 )
 from facepipe.core.errors import FacepipeError
-from facepipe.core.moments import parse_moment
+from facepipe.core.moments import capture_time, parse_moment
 from facepipe.core.settings import Settings
 
 
@@ -131,7 +131,7 @@ def _subclasses(cls: type[FacepipeError]) -> list[type[FacepipeError]]:
     return found
 
 
-def report_error(request: ErrorRequest) -> PublishRequest:
+def report_error(request: ErrorRequest, settings: Settings) -> PublishRequest:
     """The ``error`` result for a clip whose execution failed, so the device is never left waiting."""
     error_type, text = request.error.type_and_message()
     failed = request.event.detail
@@ -142,7 +142,16 @@ def report_error(request: ErrorRequest) -> PublishRequest:
     except FacepipeError:
         parts = key.split("/")
         device_id, seq, captured = (parts[1] if len(parts) > 2 and parts[1] else "unknown"), None, None
-    clip = ResultClip(bucket=bucket, key=key, seq=seq, captured_at=captured)
+    claimed = None
+    if captured is not None:  # the key's time is the device's word too: the same window as extract's
+        captured, claimed = capture_time(
+            captured,
+            None,
+            now=datetime.now(UTC),
+            max_age_s=settings.captured_at_max_age_s,
+            max_ahead_s=settings.captured_at_max_ahead_s,
+        )
+    clip = ResultClip(bucket=bucket, key=key, seq=seq, captured_at=captured, captured_at_claimed=claimed)
     timings: dict[str, float] = {}
     total = _elapsed_ms(request.started_at)
     if total is not None:
@@ -168,7 +177,7 @@ def answer_clip(event: dict[str, Any], settings: Settings) -> tuple[PublishReque
     answered (None for an error)."""
     if "error" in event:
         failed = ErrorRequest.model_validate(event)
-        return report_error(failed), failed.claim(), None
+        return report_error(failed, settings), failed.claim(), None
     request = EnrichRequest.model_validate(event)
     return enrich_clip(request, settings), request.claim(), request
 

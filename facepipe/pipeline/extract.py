@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from facepipe_protocol import META_CAPTURED_AT, META_SEQ, iso_time
+from facepipe_protocol import META_CAPTURED_AT, META_SEQ
 
 from facepipe.aws import s3_objects
 from facepipe.core.clip_keys import parse_clip_key
 from facepipe.core.contracts import ClipRef, ExtractResult, FrameRef
-from facepipe.core.moments import parse_moment
+from facepipe.core.moments import capture_time
 from facepipe.core.settings import Settings
 from facepipe.media.video import clip_file, decode_chosen
 
@@ -32,21 +32,13 @@ def clip_ref(
     seq: int | None = parsed.seq
     if metadata.get(META_SEQ, "").isdigit():
         seq = int(metadata[META_SEQ])
-    now = now or datetime.now(UTC)
-    earliest = now - timedelta(seconds=settings.captured_at_max_age_s)
-    latest = now + timedelta(seconds=settings.captured_at_max_ahead_s)
-
-    def believable(text: str | None) -> bool:
-        moment = parse_moment(text)
-        return moment is not None and earliest <= moment <= latest
-
-    claimed = metadata.get(META_CAPTURED_AT) or parsed.captured_at
-    if believable(claimed):
-        captured, replaced = claimed, None
-    elif believable(parsed.captured_at):
-        captured, replaced = parsed.captured_at, claimed
-    else:
-        captured, replaced = iso_time(now), claimed
+    captured, replaced = capture_time(
+        metadata.get(META_CAPTURED_AT) or parsed.captured_at,
+        parsed.captured_at,
+        now=now or datetime.now(UTC),
+        max_age_s=settings.captured_at_max_age_s,
+        max_ahead_s=settings.captured_at_max_ahead_s,
+    )
     return ClipRef(
         bucket=bucket,
         key=key,

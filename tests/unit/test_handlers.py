@@ -308,6 +308,18 @@ def test_enrich_error_event_builds_the_error_result(aws, result_validator):
     assert published["queue_url"].endswith("/facepipe-pi-kitchen.fifo") and published["refused"] is False
 
 
+def test_the_error_result_clamps_a_capture_time_from_the_future_as_extract_does(aws, result_validator):
+    """A clip that failed is reported with the time in its key, which is the device's word too: year 2999 is
+    replaced by the cloud's clock and kept as the claim (facepipe.core.moments.capture_time, as in extract)."""
+    failed = event("enrich-error.json")
+    key = "clips/pi-kitchen/000043_29990101T000000000Z.mp4"
+    failed["event"]["detail"]["object"]["key"] = key
+    message = handler("enrich")(failed, LambdaContext("EnrichFunction"))["message"]
+    result_validator.validate(message)
+    assert message["clip"]["captured_at_claimed"] == "2999-01-01T00:00:00.000Z"
+    assert message["clip"]["captured_at"] < "2100"  # the cloud's own clock
+
+
 def test_enrich_refuses_a_device_that_is_not_registered_and_counts_it(aws):
     answer = event("enrich.json")
     answer["clip"]["device_id"] = "pi-typo"
