@@ -29,7 +29,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 RUNTIME_REQS := functions/recognize/requirements.txt functions/extract/requirements.txt functions/enrich/requirements.txt
 
-.PHONY: help install tools runtimes build sam-build lint typecheck browser pytest template test test-all demo bench clean
+.PHONY: help install tools runtimes build sam-build lint typecheck system-packages pytest template test test-all demo bench clean
 
 help:
 	@echo "make demo    run the whole pipeline locally on sample clips, then open the console (installs .venv)"
@@ -119,13 +119,17 @@ template: tools build
 	$(TOOLS)/bin/sam validate --lint --template template.yaml
 	$(CHECKOV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
 
-# The console's browser tests drive Debian's chromium (Playwright's own browser download is never used).
+# Debian packages the tests drive: chromium (the console's browser tests; Playwright's own browser download is
+# never used) and systemd's systemd-analyze (the device's unit verified). Installed when missing.
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
-browser:
-	@test -x $(CHROMIUM) || { echo "Installing Debian's chromium (the console's browser tests)"; \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium >/dev/null || \
-	  { $(SUDO) apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium >/dev/null; }; }
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends
+DEBIAN_TOOLS := $(CHROMIUM)=chromium /usr/bin/systemd-analyze=systemd
+system-packages:
+	@for tool in $(DEBIAN_TOOLS); do path=$${tool%%=*}; package=$${tool#*=}; \
+	  test -x $$path || { echo "Installing Debian's $$package (for $$path)"; \
+	    $(APT_INSTALL) $$package >/dev/null || { $(SUDO) apt-get update -q >/dev/null && $(APT_INSTALL) $$package >/dev/null; }; } \
+	  || exit 1; done
 	@$(CHROMIUM) --version
 
 # tests/artifacts import the built functions in the Lambda runtimes; tests/browser drive chromium.
@@ -138,7 +142,7 @@ browser:
 PYTEST_ARGS ?= -m "not slow"
 SHARED_STACK_TESTS := tests/browser $(addprefix tests/integration/,test_answers.py test_bad_inputs.py \
 	test_device.py test_devices.py test_faults.py test_pipeline.py test_security.py test_unknowns.py)
-pytest: install runtimes build browser
+pytest: install runtimes build system-packages
 	@$(VENV)/bin/pytest $(PYTEST_ARGS) $(SHARED_STACK_TESTS) > .pytest-stacks.log 2>&1 & stacks=$$!; \
 	echo "pytest on the shared stacks in the background (.pytest-stacks.log); the other tests here:"; \
 	$(VENV)/bin/pytest $(PYTEST_ARGS) $(foreach t,$(SHARED_STACK_TESTS),--ignore=$(t)); here=$$?; \

@@ -305,6 +305,12 @@ def _with_error(
     return templates.TemplateResponse(request, template.name, context, status_code=status)
 
 
+def _too_large() -> PlainTextResponse:
+    return PlainTextResponse(
+        f"request too large (over {MAX_UPLOAD_BYTES // (1024 * 1024)} MB): nothing was changed", 413
+    )
+
+
 class _BodyTooLarge(Exception):
     """A request's body went past the console's one limit (raised while it is read)."""
 
@@ -348,6 +354,10 @@ class _Guard:
 
         send, receive = framed_nowhere, bounded
         request = Request(scope)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:  # refused from its header, nothing read
+            await _too_large()(scope, receive, send)
+            return
         if self.token is not None:
             given = (
                 request.query_params.get("token")
@@ -373,6 +383,4 @@ class _Guard:
             await self.app(scope, receive, send)
         except _BodyTooLarge:
             if not started:
-                limit = MAX_UPLOAD_BYTES // (1024 * 1024)
-                refused = PlainTextResponse(f"request too large (over {limit} MB): nothing was changed", 413)
-                await refused(scope, receive, send)
+                await _too_large()(scope, receive, send)

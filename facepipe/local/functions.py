@@ -44,8 +44,10 @@ def start_functions(
     workers: int,
     log_dir: Path,
     roles: dict[str, Credentials] | None = None,
+    concurrency: int | None = None,
 ) -> tuple[LocalLambdaRuntime, float]:
-    """Warm pools of every function (``roles``: logical id -> the credentials its workers run as).
+    """Warm pools of every function (``roles``: logical id -> the credentials its workers run as; ``concurrency``:
+    each function's quota, past which an invocation is throttled).
 
     Returns the runtime that answers the state machine's invocations and the image function's cold start.
     """
@@ -56,7 +58,7 @@ def start_functions(
         own = endpoint.as_principal(roles[logical]) if roles and logical in roles else endpoint
         app = t.function_app(logical)
         pool = WorkerPool(app, deployment.refs[logical], function_env(deployment, logical, own, log_dir), workers)
-        runtime.add(LocalFunction(name=deployment.refs[logical], app=app, pool=pool))
+        runtime.add(LocalFunction(name=deployment.refs[logical], app=app, pool=pool, concurrency=concurrency))
         seconds = pool.warm()
         if t.properties(logical).get("PackageType") == "Image":
             cold_start_s = seconds

@@ -190,6 +190,15 @@ class LocalFunction:
     invocations: int = 0
     # Fault injection for tests: called before each invocation; may raise ServiceError.
     before_invoke: Callable[[LocalFunction, dict[str, Any]], None] | None = None
+    # A concurrency quota (None: invocations wait for a free worker): past it an invocation is refused with
+    # TooManyRequestsException at once, as Lambda refuses one past a function's or an account's concurrency.
+    concurrency: int | None = None
+    throttled: int = 0
+    _running: threading.BoundedSemaphore | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.concurrency is not None:
+            self._running = threading.BoundedSemaphore(self.concurrency)
 
 
 # Every local function in this process, by name: one hook on boto3's default session serves every stack
@@ -237,10 +246,18 @@ def invoke(name: str, event: dict[str, Any]) -> tuple[bool, Any]:
         function.invocations += 1
     if function.before_invoke is not None:
         function.before_invoke(function, event)
+    running = function._running
+    if running is not None and not running.acquire(blocking=False):
+        with _count_lock:
+            function.throttled += 1
+        raise ServiceError("TooManyRequestsException", f"Rate Exceeded. ({function.concurrency} of {name} running)")
     try:
         return function.pool.invoke(event)
     except BrokenProcessPool as exc:
         raise ServiceError("ServiceException", f"{name}: the container exited mid-invocation") from exc
+    finally:
+        if running is not None:
+            running.release()
 
 
 def _on_invoke(model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:

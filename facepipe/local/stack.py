@@ -56,6 +56,8 @@ class LocalStack:
     port: int
     workers: int
     parameters: dict[str, str] = field(default_factory=dict)
+    # Each function's concurrency quota (None: none; invocations wait for a worker): past it, throttled.
+    concurrency: int | None = None
     # Every part runs as its own IAM principal and moto authorizes every request (facepipe/local/iam.py).
     enforce_iam: bool = False
     iam: LocalIam | None = None
@@ -104,7 +106,7 @@ class LocalStack:
             self.iam.give_executor_key(role_ids[machine])
             roles = {logical: sessions[role_ids[logical]] for logical in functions}
         self.runtime, self.cold_start_s = start_functions(
-            deployment, endpoint, workers=self.workers, log_dir=self.log_dir, roles=roles
+            deployment, endpoint, workers=self.workers, log_dir=self.log_dir, roles=roles, concurrency=self.concurrency
         )
         machine_arn = create_state_machine(deployment, endpoint)
         # Before the trigger rule exists (TriggerBridge creates it): the warm-up clip starts no execution.
@@ -153,6 +155,11 @@ class LocalStack:
     def executions_started(self) -> int:
         """Executions the trigger started (one per clip event EventBridge delivered)."""
         return self._bridge.executions_started if self._bridge is not None else 0
+
+    @property
+    def executions_piped(self) -> int:
+        """Executions started from a pipe of the template: clips put back in line after throttling."""
+        return self._bridge.executions_piped if self._bridge is not None else 0
 
     def stop(self) -> None:
         if self._froze:
@@ -227,6 +234,7 @@ def local_stack(
     parameters: dict[str, str] | None = None,
     template: Path | None = None,
     enforce_iam: bool = False,
+    concurrency: int | None = None,
 ) -> Iterator[LocalStack]:
     """Start the stack, yield it, and always stop it (server, worker processes, MOTO_PORT)."""
     stack = LocalStack(
@@ -235,6 +243,7 @@ def local_stack(
         workers=workers or max(1, os.cpu_count() or 1),
         parameters=parameters or {},
         enforce_iam=enforce_iam,
+        concurrency=concurrency,
     )
     try:
         stack.start()

@@ -121,6 +121,8 @@ def _error_code(error_type: str) -> str:
             return cls.code
     if error_type.startswith("States."):
         return error_type.removeprefix("States.").lower()
+    if error_type == "Lambda.TooManyRequestsException":  # put back in line 20 times, and still throttled
+        return "throttled"
     return "internal"
 
 

@@ -62,6 +62,38 @@ def test_the_results_queue_unavailable_is_retried_then_dead_lettered(gallery_pat
         assert statuses == ["FAILED"]  # which the template alarms on
 
 
+def test_a_hundred_clips_flushed_at_a_quota_of_one_are_every_one_answered_ok(gallery_path, clip_factory):
+    """A camera flushing its spool after an outage, in small: one worker and a concurrency quota of one per
+    function (a new account runs 10 at once across dozens of cameras), 100 clips uploaded at once. Invocations
+    past the quota are throttled; each task waits out throttling with jitter, and a clip still throttled after
+    that is put back in line (ThrottledClipsQueue, its pipe modelled by the local bridge) instead of answered
+    `internal`. The delay before a clip's next try is 30-120 s in the template, 1-4 s here."""
+    delays = {"ThrottledClipDelayMinSeconds": "1", "ThrottledClipDelayMaxSeconds": "4"}
+    with local_stack(workers=1, concurrency=1, parameters=delays) as isolated, talking_to(isolated):
+        isolated.load(gallery=Gallery.load(gallery_path))
+        isolated.add_device("backlog")
+        clips = [clip_factory("obama-480p.jpg"), clip_factory(None)]
+        collector = ResultCollector(isolated.queue_url("backlog"))
+        try:
+            uploads = [
+                upload_clip(clips[i % 2], bucket=isolated.outputs.bucket, device_id="backlog", seq=i + 1)
+                for i in range(100)
+            ]
+            assert collector.wait([u.key for u in uploads], timeout_s=600), "a clip got no result"
+            statuses = [collector.results[u.key][0]["status"] for u in uploads]
+            errors = [collector.results[u.key][0]["error"] for u in uploads if collector.results[u.key][0]["error"]]
+            assert errors == [] and statuses == ["ok", "no_face"] * 50
+            assert collector.duplicates == 0
+        finally:
+            collector.stop()
+        functions = isolated.runtime.functions.values()
+        assert sum(f.throttled for f in functions) > 0, "the quota never throttled: the test proves nothing"
+        print(
+            f"throttled invocations: {sum(f.throttled for f in functions)}; "
+            f"clips put back in line: {isolated.executions_piped}"
+        )
+
+
 @pytest.mark.slow
 def test_six_hundred_clips_over_three_devices_give_six_hundred_results(stack, clip_factory):
     """Five minutes of camera (600 clips) from three devices in turn, uploaded as fast as the stack takes

@@ -124,6 +124,29 @@ def test_every_request_body_has_one_limit_whatever_it_says_its_size_is(operator)
         assert response.headers["x-frame-options"] == "DENY"
 
 
+def test_a_100_mb_post_to_every_form_is_refused_before_it_is_read(operator):
+    """Each form route of the app, sent headers declaring 100 MB and then only a few bytes: 413 at once (the
+    client never sends the rest, so an answer at all shows nothing waited for the body)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    app = create_app(operator)
+    forms = sorted({r.path for r in app.routes if "POST" in (getattr(r, "methods", None) or set())})
+    assert len(forms) >= 5, forms
+    with serving(app) as url:
+        address = urlsplit(url)
+        for path in forms:
+            connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+            connection.putrequest("POST", path.replace("{person_id}", "obama").replace("{face_id}", "f1"))
+            connection.putheader("Content-Type", "application/x-www-form-urlencoded")
+            connection.putheader("Content-Length", str(100 * 1024 * 1024))
+            connection.endheaders(b"clip=x&person=y")
+            response = connection.getresponse()
+            body = response.read().decode()
+            connection.close()
+            assert response.status == 413 and "request too large (over 30 MB)" in body, (path, response.status, body)
+
+
 def test_every_open_live_page_shares_one_poll_and_their_number_is_capped(operator, monkeypatch):
     """Each live page used to read the stack every second on its own. One poll now feeds every open page (three
     pages for ~2.5 s: about three reads, not nine), and a page past the cap gets 503. The stack is moto's

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 from facepipe_device.config import ConfigError, load_config
@@ -247,6 +248,35 @@ def test_a_camera_that_fails_stops_the_service_with_a_non_zero_exit_and_systemd_
 
     unit = (Path(__file__).resolve().parents[2] / "device" / "facepipe-device.service").read_text()
     assert "Restart=always" in unit and "StartLimitIntervalSec=" in unit and "StartLimitBurst=" in unit
+
+
+def test_the_device_unit_passes_systemd_analyze_verify(tmp_path):
+    """The unit as systemd reads it: `systemd-analyze verify` names any key it does not know or a value it
+    cannot parse (a misspelt StartLimitBurst is ignored, with only a warning, and the service would never stop
+    restarting) but still exits 0, so any output fails here. Its ExecStart points at the venv the Pi's install
+    makes; here at an executable of the same name in a temporary folder, every other line as written."""
+    import shutil
+    import subprocess
+
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze is missing: `make test` installs Debian's systemd"
+    unit = (Path(__file__).resolve().parents[2] / "device" / "facepipe-device.service").read_text()
+    installed = "/opt/facepipe/venv/bin/facepipe-device"
+    assert f"ExecStart={installed} " in unit
+    stand_in = tmp_path / "venv" / "bin" / "facepipe-device"
+    stand_in.parent.mkdir(parents=True)
+    stand_in.write_text("#!/bin/sh\n")
+    stand_in.chmod(0o755)
+    checked = tmp_path / "facepipe-device.service"
+
+    def verify(text: str) -> subprocess.CompletedProcess[str]:
+        checked.write_text(text.replace(f"ExecStart={installed}", f"ExecStart={stand_in}"))
+        return subprocess.run([analyze, "verify", str(checked)], capture_output=True, text=True, timeout=60)
+
+    ran = verify(unit)
+    assert ran.returncode == 0 and not (ran.stdout + ran.stderr).strip(), ran.stdout + ran.stderr
+    misspelt = verify(unit.replace("StartLimitBurst=", "StartLimitBurts="))  # the check can fail
+    assert "Unknown key" in misspelt.stdout + misspelt.stderr
 
 
 def test_an_unreadable_spooled_clip_is_set_aside_and_the_uploads_go_on(tmp_path, caplog):

@@ -140,3 +140,28 @@ def test_an_error_answer_never_shares_the_results_deduplication_id():
     assert result != error and len(result) == len(error) == 64
     assert claim("v1", AnswerKind.RESULT, "x2").dedup_id() == result  # the same for every execution
     assert claim("v2", AnswerKind.RESULT).dedup_id() != result  # and per version
+
+
+@pytest.mark.parametrize(
+    ("caught", "code"),
+    [
+        ({"Error": "States.Timeout", "Cause": ""}, "timeout"),  # a state past its TimeoutSeconds
+        ({"Error": "Lambda.TooManyRequestsException", "Cause": "Rate Exceeded."}, "throttled"),  # 20 times back in line
+        ({"Error": "Lambda.Unknown", "Cause": "the runtime exited"}, "internal"),
+        (
+            {"Error": "ClipTooLongError", "Cause": json.dumps({"errorType": "ClipTooLongError", "errorMessage": "x"})},
+            "too_long",
+        ),
+    ],
+)
+def test_a_failed_clips_error_result_names_what_failed(caught, code):
+    """The error report's code says why no answer came: a timeout and a backlog past its patience are not
+    `internal` errors, and a device (or an operator reading the dead-letter queue) can tell them apart."""
+    from facepipe.core.contracts import ErrorRequest
+    from facepipe.pipeline.enrich import report_error
+
+    event = {"detail": {"bucket": {"name": "b"}, "object": {"key": "clips/pi-1/000007_20261202T060000000Z.mp4"}}}
+    request = ErrorRequest.model_validate({"event": event, "error": caught, "execution_id": "x1"})
+    message = report_error(request, explicit_settings(bucket_name="b")).message
+    assert message.status == "error" and message.error is not None
+    assert message.error.code == code and message.device_id == "pi-1"
