@@ -8,6 +8,7 @@ its shortest repr, so 0.4123 stays 0.4123; an integral one comes back as int), a
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -51,3 +52,16 @@ def to_item(values: dict[str, Any]) -> dict[str, Any]:
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
     """A typed DynamoDB item as plain Python (numbers int or float, binary as bytes, string sets as sets)."""
     return {k: _from_dynamo(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def write_batches(dynamodb: Any, table: str, requests: list[dict[str, Any]], attempts: int = 8) -> None:
+    """Put and delete requests in BatchWriteItem calls of 25, unprocessed ones sent again with backoff."""
+    for start in range(0, len(requests), 25):
+        pending = {table: requests[start : start + 25]}
+        for attempt in range(attempts):
+            pending = dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            if not pending:
+                break
+            time.sleep(min(1.0, 0.05 * 2**attempt))
+        else:
+            raise RuntimeError(f"{table}: DynamoDB left {len(pending[table])} writes unprocessed")

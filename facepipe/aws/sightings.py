@@ -19,12 +19,11 @@ them.
 from __future__ import annotations
 
 import base64
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from facepipe.aws.items import from_item, to_item
+from facepipe.aws.items import from_item, to_item, write_batches
 from facepipe.aws.unknowns import NewFace, UnknownStore
 from facepipe.core.contracts import UNKNOWN, ResultMessage, SeenFace
 from facepipe.core.moments import parse_moment
@@ -68,14 +67,15 @@ def assign_unknowns(
     unknown face joined, or ``unknown`` (too small or blurred to keep, or no store)."""
     ids = []
     for face in seen:
-        if face.id != UNKNOWN or store is None or not face.enrollable or face.encoding is None:
+        crop = face.crop_jpeg
+        if face.id != UNKNOWN or store is None or not face.enrollable or face.encoding is None or crop is None:
             ids.append(face.id)
             continue
         ids.append(
             store.assign(
                 NewFace(
                     encoding=face.encoding,
-                    jpeg=base64.b64decode(face.crop_jpeg),
+                    jpeg=base64.b64decode(crop),
                     clip=message.clip.key,
                     device_id=message.device_id,
                     at=message.clip.captured_at or now.isoformat(timespec="milliseconds"),
@@ -100,6 +100,7 @@ def build(
             crop=base64.b64decode(face.crop_jpeg),
         )
         for face, face_id in zip(seen, ids, strict=True)
+        if face.crop_jpeg is not None  # a crowd's smallest faces: counted in the result, not kept here
     ]
     return Sighting(
         device_id=message.device_id,
@@ -211,16 +212,8 @@ class Sightings:
         items = [_item(sighting, self.retention_days, now), *_mentions(sighting, self.clips_retention_days, now)]
         self._write([{"PutRequest": {"Item": item}} for item in items])
 
-    def _write(self, requests: list[dict[str, Any]], attempts: int = 8) -> None:
-        for start in range(0, len(requests), 25):
-            pending = {self.table: requests[start : start + 25]}
-            for attempt in range(attempts):
-                pending = self.dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-                if not pending:
-                    break
-                time.sleep(min(1.0, 0.05 * 2**attempt))
-            else:
-                raise RuntimeError(f"{self.table}: DynamoDB left {len(pending[self.table])} writes unprocessed")
+    def _write(self, requests: list[dict[str, Any]]) -> None:
+        write_batches(self.dynamodb, self.table, requests)
 
     def query(
         self, device_id: str, *, after: str = "", before: str = "\uffff", newest_first: bool = True, limit: int = 200
@@ -248,6 +241,37 @@ class Sightings:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return found[:limit]
+
+    def named_between(self, device_id: str, *, after: datetime, until: datetime) -> list[tuple[str, datetime]]:
+        """(person id, capture time) of every clip of a device between two moments that named someone (an
+        ``unknown-<n>`` included): the mention items only, so a class hour reads ids and times, never crops.
+        Cost grows with the device's clips in the window (every item in the key range is read: ~7,200 an
+        hour at two clips a second), not with the people enrolled."""
+        found: list[tuple[str, datetime]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "device_id = :d AND #at BETWEEN :a AND :b",
+            "FilterExpression": "attribute_exists(person_id)",
+            "ProjectionExpression": "#at, person_id",
+            "ExpressionAttributeNames": {"#at": "at"},
+            "ExpressionAttributeValues": to_item(
+                {
+                    ":d": device_id,
+                    ":a": after.astimezone(UTC).isoformat(timespec="milliseconds"),
+                    ":b": until.astimezone(UTC).isoformat(timespec="milliseconds") + "\uffff",
+                }
+            ),
+        }
+        while True:
+            page = self.dynamodb.query(**kwargs)
+            for item in page.get("Items", []):
+                values = from_item(item)
+                moment = parse_moment(values["at"].split("#", 1)[0])
+                if moment is not None:
+                    found.append((values["person_id"], moment))
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def latencies(self, device_id: str, *, after: str) -> list[tuple[str, float]]:
         """(capture time, latency ms) of a device's clips since ``after``, oldest first: only those two

@@ -107,24 +107,32 @@ class FrameFaces(FrameSummary):
 
 
 class SeenFace(_Contract):
-    """One face of a clip (one track: the same person across its frames) as the console shows it and the
-    unknown-face store keeps it: who, the best aligned crop of them, and whether that crop is good enough to
-    be clustered and enrolled (``enrollable``: the same gate as naming someone, facepipe.identity.face_crops)."""
+    """One track of a clip (the same face across its frames): recognize's record of it, and what enrich builds
+    the result's people from. Who (decided on the whole track), how near, in which frames, the box and crop of
+    its best face, and whether that crop is good enough to be clustered and enrolled (``enrollable``: the same
+    gate as naming someone, facepipe.identity.face_crops)."""
 
     id: str = Field(description="an enrolled person's id, or 'unknown'")
-    frame_index: int = Field(ge=0)
+    distance: float | None = Field(default=None, description="the track's face nearest the person; None if unknown")
+    frames: list[int] = Field(min_length=1, description="indexes of the frames the track is in")
+    frame_index: int = Field(ge=0, description="the frame of the track's best face (its box and crop)")
     box: list[int] = Field(min_length=4, max_length=4)
     height_px: int = Field(ge=0)
     sharpness: float = Field(ge=0)
     enrollable: bool
-    crop_jpeg: str = Field(description="base64 JPEG of the aligned face chip, small (facepipe.identity.face_crops)")
-    # Only for unknown faces: the mean of the track's encodings, which the unknown-face clusters are made of.
+    # Only the largest faces of a crowd carry a crop (the state machine's payload is 256 KB): the rest are
+    # still counted and named.
+    crop_jpeg: str | None = Field(
+        description="base64 JPEG of the aligned face chip, small (facepipe.identity.face_crops)"
+    )
+    # Only for unknown faces with a crop: the mean of the track's encodings, which the unknown-face clusters are
+    # made of.
     encoding: list[float] | None = Field(default=None, min_length=128, max_length=128)
 
 
 class RecognizeResult(_Contract):
-    """Output of the recognize stage: every requested frame's faces, each face seen once (by track), and the
-    stage's time."""
+    """Output of the recognize stage: every requested frame's faces (the result's per-frame detail), one record
+    per track (who was seen: enrich's people), and the stage's time."""
 
     frames: list[FrameFaces]
     seen: list[SeenFace] = Field(default_factory=list)
@@ -157,11 +165,12 @@ class SweepBatch(_Contract):
 
 
 class EnrichRequest(_Contract):
-    """Input of the enrich stage: the extract output and the recognize stage's frames."""
+    """Input of the enrich stage: the clip, recognize's frames (the result's per-frame detail) and its tracks
+    (who was seen)."""
 
     clip: ClipRef
     frames: list[FrameFaces]
-    seen: list[SeenFace] = Field(default_factory=list)
+    seen: list[SeenFace]
     recognize_ms: float | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)
     execution_id: str | None = None

@@ -24,7 +24,7 @@ from facepipe.identity.recognition import FrameResult
 
 CROP_PX = 80
 JPEG_QUALITY = 80
-# A crowd must not push the state machine's payload towards its limit: the largest faces are kept.
+# A crowd must not push the state machine's payload towards its limit: the largest faces carry crops.
 MAX_SEEN_FACES = 16
 
 
@@ -39,13 +39,14 @@ def jpeg_of(chip: np.ndarray, size: int = CROP_PX) -> bytes:
 
 def seen_faces(frames: list[FrameResult], indexes: list[int]) -> list[SeenFace]:
     """One :class:`SeenFace` per track of a recognized clip (``indexes``: each frame's index in the clip), the
-    best face of the track as its crop: good faces first, then weak ones, then poor ones; then the tallest, the
-    clearest, the sharpest."""
+    largest first. Its distance is its face nearest the person it names; its box and crop are its best face's:
+    good faces first, then weak ones, then poor ones; then the tallest, the clearest, the sharpest. Only the
+    ``MAX_SEEN_FACES`` largest carry a crop (and, when unknown, the encoding)."""
     members: dict[int, list[tuple[int, int]]] = {}
     for n, frame in enumerate(frames):
         for f, track in enumerate(frame.tracks):
             members.setdefault(track, []).append((n, f))
-    seen: list[SeenFace] = []
+    seen: list[tuple[SeenFace, tuple[int, int]]] = []
     for faces in members.values():
         scored = []
         for n, f in faces:
@@ -55,22 +56,25 @@ def seen_faces(frames: list[FrameResult], indexes: list[int]) -> list[SeenFace]:
             scored.append((rank, box[2] - box[0], quality.faceness, quality.sharpness, n, f))
         rank, height, _, sharpness, n, f = max(scored)
         face = frames[n].faces[f]
-        encoding = None
-        if face.id == UNKNOWN:
+        distances = [d for m, g in faces if (d := frames[m].faces[g].distance) is not None]
+        record = SeenFace(
+            id=face.id,
+            distance=min(distances) if face.id != UNKNOWN and distances else None,
+            frames=sorted({indexes[m] for m, _ in faces}),
+            frame_index=indexes[n],
+            box=face.box,
+            height_px=int(height),
+            sharpness=round(sharpness, 1),
+            enrollable=rank == 2,
+            crop_jpeg=None,
+        )
+        seen.append((record, (n, f)))
+    seen.sort(key=lambda item: -item[0].height_px)
+    for record, (n, f) in seen[:MAX_SEEN_FACES]:
+        record.crop_jpeg = base64.b64encode(jpeg_of(frames[n].chips[f])).decode()
+        if record.id == UNKNOWN:
+            faces = members[frames[n].tracks[f]]
             used = [(m, g) for m, g in faces if frames[m].quality[g].good] or faces
             mean = np.mean([frames[m].encodings[g] for m, g in used], axis=0)
-            encoding = [round(float(x), 6) for x in mean]
-        seen.append(
-            SeenFace(
-                id=face.id,
-                frame_index=indexes[n],
-                box=face.box,
-                height_px=int(height),
-                sharpness=round(sharpness, 1),
-                enrollable=rank == 2,
-                crop_jpeg=base64.b64encode(jpeg_of(frames[n].chips[f])).decode(),
-                encoding=encoding,
-            )
-        )
-    seen.sort(key=lambda s: -s.height_px)
-    return seen[:MAX_SEEN_FACES]
+            record.encoding = [round(float(x), 6) for x in mean]
+    return [record for record, _ in seen]

@@ -1,4 +1,4 @@
-"""Enrich: merge a clip's frames into the people seen, add their records, build the result message."""
+"""Enrich: the people of a clip's tracks, their records, the result message."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ from facepipe.core.contracts import (
     AnswerClaim,
     EnrichRequest,
     ErrorRequest,
-    FrameFaces,
     FrameSummary,
     Person,
     PublishRequest,
     ResultClip,
     ResultError,
     ResultMessage,
+    SeenFace,
     Status,
 )
 from facepipe.core.errors import FacepipeError
@@ -29,22 +29,19 @@ from facepipe.core.moments import capture_time, parse_moment
 from facepipe.core.settings import Settings
 
 
-def merge_frames(frames: list[FrameFaces]) -> tuple[dict[str, dict[str, Any]], int]:
-    """People across frames (frames seen, best distance and its box) and the unknown-face count.
-
-    Unknown faces cannot be told apart across frames, so the count is the most seen in any one frame.
-    """
+def people_seen(tracks: list[SeenFace]) -> tuple[dict[str, dict[str, Any]], int]:
+    """People from recognize's tracks (frames seen, nearest distance, the box of that track's best face) and
+    the number of unknown faces (tracks). A person is one track, or several when tracking lost and found them."""
     people: dict[str, dict[str, Any]] = {}
     unknown = 0
-    for frame in frames:
-        unknown = max(unknown, sum(1 for f in frame.faces if f.id == UNKNOWN))
-        for face in frame.faces:
-            if face.id == UNKNOWN or face.distance is None:
-                continue
-            seen = people.setdefault(face.id, {"frames": set(), "distance": face.distance, "box": face.box})
-            seen["frames"].add(frame.index)
-            if face.distance < seen["distance"]:
-                seen["distance"], seen["box"] = face.distance, face.box
+    for track in tracks:
+        if track.id == UNKNOWN or track.distance is None:
+            unknown += track.id == UNKNOWN
+            continue
+        seen = people.setdefault(track.id, {"frames": set(), "distance": track.distance, "box": track.box})
+        seen["frames"].update(track.frames)
+        if track.distance < seen["distance"]:
+            seen["distance"], seen["box"] = track.distance, track.box
     return people, unknown
 
 
@@ -74,7 +71,7 @@ def _name(record: dict[str, Any] | None) -> str | None:
 
 def enrich_clip(request: EnrichRequest, settings: Settings) -> PublishRequest:
     start = time.perf_counter()
-    merged, unknown = merge_frames(request.frames)
+    merged, unknown = people_seen(request.seen)
     records = dynamo_records.get_records(settings.students_table, merged) if merged else {}
     people = [
         Person(

@@ -110,6 +110,7 @@ def test_camera_view_labels_from_earlier_clips_and_tests_on_the_others(tmp_path)
     def face(height: int) -> SeenFace:
         return SeenFace(
             id="unknown",
+            frames=[0],
             frame_index=0,
             box=[0, height, height, 0],
             height_px=height,

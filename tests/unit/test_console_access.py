@@ -126,13 +126,16 @@ def test_every_request_body_has_one_limit_whatever_it_says_its_size_is(operator)
 
 def test_a_100_mb_post_to_every_form_is_refused_before_it_is_read(operator):
     """Each form route of the app, sent headers declaring 100 MB and then only a few bytes: 413 at once (the
-    client never sends the rest, so an answer at all shows nothing waited for the body)."""
+    client never sends the rest, so an answer at all shows nothing waited for the body). No stack is touched."""
     import http.client
     from urllib.parse import urlsplit
 
     app = create_app(operator)
     forms = sorted({r.path for r in app.routes if "POST" in (getattr(r, "methods", None) or set())})
-    assert len(forms) >= 5, forms
+    assert len(forms) >= 5 and "/people" in forms, forms
+    # /people refuses from the same header on its own page, which needs a stack to draw: the browser test
+    # (test_console.py::test_bad_input_gets_a_clear_message_and_changes_nothing) sends it 31 MB.
+    forms.remove("/people")
     with serving(app) as url:
         address = urlsplit(url)
         for path in forms:

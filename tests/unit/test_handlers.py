@@ -238,7 +238,7 @@ def students_table(aws, samples):
     return name
 
 
-def test_enrich_event_merges_frames_and_adds_records(students_table, result_validator):
+def test_enrich_builds_people_from_the_tracks_and_adds_records(students_table, result_validator):
     published = handler("enrich")(event("enrich.json"), LambdaContext("EnrichFunction"))
     message = published["message"]
     # To the device's own queue, and counted on its item.
@@ -277,11 +277,12 @@ def test_enrich_event_merges_frames_and_adds_records(students_table, result_vali
     items = dynamodb.scan(TableName=settings.sightings_table)["Items"]
     (sighting,) = [item for item in items if "person_id" not in item]
     assert sighting["at"]["S"].startswith("2026-11-25T10:15:00.123+00:00#42#")
-    assert [f["M"]["id"]["S"] for f in sighting["faces"]["L"]] == ["obama", "unknown-1"]
+    assert [f["M"]["id"]["S"] for f in sighting["faces"]["L"]] == ["obama", "unknown-1", "ghost"]
     assert sighting["faces"]["L"][0]["M"]["name"]["S"] == "Barack Obama"
     # ...and the index erase reads: one mention per id, with the clip's key and no face.
     mentions = sorted((m for m in items if "person_id" in m), key=lambda m: m["person_id"]["S"])
     assert [(m["person_id"]["S"], m["key"]["S"]) for m in mentions] == [
+        ("ghost", sighting["key"]["S"]),
         ("obama", sighting["key"]["S"]),
         ("unknown-1", sighting["key"]["S"]),
     ]
@@ -326,6 +327,7 @@ def test_enrich_refuses_a_device_that_is_not_registered_and_counts_it(aws):
     answer["clip"]["key"] = answer["clip"]["key"].replace("pi-kitchen", "pi-typo")
     for frame in answer["frames"]:
         frame["faces"] = []  # nobody: no records to read
+    answer["seen"] = []
     published = handler("enrich")(answer, LambdaContext("EnrichFunction"))
     assert published["refused"] is True and published["queue_url"] is None  # the state machine stops there
     item = boto3.client("dynamodb").get_item(

@@ -11,7 +11,7 @@ from moto import mock_aws
 
 from facepipe.aws.clients import client, reset_clients
 from facepipe.aws.dynamo_records import get_records
-from facepipe.core.contracts import MAX_RESULT_BYTES, ClipRef, EnrichRequest, Face, FrameFaces
+from facepipe.core.contracts import MAX_RESULT_BYTES, ClipRef, EnrichRequest, Face, FrameFaces, SeenFace
 from facepipe.core.settings import explicit_settings
 from facepipe.pipeline.enrich import enrich_clip
 
@@ -35,10 +35,28 @@ def table(monkeypatch):
 
 
 def _request(*ids: str, faces_detected: int | None = None) -> EnrichRequest:
-    faces = [Face(id=i, distance=0.3, box=[0, 10, 10, 0]) for i in ids]
+    """A clip of one frame in which each of ``ids`` is one track (no crops: as a crowd's smaller faces)."""
+    box = [0, 10, 10, 0]
+    faces = [Face(id=i, distance=0.3, box=box) for i in ids]
     frame = FrameFaces(index=0, t_ms=0, faces=faces, faces_detected=faces_detected or len(faces), ms=1.0)
+    tracks = [
+        SeenFace(
+            id=i,
+            distance=0.3,
+            frames=[0],
+            frame_index=0,
+            box=box,
+            height_px=10,
+            sharpness=1,
+            enrollable=False,
+            crop_jpeg=None,
+        )
+        for i in ids
+    ]
     return EnrichRequest(
-        clip=ClipRef(bucket="b", key="clips/pi/000001.mp4", device_id="pi", seq=1, captured_at=None), frames=[frame]
+        clip=ClipRef(bucket="b", key="clips/pi/000001.mp4", device_id="pi", seq=1, captured_at=None),
+        frames=[frame],
+        seen=tracks,
     )
 
 

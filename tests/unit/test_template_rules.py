@@ -268,6 +268,7 @@ def test_the_state_machine_role_covers_every_service_call_in_its_definition__lam
         "EnrichFunction",
         "a device's queue",
         "ResultsDeadLetterQueue",
+        "ThrottledClipsQueue",
     }
 
 

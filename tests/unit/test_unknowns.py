@@ -177,6 +177,7 @@ def test_only_enrollable_unknown_faces_are_clustered(store):
         crop = base64.b64encode(b"jpeg").decode()
         return SeenFace(
             id=face_id,
+            frames=[0],
             frame_index=0,
             box=[0, 40, 40, 0],
             height_px=40 if enrollable else 24,
