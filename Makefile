@@ -21,13 +21,13 @@ SAM := PATH="$(dir $(shell command -v $(LAMBDA_PYTHON) 2>/dev/null)):$$PATH" $(T
 FACE_RECOGNITION := face_recognition==1.3.0
 RUNTIME := .venv-lambda
 RECOGNIZE_RUNTIME := .venv-recognize
-ZIP_FUNCTIONS := ExtractFunction EnrichFunction
+ZIP_FUNCTIONS := ExtractFunction EnrichFunction AttendanceFunction
 BUILD_INPUTS := template.yaml Makefile requirements/layer.txt $(shell find facepipe protocol/facepipe_protocol functions -type f -not -path '*/__pycache__/*' 2>/dev/null)
 export FACEPIPE_SAMPLES ?= $(abspath ../shared/samples)
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-RUNTIME_REQS := functions/recognize/requirements.txt functions/extract/requirements.txt functions/enrich/requirements.txt
+RUNTIME_REQS := functions/recognize/requirements.txt functions/extract/requirements.txt functions/enrich/requirements.txt functions/attendance/requirements.txt
 
 .PHONY: help install tools runtimes build sam-build lint typecheck system-packages pytest template test test-all demo bench clean
 

@@ -29,6 +29,7 @@ OUTPUT_FIELDS = {
     "DevicesTableName": "devices_table",
     "SightingsTableName": "sightings_table",
     "UnknownsTableName": "unknowns_table",
+    "AttendanceTableName": "attendance_table",
     "GalleryKey": "gallery_key",
     "GalleryRefreshSeconds": "gallery_refresh_seconds",
     "EraseSweepStateMachineArn": "erase_sweep_state_machine_arn",

@@ -1,5 +1,5 @@
 """The ``facepipe`` command line: one parser, each noun's commands registered by its module (people, photos,
-students, devices, unknowns here; local, console and bench in their packages).
+students, attendance, devices, unknowns here; local, console and bench in their packages).
 
 Exit codes: 0 success, 1 failure (something could not be done), 2 usage error (argparse's own).
 """
@@ -32,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
     """Every command, registered by its own module."""
     from facepipe import bench
+    from facepipe.cli import attendance, people, photos, students
     from facepipe.cli import devices as device_commands
-    from facepipe.cli import people, photos, students
     from facepipe.cli import unknowns as unknown_commands
     from facepipe.console import command as console_command
     from facepipe.local import commands as local_commands
@@ -42,6 +42,7 @@ def _commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: 
         people.register,
         photos.register,
         students.register,
+        attendance.register,
         local_commands.register,
         device_commands.register,
         unknown_commands.register,

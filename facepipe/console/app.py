@@ -37,6 +37,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from facepipe.console import plots, views
+from facepipe.console.attendance_pages import attendance_routes
 from facepipe.console.live import MAX_LIVE_PAGES, LiveFeed, Snapshot
 from facepipe.core.errors import FacepipeError
 from facepipe.ops.operator import MAX_PHOTO_BYTES, Operator, OperatorError
@@ -261,6 +262,7 @@ def create_app(operator: Operator, *, token: str | None = None, loopback: bool =
         Route("/history", history_page),
         Route("/reject", reject, methods=["POST"]),
         Route("/plots", plots_page),
+        *attendance_routes(operator.settings, page),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(routes=routes)

@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     # How long clips are kept (the template's ClipsRetentionDays): the index of which clips named whom
     # (facepipe.aws.sightings mentions) lives as long, so erase finds every clip still stored.
     clips_retention_days: int = Field(default=7, ge=1)
+    # Timetable, rosters and each closed session's attendance (facepipe.aws.attendance); sessions are kept this
+    # many days (the template's AttendanceRetentionDays: a term).
+    attendance_table: str = ""
+    attendance_retention_days: int = Field(default=120, ge=1)
+    # A session is closed this long after it ends: clips still on their way (a camera's spool draining after a
+    # network blip) count. A clip later still is not counted; the session is not reopened.
+    attendance_close_after_s: float = Field(default=600.0, ge=0)
     # The exhaustive erase sweep (facepipe.ops.erase): child executions at once, each a batch of clips in one
     # recognize invocation (EraseSweepStateMachine). Sized for a new account's Lambda quota of 10: the live
     # pipeline keeps the rest.

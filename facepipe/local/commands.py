@@ -133,7 +133,7 @@ def cmd_local(args: argparse.Namespace, settings: Settings) -> int:
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with local_stack(port=args.port, workers=args.workers, enforce_iam=args.enforce_iam) as stack:
+    with local_stack(port=args.port, workers=args.workers, enforce_iam=args.enforce_iam, run_schedules=True) as stack:
         for line in prepare(stack, args, settings):
             print(line)
         outputs = stack.outputs
@@ -144,6 +144,7 @@ def cmd_local(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  results queues: {outputs.queue_prefix}<device_id>.fifo, one per registered device")
         print(f"  table:         {outputs.students_table}")
         print(f"  state machine: {outputs.state_machine_arn}")
+        print(f"  attendance:    {outputs.values['attendance_table']} (sessions closed every 5 minutes)")
         print(f"  recognize workers: {stack.workers} (cold start {stack.cold_start_s:.1f} s)")
         print(f"  function logs: {stack.log_dir}/<function>.log")
         print(

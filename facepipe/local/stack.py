@@ -38,6 +38,7 @@ from facepipe.local.endpoint import LOCAL_CREDENTIALS, Credentials, Endpoint
 from facepipe.local.functions import function_env, start_functions
 from facepipe.local.iam import LocalIam
 from facepipe.local.lambdas import LocalLambdaRuntime
+from facepipe.local.schedules import LocalSchedules
 from facepipe.local.template import StackTemplate
 from facepipe.local.warmup import warm_functions
 
@@ -58,6 +59,9 @@ class LocalStack:
     parameters: dict[str, str] = field(default_factory=dict)
     # Each function's concurrency quota (None: none; invocations wait for a worker): past it, throttled.
     concurrency: int | None = None
+    # Fire the template's schedules on the wall clock (`facepipe local`); tests fire them with their own clock.
+    run_schedules: bool = False
+    schedules: LocalSchedules | None = None
     # Every part runs as its own IAM principal and moto authorizes every request (facepipe/local/iam.py).
     enforce_iam: bool = False
     iam: LocalIam | None = None
@@ -112,6 +116,7 @@ class LocalStack:
         # Before the trigger rule exists (TriggerBridge creates it): the warm-up clip starts no execution.
         self.warmup_s = warm_functions(deployment, endpoint, self.runtime)
         self._bridge = TriggerBridge(deployment, endpoint, machine_arn)
+        self.schedules = LocalSchedules(deployment)
         if self.iam is not None:
             assert self.iam.operator is not None
             endpoint = endpoint.as_principal(self.iam.operator)  # from here on the stack is the operator
@@ -122,6 +127,8 @@ class LocalStack:
         if self.iam is not None:
             self.iam.enforce()
         self._bridge.start(endpoint)
+        if self.run_schedules:
+            self.schedules.start()
         self.settle()
         return self._outputs
 
@@ -165,6 +172,8 @@ class LocalStack:
         if self._froze:
             gc.unfreeze()
             self._froze = False
+        if self.schedules is not None:
+            self.schedules.stop()
         if self._bridge is not None:
             self._bridge.stop()
         self.runtime.uninstall()
@@ -235,6 +244,7 @@ def local_stack(
     template: Path | None = None,
     enforce_iam: bool = False,
     concurrency: int | None = None,
+    run_schedules: bool = False,
 ) -> Iterator[LocalStack]:
     """Start the stack, yield it, and always stop it (server, worker processes, MOTO_PORT)."""
     stack = LocalStack(
@@ -244,6 +254,7 @@ def local_stack(
         parameters=parameters or {},
         enforce_iam=enforce_iam,
         concurrency=concurrency,
+        run_schedules=run_schedules,
     )
     try:
         stack.start()

@@ -75,10 +75,20 @@ def warm_functions(deployment: Deployment, endpoint: Endpoint, runtime: LocalLam
         frames = [f for ok, result in recognized[:1] if ok for f in result["frames"]] or [
             {"index": 0, "t_ms": 0.0, "faces": [], "faces_detected": 0, "ms": 0.0}
         ]
-        # One face named after no one, so enrich's first records read is made too (it finds no record).
-        frames[0]["faces"] = [{"id": WARMUP_DEVICE, "distance": 0.0, "box": [0, 1, 1, 0]}]
-        answer = {"clip": chosen["clip"], "frames": frames, "timings_ms": {}, "execution_id": "warmup"}
-        functions["EnrichFunction"].pool.invoke_each(answer)
+        # One face (one track) named after no one, so enrich's first records read is made too (it finds none).
+        box = [0, 1, 1, 0]
+        frames[0]["faces"] = [{"id": WARMUP_DEVICE, "distance": 0.0, "box": box}]
+        track = {
+            "id": WARMUP_DEVICE,
+            "distance": 0.0,
+            "frames": [frames[0]["index"]],
+            "frame_index": frames[0]["index"],
+        }
+        track |= {"box": box, "height_px": 1, "sharpness": 0.0, "enrollable": False, "crop_jpeg": None}
+        answer = {"clip": chosen["clip"], "frames": frames, "seen": [track], "timings_ms": {}, "execution_id": "warmup"}
+        for ok, result in functions["EnrichFunction"].pool.invoke_each(answer):
+            if not ok:
+                raise RuntimeError(f"warm-up: EnrichFunction failed: {result.get('errorMessage')}")
     finally:
         delete_versions(bucket, key, s3=s3)
         _forget_claims(endpoint, deployment.refs["IdempotencyTable"])

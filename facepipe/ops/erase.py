@@ -15,8 +15,9 @@ or a name). An erase that stops halfway must be resumable, so erasure is a job (
 4. **sightings**: the clips that named them or one of those clusters, found in the ``ByPerson`` index
    (facepipe.aws.sightings): each clip is deleted with all its versions, then its sighting and mentions. Time grows
    with *their* sightings, never with the bucket.
-5. **unknowns**, **photos**, **record**: the clusters with their crops, their photos under ``people/<id>/``,
-   their student record.
+5. **unknowns**, **photos**, **record**, **attendance**: the clusters with their crops, their photos under
+   ``people/<id>/``, their student record, every session's record of them (facepipe.aws.attendance, found in its
+   ``ByPerson`` index) and their place on every course's roster.
 6. **sweep** (asked for with ``sweep=True``): every clip in retention decoded and matched against their
    encodings, for faces the pipeline never named, by EraseSweepStateMachine (a Distributed Map over the clips
    prefix: batches of clips in the recognize image, ``sweep_concurrency`` at once); the clips it matched are
@@ -48,6 +49,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from facepipe.aws import gallery_store, s3_objects
+from facepipe.aws.attendance import AttendanceStore
 from facepipe.aws.clients import client
 from facepipe.aws.sightings import Sightings
 from facepipe.aws.unknowns import UnknownStore
@@ -67,6 +69,7 @@ STEPS = (
     "unknowns",
     "photos",
     "record",
+    "attendance",
     "sweep",  # started before the wait below, so it runs meanwhile
     "late-sightings",
     "sweep-results",
@@ -102,6 +105,7 @@ class EraseJob(BaseModel):
     sightings_deleted: int = 0
     photos_deleted: int = 0
     record_deleted: bool = False
+    attendance_items_changed: int = 0  # session items deleted and rosters they were taken off
     sweep_executions: list[str] = Field(default_factory=list)
     sweep_attempt: int = 0  # a failed sweep is started again under new execution names
     sweep_total: int | None = None  # clips to scan, where known before the sweep (the local stack lists them)
@@ -133,8 +137,8 @@ class EraseJob(BaseModel):
             f"{self.gallery_versions_deleted} older gallery version(s) deleted; "
             f"record {'deleted' if self.record_deleted else 'not found'}; "
             f"{self.clips_deleted} stored clip(s), {self.photos_deleted} stored photo(s), "
-            f"{self.sightings_deleted} sighting(s) and {len(self.unknowns_deleted)} unknown-face cluster(s) deleted"
-            + sweep
+            f"{self.sightings_deleted} sighting(s) and {len(self.unknowns_deleted)} unknown-face cluster(s) deleted; "
+            f"{self.attendance_items_changed} attendance item(s) and roster(s) changed" + sweep
         )
 
 
@@ -273,12 +277,16 @@ class EraseJobs:
         return s3_objects.keys_under(self.bucket, f"{gallery_store.PEOPLE_PREFIX}{person_id}/", s3=self.s3)
 
     def _known_otherwise(self, person_id: str) -> bool:
-        """Anything of theirs besides encodings: photos, a record or sightings."""
+        """Anything of theirs besides encodings: photos, a record, sightings, attendance or a roster place."""
         if self._photo_keys(person_id):
             return True
         if self.settings.students_table:
             item = client("dynamodb").get_item(TableName=self.settings.students_table, Key={"id": {"S": person_id}})
             if "Item" in item:
+                return True
+        if self.settings.attendance_table:
+            store = AttendanceStore(self.settings.attendance_table, dynamodb=client("dynamodb"))
+            if store.person_sessions(person_id) or any(person_id in c.roster for c in store.courses()):
                 return True
         history = self._sightings()
         return history is not None and bool(history.mentions(person_id))
@@ -405,6 +413,11 @@ class EraseJobs:
                 TableName=self.settings.students_table, Key={"id": {"S": job.person_id}}, ReturnValues="ALL_OLD"
             )
             job.record_deleted = job.record_deleted or "Attributes" in response
+
+    def _step_attendance(self, job: EraseJob) -> None:
+        if self.settings.attendance_table:
+            store = AttendanceStore(self.settings.attendance_table, dynamodb=client("dynamodb"))
+            job.attendance_items_changed += store.erase_person(job.person_id)
 
     # --- the sweep ----------------------------------------------------------------------------------
     def _step_sweep(self, job: EraseJob) -> None:

@@ -149,6 +149,21 @@ def _shipped(package: Path) -> set[str]:
     return {p.name for p in package.iterdir() if p.is_dir() and p.name != "__pycache__"}
 
 
+def test_the_attendance_artifact_knows_the_timetables_time_zones_without_the_systems(built, lambda_python, tmp_path):
+    """A timetable names IANA zones; Lambda's runtime image may have no /usr/share/zoneinfo, so the function
+    carries tzdata: here zoneinfo is pointed away from the system's files and still finds Europe/Berlin."""
+    task = built / "AttendanceFunction" / "AttendanceFunction"
+    assert (task / "tzdata").is_dir()
+    probe = (
+        "import sys, zoneinfo; sys.path[:0] = sys.argv[1:]; zoneinfo.reset_tzpath([]); "
+        "print(zoneinfo.ZoneInfo('Europe/Berlin').key)"
+    )
+    done = subprocess.run(
+        [str(lambda_python), "-I", "-c", probe, str(task)], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "Europe/Berlin", done.stderr[-2000:]
+
+
 NEVER_SHIPPED = {"console", "local", "bench", "cli", "ops"}
 
 

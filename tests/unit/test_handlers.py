@@ -70,6 +70,7 @@ def aws(monkeypatch):
         create_table(settings.devices_table, "device_id")
         create_template_table(settings.sightings_table, "SightingsTable")
         create_table(settings.unknowns_table, "id")
+        create_template_table(settings.attendance_table, "AttendanceTable")
         # The events' device is registered (as `facepipe devices add pi-kitchen` leaves it).
         dynamodb.put_item(
             TableName=settings.devices_table,
@@ -370,3 +371,55 @@ def test_thirty_faces_in_a_frame_are_capped_to_the_largest(aws, gallery_path, sa
     assert frame.faces_detected == 30
     assert len(frame.faces) == 20
     assert {f.id for f in frame.faces} <= {"obama", "alex_lacamoire", "kit_harington", "biden", "rose_leslie"}
+
+
+def test_the_attendance_event_closes_the_sessions_that_ended(aws):
+    """events/attendance.json is what EventBridge Scheduler sends (its scheduled time as ``now``): the session that
+    ended before it (by more than the ten minutes clips on their way get) is closed from the sightings' mentions,
+    once; the one still under way is not."""
+    from datetime import datetime, timedelta
+
+    from facepipe.aws.attendance import AttendanceStore
+    from facepipe.aws.sightings import SeenEntry, Sighting, Sightings
+    from facepipe.identity.timetable import validate_timetable
+
+    settings = get_settings()
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    timetable = (
+        "course,rooms,weekdays,start,end,timezone\n"
+        "bio101,pi-kitchen,Wed,10:00,11:00,UTC\n"  # 2026-11-25 is a Wednesday
+        "late101,pi-kitchen,Wed,11:30,11:55,UTC\n"  # ends 11:55: still within the ten minutes at 12:00
+    )
+    (bio, late) = validate_timetable(timetable, "course,student_id\nbio101,obama\nbio101,biden\n").courses
+    AttendanceStore(settings.attendance_table, dynamodb=dynamodb).replace_courses([bio, late])
+    seen_at = datetime.fromisoformat("2026-11-25T10:05:00.123+00:00")  # within the ten minutes of grace
+    Sightings(settings.sightings_table, dynamodb=dynamodb, clips_retention_days=3650).put(
+        Sighting(
+            device_id="pi-kitchen",
+            at=seen_at.isoformat(timespec="milliseconds"),
+            seq=42,
+            key="clips/pi-kitchen/000042_20261125T101500123Z.mp4",
+            status="ok",
+            latency_ms=300.0,
+            faces=[SeenEntry(id="obama", name="Barack Obama", distance=0.35, crop=b"jpeg")],
+            error=None,
+        ),
+        now=seen_at + timedelta(minutes=1),
+    )
+    closed = handler("attendance")(event("attendance.json"), LambdaContext("AttendanceFunction"))
+    assert closed == {
+        "closed": [
+            {
+                "session": "bio101#2026-11-25#1000",
+                "present": 1,
+                "late": 0,
+                "absent": 1,
+                "visitors": 0,
+                "unknown_faces": 0,
+            }
+        ]
+    }
+    again = handler("attendance")(event("attendance.json"), LambdaContext("AttendanceFunction"))
+    assert again == {"closed": []}
+    with pytest.raises(Exception, match="not an ISO 8601 time"):
+        handler("attendance")({"now": "noon"}, LambdaContext("AttendanceFunction"))

@@ -76,7 +76,7 @@ def test_reserved_concurrency_is_a_parameter_off_by_default__account_quota_not_m
     (a new account has 10): each function's is a parameter, and the defaults reserve nothing, so any number
     of copies of the stack deploy on a new account."""
     functions = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Lambda::Function"}
-    assert len(functions) == 3
+    assert len(functions) == 4  # extract, recognize, enrich, attendance
     reserved = 0
     for logical, resource in functions.items():
         value = resource["Properties"].get("ReservedConcurrentExecutions")
@@ -491,7 +491,7 @@ def test_no_function_records_its_response_or_errors_in_xray__xray_not_modelled_b
     assert env["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
     assert env["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false"
     functions = [k for k, v in TEMPLATE.doc["Resources"].items() if v["Type"] == "AWS::Serverless::Function"]
-    assert len(functions) == 3
+    assert len(functions) == 4
     for logical in functions:
         own = TEMPLATE.properties(logical).get("Environment", {}).get("Variables", {})
         assert not {"POWERTOOLS_TRACER_CAPTURE_RESPONSE", "POWERTOOLS_TRACER_CAPTURE_ERROR"} & own.keys(), logical
@@ -554,3 +554,29 @@ def test_the_sweep_batches_clips_in_express_children__item_batcher_not_in_moto()
     for action in ("lambda:InvokeFunction", "s3:ListBucket", "s3:PutObject", "states:StartExecution"):
         assert any(action in _actions(s) for s in statements), action
     assert "erase-sweep" in granted and "erase-jobs/*" in granted
+
+
+def test_sessions_are_closed_on_a_schedule_with_only_the_tables_attendance_needs__scheduler_not_modelled_by_moto():
+    """EventBridge Scheduler invokes AttendanceFunction every 5 minutes with its scheduled time (the local stack
+    fires the same schedule with the test's clock: facepipe/local/schedules.py). The function may write only
+    AttendanceTable and read the sightings; the table's records expire with AttendanceRetentionDays and its
+    ByPerson index is how erase finds a student's (tests/integration/test_attendance.py)."""
+    props = TEMPLATE.properties("AttendanceFunction")
+    (schedule,) = props["Events"].values()
+    assert schedule["Type"] == "ScheduleV2"
+    assert schedule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    assert "<aws.scheduler.scheduled-time>" in schedule["Properties"]["Input"]
+    policies = json.dumps(props["Policies"])
+    assert '{"DynamoDBCrudPolicy": {"TableName": {"Ref": "AttendanceTable"}}}' in policies
+    assert '{"DynamoDBReadPolicy": {"TableName": {"Ref": "SightingsTable"}}}' in policies
+    assert policies.count("Policy") == 2, "the attendance function reaches beyond its two tables"
+    # SAM gives the schedule a role of its own that may invoke only this function.
+    schedules = [r for r in RESOURCES.values() if r["Type"] == "AWS::Scheduler::Schedule"]
+    assert len(schedules) == 1 and "AttendanceFunction" in json.dumps(schedules[0]["Properties"]["Target"]["Arn"])
+    table = TEMPLATE.properties("AttendanceTable")
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    (index,) = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "ByPerson" and index["KeySchema"][0]["AttributeName"] == "person_id"
+    env = props["Environment"]["Variables"]
+    assert env["ATTENDANCE_RETENTION_DAYS"] == {"Ref": "AttendanceRetentionDays"}
+    assert TEMPLATE.parameter_defaults()["AttendanceRetentionDays"] == "120"
