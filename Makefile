@@ -120,11 +120,12 @@ template: tools build
 	$(CHECKOV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
 
 # Debian packages the tests drive: chromium (the console's browser tests; Playwright's own browser download is
-# never used) and systemd's systemd-analyze (the device's unit verified). Installed when missing.
+# never used), systemd's systemd-analyze (the device's unit verified) and mosquitto (the events' MQTT broker).
+# Installed when missing.
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends
-DEBIAN_TOOLS := $(CHROMIUM)=chromium /usr/bin/systemd-analyze=systemd
+DEBIAN_TOOLS := $(CHROMIUM)=chromium /usr/bin/systemd-analyze=systemd /usr/sbin/mosquitto=mosquitto
 system-packages:
 	@for tool in $(DEBIAN_TOOLS); do path=$${tool%%=*}; package=$${tool#*=}; \
 	  test -x $$path || { echo "Installing Debian's $$package (for $$path)"; \

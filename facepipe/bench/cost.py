@@ -8,8 +8,9 @@ recognize; no HEAD, no frame PUTs); SQS FIFO send, receive and delete; in Dynamo
 and the records read; the console's sighting (one item a clip with its face crop: ~2.3 KB for one face,
 three write units; each unknown face also reads and rewrites its ~2 KB cluster item, priced apart in
 docs/PERFORMANCE.md) and erase's index of it (a mention item per named face and its ByPerson entry: two write
-units for the one face the model assumes); CloudWatch Logs (the bytes each
-invocation writes at the template's defaults, Lambda's own lines included); X-Ray traces at the default
+units for the one face the model assumes); the presence record behind events on change (one write and one
+read a clip) and the events themselves (~10 a camera-hour, and as many webhook deliveries); CloudWatch Logs
+(the bytes each invocation writes at the template's defaults, Lambda's own lines included); X-Ray traces at the default
 sampling; S3 storage of the clips for their retention. Per stack (not per camera): the alarm topic's KMS
 key and three alarms, listed apart.
 
@@ -41,6 +42,16 @@ SQS_FIFO_REQUEST = 0.50 / 1e6
 DYNAMODB_WRITE_UNIT = 0.625 / 1e6
 DYNAMODB_READ_UNIT = 0.125 / 1e6
 LOGS_GB = 0.50
+EVENTBRIDGE_EVENT = 1.00 / 1e6  # custom events put on a bus
+EVENTBRIDGE_API_DESTINATION = 0.20 / 1e6  # each delivery to the webhook
+# Events are sent on change (facepipe.core.events): a person entering and leaving a camera's view is two. The
+# model's camera sees one person, present in every clip: a class of an hour with a few comings and goings, about
+# 10 events a camera-hour, each also delivered to the webhook when one is set.
+EVENTS_PER_CAMERA_DAY = 10 * 24
+# The presence record behind "on change": one conditional write per named face a clip (in_view#<id> on the
+# device's item) and one read of that item.
+PRESENCE_WRITE_UNITS = 1
+PRESENCE_READ_UNITS = 1
 XRAY_TRACE = 5.00 / 1e6
 XRAY_SAMPLED = 0.05  # the default rule's 5% (its 1 trace/s reservoir is per account, shared by the fleet)
 
@@ -143,6 +154,10 @@ def camera_day(
         "DynamoDB erase index (1 mention a named face, 2 write units with ByPerson)": n
         * MENTION_WRITE_UNITS
         * DYNAMODB_WRITE_UNIT,
+        "DynamoDB presence (events on change: 1 write, 1 read a clip)": n
+        * (PRESENCE_WRITE_UNITS * DYNAMODB_WRITE_UNIT + PRESENCE_READ_UNITS * DYNAMODB_READ_UNIT),
+        "EventBridge (events on change, and the webhook's deliveries)": EVENTS_PER_CAMERA_DAY
+        * (EVENTBRIDGE_EVENT + EVENTBRIDGE_API_DESTINATION),
         "CloudWatch Logs": n * LOG_BYTES_PER_CLIP / 1e9 * LOGS_GB,
         "X-Ray (5% sampled)": n * XRAY_SAMPLED * XRAY_TRACE,
     }

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # A session is closed this long after it ends: clips still on their way (a camera's spool draining after a
     # network blip) count. A clip later still is not counted; the session is not reopened.
     attendance_close_after_s: float = Field(default=600.0, ge=0)
+    # Events out (facepipe.core.events): the stack's EventBridge bus (none: no events), and the site's time zone,
+    # in which each event's local_hour is given (a rule can then match "outside school hours").
+    event_bus_name: str = ""
+    site_timezone: str = "UTC"
     # The exhaustive erase sweep (facepipe.ops.erase): child executions at once, each a batch of clips in one
     # recognize invocation (EraseSweepStateMachine). Sized for a new account's Lambda quota of 10: the live
     # pipeline keeps the rest.

@@ -42,6 +42,17 @@ def register(sub: Any) -> None:
         help="register device ID (its queue, an IAM user with only DevicePolicy) as `facepipe devices add` "
         "does; its settings go to F.ID beside --env-file F (repeatable)",
     )
+    p.add_argument(
+        "--webhook",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="POST every event (person.seen, unknown.seen, attendance.closed, device.silent) to URL, signed with "
+        "HMAC-SHA256 under FACEPIPE_WEBHOOK_SECRET (repeatable)",
+    )
+    p.add_argument(
+        "--mqtt", metavar="HOST[:PORT]", help="publish every event to this MQTT broker (Home Assistant discovery)"
+    )
     p.set_defaults(handler=cmd_local)
 
     p = sub.add_parser(
@@ -60,6 +71,23 @@ def register(sub: Any) -> None:
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each clip's result")
     p.add_argument("--workers", type=int, help="recognize worker processes (default: one per core)")
     p.set_defaults(handler=cmd_run)
+
+
+def _event_sinks(args: argparse.Namespace) -> dict[str, Any]:
+    import os
+
+    from facepipe.local.relay import MqttBroker, Webhook
+
+    secret = os.environ.get("FACEPIPE_WEBHOOK_SECRET", "")
+    if args.webhook and not secret:
+        raise FacepipeError("--webhook needs FACEPIPE_WEBHOOK_SECRET (the key its receiver checks signatures with)")
+    mqtt = None
+    if args.mqtt:
+        host, _, port = args.mqtt.partition(":")
+        if port and not port.isdigit():
+            raise FacepipeError(f"--mqtt {args.mqtt!r}: the port is not a number")
+        mqtt = MqttBroker(host, int(port or 1883))
+    return {"webhooks": tuple(Webhook(url, secret) for url in args.webhook), "mqtt": mqtt}
 
 
 def prepare(stack: Any, args: argparse.Namespace, settings: Settings) -> list[str]:
@@ -133,7 +161,10 @@ def cmd_local(args: argparse.Namespace, settings: Settings) -> int:
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with local_stack(port=args.port, workers=args.workers, enforce_iam=args.enforce_iam, run_schedules=True) as stack:
+    sinks = _event_sinks(args)
+    with local_stack(
+        port=args.port, workers=args.workers, enforce_iam=args.enforce_iam, run_schedules=True, **sinks
+    ) as stack:
         for line in prepare(stack, args, settings):
             print(line)
         outputs = stack.outputs

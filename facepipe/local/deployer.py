@@ -63,7 +63,7 @@ class Deployment:
 
 
 def create_storage(deployment: Deployment, endpoint: Endpoint) -> None:
-    """The bucket, the queues (dead-letter queues first) and the tables."""
+    """The bucket, the queues (dead-letter queues first), the event buses and the tables."""
     t = deployment.template
     for bucket_id in t.resources("AWS::S3::Bucket"):
         bucket = deployment.name(bucket_id).lower()  # bucket names are lower case
@@ -74,12 +74,22 @@ def create_storage(deployment: Deployment, endpoint: Endpoint) -> None:
     sqs = endpoint.client("sqs")
     queues = t.resources("AWS::SQS::Queue")
     for queue_id in sorted(queues, key=lambda q: "RedrivePolicy" in queues[q].get("Properties", {})):
+        if not t.enabled(queue_id, deployment.refs):
+            continue  # its Condition is false with these parameters (the webhook's dead-letter queue, unset)
         props = t.properties(queue_id)
         name = deployment.name(queue_id) + (".fifo" if props.get("FifoQueue") else "")
         url = sqs.create_queue(QueueName=name, Attributes=_queue_attributes(deployment.resolve(props)))["QueueUrl"]
         deployment.refs[queue_id] = url
         deployment.attrs[(queue_id, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
         deployment.attrs[(queue_id, "QueueName")] = name
+
+    events = endpoint.client("events")
+    for bus_id in t.resources("AWS::Events::EventBus"):
+        name = deployment.name(bus_id)
+        arn = events.create_event_bus(Name=name)["EventBusArn"]
+        deployment.refs[bus_id] = name  # Ref of a bus is its name
+        deployment.attrs[(bus_id, "Arn")] = str(arn)
+        deployment.attrs[(bus_id, "Name")] = name
 
     dynamodb = endpoint.client("dynamodb")
     for table_id in t.resources("AWS::DynamoDB::Table"):

@@ -38,6 +38,7 @@ from facepipe.local.endpoint import LOCAL_CREDENTIALS, Credentials, Endpoint
 from facepipe.local.functions import function_env, start_functions
 from facepipe.local.iam import LocalIam
 from facepipe.local.lambdas import LocalLambdaRuntime
+from facepipe.local.relay import EventRelay, MqttBroker, Webhook
 from facepipe.local.schedules import LocalSchedules
 from facepipe.local.template import StackTemplate
 from facepipe.local.warmup import warm_functions
@@ -62,6 +63,10 @@ class LocalStack:
     # Fire the template's schedules on the wall clock (`facepipe local`); tests fire them with their own clock.
     run_schedules: bool = False
     schedules: LocalSchedules | None = None
+    # Where the stack's events go locally (AWS: the bus's rules): webhooks and an MQTT broker.
+    webhooks: tuple[Webhook, ...] = ()
+    mqtt: MqttBroker | None = None
+    relay: EventRelay | None = None
     # Every part runs as its own IAM principal and moto authorizes every request (facepipe/local/iam.py).
     enforce_iam: bool = False
     iam: LocalIam | None = None
@@ -117,6 +122,15 @@ class LocalStack:
         self.warmup_s = warm_functions(deployment, endpoint, self.runtime)
         self._bridge = TriggerBridge(deployment, endpoint, machine_arn)
         self.schedules = LocalSchedules(deployment)
+        (bus,) = [deployment.refs[b] for b in self.template.resources("AWS::Events::EventBus")]
+        self.relay = EventRelay(
+            deployment,
+            endpoint,
+            bus,
+            webhooks=self.webhooks,
+            mqtt=self.mqtt,
+            dead_letters=self.log_dir / "events-dead-letter.jsonl",
+        )
         if self.iam is not None:
             assert self.iam.operator is not None
             endpoint = endpoint.as_principal(self.iam.operator)  # from here on the stack is the operator
@@ -127,6 +141,7 @@ class LocalStack:
         if self.iam is not None:
             self.iam.enforce()
         self._bridge.start(endpoint)
+        self.relay.start(endpoint)
         if self.run_schedules:
             self.schedules.start()
         self.settle()
@@ -174,6 +189,8 @@ class LocalStack:
             self._froze = False
         if self.schedules is not None:
             self.schedules.stop()
+        if self.relay is not None:
+            self.relay.stop()
         if self._bridge is not None:
             self._bridge.stop()
         self.runtime.uninstall()
@@ -245,6 +262,8 @@ def local_stack(
     enforce_iam: bool = False,
     concurrency: int | None = None,
     run_schedules: bool = False,
+    webhooks: tuple[Webhook, ...] = (),
+    mqtt: MqttBroker | None = None,
 ) -> Iterator[LocalStack]:
     """Start the stack, yield it, and always stop it (server, worker processes, MOTO_PORT)."""
     stack = LocalStack(
@@ -255,6 +274,8 @@ def local_stack(
         enforce_iam=enforce_iam,
         concurrency=concurrency,
         run_schedules=run_schedules,
+        webhooks=webhooks,
+        mqtt=mqtt,
     )
     try:
         stack.start()

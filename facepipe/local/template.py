@@ -72,6 +72,29 @@ class StackTemplate:
             return re.sub(r"\$\{([^}]+)\}", sub, text)
         return {k: self.resolve(v, refs, attrs) for k, v in value.items()}
 
+    def enabled(self, logical_id: str, refs: dict[str, str]) -> bool:
+        """Whether a resource is made: its ``Condition`` (Fn::Equals / Not / And / Or over parameters) holds."""
+        name = self.doc["Resources"][logical_id].get("Condition")
+        return name is None or bool(self._condition(self.doc.get("Conditions", {})[name], refs))
+
+    def _condition(self, value: Any, refs: dict[str, str]) -> Any:
+        if isinstance(value, dict) and len(value) == 1:
+            ((fn, args),) = value.items()
+            if fn == "Fn::Equals":
+                a, b = (self._condition(x, refs) for x in args)
+                return str(a) == str(b)
+            if fn == "Fn::Not":
+                return not self._condition(args[0], refs)
+            if fn == "Fn::And":
+                return all(self._condition(x, refs) for x in args)
+            if fn == "Fn::Or":
+                return any(self._condition(x, refs) for x in args)
+            if fn == "Condition":
+                return self._condition(self.doc["Conditions"][args], refs)
+            if fn == "Ref":
+                return refs[args]
+        return value
+
     def transformed(self, region: str = "us-east-1") -> dict[str, Any]:
         """The template after the SAM transform, as CloudFormation receives it (generated roles, the
         trigger rule, expanded policy templates), made offline with the SAM translator.

@@ -17,7 +17,8 @@ or a name). An erase that stops halfway must be resumable, so erasure is a job (
    with *their* sightings, never with the bucket.
 5. **unknowns**, **photos**, **record**, **attendance**: the clusters with their crops, their photos under
    ``people/<id>/``, their student record, every session's record of them (facepipe.aws.attendance, found in its
-   ``ByPerson`` index) and their place on every course's roster.
+   ``ByPerson`` index) and their place on every course's roster; **in-view**: each camera's record that they
+   are in its view (facepipe.aws.presence, kept for the events sent on change).
 6. **sweep** (asked for with ``sweep=True``): every clip in retention decoded and matched against their
    encodings, for faces the pipeline never named, by EraseSweepStateMachine (a Distributed Map over the clips
    prefix: batches of clips in the recognize image, ``sweep_concurrency`` at once); the clips it matched are
@@ -48,7 +49,7 @@ import numpy as np
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
-from facepipe.aws import gallery_store, s3_objects
+from facepipe.aws import gallery_store, presence, s3_objects
 from facepipe.aws.attendance import AttendanceStore
 from facepipe.aws.clients import client
 from facepipe.aws.sightings import Sightings
@@ -70,6 +71,7 @@ STEPS = (
     "photos",
     "record",
     "attendance",
+    "in-view",
     "sweep",  # started before the wait below, so it runs meanwhile
     "late-sightings",
     "sweep-results",
@@ -106,6 +108,7 @@ class EraseJob(BaseModel):
     photos_deleted: int = 0
     record_deleted: bool = False
     attendance_items_changed: int = 0  # session items deleted and rosters they were taken off
+    in_view_removed: int = 0  # cameras whose record of who is in view named them (events on change)
     sweep_executions: list[str] = Field(default_factory=list)
     sweep_attempt: int = 0  # a failed sweep is started again under new execution names
     sweep_total: int | None = None  # clips to scan, where known before the sweep (the local stack lists them)
@@ -418,6 +421,13 @@ class EraseJobs:
         if self.settings.attendance_table:
             store = AttendanceStore(self.settings.attendance_table, dynamodb=client("dynamodb"))
             job.attendance_items_changed += store.erase_person(job.person_id)
+
+    def _step_in_view(self, job: EraseJob) -> None:
+        if self.settings.devices_table:
+            for face_id in [job.person_id, *job.unknowns_deleted]:
+                job.in_view_removed += presence.forget(
+                    self.settings.devices_table, face_id, dynamodb=client("dynamodb")
+                )
 
     # --- the sweep ----------------------------------------------------------------------------------
     def _step_sweep(self, job: EraseJob) -> None:

@@ -24,6 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from facepipe.core.contracts import Status
 from facepipe.core.settings import get_settings
+from facepipe.pipeline.announce import clip_events, send
 from facepipe.pipeline.enrich import answer_clip, mark_duplicate, record_sighting, route_to_device
 
 logger = Logger()
@@ -51,11 +52,20 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     published = route_to_device(mark_duplicate(published, claim, first["execution_id"]), settings)
     # The console's history and unknown faces. The device's result matters more than the console's copy: a
     # failure here is logged and counted (SightingsNotRecorded), and the result is still published.
+    ids: list[str] = []
     try:
-        record_sighting(published, request, settings)
+        ids = record_sighting(published, request, settings)
     except Exception:
         logger.exception("sighting not recorded")
         metrics.add_metric(name="SightingsNotRecorded", unit=MetricUnit.Count, value=1)
+    # Events on change (who entered or left the camera's view): never instead of the result either.
+    try:
+        failed = send(clip_events(published, ids, settings), settings)
+    except Exception:
+        logger.exception("events not sent")
+        failed = 1
+    if failed:
+        metrics.add_metric(name="EventsNotSent", unit=MetricUnit.Count, value=failed)
     message = published.message
     if published.duplicate:
         logger.info("clip already answered by another execution", first=first["execution_id"])

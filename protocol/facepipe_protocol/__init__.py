@@ -110,6 +110,12 @@ def results_queue_name(prefix: str, device_id: str) -> str:
 
 
 @cache
+def events_schema() -> dict[str, Any]:
+    """The JSON Schema of the events facepipe sends out (EventBridge, webhooks, MQTT: facepipe.core.events; a test
+    keeps them equal)."""
+    return dict(json.loads((Path(__file__).parent / "schemas" / "events.schema.json").read_text()))
+
+
 def result_schema() -> dict[str, Any]:
     """The JSON Schema of the one result message per clip (facepipe.core.contracts.ResultMessage; a test keeps
     them equal)."""

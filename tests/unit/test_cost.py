@@ -41,8 +41,14 @@ def test_a_camera_day_counts_every_service_a_clip_touches():
     assert model.lines["DynamoDB erase index (1 mention a named face, 2 write units with ByPerson)"] == round(
         172_800 * 2 * 0.625e-6, 3
     )
+    # Events on change: the presence record (a write and a read a clip), and ~240 events a camera-day at $1 a
+    # million, with as many webhook deliveries at $0.20: a tenth of a cent.
+    assert model.lines["DynamoDB presence (events on change: 1 write, 1 read a clip)"] == round(
+        172_800 * (0.625e-6 + 0.125e-6), 3
+    )
+    assert model.lines["EventBridge (events on change, and the webhook's deliveries)"] == round(240 * 1.2e-6, 3)
     assert model.per_camera_day == round(sum(model.lines.values()), 2)
-    assert len(model.lines) == 10
+    assert len(model.lines) == 12
 
 
 def test_arm64_costs_less_for_the_same_work():

@@ -314,3 +314,24 @@ def test_a_version_s3_would_not_delete_stops_the_erase_instead_of_being_counted(
     finally:
         s3.meta.events.unregister("before-call.s3.DeleteObjects", refuse)
     assert key in _clips()
+
+
+def test_erase_takes_them_out_of_every_cameras_view(stack, no_decoding):
+    """Who is in each camera's view (kept for the events sent on change: facepipe.aws.presence) names people:
+    erase removes them (and their unknown-face clusters) from every device's item, and no one else."""
+    from facepipe.aws import presence
+
+    create_template_table("devicestable", "DevicesTable")
+    settings = stack.model_copy(update={"devices_table": "devicestable"})
+    _enroll(settings, {"obama": OBAMA, "biden": BIDEN})
+    dynamodb = client("dynamodb")
+    for device in ("cam", "door"):
+        dynamodb.put_item(TableName="devicestable", Item={"device_id": {"S": device}, "registered_at": {"S": "x"}})
+        presence.entered("devicestable", device, {"obama", "biden"}, datetime.now(UTC), dynamodb=dynamodb, gap_s=60)
+
+    job = EraseJobs(settings).erase("obama")
+
+    assert job.in_view_removed == 2
+    for device in ("cam", "door"):
+        item = dynamodb.get_item(TableName="devicestable", Key={"device_id": {"S": device}})["Item"]
+        assert "in_view#obama" not in item and "in_view#biden" in item

@@ -168,3 +168,32 @@ def test_the_template_names_the_clips_prefix_the_code_parses():
     # The device check's probe goes where the trigger rule does not look, and expires.
     assert checks.endswith(f"/{CHECKS_PREFIX}${{!aws:PrincipalTag/facepipe-device-id}}/*")
     assert not CHECKS_PREFIX.startswith(CLIPS_PREFIX) and CHECKS_PREFIX in {rule["Prefix"] for rule in rules}
+
+
+def test_committed_events_schema_is_the_contract():
+    """The events' schema in the protocol package (what a webhook or MQTT consumer validates against) is the
+    cloud's event models, and a real event of each kind validates against it; a wrong one does not."""
+    import jsonschema
+    from facepipe_protocol import events_schema as committed_schema
+
+    from facepipe.core.events import AttendanceClosed, DeviceSilent, PersonSeen, UnknownSeen, events_schema, kind_of
+
+    assert committed_schema() == events_schema(), (
+        "run: python -c 'import json; from facepipe.core.events import events_schema; "
+        "print(json.dumps(events_schema(), indent=2))' > protocol/facepipe_protocol/schemas/events.schema.json"
+    )
+    validator = jsonschema.Draft202012Validator(committed_schema())
+    details = [
+        PersonSeen(device_id="lab-cam", person_id="markey", name="Ed Markey", change="entered",
+                   at="2026-12-01T09:02:00.000Z", clip_key="clips/lab-cam/000001_20261201T090200000Z.mp4",
+                   local_hour=9),
+        UnknownSeen(device_id="lab-cam", unknown_id="unknown-3", at="2026-12-01T22:00:00.000Z",
+                    clip_key="clips/lab-cam/000002_20261201T220000000Z.mp4", local_hour=22),
+        AttendanceClosed(course="bio101", session="bio101#2026-12-01#0900", day="2026-12-01", starts="x", ends="y",
+                         present=1, late=1, absent=1, visitors=0, unknown_faces=2),
+        DeviceSilent(device_id="lab-cam", last_seen="2026-12-01T09:00:00.000Z", silent_for_s=900.0),
+    ]  # fmt: skip
+    for detail in details:
+        validator.validate({"source": "facepipe", "detail-type": kind_of(detail).value, "detail": detail.model_dump()})
+    wrong = {"source": "facepipe", "detail-type": "person.seen", "detail": details[3].model_dump()}
+    assert not validator.is_valid(wrong)  # a device.silent detail is not a person.seen

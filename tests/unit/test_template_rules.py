@@ -558,9 +558,10 @@ def test_the_sweep_batches_clips_in_express_children__item_batcher_not_in_moto()
 
 def test_sessions_are_closed_on_a_schedule_with_only_the_tables_attendance_needs__scheduler_not_modelled_by_moto():
     """EventBridge Scheduler invokes AttendanceFunction every 5 minutes with its scheduled time (the local stack
-    fires the same schedule with the test's clock: facepipe/local/schedules.py). The function may write only
-    AttendanceTable and read the sightings; the table's records expire with AttendanceRetentionDays and its
-    ByPerson index is how erase finds a student's (tests/integration/test_attendance.py)."""
+    fires the same schedule with the test's clock: facepipe/local/schedules.py). The function may write
+    AttendanceTable, read the sightings, and for its events update the devices' items and put on the bus; the
+    table's records expire with AttendanceRetentionDays and its ByPerson index is how erase finds a student's
+    (tests/integration/test_attendance.py)."""
     props = TEMPLATE.properties("AttendanceFunction")
     (schedule,) = props["Events"].values()
     assert schedule["Type"] == "ScheduleV2"
@@ -569,7 +570,9 @@ def test_sessions_are_closed_on_a_schedule_with_only_the_tables_attendance_needs
     policies = json.dumps(props["Policies"])
     assert '{"DynamoDBCrudPolicy": {"TableName": {"Ref": "AttendanceTable"}}}' in policies
     assert '{"DynamoDBReadPolicy": {"TableName": {"Ref": "SightingsTable"}}}' in policies
-    assert policies.count("Policy") == 2, "the attendance function reaches beyond its two tables"
+    # ...and, for the tick's events, the devices' items (who is in view, which went silent) and the bus.
+    assert '{"DynamoDBCrudPolicy": {"TableName": {"Ref": "DevicesTable"}}}' in policies
+    assert policies.count("Policy") == 4, "the attendance function reaches beyond its tables and the bus"
     # SAM gives the schedule a role of its own that may invoke only this function.
     schedules = [r for r in RESOURCES.values() if r["Type"] == "AWS::Scheduler::Schedule"]
     assert len(schedules) == 1 and "AttendanceFunction" in json.dumps(schedules[0]["Properties"]["Target"]["Arn"])
@@ -580,3 +583,55 @@ def test_sessions_are_closed_on_a_schedule_with_only_the_tables_attendance_needs
     env = props["Environment"]["Variables"]
     assert env["ATTENDANCE_RETENTION_DAYS"] == {"Ref": "AttendanceRetentionDays"}
     assert TEMPLATE.parameter_defaults()["AttendanceRetentionDays"] == "120"
+
+
+def test_events_go_to_the_stacks_bus_and_out_with_no_secret_in_the_template__api_destinations_not_in_moto():
+    """Enrich and the tick may put events on the stack's bus only. The webhook is an EventBridge API
+    destination (AWS retries, rate-limits and authenticates it; no code of ours delivers), its key resolved from
+    Secrets Manager at deploy time, its failures kept a day in a dead-letter queue only its rule may write;
+    the sample rule mails an unknown face on chosen cameras outside school hours. Both off unless asked for.
+    (The local stack delivers the same events itself: tests/integration/test_events.py.)"""
+    assert RESOURCES["EventBus"]["Type"] == "AWS::Events::EventBus"
+    for logical in ("EnrichFunction", "AttendanceFunction"):
+        puts = [p for p in TEMPLATE.properties(logical)["Policies"] if "EventBridgePutEventsPolicy" in p]
+        assert puts == [{"EventBridgePutEventsPolicy": {"EventBusName": {"Ref": "EventBus"}}}], logical
+    env = TEMPLATE.doc["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["EVENT_BUS_NAME"] == {"Ref": "EventBus"} and env["SITE_TIMEZONE"] == {"Ref": "SiteTimeZone"}
+
+    defaults = TEMPLATE.parameter_defaults()
+    assert defaults["WebhookUrl"] == "" and defaults["UnknownFaceAlertEmail"] == ""
+    conditional = {
+        k: r.get("Condition")
+        for k, r in TEMPLATE.doc["Resources"].items()
+        if k.startswith(("Webhook", "UnknownFaceAlert"))
+    }
+    assert set(conditional.values()) == {"HasWebhook", "HasUnknownFaceAlert"}, conditional
+
+    connection = TEMPLATE.properties("WebhookConnection")["AuthParameters"]["ApiKeyAuthParameters"]
+    assert connection["ApiKeyValue"] == {"Fn::Sub": "{{resolve:secretsmanager:${WebhookKeySecretName}:SecretString}}"}
+    (target,) = TEMPLATE.properties("WebhookRule")["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["WebhookDestination", "Arn"]}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["WebhookDeadLetterQueue", "Arn"]}
+    assert TEMPLATE.properties("WebhookDeadLetterQueue")["MessageRetentionPeriod"] <= 86400  # may name people
+    (allowed,) = TEMPLATE.properties("WebhookDeadLetterQueuePolicy")["PolicyDocument"]["Statement"]
+    assert allowed["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["WebhookRule", "Arn"]}}}
+    role = TEMPLATE.properties("WebhookRole")["Policies"][0]["PolicyDocument"]["Statement"]
+    assert role == [
+        {
+            "Effect": "Allow",
+            "Action": "events:InvokeApiDestination",
+            "Resource": {"Fn::GetAtt": ["WebhookDestination", "Arn"]},
+        }
+    ]
+
+    alert = TEMPLATE.properties("UnknownFaceAlertRule")
+    assert alert["EventPattern"]["detail-type"] == ["unknown.seen"]
+    assert alert["EventPattern"]["detail"]["local_hour"] == [
+        {"numeric": ["<", {"Ref": "SchoolDayStartHour"}]},
+        {"numeric": [">=", {"Ref": "SchoolDayEndHour"}]},
+    ]
+    # The topic's key lets EventBridge publish (an AWS managed key cannot grant a service principal).
+    key = json.dumps(TEMPLATE.properties("AlarmTopicKey")["KeyPolicy"])
+    assert "events.amazonaws.com" in key
+    assert TEMPLATE.properties("UnknownFaceAlertTopic")["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}

@@ -1,0 +1,204 @@
+"""The stack's events (facepipe.core.events), delivered locally: to webhooks, HMAC-signed, and to an MQTT broker
+with Home Assistant discovery. In AWS the bus's rules and API destinations deliver; moto runs neither, so here a
+rule on the bus sends every facepipe event to a queue and one thread delivers each.
+
+**Webhooks.** A POST of the event as EventBridge shapes it (``source``, ``detail-type``, ``detail``, ``time``,
+``id``; protocol/facepipe_protocol/schemas/events.schema.json), ``X-Facepipe-Signature: sha256=<hex>`` the
+HMAC-SHA256 of the body under the webhook's secret, ``X-Facepipe-Event`` its kind. A refusal (not 2xx) or no
+answer is retried with backoff; after the last try the event is appended to the dead-letter file (JSON lines,
+with the webhook and the last error) and the next event goes on: nothing is lost.
+
+**MQTT** (paho): each event on ``<prefix>/<device>/<kind>`` (``<prefix>/attendance/<course>`` for a closed
+session) and each person's on ``<prefix>/person/<id>``; each camera's count and names of who is in view on
+``<prefix>/<device>/in_view``; and, retained, a Home Assistant discovery config per camera
+(``homeassistant/sensor/facepipe_<device>/in_view/config``), so each camera shows in Home Assistant as a sensor
+of who is in view. Only the discovery configs are retained: no message naming a person stays at the broker,
+so nothing there is beyond erase's reach.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from facepipe.core.events import EVENT_SOURCE, EventType
+from facepipe.local import ACCOUNT, REGION
+from facepipe.local.deployer import Deployment
+from facepipe.local.endpoint import Endpoint
+
+
+@dataclass(frozen=True)
+class Webhook:
+    url: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class MqttBroker:
+    host: str
+    port: int = 1883
+    prefix: str = "facepipe"
+    discovery_prefix: str = "homeassistant"
+
+
+def signature(secret: str, body: bytes) -> str:
+    """``sha256=`` and the hex HMAC-SHA256 of ``body`` under ``secret`` (how a receiver checks a webhook)."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@dataclass
+class RelayCounts:
+    delivered: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+    published: int = 0
+
+
+class _Mqtt:
+    def __init__(self, broker: MqttBroker) -> None:
+        import paho.mqtt.client as mqtt
+
+        self.broker = broker
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="facepipe-local-relay")
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+        self.in_view: dict[str, dict[str, str]] = {}  # device -> id -> name (or id)
+        self.announced: set[str] = set()
+
+    def publish(self, topic: str, payload: dict[str, Any], *, retain: bool = False) -> None:
+        self.client.publish(topic, json.dumps(payload), qos=1, retain=retain).wait_for_publish(timeout=10)
+
+    def deliver(self, event: dict[str, Any]) -> int:
+        kind, detail, prefix = event["detail-type"], event["detail"], self.broker.prefix
+        sent = 0
+        if kind == EventType.ATTENDANCE_CLOSED:
+            self.publish(f"{prefix}/attendance/{detail['course']}", event)
+            return 1
+        device = detail["device_id"]
+        if device not in self.announced:
+            self._discovery(device)
+        self.publish(f"{prefix}/{device}/{kind}", event)
+        sent += 1
+        if kind == EventType.PERSON_SEEN:
+            self.publish(f"{prefix}/person/{detail['person_id']}", event)
+            view = self.in_view.setdefault(device, {})
+            if detail["change"] == "entered":
+                view[detail["person_id"]] = detail.get("name") or detail["person_id"]
+            else:
+                view.pop(detail["person_id"], None)
+            self.publish(f"{prefix}/{device}/in_view", {"count": len(view), "people": sorted(view.values())})
+            sent += 2
+        return sent
+
+    def _discovery(self, device: str) -> None:
+        state = f"{self.broker.prefix}/{device}/in_view"
+        config = {
+            "name": "In view",
+            "unique_id": f"facepipe_{device}_in_view",
+            "state_topic": state,
+            "value_template": "{{ value_json.count }}",
+            "json_attributes_topic": state,
+            "unit_of_measurement": "people",
+            "device": {"identifiers": [f"facepipe_{device}"], "name": f"facepipe {device}", "manufacturer": "facepipe"},
+        }
+        self.publish(f"{self.broker.discovery_prefix}/sensor/facepipe_{device}/in_view/config", config, retain=True)
+        self.announced.add(device)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+@dataclass
+class EventRelay:
+    """A rule on the stack's bus to a queue, and the thread that delivers what arrives there."""
+
+    deployment: Deployment
+    endpoint: Endpoint
+    bus: str
+    webhooks: Sequence[Webhook] = ()
+    mqtt: MqttBroker | None = None
+    dead_letters: Path = Path("events-dead-letter.jsonl")
+    backoff_s: Sequence[float] = (0.5, 1.0, 2.0, 4.0)
+    counts: RelayCounts = field(default_factory=RelayCounts)
+
+    def __post_init__(self) -> None:
+        name = self.deployment.name("event-relay")
+        sqs, events = self.endpoint.client("sqs"), self.endpoint.client("events")
+        self.queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        rule = self.deployment.name("EventsOut")
+        events.put_rule(
+            Name=rule, EventBusName=self.bus, EventPattern=json.dumps({"source": [EVENT_SOURCE]}), State="ENABLED"
+        )
+        events.put_targets(
+            Rule=rule, EventBusName=self.bus, Targets=[{"Id": "relay", "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"}]
+        )
+        self._mqtt = _Mqtt(self.mqtt) if self.mqtt else None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self._thread = threading.Thread(target=self._run, name="event-relay", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        if self._mqtt is not None:
+            self._mqtt.close()
+
+    def _run(self) -> None:
+        sqs = self.endpoint.client("sqs")
+        while not self._stop.is_set():
+            try:
+                got = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            except Exception:  # the server is stopping
+                if self._stop.is_set():
+                    return
+                time.sleep(0.1)
+                continue
+            for message in got.get("Messages", []):
+                self.deliver(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def deliver(self, event: dict[str, Any]) -> None:
+        body = json.dumps(event, separators=(",", ":")).encode()
+        for webhook in self.webhooks:
+            self._post(webhook, event, body)
+        if self._mqtt is not None:
+            self.counts.published += self._mqtt.deliver(event)
+
+    def _post(self, webhook: Webhook, event: dict[str, Any], body: bytes) -> None:
+        headers = {
+            "Content-Type": "application/json",
+            "X-Facepipe-Event": str(event.get("detail-type", "")),
+            "X-Facepipe-Signature": signature(webhook.secret, body),
+        }
+        error = ""
+        for attempt, wait in enumerate([0.0, *self.backoff_s]):
+            if wait:
+                self.counts.retried += 1
+                if self._stop.wait(wait * (0.5 + 0.5 * ((attempt * 7919) % 10) / 10)):  # jittered, cut short by stop
+                    break
+            try:
+                answer = requests.post(webhook.url, data=body, headers=headers, timeout=10)
+                if 200 <= answer.status_code < 300:
+                    self.counts.delivered += 1
+                    return
+                error = f"HTTP {answer.status_code}"
+            except requests.RequestException as exc:
+                error = type(exc).__name__
+        self.counts.dead_lettered += 1
+        with self.dead_letters.open("a") as out:
+            out.write(json.dumps({"webhook": webhook.url, "error": error, "event": event}) + "\n")
