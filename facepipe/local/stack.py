@@ -2,10 +2,14 @@
 workers, the trigger bridge; started and stopped as one (:func:`local_stack`).
 
 The pieces: :mod:`deployer` (resources and Outputs from the template), :mod:`functions` (warm workers),
-:mod:`bridge` (EventBridge to Step Functions), :mod:`iam` (principals, when IAM is enforced), and
+:mod:`bridge` (EventBridge and the pipe to Step Functions), :mod:`schedules` (the template's schedules),
+:mod:`relay` (events to webhooks and MQTT), :mod:`iam` (principals, when IAM is enforced), and
 :mod:`endpoint` (the clients). Two couplings to moto reach this process's globals, both restored on stop:
 its ASL executor finds its server through ``MOTO_PORT`` in the environment, and builds its clients from
 boto3's default session, where :mod:`lambdas` answers its Lambda invocations.
+
+Longer than ~250 lines: the start and stop of every piece, in order, and the operator's handles on the running
+stack (outputs, devices, settings, executions) live with the state they read.
 """
 
 from __future__ import annotations

@@ -86,9 +86,11 @@ def warm_functions(deployment: Deployment, endpoint: Endpoint, runtime: LocalLam
         }
         track |= {"box": box, "height_px": 1, "sharpness": 0.0, "enrollable": False, "crop_jpeg": None}
         answer = {"clip": chosen["clip"], "frames": frames, "seen": [track], "timings_ms": {}, "execution_id": "warmup"}
-        for ok, result in functions["EnrichFunction"].pool.invoke_each(answer):
-            if not ok:
-                raise RuntimeError(f"warm-up: EnrichFunction failed: {result.get('errorMessage')}")
+        # Every worker answers the same clip at once: one claims it, the others find it in progress (as a
+        # duplicate execution would). A request enrich cannot read fails them all.
+        answered = functions["EnrichFunction"].pool.invoke_each(answer)
+        if not any(ok for ok, _ in answered):
+            raise RuntimeError(f"warm-up: EnrichFunction failed: {answered[0][1].get('errorMessage')}")
     finally:
         delete_versions(bucket, key, s3=s3)
         _forget_claims(endpoint, deployment.refs["IdempotencyTable"])
