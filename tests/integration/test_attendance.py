@@ -64,7 +64,8 @@ def day(videos: Path, settings, tmp_path_factory: pytest.TempPathFactory):
             ("stranger", "stranger_b"),
         ]
     }
-    with local_stack(workers=1) as stack, talking_to(stack):
+    # Warm functions re-read the gallery every second, so erase waits 1 s for them rather than the default 30.
+    with local_stack(workers=1, parameters={"GalleryRefreshSeconds": "1"}) as stack, talking_to(stack):
         stack.load(gallery=gallery, students=[StudentRecord(id=i, name=n) for i, n in NAMES.items()])
         courses = {c.id: c for c in validate_timetable(TIMETABLE, ROSTER).courses}
         bio, chem = courses["bio101"].session_on(DAY), courses["chem201"].session_on(DAY)

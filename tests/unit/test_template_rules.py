@@ -573,9 +573,21 @@ def test_sessions_are_closed_on_a_schedule_with_only_the_tables_attendance_needs
     # ...and, for the tick's events, the devices' items (who is in view, which went silent) and the bus.
     assert '{"DynamoDBCrudPolicy": {"TableName": {"Ref": "DevicesTable"}}}' in policies
     assert policies.count("Policy") == 4, "the attendance function reaches beyond its tables and the bus"
-    # SAM gives the schedule a role of its own that may invoke only this function.
-    schedules = [r for r in RESOURCES.values() if r["Type"] == "AWS::Scheduler::Schedule"]
-    assert len(schedules) == 1 and "AttendanceFunction" in json.dumps(schedules[0]["Properties"]["Target"]["Arn"])
+    # SAM gives the schedule a role of its own that Scheduler assumes and that may invoke only this function;
+    # its name is the stack's own, so copies of the stack deploy side by side.
+    (schedule,) = [r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::Scheduler::Schedule"]
+    assert schedule["Target"]["Arn"] == {"Fn::GetAtt": ["AttendanceFunction", "Arn"]}
+    assert "AWS::StackName" in json.dumps(schedule["Name"])
+    role = RESOURCES[schedule["Target"]["RoleArn"]["Fn::GetAtt"][0]]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": ["scheduler.amazonaws.com"]}
+    statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    assert statements == [
+        {
+            "Action": "lambda:InvokeFunction",
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": ["AttendanceFunction", "Arn"]},
+        }
+    ]
     table = TEMPLATE.properties("AttendanceTable")
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     (index,) = table["GlobalSecondaryIndexes"]
