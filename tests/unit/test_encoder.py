@@ -43,7 +43,9 @@ def every_face(samples: Path, videos: Path) -> tuple[list[str], np.ndarray, np.n
         images += [(f"{clip.name}#{i}", frame) for i, frame in enumerate(_video_frames(clip))]
     names, fast, reference = [], [], []
     for name, image in images:
-        boxes = faces.detect_faces(image, max_side=1024, upsample=1)
+        # No upsample: the encoder sees a 150 px chip whatever the face's size, and searching at twice the size
+        # found 2 more of 97 faces for 13 s more (measured): the comparison is the point, not the search.
+        boxes = faces.detect_faces(image, max_side=1024, upsample=0)
         names += [f"{name}@{box}" for box in boxes]
         fast.append(faces.encode_faces(image, boxes))
         reference.append(faces.encode_faces_reference(image, boxes))
