@@ -20,7 +20,6 @@ from datetime import time as clock
 from typing import Any
 
 from facepipe.aws.items import from_item, to_item, write_batches
-from facepipe.core.moments import parse_moment
 from facepipe.identity.attendance import SessionAttendance
 from facepipe.identity.timetable import Course, Session
 
@@ -174,25 +173,9 @@ class AttendanceStore:
         if index:
             kwargs["IndexName"] = index
         now = int(datetime.now(UTC).timestamp())
-        found = []
-        while True:
-            page = self.dynamodb.query(**kwargs)
-            found += [v for v in map(from_item, page.get("Items", [])) if v.get("expires_at", now) >= now]
-            if "LastEvaluatedKey" not in page:
-                return found
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        pages = self.dynamodb.get_paginator("query").paginate(**kwargs)
+        items = (from_item(item) for page in pages for item in page.get("Items", []))
+        return [v for v in items if v.get("expires_at", now) >= now]
 
     def _write(self, requests: list[dict[str, Any]]) -> None:
         write_batches(self.dynamodb, self.table, requests)
-
-
-def presence_row(values: dict[str, Any]) -> dict[str, Any]:
-    """A stored presence as a report row (times as aware datetimes)."""
-    return {
-        "person_id": values["person_id"],
-        "status": values["status"],
-        "first_seen": parse_moment(values.get("first_seen")),
-        "last_seen": parse_moment(values.get("last_seen")),
-        "minutes": float(values.get("minutes", 0)),
-        "clips": int(values.get("clips", 0)),
-    }

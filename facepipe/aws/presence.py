@@ -4,7 +4,8 @@ unknown face) on the device's item, holding the capture time they were last name
 ``gap``, found when the camera's next clip arrives or by the scheduled sweep (AttendanceFunction).
 
 One conditional write per id named in a clip (the condition is what makes "entered" exact when clips of one
-camera are answered at once, out of order), one read per clip for who left. The ids are data about people:
+camera are answered at once, out of order); who left is read from the item those writes return, so a clip
+with someone in it costs no read (a clip with nobody, one). The ids are data about people:
 erase removes a person's from every device item (:func:`forget`: a scan of the devices table, dozens of items).
 Pure Python: it runs in the enrich zip.
 """
@@ -25,49 +26,58 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
-def _conditional(dynamodb: Any, **kwargs: Any) -> bool:
+def _conditional(dynamodb: Any, **kwargs: Any) -> dict[str, Any] | None:
+    """The item after a conditional update (its new image), or None when the condition did not hold."""
     try:
-        dynamodb.update_item(**kwargs)
-        return True
+        return dict(dynamodb.update_item(ReturnValues="ALL_NEW", **kwargs).get("Attributes", {}))
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
-        return False
+        return None
 
 
-def entered(table: str, device_id: str, ids: set[str], at: datetime, *, dynamodb: Any, gap_s: float) -> list[str]:
-    """Mark ``ids`` in view of a registered device as of ``at``; returns those that entered."""
-    came = []
+def entered(
+    table: str, device_id: str, ids: set[str], at: datetime, *, dynamodb: Any, gap_s: float
+) -> tuple[list[str], dict[str, Any] | None]:
+    """Mark ``ids`` in view of a registered device as of ``at``; returns those that entered, and the device's
+    item as the last write left it (None when nothing was written), for :func:`left` to read."""
+    came, item = [], None
+    key = to_item({"device_id": device_id})
     for face_id in sorted(ids):
         names = {"#a": IN_VIEW + face_id}
-        first = _conditional(
+        written = _conditional(
             dynamodb,
             TableName=table,
-            Key=to_item({"device_id": device_id}),
+            Key=key,
             UpdateExpression="SET #a = :t",
             ConditionExpression="attribute_exists(registered_at) AND (attribute_not_exists(#a) OR #a < :gap)",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=to_item({":t": _iso(at), ":gap": _iso(at - timedelta(seconds=gap_s))}),
         )
-        if first:
+        if written is not None:
             came.append(face_id)
-            continue
-        _conditional(  # still in view: keep the latest time (a clip answered late must not move it back)
-            dynamodb,
-            TableName=table,
-            Key=to_item({"device_id": device_id}),
-            UpdateExpression="SET #a = :t",
-            ConditionExpression="attribute_exists(registered_at) AND #a < :t",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=to_item({":t": _iso(at)}),
-        )
-    return came
+        else:  # still in view: keep the latest time (a clip answered late must not move it back)
+            written = _conditional(
+                dynamodb,
+                TableName=table,
+                Key=key,
+                UpdateExpression="SET #a = :t",
+                ConditionExpression="attribute_exists(registered_at) AND #a < :t",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item({":t": _iso(at)}),
+            )
+        item = written if written is not None else item
+    return came, item
 
 
-def left(table: str, device_id: str, before: datetime, *, dynamodb: Any) -> list[tuple[str, str]]:
-    """The ids of a device last named before ``before``, removed; each (id, last seen). A removal is
-    conditional on the time read, so an id named meanwhile stays and two sweeps never both report it."""
-    item = dynamodb.get_item(TableName=table, Key=to_item({"device_id": device_id})).get("Item")
+def left(
+    table: str, device_id: str, before: datetime, *, dynamodb: Any, item: dict[str, Any] | None = None
+) -> list[tuple[str, str]]:
+    """The ids of a device last named before ``before``, removed; each (id, last seen). ``item``: the device's
+    item as just written (else it is read). A removal is conditional on the time read, so an id named meanwhile
+    stays and two sweeps never both report it."""
+    if item is None:
+        item = dynamodb.get_item(TableName=table, Key=to_item({"device_id": device_id})).get("Item")
     gone = []
     for name, value in sorted(from_item(item or {}).items()):
         if not name.startswith(IN_VIEW) or not isinstance(value, str) or value >= _iso(before):
@@ -81,21 +91,15 @@ def left(table: str, device_id: str, before: datetime, *, dynamodb: Any) -> list
             ExpressionAttributeNames={"#a": name},
             ExpressionAttributeValues=to_item({":seen": value}),
         )
-        if removed:
+        if removed is not None:
             gone.append((name.removeprefix(IN_VIEW), value))
     return gone
 
 
 def devices(table: str, *, dynamodb: Any) -> list[dict[str, Any]]:
-    """Every item of the devices table (registered or refused), each page."""
-    found: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"TableName": table}
-    while True:
-        page = dynamodb.scan(**kwargs)
-        found += [from_item(i) for i in page.get("Items", [])]
-        if "LastEvaluatedKey" not in page:
-            return found
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    """Every item of the devices table (registered or refused): dozens, one scan."""
+    pages = dynamodb.get_paginator("scan").paginate(TableName=table)
+    return [from_item(item) for page in pages for item in page["Items"]]
 
 
 def silent(table: str, now: datetime, after_s: float, *, dynamodb: Any) -> list[tuple[str, str]]:
@@ -109,14 +113,15 @@ def silent(table: str, now: datetime, after_s: float, *, dynamodb: Any) -> list[
         seen = datetime.fromisoformat(last)
         if (now - seen).total_seconds() < after_s or str(item.get("silent_since", "")) >= last:
             continue
-        if _conditional(
+        marked = _conditional(
             dynamodb,
             TableName=table,
             Key=to_item({"device_id": item["device_id"]}),
             UpdateExpression="SET silent_since = :last",
             ConditionExpression="last_seen = :last AND (attribute_not_exists(silent_since) OR silent_since < :last)",
             ExpressionAttributeValues=to_item({":last": last}),
-        ):
+        )
+        if marked is not None:
             quiet.append((item["device_id"], last))
     return quiet
 

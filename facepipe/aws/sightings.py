@@ -247,7 +247,6 @@ class Sightings:
         ``unknown-<n>`` included): the mention items only, so a class hour reads ids and times, never crops.
         Cost grows with the device's clips in the window (every item in the key range is read: ~7,200 an
         hour at two clips a second), not with the people enrolled."""
-        found: list[tuple[str, datetime]] = []
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "device_id = :d AND #at BETWEEN :a AND :b",
@@ -262,16 +261,14 @@ class Sightings:
                 }
             ),
         }
-        while True:
-            page = self.dynamodb.query(**kwargs)
+        found: list[tuple[str, datetime]] = []
+        for page in self.dynamodb.get_paginator("query").paginate(**kwargs):
             for item in page.get("Items", []):
                 values = from_item(item)
                 moment = parse_moment(values["at"].split("#", 1)[0])
                 if moment is not None:
                     found.append((values["person_id"], moment))
-            if "LastEvaluatedKey" not in page:
-                return found
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found
 
     def latencies(self, device_id: str, *, after: str) -> list[tuple[str, float]]:
         """(capture time, latency ms) of a device's clips since ``after``, oldest first: only those two

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from facepipe.cli.common import stack_option
 from facepipe.core.settings import Settings
 
 
@@ -116,27 +117,23 @@ def register(sub: Any) -> None:
     p.add_argument("--timetable", type=Path, required=True, metavar="CSV")
     p.add_argument("--roster", type=Path, required=True, metavar="CSV")
     p.add_argument("--check", action="store_true", help="only check the files (no stack needed)")
-    _stack_option(p)
+    stack_option(p)
     p.set_defaults(handler=cmd_import)
     p = attendance.add_parser("courses", help="the timetable's courses")
-    _stack_option(p)
+    stack_option(p)
     p.set_defaults(handler=cmd_courses)
     p = attendance.add_parser("close", help="close the sessions that have ended (the scheduled function does this)")
     p.add_argument("--now", help="close up to this moment (ISO 8601; default: now)")
-    _stack_option(p)
+    stack_option(p)
     p.set_defaults(handler=cmd_close)
     p = attendance.add_parser("report", help="a course's sessions on a day: present, late, absent, visitors")
     p.add_argument("--course", required=True)
     p.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="a day (or a month, YYYY-MM)")
     p.add_argument("--csv", action="store_true", help="as CSV, one row per person and session")
-    _stack_option(p)
+    stack_option(p)
     p.set_defaults(handler=cmd_report)
     p = attendance.add_parser("student", help="one student's sessions over the term")
     p.add_argument("student_id", metavar="STUDENT_ID")
     p.add_argument("--csv", action="store_true")
-    _stack_option(p)
+    stack_option(p)
     p.set_defaults(handler=cmd_student)
-
-
-def _stack_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--stack", metavar="NAME", help="a deployed stack (default: the local stack's settings)")

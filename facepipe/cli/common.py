@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 DEFAULT_GALLERY = Path("gallery.json")
+
+
+def stack_option(p: argparse.ArgumentParser) -> None:
+    """``--stack NAME``: a deployed stack; without it, the local stack's settings (the env file)."""
+    p.add_argument("--stack", metavar="NAME", help="a deployed stack (default: the local stack's settings)")
 
 
 def err(message: str) -> None:

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from facepipe.cli.common import stack_option
 from facepipe.core.settings import Settings
 
 
@@ -33,22 +34,17 @@ def register(sub: Any) -> None:
         help="no IAM user or key: the device brings its own tagged credentials (IoT credentials provider, "
         "IAM Roles Anywhere)",
     )
-    _stack_option(p)
+    stack_option(p)
     p.set_defaults(handler=cmd_add)
 
     p = devices.add_parser("list", help="each device with last seen, clips today and queue depth")
-    _stack_option(p)
+    stack_option(p)
     p.set_defaults(handler=cmd_list)
 
     p = devices.add_parser("remove", help="retire a device: its queue, its IAM user and its registration")
     p.add_argument("device_id", metavar="ID")
-    _stack_option(p)
+    stack_option(p)
     p.set_defaults(handler=cmd_remove)
-
-
-def _stack_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--stack", metavar="NAME", help="a deployed stack (default: the local stack's settings)")
-    p.add_argument("--region", help="the deployed stack's region (default: the AWS configuration's)")
 
 
 def _devices(args: argparse.Namespace, settings: Settings) -> Any:

@@ -11,6 +11,7 @@ import json
 import sys
 from typing import Any
 
+from facepipe.cli.common import stack_option
 from facepipe.core.settings import Settings
 
 
@@ -21,7 +22,7 @@ def register(sub: Any) -> None:
     p = unknowns.add_parser("list", help="unknown faces waiting for a name (unknown-<n>), most seen first")
     p.add_argument("--all", action="store_true", help="also dismissed ones and those with no crop kept")
     p.add_argument("--json", action="store_true", help="one JSON object per unknown face")
-    _stack_option(p)
+    stack_option(p)
     p.set_defaults(handler=cmd_list)
 
     p = unknowns.add_parser(
@@ -35,19 +36,15 @@ def register(sub: Any) -> None:
     p.add_argument("person_id", metavar="PERSON_ID")
     p.add_argument("--name", help="the person's name (written to their record; its other fields are kept)")
     p.add_argument("--allow-erased", action="store_true", help="label as someone erased before (lifts their tombstone)")
-    _stack_option(p)
+    stack_option(p)
     p.set_defaults(handler=cmd_label)
 
     p = unknowns.add_parser(
         "dismiss", help="not someone to enroll: its crops deleted, its later faces no longer shown as new"
     )
     p.add_argument("unknown_id", metavar="UNKNOWN")
-    _stack_option(p)
+    stack_option(p)
     p.set_defaults(handler=cmd_dismiss)
-
-
-def _stack_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--stack", metavar="NAME", help="a deployed stack (default: the local stack's settings)")
 
 
 def _operator(args: argparse.Namespace, settings: Settings) -> Any:

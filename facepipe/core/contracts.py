@@ -23,6 +23,13 @@ RESULT_SCHEMA_VERSION = PROTOCOL_VERSION  # the clip protocol's (facepipe_protoc
 MAX_RESULT_BYTES = 200 * 1024
 # The id of a face that matched nobody in the gallery.
 UNKNOWN = "unknown"
+
+
+def is_unknown(face_id: str) -> bool:
+    """An unknown face's id: ``unknown`` (too weak to keep) or ``unknown-<n>`` (kept by facepipe.aws.unknowns)."""
+    return face_id == UNKNOWN or face_id.startswith(f"{UNKNOWN}-")
+
+
 # A person's id: the gallery's folder name and the student record's key.
 PERSON_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 

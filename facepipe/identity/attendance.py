@@ -17,11 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from facepipe.core.contracts import is_unknown
 from facepipe.identity.timetable import Session
 
 GAP_S = 60.0
 CLIP_S = 0.5
-UNKNOWN_PREFIX = "unknown-"
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def session_attendance(session: Session, roster: list[str], mentions: list[tuple
     for person_id, at in mentions:
         if not session.starts <= at <= session.ends:
             continue
-        if person_id.startswith(UNKNOWN_PREFIX):
+        if is_unknown(person_id):  # mentions name kept ones only: unknown-<n>
             unknown.add(person_id)
         else:
             seen.setdefault(person_id, []).append(at)

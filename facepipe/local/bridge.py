@@ -22,6 +22,18 @@ from facepipe.local.deployer import Deployment
 from facepipe.local.endpoint import Endpoint
 
 
+def received(sqs: Any, url: str, *, wait_s: int, stop: threading.Event) -> list[dict[str, Any]]:
+    """One receive of up to 10 messages for a local poller; none while the server stops or hiccups."""
+    try:
+        return list(
+            sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s).get("Messages", [])
+        )
+    except Exception:  # the server is stopping, or busy for a moment
+        if not stop.is_set():
+            time.sleep(0.1)
+        return []
+
+
 def pipe_queues(deployment: Deployment, machine_arn: str) -> list[str]:
     """URLs of the queues the template pipes into ``machine_arn``; a pipe this bridge cannot model is refused
     here, naming it, rather than silently never delivering."""
@@ -75,14 +87,7 @@ class TriggerBridge:
                 # Long-poll the rule's queue only (where nearly every execution comes from); pipes are read
                 # without waiting, so a delayed clip starts within the rule queue's one-second poll.
                 wait = 1 if url == self.queue_url else 0
-                try:
-                    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait)
-                except Exception:  # the server is stopping
-                    if self._stop.is_set():
-                        return
-                    time.sleep(0.1)
-                    continue
-                for message in messages.get("Messages", []):
+                for message in received(sqs, url, wait_s=wait, stop=self._stop):
                     self._start_execution(sfn, message["Body"], piped=url != self.queue_url)
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 

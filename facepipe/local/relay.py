@@ -22,7 +22,6 @@ import hashlib
 import hmac
 import json
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ import requests
 
 from facepipe.core.events import EVENT_SOURCE, EventType
 from facepipe.local import ACCOUNT, REGION
+from facepipe.local.bridge import received
 from facepipe.local.deployer import Deployment
 from facepipe.local.endpoint import Endpoint
 
@@ -161,14 +161,7 @@ class EventRelay:
     def _run(self) -> None:
         sqs = self.endpoint.client("sqs")
         while not self._stop.is_set():
-            try:
-                got = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-            except Exception:  # the server is stopping
-                if self._stop.is_set():
-                    return
-                time.sleep(0.1)
-                continue
-            for message in got.get("Messages", []):
+            for message in received(sqs, self.queue_url, wait_s=1, stop=self._stop):
                 self.deliver(json.loads(message["Body"]))
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 

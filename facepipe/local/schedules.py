@@ -49,32 +49,30 @@ class LocalSchedules:
     def __init__(self, deployment: Deployment) -> None:
         self.schedules = schedules_of(deployment)
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+
+    @staticmethod
+    def _invoke(schedule: Schedule, now: datetime) -> tuple[bool, Any]:
+        moment = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return lambdas.invoke(
+            schedule.function, json.loads(schedule.input.replace("<aws.scheduler.scheduled-time>", moment))
+        )
 
     def fire(self, now: datetime) -> list[tuple[bool, Any]]:
         """Every schedule once, as at ``now``: each function's (ok, result)."""
-        moment = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return [
-            lambdas.invoke(s.function, json.loads(s.input.replace("<aws.scheduler.scheduled-time>", moment)))
-            for s in self.schedules
-        ]
+        return [self._invoke(s, now) for s in self.schedules]
 
     def start(self) -> None:
         """Fire on the wall clock, each schedule at its own rate (the first firing one period after start)."""
 
         def run(schedule: Schedule) -> None:
             while not self._stop.wait(schedule.every_s):
-                moment = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
                 try:
-                    lambdas.invoke(
-                        schedule.function, json.loads(schedule.input.replace("<aws.scheduler.scheduled-time>", moment))
-                    )
+                    self._invoke(schedule, datetime.now(UTC))
                 except lambdas.ServiceError:
                     continue  # throttled or gone: Scheduler retries; the next firing catches up
 
         for schedule in self.schedules:
-            self._thread = threading.Thread(target=run, args=(schedule,), name="local-schedule", daemon=True)
-            self._thread.start()
+            threading.Thread(target=run, args=(schedule,), name="local-schedule", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()

@@ -44,6 +44,14 @@ class ReportRow:
     minutes: float
 
 
+def _clock(text: str | None, zone: ZoneInfo | None) -> str:
+    """A stored time as the course's wall clock (``HH:MM:SS``); as stored when its course is gone."""
+    moment = parse_moment(text)
+    if moment is None:
+        return ""
+    return moment.astimezone(zone).strftime("%H:%M:%S") if zone else text or ""
+
+
 def read_timetable(timetable: Path, roster: Path) -> TimetableReport:
     for path in (timetable, roster):
         if not path.is_file():
@@ -100,12 +108,8 @@ class Attendance:
         found = self.store.sessions(course_id, day)
         names = self._names({p["person_id"] for s in found for p in s["people"]})
 
-        def local(text: str | None) -> str:
-            moment = parse_moment(text)
-            return moment.astimezone(zone).strftime("%H:%M:%S") if moment else ""
-
         for session in found:
-            start = local(session["starts"])[:5]
+            start = _clock(session["starts"], zone)[:5]
             session["start"] = start
             session["rows"] = [
                 ReportRow(
@@ -115,8 +119,8 @@ class Attendance:
                     student_id=p["person_id"],
                     name=names.get(p["person_id"], ""),
                     status=p["status"],
-                    first_seen=local(p.get("first_seen")),
-                    last_seen=local(p.get("last_seen")),
+                    first_seen=_clock(p.get("first_seen"), zone),
+                    last_seen=_clock(p.get("last_seen"), zone),
                     minutes=float(p.get("minutes", 0)),
                 )
                 # The roster first, then visitors: as the teacher's list reads.
@@ -135,10 +139,6 @@ class Attendance:
             day, start, _ = item["sk"].split("#", 2)
             zone = zones.get(course)
 
-            def local(text: str | None, zone: ZoneInfo | None = zone) -> str:
-                moment = parse_moment(text)
-                return moment.astimezone(zone).strftime("%H:%M:%S") if moment and zone else (text or "")
-
             rows.append(
                 ReportRow(
                     course=course,
@@ -147,8 +147,8 @@ class Attendance:
                     student_id=person_id,
                     name=names.get(person_id, ""),
                     status=item["status"],
-                    first_seen=local(item.get("first_seen")),
-                    last_seen=local(item.get("last_seen")),
+                    first_seen=_clock(item.get("first_seen"), zone),
+                    last_seen=_clock(item.get("last_seen"), zone),
                     minutes=float(item.get("minutes", 0)),
                 )
             )

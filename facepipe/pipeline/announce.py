@@ -2,8 +2,8 @@
 and on the scheduled tick the sessions closed, who left a camera that fell silent, and which cameras did.
 
 Sent after the device's result is built and never instead of it: a failure is logged and counted by the
-caller (EventsNotSent). Cost: per clip one conditional write per id named and one read (facepipe.aws.presence),
-and a PutEvents only when something changed.
+caller (EventsNotSent). Cost: per clip one conditional write per id named, one read only when nobody is named
+(facepipe.aws.presence), and a PutEvents only when something changed.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from facepipe.aws import clients, presence
 from facepipe.aws.event_bus import put_events
-from facepipe.core.contracts import UNKNOWN, PublishRequest
+from facepipe.core.contracts import PublishRequest, is_unknown
 from facepipe.core.events import (
     DEVICE_SILENT_AFTER_S,
     PRESENCE_GAP_S,
@@ -46,15 +46,12 @@ def clip_events(published: PublishRequest, ids: list[str], settings: Settings) -
     names = {p.id: p.name for p in message.people}
     seen = set(ids) | set(names)
     dynamodb = clients.client("dynamodb")
-    came = presence.entered(
-        settings.devices_table, message.device_id, seen, at, dynamodb=dynamodb, gap_s=PRESENCE_GAP_S
-    )
-    gone = presence.left(
-        settings.devices_table, message.device_id, at - timedelta(seconds=PRESENCE_GAP_S), dynamodb=dynamodb
-    )
+    table, device = settings.devices_table, message.device_id
+    came, item = presence.entered(table, device, seen, at, dynamodb=dynamodb, gap_s=PRESENCE_GAP_S)
+    gone = presence.left(table, device, at - timedelta(seconds=PRESENCE_GAP_S), dynamodb=dynamodb, item=item)
     details: list[Detail] = []
     for face_id in came:
-        if face_id == UNKNOWN or face_id.startswith(f"{UNKNOWN}-"):
+        if is_unknown(face_id):
             details.append(
                 UnknownSeen(
                     device_id=message.device_id, unknown_id=face_id, at=_iso(at), clip_key=message.clip.key,
@@ -75,7 +72,7 @@ def clip_events(published: PublishRequest, ids: list[str], settings: Settings) -
 def _left(device_id: str, gone: list[tuple[str, str]], settings: Settings) -> list[Detail]:
     details: list[Detail] = []
     for face_id, last in gone:
-        if face_id == UNKNOWN or face_id.startswith(f"{UNKNOWN}-"):
+        if is_unknown(face_id):
             continue  # an unknown face leaving tells nobody anything
         moment = parse_moment(last) or datetime.now(UTC)
         details.append(

@@ -29,22 +29,28 @@ def test_a_person_enters_once_whatever_order_the_clips_are_answered_in_and_leave
     t0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
     def enter(ids: set[str], at: datetime) -> list[str]:
-        return presence.entered("devices", "cam", ids, at, dynamodb=devices, gap_s=60)
+        came, _ = presence.entered("devices", "cam", ids, at, dynamodb=devices, gap_s=60)
+        return came
 
     assert enter({"obama"}, t0 + timedelta(seconds=2)) == ["obama"]
     assert enter({"obama"}, t0) == []  # an earlier clip answered late: not a second entry
     assert enter({"obama", "biden"}, t0 + timedelta(seconds=30)) == ["biden"]
     assert presence.left("devices", "cam", t0 + timedelta(seconds=10), dynamodb=devices) == []  # seen at 0:30
+    # Who left, from the item a clip's write returned: the same as from a read of it.
+    _, written = presence.entered("devices", "cam", {"biden"}, t0 + timedelta(seconds=31), dynamodb=devices, gap_s=60)
+    assert written is not None and "in_view#obama" in written  # the whole item as written, for `left`
+    gone = presence.left("devices", "cam", t0 + timedelta(seconds=30.5), dynamodb=devices, item=written)
+    assert [g[0] for g in gone] == ["obama"]  # last named at 0:30; biden at 0:31
     # Unseen for the gap: both leave, each reported once however many look.
     gone = presence.left("devices", "cam", t0 + timedelta(minutes=5), dynamodb=devices)
-    assert sorted(g[0] for g in gone) == ["biden", "obama"]
+    assert [g[0] for g in gone] == ["biden"]  # obama was reported above
     assert presence.left("devices", "cam", t0 + timedelta(minutes=6), dynamodb=devices) == []
     assert enter({"obama"}, t0 + timedelta(minutes=7)) == ["obama"]  # back: entered again
 
 
 def test_an_unregistered_device_keeps_no_one_in_view_and_silence_is_reported_once(devices):
     now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-    assert presence.entered("devices", "typo-cam", {"obama"}, now, dynamodb=devices, gap_s=60) == []
+    assert presence.entered("devices", "typo-cam", {"obama"}, now, dynamodb=devices, gap_s=60) == ([], None)
     assert "Item" not in devices.get_item(TableName="devices", Key={"device_id": {"S": "typo-cam"}})
     devices.update_item(
         TableName="devices",
