@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import random
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -179,10 +180,10 @@ class EventRelay:
             "X-Facepipe-Signature": signature(webhook.secret, body),
         }
         error = ""
-        for attempt, wait in enumerate([0.0, *self.backoff_s]):
+        for wait in [0.0, *self.backoff_s]:
             if wait:
                 self.counts.retried += 1
-                if self._stop.wait(wait * (0.5 + 0.5 * ((attempt * 7919) % 10) / 10)):  # jittered, cut short by stop
+                if self._stop.wait(random.uniform(wait / 2, wait)):  # equal jitter; cut short by stop
                     break
             try:
                 answer = requests.post(webhook.url, data=body, headers=headers, timeout=10)
