@@ -34,16 +34,16 @@ def register(sub: Any) -> None:
         help="no IAM user or key: the device brings its own tagged credentials (IoT credentials provider, "
         "IAM Roles Anywhere)",
     )
-    stack_option(p)
+    stack_option(p, region=True)
     p.set_defaults(handler=cmd_add)
 
     p = devices.add_parser("list", help="each device with last seen, clips today and queue depth")
-    stack_option(p)
+    stack_option(p, region=True)
     p.set_defaults(handler=cmd_list)
 
     p = devices.add_parser("remove", help="retire a device: its queue, its IAM user and its registration")
     p.add_argument("device_id", metavar="ID")
-    stack_option(p)
+    stack_option(p, region=True)
     p.set_defaults(handler=cmd_remove)
 
 

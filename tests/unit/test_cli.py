@@ -89,3 +89,23 @@ def test_the_demo_without_console_ends_after_the_clips(samples, tmp_path, monkey
         get_settings.cache_clear()
     assert [a["console"] for a in asked] == [False]
     assert len(list((tmp_path / "demo-out" / "clips").glob("*.mp4"))) == len(demo.DEMO_CLIPS)
+
+
+@pytest.mark.parametrize(
+    ("argv", "region"),
+    [
+        (["devices", "add", "pi-1", "--stack", "s", "--region", "eu-west-1"], True),
+        (["devices", "list", "--stack", "s", "--region", "eu-west-1"], True),
+        (["devices", "remove", "pi-1", "--stack", "s", "--region", "eu-west-1"], True),
+        (["unknowns", "list", "--stack", "s"], False),
+        (["attendance", "courses", "--stack", "s"], False),
+    ],
+)
+def test_every_command_on_a_deployed_stack_takes_stack_and_the_devices_commands_their_region(argv, region):
+    """`--stack` comes from one place (facepipe.cli.common.stack_option); the devices commands, which make
+    their own AWS session, also take `--region` (a shared option once lost it: every `devices` command failed)."""
+    from facepipe.cli.main import build_parser
+
+    args = build_parser().parse_args(argv)
+    assert args.stack == "s"
+    assert (getattr(args, "region", None) == "eu-west-1") is region
