@@ -58,6 +58,12 @@ def print_report(report: BenchReport) -> None:
             f"batched), dlib {e.dlib_ms_per_face} ms/face ({e.speedup}x); largest distance drift "
             f"{e.max_distance_drift}"
         )
+    if (cnn := report.cnn_detector) is not None:
+        print(
+            f"CNN face detector ({cnn.frames} frames): ONNX {cnn.onnx_frame_ms} ms a frame, dlib {cnn.dlib_frame_ms} ms "
+            f"({cnn.dlib_frames} frames, same faces in {cnn.same_faces}); following a face {cnn.follow_ms} ms (p95 "
+            f"{cnn.follow_ms_p95}), found {cnn.followed}/{cnn.follows}"
+        )
     if (lat := report.latency_s) is not None:
         print(
             f"End-to-end latency ({lat.clips} clips): p50 {lat.p50} s, p95 {lat.p95} s, max {lat.max} s; "

@@ -7,12 +7,15 @@ from pathlib import Path
 
 import numpy as np
 
-from facepipe.bench.report import Encoder, Recognition
+from facepipe.bench.report import CnnDetector, Encoder, Recognition
 from facepipe.bench.stats import pct
 from facepipe.core.settings import Settings
 from facepipe.identity import plain_library, recognition
 from facepipe.identity.gallery import Gallery
-from facepipe.vision import encoder, faces
+from facepipe.vision import cnn_detector, encoder, faces, tracking
+
+# dlib's own CNN detector costs seconds a frame here: it is timed on this many frames.
+_DLIB_CNN_FRAMES = 2
 
 
 def bench_recognize(gallery: Gallery, clips: list[Path], settings: Settings) -> Recognition:
@@ -87,4 +90,52 @@ def bench_encoder(clips: list[Path], settings: Settings) -> Encoder:
         dlib_ms_per_face=round(dlib_ms, 1),
         speedup=round(dlib_ms / onnx_ms, 1),
         max_distance_drift=float(f"{drift.max():.2e}"),
+    )
+
+
+def bench_cnn_detector(clips: list[Path], settings: Settings) -> CnnDetector:
+    """The CNN detector in ONNX Runtime: a whole frame's pyramid (against dlib's own on a few frames, and whether
+    both find the same faces), and following each HOG face of the bench frames into its own neighbourhood."""
+    import cv2
+
+    from facepipe.media.video import decode_clip
+
+    images = []
+    for clip in clips:
+        decoded = decode_clip(clip, frames_wanted=settings.frames_per_clip, max_seconds=5, max_pixels=10**8)
+        images += [cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) for _, _, bgr in decoded.frames]
+    cnn_detector.detect(images[0])  # warm
+    onnx_ms, found = [], []
+    for image in images:
+        start = time.perf_counter()
+        found.append(cnn_detector.detect(image))
+        onnx_ms.append((time.perf_counter() - start) * 1000)
+    dlib_ms, same = [], 0
+    for image, ours in zip(images[:_DLIB_CNN_FRAMES], found, strict=False):
+        start = time.perf_counter()
+        theirs = faces.detect_faces(image, model="cnn", max_side=max(image.shape[:2]))
+        dlib_ms.append((time.perf_counter() - start) * 1000)
+        same += len(theirs) == len(ours) and all(
+            any(
+                np.hypot(*np.subtract(tracking.centre(d.box), tracking.centre(box))) <= 0.2 * (box[2] - box[0])
+                for d in ours
+            )
+            for box in theirs
+        )
+    follow_ms, followed = [], 0
+    for image in images:
+        for box in faces.detect_faces(image, max_side=settings.detect_max_side):
+            start = time.perf_counter()
+            followed += tracking.follow_near(image, box) is not None
+            follow_ms.append((time.perf_counter() - start) * 1000)
+    return CnnDetector(
+        frames=len(images),
+        onnx_frame_ms=round(pct(onnx_ms, 50), 1),
+        dlib_frames=len(dlib_ms),
+        dlib_frame_ms=round(pct(dlib_ms, 50), 1),
+        same_faces=same,
+        follows=len(follow_ms),
+        follow_ms=round(pct(follow_ms, 50), 1) if follow_ms else 0.0,
+        follow_ms_p95=round(pct(follow_ms, 95), 1) if follow_ms else 0.0,
+        followed=followed,
     )

@@ -76,6 +76,20 @@ class Encoder(BaseModel):
     max_distance_drift: float
 
 
+class CnnDetector(BaseModel):
+    """dlib's CNN face detector in ONNX Runtime against dlib's own (whole frames), and a face followed."""
+
+    frames: int
+    onnx_frame_ms: float  # p50, the whole pyramid of a frame
+    dlib_frames: int  # dlib's own is slow: timed on the first few frames only
+    dlib_frame_ms: float
+    same_faces: int  # of dlib_frames, frames where both found the same faces (centres within a fifth of a face)
+    follows: int
+    follow_ms: float  # p50, a face's neighbourhood (facepipe.vision.tracking.follow_near)
+    follow_ms_p95: float
+    followed: int  # follows that found the face
+
+
 class Latency(BaseModel):
     clips: int
     missing: int
@@ -163,6 +177,7 @@ class BenchReport(BaseModel):
     settings: BenchSettings
     recognize: Recognition | None = None
     encoder: Encoder | None = None
+    cnn_detector: CnnDetector | None = None
     accuracy: Accuracy | None = None
     latency_s: Latency | None = None
     stages_s_p50: dict[str, float] = Field(default_factory=dict)

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     # The sharpest frame of a clip is searched for small faces on a copy at most this size with one upsample
     # (faces down to ~40 px in frames up to this size; facepipe.identity.recognition). 0: no small-face search.
     small_face_max_side: int = Field(default=1280, ge=0)
+    # A face HOG loses in a chosen frame (turned past its reach) is looked for there by dlib's CNN detector, near
+    # where its track is in the other frames (facepipe.vision.tracking.follow_lost): reported as the same person.
+    follow_lost_faces: bool = True
     # A face shorter than this (px) or blurred names nobody on its own: its track needs two frames agreeing.
     decisive_face_px: int = Field(default=40, ge=0)
     # Still photos (enrollment, `facepipe recognize`) are larger than camera frames and people in them can be

@@ -14,7 +14,11 @@ with one upsample finds them all but costs 3-4x a frame's whole budget at 1280x7
    each anchor face they did not find is looked for in its neighbourhood only, scaled so the face is
    ~100 px (a few ms).
 3. **Tracks**: a frame's faces are linked to the nearest face of the frames before (centres within a face
-   height, similar size): one track per person in the clip.
+   height, similar size): one track per person in the clip. A track missing from a frame (its face turned past
+   HOG's reach there) is looked for near where it was by dlib's CNN detector, which holds to three-quarter views
+   and half profiles (``follow_lost_faces``; :func:`facepipe.vision.tracking.follow_lost`, a few ms a face and
+   only where HOG lost one): such a face is graded like any other, so a turned one is reported as the person its
+   track's frontal faces name and never names anyone by itself.
 4. **One decision per track**, from the mean of its encodings (noise of single frames averages out):
    the nearest person if within ``tolerance`` *and* at least ``margin`` nearer than the next person, and
    one of the faces averaged is itself within ``tolerance`` of him.
@@ -78,6 +82,7 @@ def recognize_frames(
     decisive_face_px: int = 0,
     max_faces: int | None = None,
     anchor_faces: tuple[list[Box], int] | None = None,
+    follow: bool = False,
 ) -> list[FrameResult]:
     """Every face in each RGB image of one clip, named by its track's decision (the module's steps); the
     faces of all the images are encoded in one batch (one encoder call per clip, not per face).
@@ -95,6 +100,7 @@ def recognize_frames(
         small_face_max_side=small_face_max_side,
         max_faces=max_faces,
         anchor_faces=anchor_faces,
+        follow=follow,
     )
     per_frame_detect = (time.perf_counter() - start) / max(1, len(images))
     chips: list[np.ndarray] = []
@@ -183,6 +189,7 @@ def recognize_chosen(
         decisive_face_px=settings.decisive_face_px,
         max_faces=settings.max_faces_per_frame,
         anchor_faces=frames.anchor_faces,
+        follow=settings.follow_lost_faces,
     )
     return frames, [replace(frame, ms=round(frame.ms + choosing, 1)) for frame in found]
 

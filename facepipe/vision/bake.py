@@ -1,16 +1,17 @@
 """``python -m facepipe.vision.bake``: the models made ready once, where they are cached (the recognize
-image's build, ``make install``), so no cold start does it: the face encoder converted to ONNX, dlib's face
-detector saved in binary form."""
+image's build, ``make install``), so no cold start does it: the face encoder and the CNN face detector converted
+to ONNX, dlib's HOG face detector saved in binary form."""
 
 from __future__ import annotations
 
 from facepipe.core.settings import get_settings
-from facepipe.vision import encoder, faces
+from facepipe.vision import cnn_detector, encoder, faces
 
 
 def main() -> None:
     settings = get_settings()
     print(encoder.convert(settings))
+    print(cnn_detector.convert(settings))
     print(faces.cache_detector(settings))
 
 

@@ -1,13 +1,17 @@
-"""Read dlib's face recognition network file (``dlib_face_recognition_resnet_model_v1.dat``) in plain Python.
+"""Read dlib's network files in plain Python: the face recognition ResNet
+(``dlib_face_recognition_resnet_model_v1.dat``) and the CNN face detector (``mmod_human_face_detector.dat``).
 
-The file is dlib's own serialization of a ``loss_metric<fc_no_bias<...>>`` network (see dlib's
-``dnn/core.h``, ``dnn/layers.h``, ``serialize.h``). Facts that the format does not announce:
+Each file is dlib's own serialization of a network (see dlib's ``dnn/core.h``, ``dnn/layers.h``,
+``dnn/loss.h``, ``serialize.h``): a ``loss_metric<fc_no_bias<...>>`` and a ``loss_mmod<con<...>>``. Facts
+that the format does not announce:
 
 - Integers are dlib's compact encoding: one control byte (low nibble: byte count, 0x80: negative), then
   that many little-endian bytes. Floats are two such integers, mantissa first, then the exponent
   (``mantissa * 2**exponent``); ``serialize.h``'s comment on the order is wrong.
 - Strings are a compact length then the bytes; a bool is the ASCII character '0' or '1'.
 - A tensor is a version (2), four compact dimensions (n, k, rows, cols), then raw little-endian float32.
+- A frozen batch norm is stored as ``bn_con2`` (training statistics, running means and variances, eps); dlib
+  turns it into an affine layer when it loads a network for inference, and so does this reader.
 - Layers are stored nested: every wrapper writes its version and then its subnetwork, so the file holds
   all the versions outside-in, then the input layer, then each layer's details input-outward, each
   followed by a trailer of training state (flags and gradient tensors). Tag and skip layers have no
@@ -37,6 +41,18 @@ class Layer:
     kind: str
     shape: dict[str, int] = field(default_factory=dict)
     params: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DlibDetectorNet:
+    """The face detector's network in input-to-output order, with the input's per-channel means (R, G, B), its
+    detection window (width, height, in the pixels of a pyramid level) and its non-maximum suppression: two
+    detections overlap when their intersection covers more than ``nms_iou`` of the rectangle bounding both."""
+
+    input_means: tuple[float, float, float]
+    window: tuple[int, int]
+    nms_iou: float
+    layers: list[Layer]
 
 
 @dataclass(frozen=True)
@@ -161,6 +177,8 @@ def _details(reader: _Reader) -> Layer:
         channels = gamma[1]
         reader.expect(params.size == 2 * channels, f"affine has {params.size} parameters for {channels} channels")
         return Layer("affine", {"channels": channels}, {"gamma": params[:channels], "beta": params[channels:]})
+    if version == "bn_con2":
+        return _frozen_batch_norm(reader)
     if version in ("relu_", "relu_2"):
         if version == "relu_2":
             reader.expect(not reader.read_bool(), "a disabled relu layer")
@@ -192,6 +210,31 @@ def _details(reader: _Reader) -> Layer:
     raise reader.fail(f"unknown layer {version!r}")
 
 
+def _frozen_batch_norm(reader: _Reader) -> Layer:
+    """A ``bn_con2`` layer as the affine layer dlib makes of it for inference:
+    gamma / sqrt(running variance + eps) and beta - that * running mean, per channel."""
+    params = reader.read_tensor().reshape(-1)
+    gamma_shape = reader.read_alias_shape()
+    reader.read_alias_shape()  # beta: same shape
+    for _ in range(2):  # the last batch's means and inverse deviations (training state)
+        reader.read_tensor()
+    running_means = reader.read_tensor().reshape(-1).astype(np.float64)
+    running_variances = reader.read_tensor().reshape(-1).astype(np.float64)
+    reader.read_int()  # num_updates
+    reader.read_int()  # running_stats_window_size
+    for _ in range(4):  # learning-rate and weight-decay multipliers
+        reader.read_float()
+    eps = reader.read_float()
+    channels = gamma_shape[1]
+    reader.expect(
+        params.size == 2 * channels and running_means.size == running_variances.size == channels,
+        f"batch norm with {params.size} parameters and {running_means.size} means for {channels} channels",
+    )
+    gamma = params[:channels].astype(np.float64) / np.sqrt(running_variances + eps)
+    beta = params[channels:].astype(np.float64) - gamma * running_means
+    return Layer("affine", {"channels": channels}, {"gamma": gamma.astype(np.float32), "beta": beta.astype(np.float32)})
+
+
 def _trailer(reader: _Reader, *, expansion_factor: bool) -> None:
     """The training state after a layer's details: three flags and three tensors (the input layer's
     wrapper, from version 3, adds a sample expansion factor)."""
@@ -213,16 +256,51 @@ def read_network(path: Path) -> DlibNet:
     if loss == "loss_metric_2":
         reader.read_float()  # margin
         reader.read_float()  # distance threshold
-    # Wrapper versions, outside-in, up to the input layer's name.
-    versions = []
-    while reader.data[reader.pos] == 0x01 and reader.data[reader.pos + 1] in (0x01, 0x02, 0x03):
-        versions.append(reader.read_int())
+    versions = _wrapper_versions(reader)
     if (name := reader.read_str()) != "input_rgb_image_sized":
         raise reader.fail(f"input layer {name!r}, expected input_rgb_image_sized")
     means = (reader.read_float(), reader.read_float(), reader.read_float())
     size = (reader.read_int(), reader.read_int())
+    return DlibNet(input_means=means, input_size=size, layers=_layers(reader, versions))
+
+
+def _wrapper_versions(reader: _Reader) -> list[int]:
+    """The layers' wrapper versions, outside-in, up to the input layer's name."""
+    versions = []
+    while reader.data[reader.pos] == 0x01 and reader.data[reader.pos + 1] in (0x01, 0x02, 0x03):
+        versions.append(reader.read_int())
+    reader.expect(bool(versions), "no layers before the input layer")
+    return versions
+
+
+def _layers(reader: _Reader, versions: list[int]) -> list[Layer]:
+    """Every layer's details, input-outward, to the end of the file."""
     layers = []
     while reader.pos < len(reader.data):
         layers.append(_details(reader))
         _trailer(reader, expansion_factor=len(layers) == 1 and versions[-1] >= 3)
-    return DlibNet(input_means=means, input_size=size, layers=layers)
+    return layers
+
+
+def read_detector(path: Path) -> DlibDetectorNet:
+    """Parse dlib's CNN face detector file (an mmod network, options version 1: one detection window) into its
+    layers, input first; raises :class:`DlibFormatError`."""
+    reader = _Reader(path.read_bytes())
+    if (version := reader.read_int()) != 1:
+        raise reader.fail(f"loss layer version {version}, expected 1")
+    if (loss := reader.read_str()) != "loss_mmod_":
+        raise reader.fail(f"a {loss!r} network, expected loss_mmod_ (a face detector)")
+    if (options := reader.read_int()) != 1:
+        raise reader.fail(f"mmod options version {options}, expected 1")
+    window = (reader.read_int(), reader.read_int())
+    for _ in range(3):  # losses per false alarm and missed target, truth match IoU (training only)
+        reader.read_float()
+    nms_iou, nms_covered = reader.read_float(), reader.read_float()
+    reader.expect(nms_covered >= 1.0, f"non-max suppression by coverage {nms_covered} (this reader applies IoU only)")
+    for _ in range(2):  # overlaps to ignore (training only)
+        reader.read_float()
+    versions = _wrapper_versions(reader)
+    if (name := reader.read_str()) != "input_rgb_image_pyramid":
+        raise reader.fail(f"input layer {name!r}, expected input_rgb_image_pyramid")
+    means = (reader.read_float(), reader.read_float(), reader.read_float())
+    return DlibDetectorNet(input_means=means, window=window, nms_iou=nms_iou, layers=_layers(reader, versions))

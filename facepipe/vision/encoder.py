@@ -19,6 +19,7 @@ import importlib.util
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,22 +53,18 @@ def source_model() -> Path:
     return model_file("dlib_face_recognition_resnet_model_v1.dat")
 
 
-def model_path(settings: Settings) -> Path:
-    """Where the converted model for the installed ``.dat`` lives (it may not exist yet)."""
-    source = source_model()
+def cached_model_path(settings: Settings, source: Path, version: int) -> Path:
+    """Where the ONNX conversion of a dlib model file lives (it may not exist yet): named by a hash of the
+    source file and the converter's version, so a changed model or converter never reuses a stale graph."""
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
-    return settings.encoder_cache_dir / f"{source.stem}-{digest}-c{CONVERTER_VERSION}.onnx"
+    return settings.encoder_cache_dir / f"{source.stem}-{digest}-c{version}.onnx"
 
 
-def convert(settings: Settings) -> Path:
-    """Convert dlib's network to ONNX into the cache, unless it is there already; returns its path."""
-    target = model_path(settings)
+def convert_cached(target: Path, build: Callable[[], Any]) -> Path:
+    """``build()``'s ONNX model written to ``target`` unless it is there already; returns ``target``."""
     if target.exists():
         return target
-    from facepipe.vision.dlib_net import read_network
-    from facepipe.vision.onnx_export import build_model
-
-    data = build_model(read_network(source_model())).SerializeToString()
+    data = build().SerializeToString()
     target.parent.mkdir(parents=True, exist_ok=True)
     # Written beside the target and renamed: workers converting at once never read half a file.
     with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".convert-", delete=False) as handle:
@@ -76,7 +73,24 @@ def convert(settings: Settings) -> Path:
     return target
 
 
-def _new_session(path: Path, threads: int) -> Any:
+def model_path(settings: Settings) -> Path:
+    """Where the converted model for the installed ``.dat`` lives (it may not exist yet)."""
+    return cached_model_path(settings, source_model(), CONVERTER_VERSION)
+
+
+def convert(settings: Settings) -> Path:
+    """Convert dlib's network to ONNX into the cache, unless it is there already; returns its path."""
+
+    def build() -> Any:
+        from facepipe.vision.dlib_net import read_network
+        from facepipe.vision.onnx_export import build_model
+
+        return build_model(read_network(source_model()))
+
+    return convert_cached(model_path(settings), build)
+
+
+def new_session(path: Path, threads: int) -> Any:
     import onnxruntime as ort
 
     ort.disable_telemetry_events()
@@ -98,7 +112,7 @@ def load(settings: Settings | None = None) -> None:
         with _lock:
             if _session is None:
                 settings = settings or get_settings()
-                _session = _new_session(convert(settings), settings.encoder_threads)
+                _session = new_session(convert(settings), settings.encoder_threads)
 
 
 def encode_chips(chips: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from facepipe.core.settings import Settings, get_settings
-from facepipe.vision import encoder
+from facepipe.vision import cnn_detector, encoder
 
 Box = tuple[int, int, int, int]
 
@@ -101,6 +101,9 @@ def load_models() -> None:
     detect_faces(blank)
     face_chips(blank, [(180, 380, 380, 180)])
     encoder.encode_chips(np.zeros((1, encoder.CHIP_SIZE, encoder.CHIP_SIZE, 3), dtype=np.uint8))
+    if get_settings().follow_lost_faces:
+        cnn_detector.load()
+        cnn_detector.detect(blank[:270, :270], levels=5)  # a followed face's neighbourhood
 
 
 def model_versions() -> dict[str, str]:

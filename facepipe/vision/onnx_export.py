@@ -1,4 +1,5 @@
-"""dlib's face recognition ResNet as an ONNX graph (built from the layers :mod:`facepipe.vision.dlib_net` reads).
+"""dlib's face recognition ResNet and CNN face detector as ONNX graphs (built from the layers
+:mod:`facepipe.vision.dlib_net` reads).
 
 The network (dlib's ``dnn_face_recognition_ex.cpp``): a 7x7/2 convolution, affine, relu, 3x3/2 max pool,
 then residual blocks (conv 3x3, affine, relu, conv 3x3, affine, added to the block's input, relu); a
@@ -13,6 +14,12 @@ and the graph reproduces:
 
 Each affine (a frozen batch norm) is folded into the convolution before it, in float64. The graph takes
 uint8 RGB chips, shape (n, 150, 150, 3), exactly what ``dlib.get_face_chip`` returns, and gives (n, 128).
+
+The detector (dlib's ``dnn_mmod_face_detection_ex.cpp``) is fully convolutional: three 5x5/2 convolutions
+(16, 32, 32 filters, no padding), three 5x5/1 (45 filters, padding 2), each with its affine and relu, then one
+9x9 convolution to a single score map. Its graph takes one uint8 RGB image of any size, (1, rows, cols, 3),
+and gives the score of a face centred at each output cell, (1, 1, rows', cols'); finding the faces from it
+(the pyramid, the threshold, non-maximum suppression) is :mod:`facepipe.vision.cnn_detector`'s.
 """
 
 from __future__ import annotations
@@ -22,11 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from facepipe.vision.dlib_net import DlibFormatError, DlibNet, Layer
+from facepipe.vision.dlib_net import DlibDetectorNet, DlibFormatError, DlibNet, Layer
 
 OPSET = 17
 INPUT = "chips"
 OUTPUT = "encodings"
+DETECTOR_INPUT = "image"
+DETECTOR_OUTPUT = "scores"
 
 
 class _Graph:
@@ -130,19 +139,98 @@ def _add_prev(graph: _Graph, a: _Tensor, b: _Tensor) -> _Tensor:
     return _Tensor(out, channels, rows, cols)
 
 
+def _scaled_input(graph: _Graph, name: str, means: tuple[float, float, float], rows: int, cols: int) -> _Tensor:
+    """uint8 NHWC pixels -> float NCHW, (pixel - mean) / 256 as dlib's RGB input layers do."""
+    from onnx import TensorProto
+
+    pixels = graph.node("Cast", [name], to=TensorProto.FLOAT)
+    mean = graph.constant("means", np.array(means, dtype=np.float32))
+    centred = graph.node("Sub", [pixels, mean])
+    scaled = graph.node("Div", [centred, graph.constant("scale", np.array(256.0, np.float32))])
+    return _Tensor(graph.node("Transpose", [scaled], perm=[0, 3, 1, 2]), 3, rows, cols)
+
+
+def _finish(graph: _Graph, name: str, inputs: list, outputs: list, doc: str):  # -> onnx.ModelProto
+    from onnx import checker, helper
+
+    model = helper.make_model(
+        helper.make_graph(graph.nodes, name, inputs, outputs, graph.initializers),
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name="facepipe",
+        doc_string=doc,
+    )
+    model.ir_version = 8  # the newest every supported onnxruntime reads
+    checker.check_model(model)
+    return model
+
+
+def build_detector_model(net: DlibDetectorNet):  # -> onnx.ModelProto
+    """The ONNX model of dlib's CNN face detector; raises :class:`DlibFormatError` where the layers are not
+    (conv, affine, relu) blocks closed by one single-filter conv."""
+    from onnx import TensorProto, helper
+
+    graph = _Graph()
+    x = _scaled_input(graph, DETECTOR_INPUT, net.input_means, 0, 0)  # any size: shapes are not tracked
+    layers = iter(net.layers)
+    blocks = 0
+    convs: list[Layer] = []
+    while True:
+        conv = _take(layers, "con")
+        convs.append(conv)
+        after = next(layers, None)
+        if after is None:  # the closing score conv
+            if conv.shape["filters"] != 1:
+                raise DlibFormatError(f"the last conv has {conv.shape['filters']} filters, expected one score map")
+            s = conv.shape
+            out = helper.make_node(
+                "Conv",
+                [x.name, graph.constant("w", conv.params["weight"]), graph.constant("b", conv.params["bias"])],
+                [DETECTOR_OUTPUT],
+                kernel_shape=[s["rows"], s["cols"]],
+                strides=[s["stride_y"], s["stride_x"]],
+                pads=[s["pad_y"], s["pad_x"], s["pad_y"], s["pad_x"]],
+            )
+            graph.nodes.append(out)
+            break
+        if after.kind != "affine":
+            raise DlibFormatError(f"expected an affine layer after conv block {blocks + 1}, found {after.kind}")
+        x = _relu(graph, _conv_affine(graph, x, conv, after), _take(layers, "relu"))
+        blocks += 1
+    # Where output cell p is centred in the input: each conv maps p to p * stride - pad + size // 2.
+    # And the smallest input that gives one output cell (a kernel never reaches past its padding).
+    stride, offset, smallest = 1, 0, 1
+    for layer in reversed(convs):
+        s = layer.shape
+        stride, offset = stride * s["stride_x"], offset * s["stride_x"] - s["pad_x"] + s["cols"] // 2
+        smallest = max(s["cols"], (smallest - 1) * s["stride_x"] + s["cols"] - 2 * s["pad_x"])
+    model = _finish(
+        graph,
+        "mmod_human_face_detector",
+        [helper.make_tensor_value_info(DETECTOR_INPUT, TensorProto.UINT8, [1, "rows", "cols", 3])],
+        [helper.make_tensor_value_info(DETECTOR_OUTPUT, TensorProto.FLOAT, [1, 1, "out_rows", "out_cols"])],
+        f"dlib's CNN face detector ({blocks} conv blocks), converted by facepipe",
+    )
+    helper.set_model_props(
+        model,
+        {
+            "window_width": str(net.window[0]),
+            "window_height": str(net.window[1]),
+            "nms_iou": repr(net.nms_iou),
+            "stride": str(stride),
+            "offset": str(offset),
+            "smallest_input": str(smallest),
+        },
+    )
+    return model
+
+
 def build_model(net: DlibNet):  # -> onnx.ModelProto (onnx is imported lazily: only conversion needs it)
     """The ONNX model of ``net``; raises :class:`DlibFormatError` where the layers are not this ResNet."""
-    from onnx import TensorProto, checker, helper
+    from onnx import TensorProto, helper
 
     graph = _Graph()
     rows, cols = net.input_size
-    # uint8 NHWC chips -> float NCHW, (pixel - mean) / 256 as dlib's input layer does.
-    pixels = graph.node("Cast", [INPUT], to=TensorProto.FLOAT)
-    means = graph.constant("means", np.array(net.input_means, dtype=np.float32))
-    scaled = graph.node(
-        "Div", [graph.node("Sub", [pixels, means]), graph.constant("scale", np.array(256.0, np.float32))]
-    )
-    x = _Tensor(graph.node("Transpose", [scaled], perm=[0, 3, 1, 2]), 3, rows, cols)
+    x = _scaled_input(graph, INPUT, net.input_means, rows, cols)
 
     layers = iter(net.layers)
     x = _relu(graph, _conv_affine(graph, x, _take(layers, "con"), _take(layers, "affine")), _take(layers, "relu"))
@@ -177,18 +265,10 @@ def build_model(net: DlibNet):  # -> onnx.ModelProto (onnx is imported lazily: o
     if (extra := next(layers, None)) is not None:
         raise DlibFormatError(f"unexpected {extra.kind} layer after the fc layer")
 
-    model = helper.make_model(
-        helper.make_graph(
-            graph.nodes,
-            "dlib_face_recognition_resnet_model_v1",
-            [helper.make_tensor_value_info(INPUT, TensorProto.UINT8, ["n", rows, cols, 3])],
-            [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["n", fc.shape["outputs"]])],
-            graph.initializers,
-        ),
-        opset_imports=[helper.make_opsetid("", OPSET)],
-        producer_name="facepipe",
-        doc_string=f"dlib's face recognition ResNet ({blocks} residual blocks), converted by facepipe",
+    return _finish(
+        graph,
+        "dlib_face_recognition_resnet_model_v1",
+        [helper.make_tensor_value_info(INPUT, TensorProto.UINT8, ["n", rows, cols, 3])],
+        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["n", fc.shape["outputs"]])],
+        f"dlib's face recognition ResNet ({blocks} residual blocks), converted by facepipe",
     )
-    model.ir_version = 8  # the newest every supported onnxruntime reads
-    checker.check_model(model)
-    return model

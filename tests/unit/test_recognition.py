@@ -192,3 +192,39 @@ def test_faces_are_linked_across_frames_by_place_and_size():
     moved = (104, 170, 164, 110)
     tracks = tracking.link_tracks([[a, b], [b, moved], [(300, 360, 420, 240)]])
     assert [t.members for t in tracks] == [[(0, 0), (1, 1)], [(0, 1), (1, 0)], [(2, 0)]]  # the last is too big
+
+
+def test_a_face_hog_loses_is_followed_and_reported_as_its_track_names_but_names_nobody_alone(
+    videos: Path, settings: Settings, tmp_path: Path
+):
+    # Real corridor footage as a 640x480 room camera sees it: the woman walking in is frontal in some of the
+    # chosen frames and turned past HOG's reach in another, and so is the man beside her.
+    from facepipe.bench.devset import TURNING_FOLDER, turning_enrollments, turning_videos
+    from facepipe.identity.enroll import reference_of
+    from facepipe.identity.gallery import GalleryPerson, GalleryPhoto
+
+    turning = videos / TURNING_FOLDER
+    gallery = Gallery()
+    for view in turning_enrollments(turning):
+        encoding, graded = reference_of(view.image, view.box, settings)
+        photo = GalleryPhoto(source=view.source, sha256="0" * 64, encoding=encoding, quality=graded)
+        gallery.upsert(GalleryPerson(id=view.person_id, photos=[photo]))
+    (walking,) = [v for v in turning_videos(turning) if v.path.name == "face-demographics-walking-and-pause.gif"]
+    (clip,) = [
+        c.path
+        for c in make_dev_clips([walking], tmp_path, pairs=False)
+        if c.path.name == "face-demographics-walking-and-pause-640-face120-03.mp4"
+    ]
+    _, lost = recognition.recognize_file(clip, gallery, settings.model_copy(update={"follow_lost_faces": False}))
+    _, followed = recognition.recognize_file(clip, gallery, settings)
+    assert _named(followed) == _named(lost) and "corridor_woman" in _named(followed)
+    added = [
+        (face, graded)
+        for before, after in zip(lost, followed, strict=True)
+        for face, graded in zip(after.faces, after.quality, strict=True)
+        if face.box not in [f.box for f in before.faces]
+    ]
+    # The faces the CNN found are turned: none named anyone by itself (the names are the same without them),
+    # and hers is reported as the person her track's frontal faces named.
+    assert added and all(graded.poor for _, graded in added)
+    assert "corridor_woman" in {face.id for face, _ in added}
