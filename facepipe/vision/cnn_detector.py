@@ -4,8 +4,8 @@
 Why: dlib's HOG detector is frontal; a head turned past ~30 degrees, or tilted, is not a face to it, so a
 person who turns away in the frames a clip was read on is lost there. The CNN detector holds to three-quarter
 views and half profiles. dlib runs it at ~4 s a 854x480 frame in the BLAS-less ``dlib-bin``; the same network
-in ONNX Runtime costs a few ms on a face's neighbourhood (what following a face needs) and ~0.2-0.4 s on a
-whole frame (``facepipe bench`` and docs/PERFORMANCE.md have the figures).
+in ONNX Runtime costs ~25 ms on a face's neighbourhood (what following a face needs) and ~120 ms on a 640x360
+frame, 16x less than dlib's own (``facepipe bench`` and docs/PERFORMANCE.md have the figures).
 
 Faces are found as dlib's ``loss_mmod`` finds them: the image and a pyramid of copies, each 5/6 the size of the
 one before, go through the network; an output cell scoring over 0 is a face centred where that cell looks

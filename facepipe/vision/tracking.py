@@ -43,8 +43,8 @@ def same_face(a: Box, b: Box) -> bool:
 _FOLLOW_FACE_PX = 90
 _FOLLOW_LEVELS = 5
 # At most this many faces are followed into the frames that lost them, per clip (the largest first): a crowd
-# turning away must not stall the clip (each follow costs a few ms).
-_FOLLOW_MAX = 8
+# turning away must not stall the clip (each follow costs ~25 ms).
+_FOLLOW_MAX = 4
 
 
 def _neighbourhood(image: np.ndarray, box: Box, face_px: int, *, shrink: bool) -> tuple[np.ndarray, int, int, float]:
@@ -82,7 +82,7 @@ def search_near(image: np.ndarray, box: Box, *, model: str = "hog") -> list[Box]
 def follow_near(image: np.ndarray, box: Box) -> Box | None:
     """Where the face at ``box`` (in another frame of the clip) is in ``image`` when HOG does not see it there:
     dlib's CNN detector, which holds to three-quarter views and half profiles, on its neighbourhood scaled so
-    the face is ~90 px (a few ms). None when no face of about its size is there."""
+    the face is ~90 px (~25 ms). None when no face of about its size is there."""
     crop, top, left, scale = _neighbourhood(image, box, _FOLLOW_FACE_PX, shrink=True)
     if crop.size == 0:
         return None
