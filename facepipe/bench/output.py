@@ -60,8 +60,9 @@ def print_report(report: BenchReport) -> None:
         )
     if (cnn := report.cnn_detector) is not None:
         print(
-            f"CNN face detector ({cnn.frames} frames): ONNX {cnn.onnx_frame_ms} ms a frame, dlib {cnn.dlib_frame_ms} ms "
-            f"({cnn.dlib_frames} frames, same faces in {cnn.same_faces}); following a face {cnn.follow_ms} ms (p95 "
+            f"CNN face detector ({cnn.frames} frames): ONNX {cnn.onnx_frame_ms} ms a frame, dlib "
+            f"{cnn.dlib_frame_ms} ms ({cnn.dlib_frames} frames, same faces in {cnn.same_faces}); following a face "
+            f"{cnn.follow_ms} ms (p95 "
             f"{cnn.follow_ms_p95}), found {cnn.followed}/{cnn.follows}"
         )
     if (lat := report.latency_s) is not None:

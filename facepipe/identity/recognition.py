@@ -15,10 +15,10 @@ with one upsample finds them all but costs 3-4x a frame's whole budget at 1280x7
    ~100 px (a few ms).
 3. **Tracks**: a frame's faces are linked to the nearest face of the frames before (centres within a face
    height, similar size): one track per person in the clip. A track missing from a frame (its face turned past
-   HOG's reach there) is looked for near where it was by dlib's CNN detector, which holds to three-quarter views
-   and half profiles (``follow_lost_faces``; :func:`facepipe.vision.tracking.follow_lost`, ~25 ms a face,
-   only where HOG lost one, at most 4 a clip): such a face is graded like any other, so a turned one is reported as the person its
-   track's frontal faces name and never names anyone by itself.
+   HOG's reach there) is looked for near where it was by dlib's CNN detector, which holds to three-quarter
+   views and half profiles (``follow_lost_faces``; :func:`facepipe.vision.tracking.follow_lost`, ~25 ms a
+   face, only where HOG lost one, at most 4 a clip): such a face is graded like any other, so a turned one is
+   reported as the person its track's frontal faces name and never names anyone by itself.
 4. **One decision per track**, from the mean of its encodings (noise of single frames averages out):
    the nearest person if within ``tolerance`` *and* at least ``margin`` nearer than the next person, and
    one of the faces averaged is itself within ``tolerance`` of him.

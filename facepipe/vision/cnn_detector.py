@@ -18,7 +18,6 @@ filter. Boxes and scores agree with dlib's own (tests/unit/test_cnn_detector.py)
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from facepipe.core.settings import Settings, get_settings
+from facepipe.core.settings import Settings
 from facepipe.vision import encoder
 
 # (top, right, bottom, left), as facepipe.vision.faces.Box (faces loads this module at cold start).
@@ -38,10 +37,6 @@ CONVERTER_VERSION = 1
 LEVEL_SCALE = 5 / 6
 # Black pixels around each level, as dlib's tiled pyramid has around each of its levels.
 _PADDING = 11
-
-_lock = threading.Lock()
-_session: Any = None
-_props: dict[str, float] = {}
 
 
 @dataclass(frozen=True)
@@ -70,16 +65,13 @@ def convert(settings: Settings) -> Path:
     return encoder.convert_cached(model_path(settings), build)
 
 
-def load(settings: Settings | None = None) -> None:
-    """Convert (if needed) and open the detector now."""
-    global _session
-    if _session is None:
-        with _lock:
-            if _session is None:
-                settings = settings or get_settings()
-                session = encoder.new_session(convert(settings), settings.encoder_threads)
-                _props.update({k: float(v) for k, v in session.get_modelmeta().custom_metadata_map.items()})
-                _session = session
+_model = encoder.OnnxModel(convert)
+
+
+def load(settings: Settings | None = None) -> dict[str, float]:
+    """Convert (if needed) and open the detector now; returns what its file says of it (window, strides)."""
+    session = _model.load(settings)
+    return {k: float(v) for k, v in session.get_modelmeta().custom_metadata_map.items()}
 
 
 def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float], iou: float) -> bool:
@@ -107,12 +99,13 @@ def level_sizes(rows: int, cols: int, levels: int | None = None, smallest: int =
 def detect(image: np.ndarray, *, levels: int | None = None, threshold: float = 0.0) -> list[Detection]:
     """Faces in an RGB image (uint8, rows x cols x 3), highest score first. ``levels`` limits the pyramid: level
     k finds faces about 80 / (5/6)**k px tall (the first level's faces are ~80 px; every level: 80 px and up)."""
-    load()
+    props = load()
+    session = _model.load()
     rows, cols = image.shape[:2]
-    width, height = _props["window_width"], _props["window_height"]
-    stride, offset = _props["stride"], _props["offset"]
+    width, height = props["window_width"], props["window_height"]
+    stride, offset = props["stride"], props["offset"]
     found: list[tuple[float, tuple[float, float, float, float]]] = []
-    smallest = max(0, int(_props["smallest_input"]) - 2 * _PADDING)
+    smallest = max(0, int(props["smallest_input"]) - 2 * _PADDING)
     if min(rows, cols) < smallest:
         return []
     for level_rows, level_cols in level_sizes(rows, cols, levels, smallest):
@@ -120,7 +113,7 @@ def detect(image: np.ndarray, *, levels: int | None = None, threshold: float = 0
         if level_rows != rows:
             level = cv2.resize(image, (level_cols, level_rows), interpolation=cv2.INTER_AREA)
         padded = cv2.copyMakeBorder(level, _PADDING, _PADDING, _PADDING, _PADDING, cv2.BORDER_CONSTANT, value=0)
-        (scores,) = _session.run(None, {"image": np.ascontiguousarray(padded[None])})
+        (scores,) = session.run(None, {"image": np.ascontiguousarray(padded[None])})
         sy, sx = level_rows / rows, level_cols / cols
         for r, c in zip(*np.nonzero(scores[0, 0] > threshold), strict=True):
             x, y = stride * c + offset - _PADDING, stride * r + offset - _PADDING
@@ -133,7 +126,7 @@ def detect(image: np.ndarray, *, levels: int | None = None, threshold: float = 0
     found.sort(key=lambda d: d[0], reverse=True)
     kept: list[tuple[float, tuple[float, float, float, float]]] = []
     for score, rect in found:
-        if not any(_overlaps(rect, other, _props["nms_iou"]) for _, other in kept):
+        if not any(_overlaps(rect, other, props["nms_iou"]) for _, other in kept):
             kept.append((score, rect))
     return [
         Detection(

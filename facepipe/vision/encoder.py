@@ -32,9 +32,6 @@ CONVERTER_VERSION = 1
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25  # what dlib's compute_face_descriptor (and so face_recognition) uses
 
-_lock = threading.Lock()
-_session: Any = None
-
 
 def model_file(name: str) -> Path:
     """A model file of the ``face_recognition_models`` package, found without importing it (its import
@@ -105,14 +102,30 @@ def new_session(path: Path, threads: int) -> Any:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+class OnnxModel:
+    """An ONNX Runtime session opened once per process, on first use or at cold start (:meth:`load`), on the
+    model ``convert`` makes ready (converting it into the cache when it is not there)."""
+
+    def __init__(self, convert: Callable[[Settings], Path]) -> None:
+        self._convert = convert
+        self._lock = threading.Lock()
+        self._session: Any = None
+
+    def load(self, settings: Settings | None = None) -> Any:
+        if self._session is None:
+            with self._lock:
+                if self._session is None:
+                    settings = settings or get_settings()
+                    self._session = new_session(self._convert(settings), settings.encoder_threads)
+        return self._session
+
+
+_model = OnnxModel(convert)
+
+
 def load(settings: Settings | None = None) -> None:
     """Convert (if needed) and open the model now: at cold start, not on the first face."""
-    global _session
-    if _session is None:
-        with _lock:
-            if _session is None:
-                settings = settings or get_settings()
-                _session = new_session(convert(settings), settings.encoder_threads)
+    _model.load(settings)
 
 
 def encode_chips(chips: np.ndarray) -> np.ndarray:
@@ -121,6 +134,5 @@ def encode_chips(chips: np.ndarray) -> np.ndarray:
         return np.empty((0, 128))
     if chips.dtype != np.uint8 or chips.shape[1:] != (CHIP_SIZE, CHIP_SIZE, 3):
         raise ValueError(f"face chips must be uint8 (n, {CHIP_SIZE}, {CHIP_SIZE}, 3), got {chips.dtype} {chips.shape}")
-    load()
-    (encodings,) = _session.run(None, {"chips": np.ascontiguousarray(chips)})
+    (encodings,) = _model.load().run(None, {"chips": np.ascontiguousarray(chips)})
     return np.asarray(encodings, dtype=np.float64)
