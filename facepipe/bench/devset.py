@@ -264,31 +264,47 @@ def _found(image: np.ndarray) -> list[tuple[int, int, int, int]]:
     return faces.detect_faces(image, max_side=max(image.shape[:2]) * 2, upsample=1)
 
 
-def turning_enrollments(folder: Path) -> list[OwnView]:
-    """Each turning-video person's enrollment: the clearest frame of their own head-pose video (the highest
-    faceness, facepipe.vision.quality), and the corridor's two other people from its last frame."""
+def _clearest(
+    frames: list[np.ndarray], faces_at: list[tuple[int, tuple[int, int, int, int]]]
+) -> tuple[float, int, tuple[int, int, int, int]]:
+    """Of one person's faces (frame, box) the one with the highest faceness (facepipe.vision.quality):
+    (faceness, frame, box)."""
     from facepipe.vision import faces, quality
+
+    scored = [(quality.faceness(faces.face_chips(frames[n], [box])[0]), n, box) for n, box in faces_at]
+    return max(scored, key=lambda s: s[0])
+
+
+def turning_enrollments(folder: Path) -> list[OwnView]:
+    """Each turning-video person's enrollment from one frame of their own video, the clearest one (the highest
+    faceness, facepipe.vision.quality): the head-pose videos' person, and the corridor's two other people, each
+    followed through the corridor video (facepipe.vision.tracking) from where they stand in its last frame."""
+    from facepipe.vision import faces, tracking
 
     views = []
     for name, person in _HEAD_POSE.items():
         frames = _rgb(_frames(folder / name)[0])
-        best: tuple[float, int, tuple[int, int, int, int]] | None = None
-        for n, image in enumerate(frames):
-            boxes = faces.keep_largest(_found(image), 1)
-            for chip, box in zip(faces.face_chips(image, boxes), boxes, strict=True):
-                score = quality.faceness(chip)
-                if best is None or score > best[0]:
-                    best = (score, n, box)
-        if best is None:
+        largest = [(n, box) for n, image in enumerate(frames) for box in faces.keep_largest(_found(image), 1)]
+        if not largest:
             raise ValueError(f"{folder / name}: no frame with a face to enroll from")
-        views.append(OwnView(person, frames[best[1]], best[2], f"{name}#{best[1]}"))
-    last = _rgb(_frames(folder / _CORRIDOR)[0])[-1]
-    boxes = sorted(_found(last), key=lambda b: b[3])
-    if len(boxes) != len(_CORRIDOR_PEOPLE):
+        _, n, box = _clearest(frames, largest)
+        views.append(OwnView(person, frames[n], box, f"{name}#{n}"))
+    frames = _rgb(_frames(folder / _CORRIDOR)[0])
+    found = [_found(image) for image in frames]
+    last = len(frames) - 1
+    if len(found[last]) != len(_CORRIDOR_PEOPLE):
         raise ValueError(f"{folder / _CORRIDOR}: expected {len(_CORRIDOR_PEOPLE)} faces in the last frame")
-    for person, box in zip(_CORRIDOR_PEOPLE, boxes, strict=True):
+    # Each face of the last frame, left to right, is one of _CORRIDOR_PEOPLE; their tracks give their other frames.
+    ending = {
+        dict(t.members)[last]: [(n, found[n][f]) for n, f in t.members]
+        for t in tracking.link_tracks(found)
+        if last in dict(t.members)
+    }
+    order = sorted(range(len(found[last])), key=lambda f: found[last][f][3])
+    for person, f in zip(_CORRIDOR_PEOPLE, order, strict=True):
         if person not in _HEAD_POSE.values():
-            views.append(OwnView(person, last, box, f"{_CORRIDOR}#last"))
+            _, n, box = _clearest(frames, ending[f])
+            views.append(OwnView(person, frames[n], box, f"{_CORRIDOR}#{n}"))
     return views
 
 
