@@ -18,6 +18,7 @@ filter. Boxes and scores agree with dlib's own (tests/unit/test_cnn_detector.py)
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,6 @@ Box = tuple[int, int, int, int]
 
 # Bump when onnx_export changes what it builds for the detector: the cached file's name changes with it.
 CONVERTER_VERSION = 1
-# Each pyramid level is this size of the one before (dlib's pyramid_down<6>).
-LEVEL_SCALE = 5 / 6
 # Black pixels around each level, as dlib's tiled pyramid has around each of its levels.
 _PADDING = 11
 
@@ -68,10 +67,15 @@ def convert(settings: Settings) -> Path:
 _model = encoder.OnnxModel(convert)
 
 
-def load(settings: Settings | None = None) -> dict[str, float]:
-    """Convert (if needed) and open the detector now; returns what its file says of it (window, strides)."""
-    session = _model.load(settings)
-    return {k: float(v) for k, v in session.get_modelmeta().custom_metadata_map.items()}
+def load(settings: Settings | None = None) -> None:
+    """Convert (if needed) and open the detector now: at cold start, not on the first face followed."""
+    _model.load(settings)
+
+
+@functools.cache
+def _properties() -> dict[str, float]:
+    """What the converted file says of the network: its window, stride and offset, NMS overlap, smallest input."""
+    return {k: float(v) for k, v in _model.load().get_modelmeta().custom_metadata_map.items()}
 
 
 def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float], iou: float) -> bool:
@@ -85,8 +89,8 @@ def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float
 
 
 def level_sizes(rows: int, cols: int, levels: int | None = None, smallest: int = 0) -> list[tuple[int, int]]:
-    """The pyramid's level sizes (rows, cols), the image's own first, down to ``smallest`` a side; at most
-    ``levels`` of them."""
+    """The pyramid's level sizes (rows, cols), the image's own first, each 5/6 of the one before (dlib's
+    pyramid_down<6>), down to ``smallest`` a side; at most ``levels`` of them."""
     sizes = [(rows, cols)]
     while levels is None or len(sizes) < levels:
         rows, cols = rows * 5 // 6, cols * 5 // 6
@@ -99,8 +103,7 @@ def level_sizes(rows: int, cols: int, levels: int | None = None, smallest: int =
 def detect(image: np.ndarray, *, levels: int | None = None, threshold: float = 0.0) -> list[Detection]:
     """Faces in an RGB image (uint8, rows x cols x 3), highest score first. ``levels`` limits the pyramid: level
     k finds faces about 80 / (5/6)**k px tall (the first level's faces are ~80 px; every level: 80 px and up)."""
-    props = load()
-    session = _model.load()
+    session, props = _model.load(), _properties()
     rows, cols = image.shape[:2]
     width, height = props["window_width"], props["window_height"]
     stride, offset = props["stride"], props["offset"]

@@ -22,7 +22,7 @@ def _frame(path: Path, index: int = 0, scale: float = 1.0) -> np.ndarray:
 
 
 def _dlib_own(image: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
-    found = faces._dlib_model("cnn")(image, 0)
+    found = faces.dlib_cnn(image)
     return [((d.rect.top(), d.rect.right(), d.rect.bottom(), d.rect.left()), d.confidence) for d in found]
 
 
@@ -51,6 +51,8 @@ def test_the_onnx_detector_finds_what_dlibs_own_finds(videos: Path, clip: str, i
         assert np.hypot(*np.subtract(tracking.centre(match.box), tracking.centre(box))) <= 0.2 * _height(box)
         assert 1 / 1.25 <= _height(match.box) / _height(box) <= 1.25
         assert match.score == pytest.approx(confidence, abs=0.1)
+    # The pipeline's detector setting `cnn` (DETECT_MODEL, `recognize --model cnn`) runs the same detector.
+    assert faces.detect_faces(image, model="cnn", max_side=max(image.shape[:2])) == [d.box for d in ours]
 
 
 def test_a_face_hog_loses_is_followed_by_the_cnn(videos: Path):
