@@ -33,7 +33,7 @@ from facepipe.vision import encoder
 Box = tuple[int, int, int, int]
 
 # Bump when onnx_export changes what it builds for the detector: the cached file's name changes with it.
-CONVERTER_VERSION = 1
+CONVERTER_VERSION = 2
 # Black pixels around each level, as dlib's tiled pyramid has around each of its levels.
 _PADDING = 11
 
@@ -100,7 +100,7 @@ def level_sizes(rows: int, cols: int, levels: int | None = None, smallest: int =
     return sizes
 
 
-def detect(image: np.ndarray, *, levels: int | None = None, threshold: float = 0.0) -> list[Detection]:
+def detect(image: np.ndarray, *, levels: int | None = None) -> list[Detection]:
     """Faces in an RGB image (uint8, rows x cols x 3), highest score first. ``levels`` limits the pyramid: level
     k finds faces about 80 / (5/6)**k px tall (the first level's faces are ~80 px; every level: 80 px and up)."""
     session, props = _model.load(), _properties()
@@ -118,7 +118,7 @@ def detect(image: np.ndarray, *, levels: int | None = None, threshold: float = 0
         padded = cv2.copyMakeBorder(level, _PADDING, _PADDING, _PADDING, _PADDING, cv2.BORDER_CONSTANT, value=0)
         (scores,) = session.run(None, {"image": np.ascontiguousarray(padded[None])})
         sy, sx = level_rows / rows, level_cols / cols
-        for r, c in zip(*np.nonzero(scores[0, 0] > threshold), strict=True):
+        for r, c in zip(*np.nonzero(scores[0, 0] > 0), strict=True):
             x, y = stride * c + offset - _PADDING, stride * r + offset - _PADDING
             found.append(
                 (

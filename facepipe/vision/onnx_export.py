@@ -85,7 +85,11 @@ def _conv_affine(graph: _Graph, x: _Tensor, conv: Layer, affine: Layer) -> _Tens
     gamma = affine.params["gamma"].astype(np.float64)
     weight = conv.params["weight"].astype(np.float64) * gamma[:, None, None, None]
     bias = conv.params["bias"].astype(np.float64) * gamma + affine.params["beta"].astype(np.float64)
-    s = conv.shape
+    return _conv(graph, x, conv.shape, weight, bias)
+
+
+def _conv(graph: _Graph, x: _Tensor, s: dict[str, int], weight: np.ndarray, bias: np.ndarray) -> _Tensor:
+    """A convolution shaped as dlib's layer ``s`` says, with these weights and biases."""
     out = graph.node(
         "Conv",
         [x.name, graph.constant("w", weight.astype(np.float32)), graph.constant("b", bias.astype(np.float32))],
@@ -181,16 +185,8 @@ def build_detector_model(net: DlibDetectorNet):  # -> onnx.ModelProto
         if after is None:  # the closing score conv
             if conv.shape["filters"] != 1:
                 raise DlibFormatError(f"the last conv has {conv.shape['filters']} filters, expected one score map")
-            s = conv.shape
-            out = helper.make_node(
-                "Conv",
-                [x.name, graph.constant("w", conv.params["weight"]), graph.constant("b", conv.params["bias"])],
-                [DETECTOR_OUTPUT],
-                kernel_shape=[s["rows"], s["cols"]],
-                strides=[s["stride_y"], s["stride_x"]],
-                pads=[s["pad_y"], s["pad_x"], s["pad_y"], s["pad_x"]],
-            )
-            graph.nodes.append(out)
+            scores = _conv(graph, x, conv.shape, conv.params["weight"], conv.params["bias"])
+            graph.nodes.append(helper.make_node("Identity", [scores.name], [DETECTOR_OUTPUT]))
             break
         if after.kind != "affine":
             raise DlibFormatError(f"expected an affine layer after conv block {blocks + 1}, found {after.kind}")
