@@ -15,6 +15,7 @@ from facepipe.identity.gallery import Gallery
 
 SAMPLES = Path(os.environ.get("FACEPIPE_SAMPLES", Path(__file__).resolve().parents[1] / "../shared/samples")).resolve()
 VIDEOS = Path(os.environ.get("FACEPIPE_VIDEOS", Path(__file__).resolve().parents[1] / "../shared/videos")).resolve()
+FACES = Path(os.environ.get("FACEPIPE_FACES", Path(__file__).resolve().parents[1] / "../shared/faces")).resolve()
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +31,30 @@ def videos() -> Path:
     if not (VIDEOS / "labels.csv").is_file():
         pytest.fail(f"videos not found at {VIDEOS}; set FACEPIPE_VIDEOS")
     return VIDEOS
+
+
+@pytest.fixture(scope="session")
+def faces() -> Path:
+    """Photos of ~2,900 people (LFW and CelebA: read its README), for measuring at a school's scale."""
+    if not (FACES / "lfw").is_dir():
+        pytest.fail(f"faces not found at {FACES}; set FACEPIPE_FACES")
+    return FACES
+
+
+@pytest.fixture(scope="session")
+def face_subset(faces: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fixed share of ``faces`` as a folder of its own (links, never copies): the first 240 LFW people with two
+    photos or more and the first 240 with one, by name; ~1,000 photos, encoded once and cached
+    (facepipe.bench.face_set)."""
+    root = tmp_path_factory.mktemp("faces")
+    people = sorted(p for p in (faces / "lfw").iterdir() if p.is_dir())
+    several = [p for p in people if len(list(p.iterdir())) >= 2][:240]
+    single = [p for p in people if len(list(p.iterdir())) == 1][:240]
+    for person in several + single:
+        (root / "lfw" / person.name).mkdir(parents=True)
+        for photo in person.iterdir():
+            (root / "lfw" / person.name / photo.name).symlink_to(photo)
+    return root
 
 
 @pytest.fixture(scope="session")

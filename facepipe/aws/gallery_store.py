@@ -23,7 +23,9 @@ T = TypeVar("T")
 # S3's answers to a conditional write that lost: the object changed (412), or another write to it was under
 # way at the same moment (409).
 _LOST_RACE = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
-GALLERY_UPDATE_ATTEMPTS = 8
+# A gallery of 2,000 people takes ~140 ms to read, change and write here: four editors at once need up to ~10 tries
+# for the last one to land (`facepipe bench --scale`, the gallery's cost).
+GALLERY_UPDATE_ATTEMPTS = 12
 
 # Enrolled people's photos as the console shows them (facepipe.ops.operator): people/<id>/<file>.
 PEOPLE_PREFIX = "people/"
@@ -59,6 +61,7 @@ def update_gallery(
     """
     s3 = s3 or client("s3")
     for attempt in range(attempts):
+        started = time.monotonic()
         gallery, etag = get_gallery(bucket, key, s3=s3)
         result = change(gallery)
         condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
@@ -68,7 +71,8 @@ def update_gallery(
         except ClientError as exc:
             if exc.response["Error"]["Code"] not in _LOST_RACE:
                 raise
-        time.sleep(random.uniform(0, 0.05 * 2**attempt))  # full jitter: racing editors spread out
+        # Full jitter, in units of what one try takes (a large gallery's tries are long): racing editors spread out.
+        time.sleep(random.uniform(0, max(0.05, time.monotonic() - started) * 2 ** min(attempt, 4)))
     raise GalleryError(f"s3://{bucket}/{key}: changed by others {attempts} times during this edit; nothing was written")
 
 

@@ -24,6 +24,7 @@ from facepipe.bench.recognition import bench_cnn_detector, bench_encoder, bench_
 from facepipe.bench.report import BenchReport, BenchSettings
 from facepipe.bench.runner import Runner
 from facepipe.bench.throughput import measure_throughput, soak
+from facepipe.core.errors import FacepipeError
 from facepipe.core.settings import Settings
 from facepipe.local.template import StackTemplate
 
@@ -82,6 +83,28 @@ def register(sub: Any) -> None:
         "(samples, VIDEOS with its turning/ footage)",
     )
     p.add_argument(
+        "--scale",
+        nargs="?",
+        const=True,
+        metavar="DIR",
+        help="instead: open-set identification at a school's scale on a folder of <set>/<person>/<photos> (default: "
+        "FACEPIPE_FACES, ../shared/faces): 100-2,000 enrolled, the learned decision measured on people it was not "
+        "learned on, grades by source (with --videos DIR, its footage too) and the gallery's cost",
+    )
+    p.add_argument(
+        "--sizes",
+        default="100,300,1000,2000",
+        metavar="N,N,...",
+        help="with --scale: the gallery sizes measured (default: %(default)s)",
+    )
+    p.add_argument(
+        "--learn",
+        type=Path,
+        metavar="FILE",
+        help="with --scale: learn the decision model on every person of DIR and write it to FILE (the shipped one is "
+        "facepipe/identity/decision_v1.json)",
+    )
+    p.add_argument(
         "--sweep-clips", type=int, default=100, help="real clips the --erase sweep run scans (default: %(default)s)"
     )
     p.add_argument("--json", type=Path, metavar="OUT", help="write the report here")
@@ -97,6 +120,10 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from facepipe.identity.records import validate_records
     from facepipe.local.stack import local_stack
 
+    if args.scale is not None:
+        return _finish(cmd_bench_scale(args, settings), args)
+    if args.learn is not None:
+        raise FacepipeError("--learn goes with --scale DIR (the photos to learn from)", code="bad_arguments")
     if args.videos is not None:
         return _finish(cmd_bench_videos(args, settings), args)
     if args.strangers is not None:
@@ -181,6 +208,43 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     return _finish(report, args)
 
 
+def cmd_bench_scale(args: argparse.Namespace, settings: Settings) -> BenchReport:
+    from facepipe.bench.face_set import read_face_set
+    from facepipe.bench.open_set import learn_shipped
+    from facepipe.bench.scale import measure
+
+    folder = settings.faces_dir if args.scale is True else Path(args.scale)
+    data = f"{folder} ({', '.join(sorted(p.name for p in folder.iterdir() if p.is_dir()))})" if folder.is_dir() else ""
+    try:
+        face_set = read_face_set(folder, settings)
+    except FileNotFoundError as exc:
+        raise FacepipeError(str(exc), code="bad_faces_dir") from None
+    if args.learn is not None:
+        model = learn_shipped(
+            face_set,
+            data=data,
+            tolerance=settings.match_tolerance,
+            margin=settings.match_margin,
+            min_height=settings.decisive_face_px,
+        )
+        args.learn.parent.mkdir(parents=True, exist_ok=True)
+        args.learn.write_text(model.model_dump_json(indent=1) + "\n")
+        print(f"decision model learned on {model.provenance.people} people written to {args.learn}", file=sys.stderr)
+    report = BenchReport(machine=machine(), settings=_settings_of(settings))
+    report.scale = measure(
+        face_set,
+        read_face_set(folder, settings, room=True),
+        data=data,
+        tolerance=settings.match_tolerance,
+        margin=settings.match_margin,
+        min_height=settings.decisive_face_px,
+        strangers_target=settings.match_strangers_target,
+        sizes=tuple(int(n) for n in str(args.sizes).split(",") if n),
+        videos=args.videos,
+    )
+    return report
+
+
 def _settings_of(settings: Settings) -> BenchSettings:
     return BenchSettings(
         frames_per_clip=settings.frames_per_clip,
@@ -193,7 +257,6 @@ def cmd_bench_videos(args: argparse.Namespace, settings: Settings) -> BenchRepor
     from facepipe.bench.camera_view import camera_view
     from facepipe.bench.devset import make_dev_clips, read_labels
     from facepipe.bench.videos import bench_videos
-    from facepipe.core.errors import FacepipeError
     from facepipe.identity.enroll import enroll
     from facepipe.local.stack import local_stack
 
@@ -269,5 +332,10 @@ def _finish(report: BenchReport, args: argparse.Namespace) -> int:
         print(f"Report: {args.json}")
     if args.plot and report.latencies:
         plot(report, args.plot)
+        print(f"Plot: {args.plot}")
+    if args.plot and report.scale is not None:
+        from facepipe.bench.scale import plot_scale
+
+        plot_scale(report.scale, args.plot)
         print(f"Plot: {args.plot}")
     return 0

@@ -27,6 +27,10 @@ def print_report(report: BenchReport) -> None:
             "  stranger faces named, by whose they were: "
             + ", ".join(f"{k} {v}" for k, v in st.named_by_source.items())
         )
+    if (sc := report.scale) is not None:
+        from facepipe.bench.scale import print_scale
+
+        print_scale(sc)
     if (er := report.erase) is not None:
         print("Erase by the sightings index (one person named in 20 stored clips; 300 enrolled, 24 cameras):")
         for point in er.index:

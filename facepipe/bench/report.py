@@ -9,6 +9,8 @@
 - ``camera`` (a device at 2 clips/s from a cold start, as the demo runs): :mod:`.camera`
 - ``videos`` (`--videos DIR`: recognition on real video, per appearance): :mod:`.videos`
 - ``cost`` (a camera-day in AWS from the measured stage times): :mod:`.cost`
+- ``scale`` (`--scale DIR`: open-set identification with thousands enrolled, grades by source, a gallery's cost):
+  :mod:`.scale`
 - the terminal summary and the plot: :mod:`.output`; the command: :mod:`.command`
 """
 
@@ -169,6 +171,7 @@ class Soak(BaseModel):
 
 
 from facepipe.bench.erase import EraseBench  # noqa: E402 (the erase section's own models)
+from facepipe.bench.scale import ScaleReport  # noqa: E402
 from facepipe.bench.strangers import StrangerCurve  # noqa: E402
 
 
@@ -188,6 +191,7 @@ class BenchReport(BaseModel):
     soak: Soak | None = None
     erase: EraseBench | None = None
     strangers: StrangerCurve | None = None
+    scale: ScaleReport | None = None
     worker_peak_rss_mb: float | None = None
     warm_pool_start_s: float | None = None
     cold_start_s: float | None = None

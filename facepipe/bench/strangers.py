@@ -51,7 +51,7 @@ class StrangerPoint(BaseModel):
     # gallery grows, with no change of who the strangers are.
     never_enrolled_named: float
     # The same, with facepipe.vision.quality applied as a one-face decision: only a face clear enough to name someone
-    # alone (FaceQuality.single_frame_ok) names anyone, and a poor reference must be matched 0.08 closer.
+    # alone (FaceQuality.good) names anyone, and a poor reference must be matched 0.08 closer.
     stranger_named_with_quality: float = 0.0
     genuine_named_with_quality: float = 0.0
 
@@ -88,7 +88,7 @@ def _video_faces(path: Path, *, upsample: int, max_side: int) -> list[np.ndarray
 
 
 def _graded(image: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> list[np.ndarray]:
-    """Each face's encoding with two more columns: 1 when it may name someone alone (FaceQuality.single_frame_ok),
+    """Each face's encoding with two more columns: 1 when it may name someone alone (FaceQuality.good),
     1 when it is a poor gallery reference (quality.reference_reasons)."""
     from facepipe.core.settings import get_settings
     from facepipe.vision import encoder, faces, quality
@@ -99,7 +99,7 @@ def _graded(image: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> list[n
     for chip, box, marks, encoding in zip(chips, boxes, points, encoder.encode_chips(chips), strict=True):
         graded = quality.assess(chip, box, image.shape, marks, min_height=min_height)
         rows.append(
-            np.concatenate([encoding, [float(graded.single_frame_ok), float(bool(quality.reference_reasons(graded)))]])
+            np.concatenate([encoding, [float(graded.good), float(bool(quality.reference_reasons(graded)))]])
         )
     return rows
 

@@ -23,7 +23,14 @@ def cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
     existing = None
     if args.update and args.out.exists():
         existing = Gallery.load(args.out)
-    gallery, report = enroll(args.people_dir, settings, gallery=existing, update=args.update)
+    gallery, report = enroll(
+        args.people_dir, settings, gallery=existing, update=args.update, accept_flagged=args.accept_flagged
+    )
+    for source, reason in report.held:
+        what = (
+            "enrolled as told (--accept-flagged)" if args.accept_flagged else "not enrolled (--accept-flagged adds it)"
+        )
+        err(f"{args.people_dir / source}: {what}: {reason}")
     for path, reason in report.flagged:
         err(
             f"{path}: enrolled, but a poor reference ({reason}): strangers land nearer it; "
@@ -58,13 +65,18 @@ def cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
             f"Merged into s3://{args.bucket}/{key}: {len(changed)} people added or given new photos "
             f"({photos} photo(s) uploaded for the console)"
         )
-    return 1 if report.errors else 0
+    return 1 if report.errors or (report.held and not args.accept_flagged) else 0
 
 
 def cmd_people_list(args: argparse.Namespace, settings: Settings) -> int:
     from facepipe.identity.gallery import Gallery
+    from facepipe.identity.health import LOOKALIKE, lookalikes
 
     gallery = Gallery.load(args.gallery)
+    alike: dict[str, list[tuple[str, float]]] = {}
+    for pair in lookalikes(gallery):
+        alike.setdefault(pair.first, []).append((pair.second, pair.distance))
+        alike.setdefault(pair.second, []).append((pair.first, pair.distance))
     if args.json:
         for person in gallery.people:
             poor = [
@@ -72,7 +84,17 @@ def cmd_people_list(args: argparse.Namespace, settings: Settings) -> int:
                 for p in person.photos
                 if p.quality and p.quality.poor
             ]
-            print(json.dumps({"id": person.id, "photos": [p.source for p in person.photos], "poor_references": poor}))
+            near = [{"id": other, "distance": d} for other, d in alike.get(person.id, [])]
+            print(
+                json.dumps(
+                    {
+                        "id": person.id,
+                        "photos": [p.source for p in person.photos],
+                        "poor_references": poor,
+                        "lookalikes": near,
+                    }
+                )
+            )
     else:
         for person in gallery.people:
             print(f"{person.id}\t{len(person.photos)} photo(s)\t{', '.join(p.source for p in person.photos)}")
@@ -80,6 +102,9 @@ def cmd_people_list(args: argparse.Namespace, settings: Settings) -> int:
                 if photo.quality and photo.quality.poor:
                     # A poor reference draws strangers near it: it must be matched more closely, and is best replaced.
                     print(f"  poor reference {photo.source}: {'; '.join(photo.quality.reasons)}")
+            for other, distance in alike.get(person.id, []):
+                # Siblings, twins, or one person under two ids: faces of one may be named as the other.
+                print(f"  lookalike of {other} ({distance:.2f} apart, under {LOOKALIKE}): may be taken for them")
         print(
             f"{len(gallery.people)} people in {args.gallery} "
             f"(created {gallery.created_at}, updated {gallery.updated_at})"
@@ -208,6 +233,11 @@ def register(sub: Any) -> None:
     p.add_argument("--key", help="S3 key for the uploaded gallery (default: GALLERY_KEY or gallery/gallery.json)")
     p.add_argument(
         "--allow-erased", action="store_true", help="enroll again someone erased from the stack (lifts the tombstone)"
+    )
+    p.add_argument(
+        "--accept-flagged",
+        action="store_true",
+        help="enroll photos held back as unlike the person's other photos or too like someone else's",
     )
     p.set_defaults(handler=cmd_enroll)
 

@@ -36,6 +36,7 @@ def cmd_recognize(args: argparse.Namespace, settings: Settings) -> int:
                 margin=settings.match_margin,
                 model=args.model or settings.detect_model,
                 max_side=args.max_side or settings.photo_detect_max_side,
+                strangers_target=settings.match_strangers_target,
             )
         except FacepipeError as exc:
             failed += 1

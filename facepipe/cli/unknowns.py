@@ -36,6 +36,11 @@ def register(sub: Any) -> None:
     p.add_argument("person_id", metavar="PERSON_ID")
     p.add_argument("--name", help="the person's name (written to their record; its other fields are kept)")
     p.add_argument("--allow-erased", action="store_true", help="label as someone erased before (lifts their tombstone)")
+    p.add_argument(
+        "--accept-flagged",
+        action="store_true",
+        help="add crops held back as unlike the person's photos or too like someone else's",
+    )
     stack_option(p)
     p.set_defaults(handler=cmd_label)
 
@@ -80,7 +85,9 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_label(args: argparse.Namespace, settings: Settings) -> int:
-    report = _operator(args, settings).label(args.unknown_id, args.person_id, args.name, allow_erased=args.allow_erased)
+    report = _operator(args, settings).label(
+        args.unknown_id, args.person_id, args.name, allow_erased=args.allow_erased, accept_flagged=args.accept_flagged
+    )
     who = f"new person {report.person_id}" if report.new_person else report.person_id
     print(
         f"{report.unknown_id} is {who}: {report.photos_added} crop(s) added to the gallery and published "
@@ -88,6 +95,9 @@ def cmd_label(args: argparse.Namespace, settings: Settings) -> int:
     )
     for photo, why in report.poor_references:
         print(f"facepipe: {photo}: a poor reference ({why}); it is matched more closely", file=sys.stderr)
+    for crop, why in report.held:
+        what = "added as told (--accept-flagged)" if args.accept_flagged else "held back (--accept-flagged adds it)"
+        print(f"facepipe: {crop}: {what}: {why}", file=sys.stderr)
     return 0
 
 

@@ -127,10 +127,16 @@ def create_app(operator: Operator, *, token: str | None = None, loopback: bool =
         person_id, name = str(form.get("person_id", "")).strip(), str(form.get("name", "")).strip()
 
         def run() -> str:
-            report = operator.label(unknown_id, person_id, name or None)
+            accept = form.get("accept_flagged") == "on"
+            report = operator.label(unknown_id, person_id, name or None, accept_flagged=accept)
             poor = f"; {len(report.poor_references)} of them poor references (matched more closely)"
-            return f"{unknown_id} is now {person_id}: {report.photos_added} crop(s) added to the gallery" + (
-                poor if report.poor_references else ""
+            held = f"; {len(report.held)} held back as unlike {person_id}'s photos: " + "; ".join(
+                why for _, why in report.held
+            )
+            return (
+                f"{unknown_id} is now {person_id}: {report.photos_added} crop(s) added to the gallery"
+                + (poor if report.poor_references else "")
+                + (held if report.held and not accept else "")
             )
 
         return await act(request, "/unknowns", unknowns_page, run)
@@ -165,7 +171,7 @@ def create_app(operator: Operator, *, token: str | None = None, loopback: bool =
         ]
 
         def run() -> str:
-            person = operator.add_person(person_id, name, photos)
+            person = operator.add_person(person_id, name, photos, accept_flagged=form.get("accept_flagged") == "on")
             return f"{person.id} enrolled with {person.encodings} photo(s)"
 
         return await act(request, "/people", people_page, run)

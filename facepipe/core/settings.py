@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     samples_dir: Path = Field(
         default=Path("../shared/samples"), validation_alias=AliasChoices("FACEPIPE_SAMPLES", "samples_dir")
     )
+    # Photos of many people (<set>/<person>/<photos>) for `facepipe bench --scale` (never shipped, never in the repo).
+    faces_dir: Path = Field(
+        default=Path("../shared/faces"), validation_alias=AliasChoices("FACEPIPE_FACES", "faces_dir")
+    )
     # BUCKET_NAME is the functions' (the template's) and wins; FACEPIPE_BUCKET is the operator's shell's.
     bucket_name: str = Field(default="", validation_alias=AliasChoices("BUCKET_NAME", "FACEPIPE_BUCKET", "bucket_name"))
     students_table: str = ""
@@ -82,6 +86,11 @@ class Settings(BaseSettings):
     frames_per_clip: int = Field(default=3, ge=1, le=30)
     match_tolerance: float = Field(default=DEFAULT_TOLERANCE, gt=0, lt=1.5)
     match_margin: float = Field(default=DEFAULT_MARGIN, ge=0, lt=1.5)
+    # The open-set decision's operating point (facepipe.identity.decision): at most this share of strangers' faces
+    # named, with any number enrolled; one of the shipped model's (0.001, 0.005, 0.02). Unset: 2% with 30 enrolled
+    # or fewer, 0.5% with 300 or more (decision.DEFAULT_SCHEDULE). Lower names fewer enrolled people too:
+    # docs/PERFORMANCE.md ("Names a school can trust") gives the recall each costs.
+    match_strangers_target: float | None = Field(default=None, gt=0, lt=1)
     detect_model: str = Field(default="hog", pattern="^(hog|cnn)$")
     # Detection runs on a copy whose longest side is at most this many pixels (boxes are mapped back).
     detect_max_side: int = Field(default=640, ge=160)

@@ -16,6 +16,7 @@ import numpy as np
 from facepipe.core.contracts import PERSON_ID_PATTERN
 from facepipe.core.errors import EnrollmentError, FacepipeError, ImageError
 from facepipe.core.settings import Settings
+from facepipe.identity import health
 from facepipe.identity.gallery import Gallery, GalleryModel, GalleryPerson, GalleryPhoto, PhotoQuality
 from facepipe.media.images import IMAGE_SUFFIXES, load_rgb
 from facepipe.vision import encoder, faces, quality
@@ -30,6 +31,9 @@ class EnrollReport:
     unchanged: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
     flagged: list[tuple[str, str]] = field(default_factory=list)  # (file, why it is a poor reference): enrolled
+    # (file, why): not like the person's other photos or too like someone else's (facepipe.identity.health): not
+    # enrolled, unless the operator accepts them (then listed here and enrolled).
+    held: list[tuple[str, str]] = field(default_factory=list)
     encoded_photos: int = 0
 
 
@@ -77,6 +81,25 @@ def photo_quality(face: quality.FaceQuality) -> PhotoQuality:
     )
 
 
+def _healthy(
+    everyone: Gallery, before: Gallery, person: GalleryPerson, report: EnrollReport, *, accept: bool
+) -> list[GalleryPhoto]:
+    """The photos of a person's folder that may join (facepipe.identity.health: each unlike the folder's other
+    photos or nearer someone else in ``everyone``, or too like someone in ``before``); the others go to
+    ``report.held`` (and still join when ``accept``)."""
+    kept = []
+    for n, photo in enumerate(person.photos):
+        others = [p.encoding for i, p in enumerate(person.photos) if i != n]
+        concerns = health.photo_concerns(
+            everyone, person.id, photo.encoding, others=others, replacing=True, lookalike=False
+        ) or health.photo_concerns(before, person.id, photo.encoding, others=others, replacing=True)
+        if concerns:
+            report.held.append((photo.source, "; ".join(concerns)))
+        if accept or not concerns:
+            kept.append(photo)
+    return kept
+
+
 def person_photos(person_dir: Path) -> tuple[list[Path], list[tuple[str, str]]]:
     """Image files of a person's folder, and the files that are not images (reported, not enrolled)."""
     photos, others = [], []
@@ -91,13 +114,19 @@ def person_photos(person_dir: Path) -> tuple[list[Path], list[tuple[str, str]]]:
 
 
 def enroll(
-    people_dir: Path, settings: Settings, *, gallery: Gallery | None = None, update: bool = False
+    people_dir: Path,
+    settings: Settings,
+    *,
+    gallery: Gallery | None = None,
+    update: bool = False,
+    accept_flagged: bool = False,
 ) -> tuple[Gallery, EnrollReport]:
     """Enroll every person folder under ``people_dir``.
 
     Without ``update`` a new gallery is built. With ``update`` the given gallery is kept and each person
     found in ``people_dir`` is added or replaced; a person whose photos all have the same hashes as in
-    the gallery is not re-encoded.
+    the gallery is not re-encoded. A photo unlike the person's other photos, or too like someone else enrolled
+    (facepipe.identity.health), is held back and reported, unless ``accept_flagged``.
     """
     if not people_dir.is_dir():
         raise FacepipeError(f"{people_dir}: not a directory of person folders", code="bad_people_dir")
@@ -107,6 +136,7 @@ def enroll(
     )
     target.library_versions = faces.model_versions()
     person_dirs = [d for d in sorted(people_dir.iterdir()) if d.is_dir() and not d.name.startswith(".")]
+    pending: list[GalleryPerson] = []
     if not person_dirs:
         raise FacepipeError(
             f"{people_dir}: no person folders (expected {people_dir}/<person_id>/*.jpg)", code="bad_people_dir"
@@ -137,8 +167,18 @@ def enroll(
                 GalleryPhoto(source=f"{person_id}/{path.name}", sha256=hashes[path], encoding=encoding, quality=graded)
             )
         if enrolled:
-            target.upsert(GalleryPerson(id=person_id, photos=enrolled))
-            report.enrolled.append(person_id)
+            pending.append(GalleryPerson(id=person_id, photos=enrolled))
         elif not photos:
             report.errors.append((str(person_dir), "no photos (expected .jpg, .jpeg or .png files)"))
+    # A photo unlike its person is looked for against everyone (those enrolled and every folder of this run): a
+    # wrong photo is caught whichever folder comes first. Then a new person too like someone is looked for against
+    # those enrolled before them (a wrong photo held back is nobody's lookalike; of two alike, the second is held).
+    everyone = target.model_copy(deep=True)
+    for person in pending:
+        everyone.upsert(person)
+    for person in pending:
+        kept = _healthy(everyone, target, person, report, accept=accept_flagged)
+        if kept:
+            target.upsert(GalleryPerson(id=person.id, photos=kept))
+            report.enrolled.append(person.id)
     return target, report

@@ -83,6 +83,7 @@ def recognize_frames(
     max_faces: int | None = None,
     anchor_faces: tuple[list[Box], int] | None = None,
     follow: bool = False,
+    strangers_target: float | None = None,
 ) -> list[FrameResult]:
     """Every face in each RGB image of one clip, named by its track's decision (the module's steps); the
     faces of all the images are encoded in one batch (one encoder call per clip, not per face).
@@ -122,7 +123,14 @@ def recognize_frames(
     track_of: dict[tuple[int, int], int] = {}
     for number, track in enumerate(link_tracks([boxes for boxes, _ in detected])):
         rows = [int(offsets[n] + f) for n, f in track.members]
-        decision = decide(encodings[rows], [quality[r] for r in rows], gallery, tolerance=tolerance, margin=margin)
+        decision = decide(
+            encodings[rows],
+            [quality[r] for r in rows],
+            gallery,
+            tolerance=tolerance,
+            margin=margin,
+            strangers_target=strangers_target,
+        )
         for member, distance in zip(track.members, decision.distances, strict=True):
             names[member] = (decision.person, distance)
             track_of[member] = number
@@ -160,11 +168,19 @@ def recognize_image(
     model: str = "hog",
     max_side: int = 640,
     max_faces: int | None = None,
+    strangers_target: float | None = None,
 ) -> list[Face]:
     """Every face in one RGB image (a photo) with its identity, distance and box: the usual pass only,
     each face its own track (see :func:`recognize_frames`)."""
     (one,) = recognize_frames(
-        [image], gallery, tolerance=tolerance, margin=margin, model=model, max_side=max_side, max_faces=max_faces
+        [image],
+        gallery,
+        tolerance=tolerance,
+        margin=margin,
+        model=model,
+        max_side=max_side,
+        max_faces=max_faces,
+        strangers_target=strangers_target,
     )
     return one.faces
 
@@ -190,6 +206,7 @@ def recognize_chosen(
         max_faces=settings.max_faces_per_frame,
         anchor_faces=frames.anchor_faces,
         follow=settings.follow_lost_faces,
+        strangers_target=settings.match_strangers_target,
     )
     return frames, [replace(frame, ms=round(frame.ms + choosing, 1)) for frame in found]
 

@@ -32,6 +32,7 @@ from facepipe.aws.unknowns import UnknownStore
 from facepipe.core.contracts import PERSON_ID_PATTERN
 from facepipe.core.errors import FacepipeError
 from facepipe.core.settings import Settings
+from facepipe.identity import health
 from facepipe.identity.clusters import Cluster, Crop, check_id
 from facepipe.identity.gallery import Gallery, GalleryPhoto, PhotoQuality
 
@@ -70,6 +71,8 @@ class PersonView:
     encodings: int
     rejected: int
     poor_references: list[str] = field(default_factory=list)  # "<photo>: <why>", matched more closely
+    # "<id> (<distance>)": enrolled people the decision cannot tell them from (facepipe.identity.health)
+    lookalikes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -81,6 +84,9 @@ class LabelReport:
     crops: list[str] = field(default_factory=list)
     sightings_relabelled: int = 0
     poor_references: list[tuple[str, str]] = field(default_factory=list)  # (photo, why): joined, matched closer
+    # (crop, why): unlike the person's photos or too like someone else's (facepipe.identity.health): not added
+    # unless the operator accepts them
+    held: list[tuple[str, str]] = field(default_factory=list)
 
 
 class Operator:
@@ -119,6 +125,10 @@ class Operator:
         gallery = self.gallery()
         records = get_records(self.settings.students_table, gallery.ids()) if gallery.people else {}
         photos = self._photo_keys()
+        alike: dict[str, list[str]] = {}
+        for pair in health.lookalikes(gallery):
+            alike.setdefault(pair.first, []).append(f"{pair.second} ({pair.distance:.2f})")
+            alike.setdefault(pair.second, []).append(f"{pair.first} ({pair.distance:.2f})")
         return [
             PersonView(
                 id=p.id,
@@ -132,6 +142,7 @@ class Operator:
                     for photo in p.photos
                     if photo.quality and photo.quality.poor
                 ],
+                lookalikes=alike.get(p.id, []),
             )
             for p in gallery.people
         ]
@@ -152,11 +163,18 @@ class Operator:
             raise OperatorError(f"{key}: not found") from exc
 
     def add_person(
-        self, person_id: str, name: str, photos: list[tuple[str, bytes]], *, allow_erased: bool = False
+        self,
+        person_id: str,
+        name: str,
+        photos: list[tuple[str, bytes]],
+        *,
+        allow_erased: bool = False,
+        accept_flagged: bool = False,
     ) -> PersonView:
         """Enroll ``person_id`` from photos (each with exactly one face), or add photos to them; their record
         gets ``name`` (its other fields kept). Every photo is checked before anything is written; someone
-        erased is refused unless ``allow_erased``."""
+        erased is refused unless ``allow_erased``, and a photo unlike the person's others or too like someone
+        else's (facepipe.identity.health) unless ``accept_flagged``."""
         from facepipe.identity.enroll import enrollment_face
 
         check_person_id(person_id)
@@ -171,7 +189,16 @@ class Operator:
             if len(data) > MAX_PHOTO_BYTES:
                 raise OperatorError(f"{filename}: {len(data)} bytes, larger than the {MAX_PHOTO_BYTES} allowed")
             encoded.append((filename, data, enrollment_face(data, settings, name=filename)))
-        self.gallery().check_not_erased([person_id], allow=allow_erased)  # before any photo is stored
+        current = self.gallery()
+        current.check_not_erased([person_id], allow=allow_erased)  # before any photo is stored
+        if not accept_flagged:
+            flagged = _concerns(current, person_id, [(f, encoding) for f, _, (encoding, _) in encoded])
+            if flagged:
+                raise OperatorError(
+                    "nothing was added: "
+                    + "; ".join(f"{source}: {why}" for source, why in flagged)
+                    + " (add them anyway if they are right)"
+                )
         added = [
             self._store_photo(person_id, data, encoding, Path(filename).suffix, quality=graded)
             for filename, data, (encoding, graded) in encoded
@@ -259,11 +286,19 @@ class Operator:
         )
 
     def label(
-        self, unknown_id: str, person_id: str, name: str | None = None, *, allow_erased: bool = False
+        self,
+        unknown_id: str,
+        person_id: str,
+        name: str | None = None,
+        *,
+        allow_erased: bool = False,
+        accept_flagged: bool = False,
     ) -> LabelReport:
         """``unknown_id`` is ``person_id``: its kept crops become their gallery photos (enrollment from the
         camera's own view), copied to their photos; a new person needs ``name`` for their record (a known one
-        keeps every other field of it). Someone erased is refused unless ``allow_erased``."""
+        keeps every other field of it). Someone erased is refused unless ``allow_erased``. A crop unlike the
+        person's photos, or too like someone else's (facepipe.identity.health), is held back (``report.held``)
+        unless ``accept_flagged``; when every crop is, nothing is labelled."""
         check_id(unknown_id)
         check_person_id(person_id)
         cluster = self.unknowns.get(unknown_id)
@@ -281,6 +316,16 @@ class Operator:
         faces = [(crop, face) for crop, face in kept if face is not None]
         if not faces:
             raise OperatorError(f"{unknown_id}: its crops have expired (nothing to label with)")
+        report.held = _concerns(gallery, person_id, [(crop.key, encoding) for crop, (_, encoding) in faces])
+        if report.held and not accept_flagged:
+            held = {source for source, _ in report.held}
+            faces = [(crop, face) for crop, face in faces if crop.key not in held]
+            if not faces:
+                raise OperatorError(
+                    f"{unknown_id}: nothing was labelled: "
+                    + "; ".join(f"{source}: {why}" for source, why in report.held)
+                    + " (label anyway if it is them)"
+                )
         added = [
             self._store_photo(
                 person_id, jpeg, encoding, ".jpg", prefix="camera-", quality=self._crop_quality(crop, jpeg)
@@ -320,6 +365,18 @@ class Operator:
 
     def dismiss(self, unknown_id: str) -> Cluster:
         return self.unknowns.dismiss(check_id(unknown_id))
+
+
+def _concerns(gallery: Gallery, person_id: str, faces: list[tuple[str, list[float]]]) -> list[tuple[str, str]]:
+    """(source, why) of each face that should not join ``person_id`` as it is (facepipe.identity.health), each
+    checked against the gallery and the other faces joining with it."""
+    out = []
+    for n, (source, encoding) in enumerate(faces):
+        others = [e for i, (_, e) in enumerate(faces) if i != n]
+        concerns = health.photo_concerns(gallery, person_id, encoding, others=others)
+        if concerns:
+            out.append((source, "; ".join(concerns)))
+    return out
 
 
 def stack_settings(settings: Settings, stack: str | None) -> Settings:

@@ -6,21 +6,24 @@ the more people are enrolled (`facepipe bench --strangers`). Such a face never n
 
 The measures, each cheap (under 1 ms a face) and computed on what the encoder saw:
 
-- **faceness**: the score dlib's own HOG face detector gives the aligned chip (the face scaled to the
-  detector's window). It is high for an upright, frontal, whole face with clear structure, and falls as the
-  head turns, as motion blur smears the eyes and mouth, and as part of the face is hidden: one measure for
-  the three ways a crop goes wrong, from the detector the pipeline already runs.
-- **sharpness**: the variance of the Laplacian of the chip at 64x64 (faces of every size compare).
 - **yaw**: from the five landmarks, how far the nose sits off the eyes' midline, in eye distances (0 frontal,
-  about 0.25 at 45 degrees); reported for people to read, the decision rests on faceness.
+  about 0.25 at 45 degrees). A face turned ``TURNED_YAW`` or more is **poor**.
 - **cut**: a landmark (an eye corner or the nose) lies at or beyond the frame's edge: part of the face is outside
-  the picture. (A box touching the edge is not enough: HOG's box is wider than the face.)
+  the picture. (A box touching the edge is not enough: HOG's box is wider than the face.) **Poor.**
+- **faceness**: the score dlib's own HOG face detector gives the aligned chip (the face scaled to the
+  detector's window). It falls as the head turns, as motion blur smears the eyes and mouth and as part of the
+  face is hidden, but also with lighting, contrast and compression: frontal, sharp 200-px faces of real footage
+  score 0.0-0.4, and 14% of the press photos of ``../shared/faces`` (frontal, 60-250 px) under 0.8. So a low
+  faceness makes a face **weak** (uncertain), never poor by itself.
+- **sharpness**: the variance of the Laplacian of the chip at 64x64 (faces of every size compare).
 
-Size and heavy blur make a face *weak*, not poor: its encoding is noisier, so it decides nothing when its track
-has a better face, and a track of weak faces names someone only when two of its frames agree.
+A poor face never names anyone. A weak face (small, heavily blurred, or of uncertain structure: half hidden,
+smeared, badly lit) never names anyone *alone*: it decides nothing when its track has a good face, and a track of
+weak faces names someone only when two of its frames agree. How many people a face may be taken for is the
+decision's business (facepipe.identity.decision), not the grade's.
 
-The thresholds (``MIN_FACENESS``, ``SINGLE_FRAME_FACENESS``) rest on faces measured on real footage; see
-docs/PERFORMANCE.md ("Quality before identity") for the figures and `facepipe bench --strangers` to re-measure.
+The thresholds rest on faces measured on every source we have (`facepipe bench --scale` grades the photos of
+``../shared/faces``; docs/PERFORMANCE.md, "Quality that holds on any footage", the videos and the turning footage).
 """
 
 from __future__ import annotations
@@ -36,13 +39,13 @@ from facepipe.vision.faces import hog_scores
 _FACENESS_PX = 100
 # Below this the detector scores no face at all on the chip (it is not a face to it).
 NO_FACE = -2.0
-# A face below this faceness is poor: it never names anyone on its own. Measured: frontal faces of the dev set
-# (40-370 px, sharp or defocused) score 0.5-2.9; turned past ~45 degrees, half hidden or smeared by motion blur
-# of ~15 px, 0.1 and below.
+# A face below this faceness is weak (uncertain): it never names anyone alone. Measured: half hidden 0.06, turned
+# past ~50 degrees 0.07-0.42; but frontal faces of real footage in poor light 0.0-0.4 too, so it is not poor.
 MIN_FACENESS = 0.3
-# A track whose decision rests on one good face names someone only with a face this clear (or when a weak
-# face of another frame agrees): see docs/PERFORMANCE.md for the faces this rests on.
-SINGLE_FRAME_FACENESS = 0.8
+# A face whose nose sits this far off the eyes' midline (in eye distances) is turned ~50 degrees or more: poor.
+# Measured: the turning woman looking away 0.32-0.53 (frontal 0.09-0.18); the photos of ../shared/faces, 1st-99th
+# percentile -0.30 to 0.31; the talking heads under 0.06.
+TURNED_YAW = 0.30
 # Below this sharpness (variance of the Laplacian of the aligned chip at 64x64) a face counts as blurred.
 # Measured on the dev set: sharp faces of 40-300 px 35-2600, defocused ones (sigma 1-1.2 px) 20-280: the
 # value depends on the face as much as the focus, so this only catches heavy blur (faceness catches the rest).
@@ -51,7 +54,8 @@ BLUR_SHARPNESS = 25.0
 
 @dataclass(frozen=True)
 class FaceQuality:
-    """One face's quality measures and the reasons it is poor (none: it may name someone)."""
+    """One face's quality measures, the reasons it is poor (none: it may name someone) and the reasons it is weak
+    (none: it may name someone alone)."""
 
     height_px: int
     faceness: float
@@ -59,8 +63,11 @@ class FaceQuality:
     yaw: float
     cut: bool
     reasons: tuple[str, ...]
+    cautions: tuple[str, ...] = ()
 
-    weak: bool = False
+    @property
+    def weak(self) -> bool:
+        return bool(self.cautions)
 
     @property
     def poor(self) -> bool:
@@ -72,9 +79,9 @@ class FaceQuality:
         return not self.poor and not self.weak
 
     @property
-    def single_frame_ok(self) -> bool:
-        """Clear enough to name someone when no other frame of the clip shows the face well."""
-        return self.good and self.faceness >= SINGLE_FRAME_FACENESS
+    def clear(self) -> bool:
+        """Whole and frontal enough to show the face well (frame choice looks for a frame where it is)."""
+        return not self.poor and self.faceness >= MIN_FACENESS
 
     @property
     def score(self) -> float:
@@ -82,7 +89,9 @@ class FaceQuality:
         return 0.0 if self.poor else round(self.faceness, 2)
 
     def describe(self) -> str:
-        return ", ".join(self.reasons) if self.reasons else ("weak (small or blurred)" if self.weak else "good")
+        if self.reasons:
+            return ", ".join(self.reasons)
+        return f"weak ({', '.join(self.cautions)})" if self.cautions else "good"
 
 
 # A reference photo softer than this is a poor reference (with the reasons of FaceQuality): the official
@@ -92,10 +101,8 @@ REFERENCE_SHARPNESS = 250.0
 
 def reference_reasons(face: FaceQuality) -> list[str]:
     """Why a face would make a poor gallery reference (empty: a good one): poor or weak as any face, or soft."""
-    reasons = list(face.reasons)
-    if face.weak:
-        reasons.append(f"small or blurred ({face.height_px} px, sharpness {face.sharpness:g})")
-    elif face.sharpness < REFERENCE_SHARPNESS:
+    reasons = list(face.reasons) + list(face.cautions)
+    if not reasons and face.sharpness < REFERENCE_SHARPNESS:
         reasons.append(f"soft (sharpness {face.sharpness:g}, a good reference has {REFERENCE_SHARPNESS:g} or more)")
     return reasons
 
@@ -157,11 +164,17 @@ def grade(
     face_score: float, sharpness: float, height_px: int, *, min_height: int, cut: bool = False, yaw: float = 0.0
 ) -> FaceQuality:
     """A face's grade from its measures (:func:`assess` measures them on a frame; a kept crop has them recorded)."""
-    reasons = []
-    if face_score < MIN_FACENESS:
-        reasons.append("turned, hidden or smeared")
+    reasons, cautions = [], []
+    if abs(yaw) >= TURNED_YAW:
+        reasons.append(f"turned (yaw {yaw:g})")
     if cut:
         reasons.append("cut by the frame edge")
+    if height_px < min_height:
+        cautions.append(f"small ({height_px} px)")
+    if sharpness < BLUR_SHARPNESS:
+        cautions.append(f"blurred (sharpness {sharpness:.0f})")
+    if face_score < MIN_FACENESS:
+        cautions.append(f"unclear (faceness {face_score:g}: half hidden, smeared or badly lit)")
     return FaceQuality(
         height_px=height_px,
         faceness=face_score,
@@ -169,5 +182,12 @@ def grade(
         yaw=yaw,
         cut=cut,
         reasons=tuple(reasons),
-        weak=height_px < min_height or sharpness < BLUR_SHARPNESS,
+        cautions=tuple(cautions),
     )
+
+
+def may_name(faces: list[FaceQuality]) -> bool:
+    """Whether faces of one person with these grades can name anyone at all, before who is asked (the quality half
+    of facepipe.identity.matching.decide): a good face, or two weak ones (which must then agree on the person);
+    poor faces never."""
+    return any(f.good for f in faces) or sum(1 for f in faces if not f.poor and f.weak) >= 2

@@ -56,11 +56,11 @@ def test_gallery_round_trip_keeps_everything(gallery_path):
     assert matrix.shape == (11, 128) and owners.count("obama") == 2
 
 
-def test_update_adds_and_replaces_without_reencoding_everyone(samples, settings, gallery_path, tmp_path):
+def test_update_adds_and_replaces_without_reencoding_everyone(samples, videos, settings, gallery_path, tmp_path):
     gallery = Gallery.load(gallery_path)
     people = tmp_path / "people"
     _person(people, "biden", samples / "people" / "biden" / "1.jpg", samples / "people" / "biden" / "2.jpg")
-    _person(people, "newcomer", samples / "probes" / "obama1.jpg")
+    _person(people, "newcomer", videos / "people" / "markey" / "1.jpg")  # nobody enrolled yet
 
     updated, report = enroll(people, settings, gallery=gallery, update=True)
 
