@@ -98,9 +98,7 @@ def _graded(image: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> list[n
     rows = []
     for chip, box, marks, encoding in zip(chips, boxes, points, encoder.encode_chips(chips), strict=True):
         graded = quality.assess(chip, box, image.shape, marks, min_height=min_height)
-        rows.append(
-            np.concatenate([encoding, [float(graded.good), float(bool(quality.reference_reasons(graded)))]])
-        )
+        rows.append(np.concatenate([encoding, [float(graded.good), float(bool(quality.reference_reasons(graded)))]]))
     return rows
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from facepipe_protocol import MAX_CLIP_SECONDS, MAX_FRAME_PIXELS
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, BeforeValidator, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 # Chosen by measurement (README, "Choosing the match rule"): on the real-video dev set a clip's mean encoding
@@ -90,7 +90,9 @@ class Settings(BaseSettings):
     # named, with any number enrolled; one of the shipped model's (0.001, 0.005, 0.02). Unset: 2% with 30 enrolled
     # or fewer, 0.5% with 300 or more (decision.DEFAULT_SCHEDULE). Lower names fewer enrolled people too:
     # docs/PERFORMANCE.md ("Names a school can trust") gives the recall each costs.
-    match_strangers_target: float | None = Field(default=None, gt=0, lt=1)
+    match_strangers_target: Annotated[float | None, BeforeValidator(lambda v: None if v == "" else v)] = Field(
+        default=None, gt=0, lt=1
+    )
     detect_model: str = Field(default="hog", pattern="^(hog|cnn)$")
     # Detection runs on a copy whose longest side is at most this many pixels (boxes are mapped back).
     detect_max_side: int = Field(default=640, ge=160)

@@ -72,7 +72,14 @@ def test_learned_on_some_people_the_decision_names_far_fewer_strangers_among_oth
         pools = open_set.pools_for(subset_set, halves[1], need, halves[0])
         trials = [
             open_set.run_trial(
-                subset_set, pools, 100, shots=1, track=probe == "track", rng=rng, cohort_size=5, tolerance=0.6,
+                subset_set,
+                pools,
+                100,
+                shots=1,
+                track=probe == "track",
+                rng=rng,
+                cohort_size=5,
+                tolerance=0.6,
                 min_height=40,
             )
             for _ in range(6)

@@ -56,7 +56,9 @@ def test_a_bad_compact_encoding_is_refused_by_name():
         b'{"format": "facepipe-gallery", "schema_version": 2, "people": [{"id": "a", "photos": '
         b'[{"source": "a/1.jpg", "sha256": "' + b"0" * 64 + b'", "encoding": "AAAA"}]}]}'
     )
-    with pytest.raises(GalleryError, match=r"people.0.photos.0.encoding: Value error, an encoding must be 128 float32s"):
+    with pytest.raises(
+        GalleryError, match=r"people.0.photos.0.encoding: Value error, an encoding must be 128 float32s"
+    ):
         Gallery.loads(doc, source="g.json")
     with pytest.raises(GalleryError, match="an encoding must be base64 of 128 float32s"):
         Gallery.loads(doc.replace(b'"AAAA"', b'"not base64!"'), source="g.json")
