@@ -17,7 +17,6 @@ import time
 import numpy as np
 from pydantic import BaseModel
 
-from facepipe.core.errors import GalleryError
 from facepipe.identity.gallery import Gallery, GalleryPerson, GalleryPhoto
 from facepipe.identity.matching import decide, person_distances
 from facepipe.vision.quality import grade
@@ -41,6 +40,7 @@ class GalleryCost(BaseModel):
     contended_edit_ms_max: float
     contended_edits: int
     contended_edits_landed: int
+    contended_errors: list[str] = []  # why an edit did not land (the error's first line), one entry per edit
 
 
 def _gallery(encodings: np.ndarray, people: int, rng: np.random.Generator) -> Gallery:
@@ -107,6 +107,7 @@ def measure_cost(encodings: np.ndarray, people: int, *, seed: int = 0) -> Galler
 
         edit = _timed(add_one)
         times: list[float] = []
+        errors: list[str] = []
         landed = 0
         lock = threading.Lock()
 
@@ -116,7 +117,9 @@ def measure_cost(encodings: np.ndarray, people: int, *, seed: int = 0) -> Galler
                 start = time.perf_counter()
                 try:
                     add_one(worker)
-                except GalleryError:  # an edit that never landed is counted, not raised
+                except Exception as exc:  # an edit that never landed is counted and named, not raised
+                    with lock:
+                        errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
                     continue
                 with lock:
                     times.append((time.perf_counter() - start) * 1000)
@@ -141,6 +144,7 @@ def measure_cost(encodings: np.ndarray, people: int, *, seed: int = 0) -> Galler
         contended_edit_ms_max=round(max(times), 1) if times else 0.0,
         contended_edits=EDITORS * EDITS_EACH,
         contended_edits_landed=landed,
+        contended_errors=errors,
     )
 
 

@@ -96,8 +96,9 @@ def test_label_an_unknown_then_the_next_clip_names_them(stack, page, clips, scre
 
 
 def test_reject_a_wrong_match_from_the_history(stack, page, clips, screenshots):
-    """An operator labels Ocasio-Cortez's unknown face as Markey by mistake: her next clip is named Markey.
-    "not markey?" on that sighting: the same face is no longer named him (a negative example)."""
+    """An operator labels Ocasio-Cortez's unknown face as Markey by mistake: the console holds it back (unlike his
+    photos, issue 31's gallery health); made to add it anyway, her next clip is named Markey. "not markey?" on
+    that sighting: the same face is no longer named him (a negative example)."""
     stack.add_device("desk-cam")
     send(stack, "desk-cam", clips["ocasio_cortez_a"][0])
     page.goto("/unknowns")
@@ -105,6 +106,14 @@ def test_reject_a_wrong_match_from_the_history(stack, page, clips, screenshots):
     expect(inbox).to_have_count(1)
     inbox.locator("input[name=person_id]").fill("markey")
     inbox.locator("input[name=name]").fill("Ed Markey")
+    inbox.get_by_role("button", name="Label").click()
+    expect(page.locator("#message")).to_contain_text("nothing was labelled")
+    expect(page.locator("#message")).to_contain_text("far from markey's other photos")
+    inbox = page.locator("section.unknown")
+    expect(inbox).to_have_count(1)  # still waiting for a name
+    inbox.locator("input[name=person_id]").fill("markey")
+    inbox.locator("input[name=name]").fill("Ed Markey")
+    inbox.locator("input[name=accept_flagged]").check()
     inbox.get_by_role("button", name="Label").click()
     expect(page.locator("#message")).to_contain_text("is now markey")
     time.sleep(1.5)

@@ -26,7 +26,10 @@ def test_bench_scale_reports_every_part_and_plots(face_subset: Path, tmp_path: P
             assert ours["right"] + ours["wrong"] + ours["not_named"] == pytest.approx(1.0, abs=1e-3)
     assert [c["enrolled"] for c in scale["cost"]] == [100]
     assert scale["cost"][0]["gallery_bytes"] < scale["cost"][0]["schema_1_bytes"] / 3
-    assert scale["cost"][0]["contended_edits_landed"] == scale["cost"][0]["contended_edits"]
+    cost = scale["cost"][0]
+    # Four editors at once: each edit lands, or says why not (never silently lost).
+    assert cost["contended_edits_landed"] + len(cost["contended_errors"]) == cost["contended_edits"]
+    assert cost["contended_edits_landed"] >= 1
     assert {g["source"].split(": ")[-1] for g in scale["grades"]} == {"photos", "as a room camera"}
     assert png.stat().st_size > 10_000
     printed = capsys.readouterr().out
