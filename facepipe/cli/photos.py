@@ -83,7 +83,11 @@ def register(sub: Any) -> None:
     p.add_argument("--gallery", type=Path, default=DEFAULT_GALLERY)
     p.add_argument("--json", action="store_true", help="one JSON line per image")
     p.add_argument("--tolerance", type=float, help="match distance limit (default: MATCH_TOLERANCE or 0.60)")
-    p.add_argument("--model", choices=["hog", "cnn"], help="face detector (default: hog)")
+    p.add_argument(
+        "--model",
+        choices=["hog", "cnn", "yunet"],
+        help="face detector (default: DETECT_MODEL, yunet): dlib's HOG, dlib's CNN in ONNX, or OpenCV Zoo's YuNet",
+    )
     p.add_argument(
         "--max-side",
         type=int,

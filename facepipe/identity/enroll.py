@@ -56,7 +56,12 @@ def enrollment_face(
     label = name or str(path)
     # Enrollment photos are portraits of any size: detect on a photo-sized copy, one upsample, so a
     # small face in a big photo is still found (enrollment is offline; accuracy beats speed here).
-    boxes = faces.detect_faces(image, model=settings.detect_model, max_side=settings.photo_detect_max_side, upsample=1)
+    boxes = faces.detect_faces(
+        image,
+        model=settings.detect_model,
+        max_side=settings.photo_detect_max_side,
+        upsample=faces.small_face_upsample(settings.detect_model),
+    )
     if not boxes:
         raise EnrollmentError(f"{label}: no face found", code="no_face")
     if len(boxes) > 1:

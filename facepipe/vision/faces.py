@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from facepipe.core.settings import Settings, get_settings
-from facepipe.vision import cnn_detector, encoder
+from facepipe.vision import cnn_detector, encoder, yunet
 
 Box = tuple[int, int, int, int]
 
@@ -136,15 +136,19 @@ def detect_faces(image: np.ndarray, *, model: str = "hog", max_side: int = 640, 
     the pixel count, and faces in a room camera's frame are large enough at 640 px. Boxes are scaled back
     and clipped to the image. ``model="cnn"``: dlib's CNN detector converted to ONNX
     (facepipe.vision.cnn_detector, 16x faster than dlib's own), on a copy doubled ``upsample`` times as dlib's is.
+    ``model="yunet"``: OpenCV Zoo's YuNet (facepipe.vision.yunet), its boxes mapped to HOG's, on the same copy.
     """
     height, width = image.shape[:2]
     scale = min(1.0, max_side / max(height, width))
     small = _resize(image, scale) if scale < 1.0 else image
-    if model == "cnn":
+    if model in ("cnn", "yunet"):
         scale *= 2**upsample
         if upsample:
             small = cv2.resize(small, None, fx=2**upsample, fy=2**upsample, interpolation=cv2.INTER_LINEAR)
-        found = [d.box for d in cnn_detector.detect(small)]
+        if model == "cnn":
+            found = [d.box for d in cnn_detector.detect(small)]
+        else:
+            found = [box for box, _ in yunet.detect(small, get_settings())]
     else:
         found = [(r.top(), r.right(), r.bottom(), r.left()) for r in _dlib_model(model)(small, upsample)]
     return [
@@ -156,6 +160,12 @@ def detect_faces(image: np.ndarray, *, model: str = "hog", max_side: int = 640, 
         )
         for top, right, bottom, left in found
     ]
+
+
+def small_face_upsample(model: str) -> int:
+    """Upsamples the small-face search needs: HOG and the CNN find faces from ~40 px only on a doubled copy;
+    YuNet finds them from ~10 px at the frame's own size."""
+    return 0 if model == "yunet" else 1
 
 
 def dlib_cnn(image: np.ndarray) -> Any:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from facepipe.core.settings import Settings
-from facepipe.vision.faces import Box, chips_and_landmarks, detect_faces, keep_largest
+from facepipe.vision.faces import Box, chips_and_landmarks, detect_faces, keep_largest, small_face_upsample
 from facepipe.vision.quality import assess
 from facepipe.vision.tracking import centre, same_face, search_near, sharpest
 
@@ -50,7 +50,12 @@ def choose_by_faces(frames: ClipFrames, settings: Settings, spare: SpareFrames |
     if not settings.small_face_max_side:
         return frames
     anchor_image = frames.images[frames.anchor]
-    found = detect_faces(anchor_image, model=settings.detect_model, max_side=settings.small_face_max_side, upsample=1)
+    found = detect_faces(
+        anchor_image,
+        model=settings.detect_model,
+        max_side=settings.small_face_max_side,
+        upsample=small_face_upsample(settings.detect_model),
+    )
     anchor_faces = (keep_largest(found, settings.max_faces_per_frame), len(found))
     chosen = ClipFrames(frames.indexes, frames.t_ms, frames.images, frames.anchor, anchor_faces)
     if spare is None or not anchor_faces[0]:

@@ -11,7 +11,7 @@ import numpy as np
 
 from facepipe.core.settings import Settings
 from facepipe.vision import cnn_detector
-from facepipe.vision.faces import Box, detect_faces, keep_largest
+from facepipe.vision.faces import Box, detect_faces, keep_largest, small_face_upsample
 
 # The face height (px) a neighbourhood search scales to: well above HOG's 80-px window once boxes shrink.
 _SEARCH_FACE_PX = 100
@@ -135,13 +135,19 @@ def detect_clip(
 
     if not small_face_max_side:
         return [capped(detect_faces(image, model=model, max_side=max_side)) for image in images]
+    upsample = small_face_upsample(model)
     anchors = anchor_faces or capped(
-        detect_faces(images[anchor], model=model, max_side=small_face_max_side, upsample=1)
+        detect_faces(images[anchor], model=model, max_side=small_face_max_side, upsample=upsample)
     )
     found: list[tuple[list[Box], int]] = []
     for n, image in enumerate(images):
         if n == anchor:
             found.append(anchors)
+            continue
+        if not upsample:
+            # A detector that sees small faces at the frame's own size (YuNet, a few ms): every frame gets the
+            # whole search, nothing needs following near the anchor's faces.
+            found.append(capped(detect_faces(image, model=model, max_side=small_face_max_side)))
             continue
         boxes = detect_faces(image, model=model, max_side=max_side)
         for box in anchors[0]:

@@ -197,3 +197,17 @@ def test_committed_events_schema_is_the_contract():
         validator.validate({"source": "facepipe", "detail-type": kind_of(detail).value, "detail": detail.model_dump()})
     wrong = {"source": "facepipe", "detail-type": "person.seen", "detail": details[3].model_dump()}
     assert not validator.is_valid(wrong)  # a device.silent detail is not a person.seen
+
+
+def test_every_file_the_recognize_image_copies_is_in_its_build_context():
+    """.dockerignore leaves out everything but what is named back in: each COPY source must be (a `docker build`
+    would fail on it, and no Docker engine runs here to say so)."""
+    dockerfile = (ROOT / "functions" / "recognize" / "Dockerfile").read_text()
+    allowed = [
+        line[1:].rstrip("/") for line in (ROOT / ".dockerignore").read_text().splitlines() if line.startswith("!")
+    ]
+    sources = re.findall(r"^COPY\s+(\S+)\s+\S+$", dockerfile, flags=re.MULTILINE)
+    assert "requirements/yunet.txt" in sources
+    for source in sources:
+        assert any(source == a or source.startswith(a + "/") for a in allowed), source
+        assert (ROOT / source).exists(), source
