@@ -20,7 +20,7 @@ from facepipe.bench.cost import camera_day, template_defaults
 from facepipe.bench.latency import measure_latency
 from facepipe.bench.output import plot, print_report
 from facepipe.bench.process import cold_start, machine, worker_rss_mb
-from facepipe.bench.recognition import bench_cnn_detector, bench_encoder, bench_recognize
+from facepipe.bench.recognition import bench_cnn_detector, bench_detectors, bench_encoder, bench_recognize
 from facepipe.bench.report import BenchReport, BenchSettings
 from facepipe.bench.runner import Runner
 from facepipe.bench.throughput import measure_throughput, soak
@@ -155,6 +155,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         report.recognize = bench_recognize(gallery, one_face, settings)
         report.encoder = bench_encoder(one_face, settings)
         report.cnn_detector = bench_cnn_detector(one_face, settings)
+        report.detectors = bench_detectors(one_face, settings)
         progress.update()
         with local_stack(workers=args.workers) as stack:
             stack.load(gallery=gallery, students=validate_records(samples / "students.json").records)

@@ -69,6 +69,11 @@ def print_report(report: BenchReport) -> None:
             f"{cnn.follow_ms} ms (p95 "
             f"{cnn.follow_ms_p95}), found {cnn.followed}/{cnn.follows}"
         )
+    for d in report.detectors:
+        print(
+            f"Detector {d.model} (small-face search, upsample {d.upsample}, {d.frames} frames): {d.frame_ms_p50} ms a "
+            f"frame, {d.faces} faces, smallest {d.smallest_face_px} px"
+        )
     if (lat := report.latency_s) is not None:
         print(
             f"End-to-end latency ({lat.clips} clips): p50 {lat.p50} s, p95 {lat.p95} s, max {lat.max} s; "

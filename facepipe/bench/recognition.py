@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facepipe.bench.report import CnnDetector, Encoder, Recognition
+from facepipe.bench.report import CnnDetector, DetectorBench, Encoder, Recognition
 from facepipe.bench.stats import pct
 from facepipe.core.settings import Settings
 from facepipe.identity import plain_library, recognition
@@ -28,7 +28,7 @@ def bench_recognize(gallery: Gallery, clips: list[Path], settings: Settings) -> 
         decoded = decode_clip(clip, frames_wanted=settings.frames_per_clip, max_seconds=5, max_pixels=10**8)
         frames += [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for _, _, f in decoded.frames]
     ours, default, same = [], [], 0
-    recognition.recognize_image(frames[0], gallery, tolerance=settings.match_tolerance)  # warm both paths
+    recognition.recognize_image(frames[0], gallery, tolerance=settings.match_tolerance, model=settings.detect_model)
     for frame in frames:
         start = time.perf_counter()
         a = recognition.recognize_image(
@@ -36,6 +36,7 @@ def bench_recognize(gallery: Gallery, clips: list[Path], settings: Settings) -> 
             gallery,
             tolerance=settings.match_tolerance,
             margin=settings.match_margin,
+            model=settings.detect_model,
             max_side=settings.detect_max_side,
         )
         ours.append((time.perf_counter() - start) * 1000)
@@ -139,3 +140,41 @@ def bench_cnn_detector(clips: list[Path], settings: Settings) -> CnnDetector:
         follow_ms_p95=round(pct(follow_ms, 95), 1) if follow_ms else 0.0,
         followed=followed,
     )
+
+
+def bench_detectors(clips: list[Path], settings: Settings) -> list[DetectorBench]:
+    """Each detector's small-face search on the same frames (the first of each clip), in one run: HOG and the CNN
+    with the one upsample they need to see ~40-px faces, YuNet at the frame's size (it sees ~10-px ones); ms a
+    frame and faces found."""
+    import cv2
+
+    from facepipe.media.video import decode_clip
+
+    frames = []
+    for clip in clips:
+        decoded = decode_clip(clip, frames_wanted=1, max_seconds=5, max_pixels=10**8)
+        frames += [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for _, _, f in decoded.frames]
+    out = []
+    for model in ("hog", "cnn", "yunet"):
+        upsample = faces.small_face_upsample(model)
+        faces.detect_faces(frames[0], model=model, max_side=settings.small_face_max_side or 1280, upsample=upsample)
+        spent, found, heights = [], 0, []
+        for frame in frames:
+            start = time.perf_counter()
+            boxes = faces.detect_faces(
+                frame, model=model, max_side=settings.small_face_max_side or 1280, upsample=upsample
+            )
+            spent.append((time.perf_counter() - start) * 1000)
+            found += len(boxes)
+            heights += [b[2] - b[0] for b in boxes]
+        out.append(
+            DetectorBench(
+                model=model,
+                upsample=upsample,
+                frames=len(frames),
+                frame_ms_p50=round(pct(spent, 50), 1),
+                faces=found,
+                smallest_face_px=min(heights) if heights else None,
+            )
+        )
+    return out

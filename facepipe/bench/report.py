@@ -3,7 +3,7 @@
 - ``machine``, ``cold_start_s``, ``cold_worker_rss_mb``, ``worker_peak_rss_mb``, ``warm_pool_start_s``:
   :mod:`.process`
 - ``accuracy``: :mod:`.accuracy` (on the clips of :mod:`.clips`)
-- ``recognize``, ``encoder``: :mod:`.recognition`
+- ``recognize``, ``encoder``, ``detectors``: :mod:`.recognition`
 - ``latency_s``, ``stages_s_p50``: :mod:`.latency` (through :mod:`.runner`)
 - ``throughput``, ``soak``: :mod:`.throughput`
 - ``camera`` (a device at 2 clips/s from a cold start, as the demo runs): :mod:`.camera`
@@ -90,6 +90,17 @@ class CnnDetector(BaseModel):
     follow_ms: float  # p50, a face's neighbourhood (facepipe.vision.tracking.follow_near)
     follow_ms_p95: float
     followed: int  # follows that found the face
+
+
+class DetectorBench(BaseModel):
+    """One face detector's small-face search on the same frames (facepipe.bench.recognition.bench_detectors)."""
+
+    model: str
+    upsample: int
+    frames: int
+    frame_ms_p50: float
+    faces: int
+    smallest_face_px: int | None
 
 
 class Latency(BaseModel):
@@ -181,6 +192,7 @@ class BenchReport(BaseModel):
     recognize: Recognition | None = None
     encoder: Encoder | None = None
     cnn_detector: CnnDetector | None = None
+    detectors: list[DetectorBench] = Field(default_factory=list)
     accuracy: Accuracy | None = None
     latency_s: Latency | None = None
     stages_s_p50: dict[str, float] = Field(default_factory=dict)

@@ -124,3 +124,15 @@ def test_camera_view_labels_from_earlier_clips_and_tests_on_the_others(tmp_path)
     (person,) = gallery.people
     assert person.id == "markey" and len(person.photos) == MAX_CROPS
     assert sorted(p.encoding[0] for p in person.photos) == [0.06, 0.07, 0.08, 0.09, 0.1, 0.12]
+
+
+def test_the_detectors_are_measured_side_by_side_on_the_same_frames(clip_factory, settings):
+    """`facepipe bench`'s detectors section: HOG and the CNN with their upsample, YuNet without, on the same
+    frames of real probe clips: each finds the face, YuNet in less time than HOG."""
+    from facepipe.bench.recognition import bench_detectors
+
+    clips = [clip_factory("obama-480p.jpg", motion="pan", seed=1), clip_factory("kit_with_rose.jpg", motion="zoom")]
+    found = {d.model: d for d in bench_detectors(clips, settings)}
+    assert list(found) == ["hog", "cnn", "yunet"] and found["yunet"].upsample == 0 and found["hog"].upsample == 1
+    assert all(d.frames == 2 and d.faces >= 3 for d in found.values())
+    assert found["yunet"].frame_ms_p50 < found["hog"].frame_ms_p50
