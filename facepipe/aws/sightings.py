@@ -50,6 +50,9 @@ class Sighting:
     faces: list[SeenEntry] = field(default_factory=list)
     error: str | None = None
     version_id: str | None = None  # the clip's S3 version: erase deletes exactly it, with no listing
+    # The id of each face seen without a crop kept (a crowd beyond facepipe.identity.face_crops.MAX_SEEN_FACES):
+    # not shown, but named all the same, so attendance counts them and erase finds the clip.
+    uncropped: list[str] = field(default_factory=list)
 
     @property
     def sort_key(self) -> str:
@@ -57,7 +60,8 @@ class Sighting:
 
     @property
     def person_ids(self) -> list[str]:
-        return [f.id for f in self.faces]
+        """Every id the clip's faces went by, with a crop kept or not."""
+        return [f.id for f in self.faces] + self.uncropped
 
 
 def assign_unknowns(
@@ -100,8 +104,9 @@ def build(
             crop=base64.b64decode(face.crop_jpeg),
         )
         for face, face_id in zip(seen, ids, strict=True)
-        if face.crop_jpeg is not None  # a crowd's smallest faces: counted in the result, not kept here
+        if face.crop_jpeg is not None  # a crowd's smallest faces: named (uncropped), their crops not kept
     ]
+    uncropped = [face_id for face, face_id in zip(seen, ids, strict=True) if face.crop_jpeg is None]
     return Sighting(
         device_id=message.device_id,
         at=(captured or now).isoformat(timespec="milliseconds"),
@@ -112,6 +117,7 @@ def build(
         faces=faces,
         error=message.error.message if message.error else None,
         version_id=version_id,
+        uncropped=uncropped,
     )
 
 
@@ -170,6 +176,7 @@ def _item(sighting: Sighting, retention_days: int, now: datetime) -> dict[str, A
             ],
             "expires_at": _expiry(now, retention_days),
             "ids": set(sighting.person_ids) or None,
+            "uncropped": sighting.uncropped or None,
             "seq": sighting.seq,
             "latency_ms": sighting.latency_ms,
             "error": sighting.error[:500] if sighting.error else None,
@@ -196,6 +203,7 @@ def _sighting(values: dict[str, Any]) -> Sighting:
             for f in values.get("faces", [])
         ],
         error=values.get("error"),
+        uncropped=list(values.get("uncropped", [])),
     )
 
 
@@ -207,10 +215,12 @@ class Sightings:
         self.retention_days, self.clips_retention_days = retention_days, clips_retention_days
 
     def put(self, sighting: Sighting, now: datetime | None = None) -> None:
-        """The sighting and its mentions, in as few BatchWriteItem calls as there are 25s (usually one)."""
+        """The sighting's mentions, then the sighting: who a clip named (what attendance counts and erase finds) is
+        written first and on its own, so a sighting that cannot be written (its crops too large, a throttle that
+        outlasts the retries) loses no mention."""
         now = now or datetime.now(UTC)
-        items = [_item(sighting, self.retention_days, now), *_mentions(sighting, self.clips_retention_days, now)]
-        self._write([{"PutRequest": {"Item": item}} for item in items])
+        self._write([{"PutRequest": {"Item": item}} for item in _mentions(sighting, self.clips_retention_days, now)])
+        self._write([{"PutRequest": {"Item": _item(sighting, self.retention_days, now)}}])
 
     def _write(self, requests: list[dict[str, Any]]) -> None:
         write_batches(self.dynamodb, self.table, requests)
@@ -323,7 +333,10 @@ class Sightings:
                         face["id"] = person_id
                         if name:
                             face["name"] = name
-                item["ids"] = {f["id"] for f in item["faces"]}
+                uncropped = [person_id if i == unknown_id else i for i in item.get("uncropped", [])]
+                if uncropped:
+                    item["uncropped"] = uncropped
+                item["ids"] = {f["id"] for f in item["faces"]} | set(uncropped)
                 self.dynamodb.put_item(TableName=self.table, Item=to_item(item))
                 changed += 1
             renamed = to_item(
