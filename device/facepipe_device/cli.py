@@ -41,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
                 default=None,
                 help="skip clips in which a cheap on-device detector finds no face",
             )
+            p.add_argument(
+                "--change-gate",
+                action="store_true",
+                default=None,
+                help="send a clip only when the room changed since the last one sent, or a heartbeat is due",
+            )
+            p.add_argument("--heartbeat", type=float, metavar="S", help="with --change-gate: seconds (default 5)")
     return parser
 
 
@@ -55,6 +62,8 @@ def config_from(args: argparse.Namespace) -> DeviceConfig:
         region=args.region,
         spool_dir=args.spool_dir,
         face_gate=getattr(args, "face_gate", None),
+        change_gate=getattr(args, "change_gate", None),
+        heartbeat_s=getattr(args, "heartbeat", None),
     )
 
 
@@ -70,7 +79,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         from facepipe_device.gate import FaceGate
 
         gate = FaceGate()
-    service = DeviceService(config, json_lines=args.json, gate=gate)
+    change_gate = None
+    if config.change_gate:
+        from facepipe_device.gate import ChangeGate
+
+        change_gate = ChangeGate(heartbeat_s=config.heartbeat_s)
+    service = DeviceService(config, json_lines=args.json, gate=gate, change_gate=change_gate)
     try:
         summary = service.run(source.clips(), max_clips=args.max_clips)
     except KeyboardInterrupt:

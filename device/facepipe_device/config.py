@@ -49,6 +49,10 @@ class DeviceConfig:
     stale_after_s: float = 10.0
     summary_every_s: float = 60.0
     face_gate: bool = False
+    # Send a clip only when the room changed since the last one sent (facepipe_device.gate.ChangeGate), or when
+    # ``heartbeat_s`` has passed: under the cloud's 60 s presence gap, so who is in view stays right.
+    change_gate: bool = False
+    heartbeat_s: float = 5.0
 
     def validate(self) -> DeviceConfig:
         problems = []
@@ -70,6 +74,10 @@ class DeviceConfig:
             )
         if self.spool_max_mb <= 0:
             problems.append("spool_max_mb must be positive")
+        if not 0.5 <= self.heartbeat_s <= 30:
+            problems.append(
+                f"heartbeat_s {self.heartbeat_s}: between 0.5 and 30 (the cloud counts someone gone after 60 s unseen)"
+            )
         if problems:
             raise ConfigError("; ".join(problems))
         return self

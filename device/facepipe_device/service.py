@@ -48,6 +48,7 @@ def percentile(values: list[float], q: int) -> float:
 class Summary:
     captured: int = 0
     gated: int = 0
+    unchanged: int = 0  # skipped by the change gate: the room as in the last clip sent
     uploaded: int = 0
     results: int = 0
     missing: int = 0
@@ -61,7 +62,8 @@ class Summary:
     def line(self) -> str:
         p50, p95 = percentile(self.latencies, 50), percentile(self.latencies, 95)
         return (
-            f"summary: captured {self.captured}, skipped (no face) {self.gated}, uploaded {self.uploaded}, "
+            f"summary: captured {self.captured}, skipped (no face) {self.gated}, skipped (unchanged) "
+            f"{self.unchanged}, uploaded {self.uploaded}, "
             f"results {self.results}, missing {self.missing}, stale {self.stale}, late {self.late}, "
             f"dropped {self.dropped}, "
             f"malformed {self.malformed}; latency p50 {p50:.2f} s, p95 {p95:.2f} s"
@@ -85,6 +87,7 @@ class DeviceService:
         s3: Any = None,
         sqs: Any = None,
         gate: Any = None,
+        change_gate: Any = None,
         on_shown: Callable[[Shown], None] | None = None,
     ) -> None:
         self.config, self.out, self.json_lines = config, out, json_lines
@@ -98,6 +101,7 @@ class DeviceService:
             store_dir=config.spool_dir / "results",
         )
         self.gate = gate
+        self.change_gate = change_gate
         self.on_shown = on_shown
         self.uploader = Uploader(
             s3,
@@ -119,6 +123,9 @@ class DeviceService:
         self.summary.captured += 1
         if self.gate is not None and not self.gate.has_face(clip.data, clip.ext):
             self.summary.gated += 1
+            return
+        if self.change_gate is not None and not self.change_gate.should_send(clip.data, clip.ext):
+            self.summary.unchanged += 1
             return
         seq = self.spool.next_seq()
         spooled, dropped = self.spool.add(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from facepipe.bench import clips as bench_clips
 from facepipe.bench.accuracy import score
 from facepipe.bench.camera import run_like_the_demo
-from facepipe.bench.cost import camera_day, template_defaults
+from facepipe.bench.cost import camera_day, change_gated_clips_per_day, template_defaults
 from facepipe.bench.latency import measure_latency
 from facepipe.bench.output import plot, print_report
 from facepipe.bench.process import cold_start, machine, worker_rss_mb
@@ -197,14 +197,16 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
             report.camera = run_like_the_demo([c.path for c in clips], gallery, students, args.camera)
         progress.update()
         stages = report.stages_s_p50
-        report.cost = camera_day(
-            extract_ms=stages["extract_s"] * 1000,
-            recognize_ms=stages["recognize_s"] * 1000,
-            enrich_ms=stages["enrich_s"] * 1000,
-            execution_s=stages["execution_s"],
-            clip_bytes=round(sum(p.stat().st_size for p in one_face) / len(one_face)),
+        measured = {
+            "extract_ms": stages["extract_s"] * 1000,
+            "recognize_ms": stages["recognize_s"] * 1000,
+            "enrich_ms": stages["enrich_s"] * 1000,
+            "execution_s": stages["execution_s"],
+            "clip_bytes": round(sum(p.stat().st_size for p in one_face) / len(one_face)),
             **template_defaults(StackTemplate.load()),
-        )
+        }
+        report.cost = camera_day(**measured)
+        report.cost_change_gate = camera_day(**measured, clips_per_day=change_gated_clips_per_day())
     progress.close()
     return _finish(report, args)
 

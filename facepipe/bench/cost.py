@@ -28,6 +28,19 @@ from pydantic import BaseModel
 from facepipe.local.template import StackTemplate
 
 CLIPS_PER_DAY = 2 * 86_400  # one camera, 0.5 s clips
+# A classroom camera with the device's change gate (facepipe_device.gate.ChangeGate): people in view all day, the
+# room still most of the time. Measured on real footage (docs/PERFORMANCE.md): a still room sends one clip a
+# heartbeat (5 s), a moving one every clip.
+STILL_SHARE = 0.9
+HEARTBEAT_S = 5.0
+
+
+def change_gated_clips_per_day(*, still_share: float = STILL_SHARE, heartbeat_s: float = HEARTBEAT_S) -> int:
+    """Clips a camera-day sends with the change gate: every clip while the room changes, one a heartbeat while
+    it is still."""
+    return round(CLIPS_PER_DAY * (1 - still_share) + 86_400 * still_share / heartbeat_s)
+
+
 VCPU_MB = 1_769
 
 # us-east-1 list prices (2026-11).
@@ -104,6 +117,7 @@ class CostModel(BaseModel):
     execution_s: float
     clip_bytes: int
     clips_retention_days: int
+    clips_per_day: int = CLIPS_PER_DAY
     lines: dict[str, float]  # $ per camera-day, by service
     per_camera_day: float
     per_1000_clips: float
@@ -125,6 +139,7 @@ def camera_day(
     architecture: str,
     memory_mb: dict[str, int],
     clips_retention_days: int,
+    clips_per_day: int = CLIPS_PER_DAY,
 ) -> CostModel:
     """The cost of one camera-day from the local stage times (ms on one core of this machine), at the given
     configuration (:func:`template_defaults` gives the template's)."""
@@ -138,7 +153,7 @@ def camera_day(
     for stage in stages:
         stage.lambda_ms = round(lambda_ms(stage.local_ms, stage.memory_mb, waits[stage.name]), 1)
     gb_s = sum(s.lambda_ms / 1000 * s.memory_mb / 1024 for s in stages)
-    n = CLIPS_PER_DAY
+    n = clips_per_day
     billed_execution_s = max(0.1, -(-execution_s // 0.1) * 0.1)  # per 100 ms
     lines = {
         "Lambda (GB-s + 3 requests)": n * (gb_s * LAMBDA_GB_S[architecture] + 3 * LAMBDA_REQUEST),
@@ -168,6 +183,7 @@ def camera_day(
         execution_s=round(execution_s, 3),
         clip_bytes=clip_bytes,
         clips_retention_days=clips_retention_days,
+        clips_per_day=n,
         lines={k: round(v, 3) for k, v in lines.items()},
         per_camera_day=round(total, 2),
         per_1000_clips=round(total / n * 1000, 4),

@@ -120,6 +120,11 @@ def print_report(report: BenchReport) -> None:
             f"AWS cost per camera-day ({cost.architecture}, list prices, measured stage times): "
             f"${cost.per_camera_day:.2f} = " + ", ".join(f"{k} ${v:.3f}" for k, v in cost.lines.items())
         )
+    if (gated := report.cost_change_gate) is not None:
+        print(
+            f"With the device's change gate (a classroom still 90% of the day, a heartbeat every 5 s): "
+            f"{gated.clips_per_day} clips a day, ${gated.per_camera_day:.2f} a camera-day"
+        )
     if report.cold_start_s is None:
         return
     print(

@@ -200,6 +200,8 @@ class BenchReport(BaseModel):
     camera: Camera | None = None
     videos: VideoBench | None = None
     cost: CostModel | None = None
+    # The same camera-day with the device's change gate, a classroom still 90% of the time (bench.cost).
+    cost_change_gate: CostModel | None = None
     soak: Soak | None = None
     erase: EraseBench | None = None
     strangers: StrangerCurve | None = None

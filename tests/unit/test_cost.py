@@ -58,3 +58,19 @@ def test_arm64_costs_less_for_the_same_work():
     arm = camera_day(**common, architecture="arm64", memory_mb=memory, clips_retention_days=7)
     assert arm.per_camera_day < x86.per_camera_day
     assert arm.lines["S3 requests (1 PUT, 2 GETs)"] == x86.lines["S3 requests (1 PUT, 2 GETs)"]
+
+
+def test_the_change_gate_prices_a_still_classroom_under_a_dollar_a_camera_day():
+    """Issue 32 item 3: every clip while the room changes (10% of the day), one a 5-s heartbeat while it is still:
+    32,832 clips instead of 172,800; at issue 32's recognize time (~300 ms) $4.83 falls under $1.00."""
+    from facepipe.bench.cost import change_gated_clips_per_day
+
+    assert change_gated_clips_per_day() == round(172_800 * 0.1 + 86_400 * 0.9 / 5) == 32_832
+    common = dict(
+        extract_ms=20.0, recognize_ms=300.0, enrich_ms=5.0, execution_s=0.5, clip_bytes=60_000, architecture="x86_64",
+        memory_mb={"extract": 1024, "recognize": 1769, "enrich": 256}, clips_retention_days=7,
+    )  # fmt: skip
+    every = camera_day(**common)
+    gated = camera_day(**common, clips_per_day=change_gated_clips_per_day())
+    assert gated.clips_per_day == 32_832 and every.clips_per_day == CLIPS_PER_DAY
+    assert gated.per_camera_day < 1.00 < every.per_camera_day

@@ -309,3 +309,59 @@ def test_an_unreadable_spooled_clip_is_set_aside_and_the_uploads_go_on(tmp_path,
     # The next start removes what was set aside.
     Spool(tmp_path / "spool", max_bytes=10**6)
     assert not any((tmp_path / "spool" / "bad").iterdir())
+
+
+def _clips_of(frames, fps: float, tmp_path, name: str) -> list[bytes]:
+    """0.5 s mp4 clips cut from frames (BGR), as the camera would record them."""
+    import cv2
+
+    per, out = max(1, round(fps / 2)), []
+    for n, start in enumerate(range(0, len(frames) - per + 1, per)):
+        path = tmp_path / f"{name}-{n}.mp4"
+        height, width = frames[0].shape[:2]
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+        for frame in frames[start : start + per]:
+            writer.write(frame)
+        writer.release()
+        out.append(path.read_bytes())
+    return out
+
+
+def test_the_change_gate_sends_a_moving_room_and_only_heartbeats_of_a_still_one(videos, tmp_path):
+    """Real corridor footage: people walking in change every clip; the same room still (one real frame held for
+    30 s with the camera's sensor noise) sends one clip a heartbeat; someone walking into it is sent at once."""
+    import cv2
+    import numpy as np
+    from facepipe_device.gate import ChangeGate
+
+    capture, frames = cv2.VideoCapture(str(videos / "turning" / "face-demographics-walking.gif")), []
+    while (read := capture.read())[0]:
+        frames.append(read[1])
+    walking = _clips_of(frames, 12.5, tmp_path, "walking")
+    rng = np.random.default_rng(0)
+    still_frames = [np.clip(frames[0] + rng.normal(0, 3, frames[0].shape), 0, 255).astype(np.uint8) for _ in range(360)]
+    still = _clips_of(still_frames, 12.5, tmp_path, "still")
+    clock = {"t": 0.0}
+    gate = ChangeGate(heartbeat_s=5.0, clock=lambda: clock["t"])
+
+    def sent(clips: list[bytes]) -> int:
+        count = 0
+        for data in clips:
+            count += gate.should_send(data, "mp4")
+            clock["t"] += 0.5
+        return count
+
+    assert sent(still) == 6  # 60 clips over 30 s: the first, then one each 5 s
+    assert sent(walking[1:]) == len(walking) - 1  # people walk in: every clip changed
+
+
+def test_the_service_counts_clips_the_change_gate_skips(tmp_path):
+    from facepipe_device.config import DeviceConfig
+    from facepipe_device.service import Summary
+
+    assert "skipped (unchanged) 3" in Summary(captured=5, unchanged=3).line()
+    config = DeviceConfig(device_id="pi-1", bucket="b", queue_url="q", change_gate=True, heartbeat_s=90)
+    with pytest.raises(ConfigError, match=r"heartbeat_s 90: between 0.5 and 30 \(the cloud counts someone gone"):
+        config.validate()
+    flags = load_config(None, {}, device_id="pi-1", bucket="b", queue_url="q", change_gate=True, heartbeat_s=2.5)
+    assert flags.change_gate is True and flags.heartbeat_s == 2.5
