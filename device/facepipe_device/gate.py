@@ -25,17 +25,7 @@ class FaceGate:
     def has_face(self, data: bytes, ext: str) -> bool:
         import cv2
 
-        with tempfile.NamedTemporaryFile(suffix=f".{ext}") as handle:
-            handle.write(data)
-            handle.flush()
-            capture = cv2.VideoCapture(handle.name)
-            frames = []
-            while True:
-                ok, frame = capture.read()
-                if not ok:
-                    break
-                frames.append(frame)
-            capture.release()
+        frames = _read(data, ext)
         if not frames:
             return True  # undecodable here: let the pipeline give its clear error
         step = max(1, len(frames) // self.frames)
@@ -110,6 +100,15 @@ class ChangeGate:
 
 def _frames(data: bytes, ext: str, count: int) -> list[Any]:
     """Up to ``count`` frames spread over a clip (BGR), its last one included."""
+    frames = _read(data, ext)
+    if len(frames) <= count:
+        return frames
+    picks = sorted({round(i * (len(frames) - 1) / (count - 1)) for i in range(count)}) if count > 1 else [-1]
+    return [frames[i] for i in picks]
+
+
+def _read(data: bytes, ext: str) -> list[Any]:
+    """Every frame of a clip's bytes (BGR), decoded by OpenCV from a temporary file."""
     import cv2
 
     with tempfile.NamedTemporaryFile(suffix=f".{ext}") as handle:
@@ -123,7 +122,4 @@ def _frames(data: bytes, ext: str, count: int) -> list[Any]:
                 break
             frames.append(frame)
         capture.release()
-    if len(frames) <= count:
-        return frames
-    picks = sorted({round(i * (len(frames) - 1) / (count - 1)) for i in range(count)}) if count > 1 else [-1]
-    return [frames[i] for i in picks]
+    return frames
