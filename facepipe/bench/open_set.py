@@ -30,6 +30,7 @@ from facepipe.identity.decision import (
     standings,
 )
 from facepipe.identity.gallery import POOR_REFERENCE_PENALTY
+from facepipe.identity.matching import block_distances
 from facepipe.vision import quality
 
 # The gallery sizes the ratio is learned at (interpolated in log N between them).
@@ -141,6 +142,9 @@ def run_trial(
     reference_poor = np.asarray([bool(quality.reference_reasons(g)) for g in _grades(face_set, gallery_rows, 0)])
     penalty = np.where(reference_poor, POOR_REFERENCE_PENALTY, 0.0)
     gallery = face_set.encodings[gallery_rows].astype(np.float64)
+    squared = (gallery * gallery).sum(axis=1)
+    starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])  # each person's photos are one block of rows
+    column_of = {person: k for k, person in enumerate(gallery_people)}
 
     source = probe_set or face_set
 
@@ -153,10 +157,10 @@ def run_trial(
                 rest = [r for file, r in pools.probe_rows_of.get(person, []) if file not in enrolled_files]
             if track:
                 groups += [rest[i : i + TRACK_LENGTH] for i in range(0, len(rest) - TRACK_LENGTH + 1, TRACK_LENGTH)]
-                truth += [gallery_people.index(person) if skip else -1] * (len(rest) // TRACK_LENGTH)
+                truth += [column_of[person] if skip else -1] * (len(rest) // TRACK_LENGTH)
             else:
                 groups += [[r] for r in rest]
-                truth += [gallery_people.index(person) if skip else -1] * len(rest)
+                truth += [column_of[person] if skip else -1] * len(rest)
         return groups, truth
 
     def score(groups: list[list[int]], truth: list[int]) -> tuple[Scored, float]:
@@ -164,17 +168,15 @@ def run_trial(
         members = np.asarray([r for g in groups for r in g], dtype=int)
         encodings = source.encodings[members].astype(np.float64)
         means = np.stack([encodings[i : i + len(g)].mean(axis=0) for i, g in _offsets(groups)]) if groups else encodings
-        by_photo = _distances(means, gallery) + penalty
-        per_person = np.full((len(means), len(gallery_people)), np.inf)
-        np.minimum.at(per_person.T, owners, by_photo.T)
+        per_person = block_distances(means, gallery, squared, penalty, starts)  # the pipeline's own search
         index, nearest, second, cohort = standings(per_person, cohort_size)
         elapsed = (time.perf_counter() - start) * 1000 / max(1, len(means))
-        each = _distances(encodings, gallery) + penalty
+        each = block_distances(encodings, gallery, squared, penalty, starts)
         grades = _grades(source, members, min_height)
         reached, gated = [], []
         for (i, g), best in zip(_offsets(groups), index, strict=True):
-            columns = np.flatnonzero(owners == best)
-            reached.append(bool((each[i : i + len(g)][:, columns].min(axis=1) <= tolerance).any()))
+            # As decide: one of the faces averaged must itself be within the tolerance of the person named.
+            reached.append(bool((each[i : i + len(g), best] <= tolerance).any()))
             gated.append(quality.may_name([grades[i + j] for j in range(len(g))]))
         first = np.asarray([g[0] for g in groups], dtype=int)
         return (
@@ -202,12 +204,6 @@ def _offsets(groups: list[list[int]]) -> list[tuple[int, list[int]]]:
         out.append((at, g))
         at += len(g)
     return out
-
-
-def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Euclidean distances (a x b), by the expansion ||a||^2 + ||b||^2 - 2ab (the gallery search's own form)."""
-    squared = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2.0 * a @ b.T
-    return np.sqrt(np.maximum(squared, 0.0))
 
 
 def named(scored: Scored, *, tolerance: float, margin: float, ratio: float) -> np.ndarray:

@@ -146,29 +146,23 @@ class Nearest(BaseModel):
 
 
 def standing(distances: np.ndarray, cohort_size: int) -> Nearest:
-    """A face's distances to each enrolled person (one row) read as :class:`Nearest`; a person the face must not be
-    named (an infinite distance: an operator rejected it for them) is in no cohort."""
-    index = int(np.argmin(distances))
-    distances = distances[np.isfinite(distances)]
-    count = len(distances)
-    if count == 0:
-        return Nearest(index=index, nearest=float("inf"), second=float("inf"), cohort=float("inf"))
-    take = min(count, cohort_size + 1)
-    part = np.partition(distances, take - 1)[:take] if take < count else distances.copy()
-    part.sort()
-    rest = part[1:]
+    """A face's distances to each enrolled person (one row) read as :class:`Nearest` (:func:`standings` of one
+    face); a person the face must not be named (an infinite distance: an operator rejected it for them) is in no
+    cohort."""
+    finite = distances[np.isfinite(distances)]
+    if len(finite) == 0:
+        return Nearest(index=int(np.argmin(distances)), nearest=np.inf, second=np.inf, cohort=np.inf)
+    _, nearest, second, cohort = standings(finite[None, :], cohort_size)
     return Nearest(
-        index=index,
-        nearest=float(part[0]),
-        second=float(rest[0]) if len(rest) else float("inf"),
-        cohort=float(rest.mean()) if len(rest) else float("inf"),
+        index=int(np.argmin(distances)), nearest=float(nearest[0]), second=float(second[0]), cohort=float(cohort[0])
     )
 
 
 def accepts(face: Nearest, *, tolerance: float, margin: float, ratio: float) -> bool:
     """Whether ``face`` names its nearest person (the module's three conditions; ``ratio`` from
     :meth:`DecisionModel.ratio` for the gallery's size)."""
-    return face.nearest <= tolerance and face.second - face.nearest >= margin and face.nearest <= ratio * face.cohort
+    one = np.asarray([face.nearest]), np.asarray([face.second]), np.asarray([face.cohort])
+    return bool(accepts_many(*one, tolerance=tolerance, margin=margin, ratio=ratio)[0])
 
 
 def accepts_many(

@@ -87,22 +87,40 @@ def photo_quality(face: quality.FaceQuality) -> PhotoQuality:
 
 
 def _healthy(
-    everyone: Gallery, before: Gallery, person: GalleryPerson, report: EnrollReport, *, accept: bool
-) -> list[GalleryPhoto]:
-    """The photos of a person's folder that may join (facepipe.identity.health: each unlike the folder's other
-    photos or nearer someone else in ``everyone``, or too like someone in ``before``); the others go to
-    ``report.held`` (and still join when ``accept``)."""
-    kept = []
-    for n, photo in enumerate(person.photos):
-        others = [p.encoding for i, p in enumerate(person.photos) if i != n]
-        concerns = health.photo_concerns(
-            everyone, person.id, photo.encoding, others=others, replacing=True, lookalike=False
-        ) or health.photo_concerns(before, person.id, photo.encoding, others=others, replacing=True)
-        if concerns:
-            report.held.append((photo.source, "; ".join(concerns)))
-        if accept or not concerns:
-            kept.append(photo)
-    return kept
+    gallery: Gallery, pending: list[GalleryPerson], report: EnrollReport, *, accept: bool
+) -> list[GalleryPerson]:
+    """The photos of each person's folder that may join (facepipe.identity.health), ``gallery`` holding everyone:
+    those enrolled before and every folder of this run. A photo unlike the folder's other photos or nearer someone
+    else is looked for against everyone (a wrong photo is caught whichever folder comes first); a new person too
+    like someone, against those enrolled before and the folders before it, less the photos held back (a wrong
+    photo is nobody's lookalike; of two alike, the second is held). The others go to ``report.held`` (and still
+    join when ``accept``). One matrix for the whole run: O(photos) a photo."""
+    people, starts = gallery.blocks()
+    _, owners = gallery.matrix()
+    ends = [*starts[1:], len(owners)]
+    block = {person: (int(start), int(end)) for person, start, end in zip(people, starts, ends, strict=True)}
+    counted = np.ones(len(owners), dtype=bool)
+    for person in pending:
+        counted[slice(*block[person.id])] = False
+    out = []
+    for person in pending:
+        kept = []
+        first = block[person.id][0]
+        for n, photo in enumerate(person.photos):
+            others = [p.encoding for i, p in enumerate(person.photos) if i != n]
+            concerns = health.photo_concerns(
+                gallery, person.id, photo.encoding, others=others, replacing=True, lookalike=False
+            ) or health.photo_concerns(
+                gallery, person.id, photo.encoding, others=others, replacing=True, counted=counted
+            )
+            if concerns:
+                report.held.append((photo.source, "; ".join(concerns)))
+            if accept or not concerns:
+                kept.append(photo)
+                counted[first + n] = True
+        if kept:
+            out.append(GalleryPerson(id=person.id, photos=kept))
+    return out
 
 
 def person_photos(person_dir: Path) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -175,15 +193,9 @@ def enroll(
             pending.append(GalleryPerson(id=person_id, photos=enrolled))
         elif not photos:
             report.errors.append((str(person_dir), "no photos (expected .jpg, .jpeg or .png files)"))
-    # A photo unlike its person is looked for against everyone (those enrolled and every folder of this run): a
-    # wrong photo is caught whichever folder comes first. Then a new person too like someone is looked for against
-    # those enrolled before them (a wrong photo held back is nobody's lookalike; of two alike, the second is held).
     everyone = target.model_copy(deep=True)
-    for person in pending:
-        everyone.upsert(person)
-    for person in pending:
-        kept = _healthy(everyone, target, person, report, accept=accept_flagged)
-        if kept:
-            target.upsert(GalleryPerson(id=person.id, photos=kept))
-            report.enrolled.append(person.id)
+    everyone.upsert_all(pending)
+    healthy = _healthy(everyone, pending, report, accept=accept_flagged)
+    target.upsert_all(healthy)
+    report.enrolled += [person.id for person in healthy]
     return target, report

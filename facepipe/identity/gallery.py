@@ -159,7 +159,6 @@ class Gallery(BaseModel):
     # Derived from ``people`` on first use; every change to ``people`` goes through upsert/remove, which forget them.
     _matrix: _Photos | None = PrivateAttr(default=None)
     _rejected: tuple[np.ndarray, list[str]] | None = PrivateAttr(default=None)
-    _columns: tuple[list[str], list[np.ndarray]] | None = PrivateAttr(default=None)
 
     # --- reading and writing -------------------------------------------------------------------
     @classmethod
@@ -225,7 +224,14 @@ class Gallery(BaseModel):
         """Add a person, or replace everything known about them."""
         self.people = sorted([p for p in self.people if p.id != person.id] + [person], key=lambda p: p.id)
         self.updated_at = _now()
-        self._matrix = self._rejected = self._columns = None
+        self._matrix = self._rejected = None
+
+    def upsert_all(self, people: list[GalleryPerson]) -> None:
+        """:meth:`upsert` of many people at once (one sort, however many: an enrollment of a whole school)."""
+        new = {person.id for person in people}
+        self.people = sorted([p for p in self.people if p.id not in new] + people, key=lambda p: p.id)
+        self.updated_at = _now()
+        self._matrix = self._rejected = None
 
     def add_photos(self, person_id: str, photos: list[GalleryPhoto]) -> bool:
         """Add photos to ``person_id`` (enrolled with them when new; their rejections kept). True if new."""
@@ -240,7 +246,7 @@ class Gallery(BaseModel):
         before = len(self.people)
         self.people = [p for p in self.people if p.id != person_id]
         self.updated_at = _now()
-        self._matrix = self._rejected = self._columns = None
+        self._matrix = self._rejected = None
         return len(self.people) != before
 
     def merge(self, other: Gallery) -> list[str]:
@@ -309,15 +315,6 @@ class Gallery(BaseModel):
             owners = [person.id for person in self.people for _ in person.rejected]
             self._rejected = (np.asarray(rows, dtype=np.float64).reshape(len(rows), 128), owners)
         return self._rejected
-
-    def columns(self) -> tuple[list[str], list[np.ndarray]]:
-        """Each enrolled id (sorted) with the rows of :meth:`matrix` that are their photos. Cached."""
-        if self._columns is None:
-            _, owners = self.matrix()
-            people = sorted(set(owners))
-            ids = np.asarray(owners)
-            self._columns = (people, [np.flatnonzero(ids == person) for person in people])
-        return self._columns
 
     def blocks(self) -> tuple[list[str], np.ndarray]:
         """Each enrolled id in the order of :meth:`matrix`'s rows, and the row where each one's photos start: a

@@ -12,7 +12,7 @@ from facepipe.core.contracts import UNKNOWN
 from facepipe.identity.decision import DecisionModel, accepts, shipped, standing
 from facepipe.identity.gallery import Gallery
 from facepipe.vision.faces import pairwise_distances
-from facepipe.vision.quality import FaceQuality
+from facepipe.vision.quality import FaceQuality, may_name
 
 
 @dataclass(frozen=True)
@@ -23,19 +23,25 @@ class Decision:
 
 def person_distances(encodings: np.ndarray, gallery: Gallery) -> tuple[list[str], np.ndarray]:
     """Enrolled ids and, for each encoding, its distance to each person (their nearest photo, a poor reference
-    photo's distance raised by ``gallery.POOR_REFERENCE_PENALTY``).
-
-    One matrix product and one ``reduceat`` over the gallery's blocks of photos: ~0.1 ms a face with 2,000 people
-    of 3 photos (`facepipe bench --scale` measures it), where a loop over people took 10 ms."""
+    photo's distance raised by ``gallery.POOR_REFERENCE_PENALTY``)."""
     matrix, _ = gallery.matrix()
     people, starts = gallery.blocks()
     if not people or len(encodings) == 0:
         return people, np.empty((len(encodings), len(people)))
-    squared = (
-        (encodings * encodings).sum(axis=1)[:, None] + gallery.squared_norms()[None, :] - 2.0 * encodings @ matrix.T
-    )
-    by_photo = np.sqrt(np.maximum(squared, 0.0)) + gallery.penalties()  # a poor reference must be nearer
-    return people, np.minimum.reduceat(by_photo, starts, axis=1)
+    return people, block_distances(encodings, matrix, gallery.squared_norms(), gallery.penalties(), starts)
+
+
+def block_distances(
+    encodings: np.ndarray, matrix: np.ndarray, squared: np.ndarray, penalties: np.ndarray, starts: np.ndarray
+) -> np.ndarray:
+    """Each encoding's distance to each person, whose photos are the rows of ``matrix`` from ``starts[i]`` to the
+    next start (``squared``: the rows' squared lengths; ``penalties``: added to each row's distance).
+
+    One matrix product and one ``reduceat``: ~0.06 ms a face with 2,000 people of 3 photos (`facepipe bench
+    --scale` measures it), where a loop over people took 10 ms."""
+    products = (encodings * encodings).sum(axis=1)[:, None] + squared[None, :] - 2.0 * encodings @ matrix.T
+    by_photo = np.sqrt(np.maximum(products, 0.0)) + penalties  # a poor reference must be nearer
+    return np.asarray(np.minimum.reduceat(by_photo, starts, axis=1))
 
 
 def _rejecting(mean: np.ndarray, gallery: Gallery, to_people: np.ndarray, people: list[str]) -> set[str]:
@@ -65,6 +71,8 @@ def decide(
     people, per_face = person_distances(encodings, gallery)
     if not people:
         return Decision(UNKNOWN, [None] * len(encodings))
+    if not may_name(quality):  # poor faces only, or one weak face: nobody, however near
+        return Decision(UNKNOWN, [float(row.min()) for row in per_face])
     good = [i for i, q in enumerate(quality) if q.good]
     weak = [i for i, q in enumerate(quality) if not q.poor and q.weak]
     used = good or weak or list(range(len(encodings)))
@@ -83,8 +91,8 @@ def decide(
         face, tolerance=tolerance, margin=margin, ratio=model.ratio(len(people), strangers_target)
     )
     if not good:
-        # Weak faces alone: two frames must agree on the person; poor faces alone never name anyone.
-        named = named and len(weak) >= 2 and int((per_face[weak, best] == per_face[weak].min(axis=1)).sum()) >= 2
+        # Weak faces alone (two or more, may_name said): two frames must agree on the person.
+        named = named and int((per_face[weak, best] == per_face[weak].min(axis=1)).sum()) >= 2
     column = best if named else None
     distances: list[float | None] = [float(row[column]) if column is not None else float(row.min()) for row in per_face]
     return Decision(people[best] if named else UNKNOWN, distances)

@@ -184,7 +184,7 @@ def test_a_poor_reference_must_be_matched_more_closely(video_gallery):
     assert matching.decide(face, [GOOD], video_gallery, **rule).person == "markey"
     poor = _with_poor_reference(video_gallery, "markey")
     assert matching.decide(face, [GOOD], poor, **rule).person == UNKNOWN  # 0.55 + 0.08 > 0.6
-    assert matching.person_distances(face, poor)[1][0][poor.columns()[0].index("markey")] == pytest.approx(
+    assert matching.person_distances(face, poor)[1][0][poor.blocks()[0].index("markey")] == pytest.approx(
         0.55 + POOR_REFERENCE_PENALTY
     )
 
