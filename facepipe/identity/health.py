@@ -54,9 +54,9 @@ def photo_concerns(
 ) -> list[str]:
     """Why a photo of ``person_id`` should not join the gallery as it is (empty: it may): far from their other
     photos (those in the gallery, unless ``replacing`` them, and ``others``: photos joining with it), nearer
-    another enrolled person than their own photos (by ``NEARER_MARGIN``), or, for someone with no other photo, as near another enrolled
-    person as two photos of one person are. ``counted``: which rows of the gallery's matrix are other people's
-    photos to compare with (all, when None)."""
+    another enrolled person than their own photos (by ``NEARER_MARGIN``), or, for someone with no other photo,
+    as near another enrolled person as two photos of one person are. ``counted``: which rows of the gallery's
+    matrix are other people's photos to compare with (all, when None)."""
     face = np.asarray(encoding, dtype=np.float64)
     known = None if replacing else gallery.person(person_id)
     own = [p.encoding for p in known.photos] if known else []
