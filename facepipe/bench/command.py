@@ -244,6 +244,7 @@ def cmd_bench_scale(args: argparse.Namespace, settings: Settings) -> BenchReport
         strangers_target=settings.match_strangers_target,
         sizes=tuple(int(n) for n in str(args.sizes).split(",") if n),
         videos=args.videos,
+        detector=settings.detect_model,
     )
     return report
 

@@ -1,7 +1,7 @@
 """A folder of many people's photos read once into encodings and quality measures (`facepipe bench --scale`).
 
 ``DIR/<set>/<person>/<photos>`` (``../shared/faces``: ``lfw/`` and ``celeba/``). Each photo is read as
-enrollment reads one (HOG with one upsample on a copy at most ``photo_detect_max_side``), and its face is the
+enrollment reads one (the settings' detector on a copy at most ``photo_detect_max_side``), and its face is the
 one a person would mean: the only one, else the largest near the photo's centre (LFW's photos are centred on
 their person; other faces may show at the edges). Each face keeps its 128-d encoding and the measures of
 facepipe.vision.quality, so every rule can be re-scored without encoding again.
@@ -25,7 +25,7 @@ from facepipe.core.settings import Settings
 from facepipe.media.images import IMAGE_SUFFIXES
 
 # Bump when what is measured per face changes: a cached set of another version is measured again.
-FACE_SET_VERSION = 1
+FACE_SET_VERSION = 2
 # Columns of FaceSet.measures.
 MEASURES = ("height_px", "faceness", "sharpness", "yaw", "cut", "faces_in_photo", "width_px")
 
@@ -96,7 +96,12 @@ def _measure(path: Path, settings: Settings, room: bool = False) -> tuple[np.nda
     image = load_rgb(path, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
     if room:
         image = as_room_camera(image, int(hashlib.sha256(path.name.encode()).hexdigest()[:8], 16))
-    boxes = faces.detect_faces(image, max_side=settings.photo_detect_max_side, upsample=1)
+    boxes = faces.detect_faces(
+        image,
+        model=settings.detect_model,
+        max_side=settings.photo_detect_max_side,
+        upsample=faces.small_face_upsample(settings.detect_model),
+    )
     if not boxes:
         return None
     box = _chosen(boxes, image.shape)
@@ -123,12 +128,12 @@ def _measure_many(
     return [_measure(path, settings, room) for path in paths]
 
 
-def _cache_key(root: Path, paths: list[Path], room: bool) -> str:
+def _cache_key(root: Path, paths: list[Path], room: bool, detector: str) -> str:
     from facepipe.vision import encoder
 
     # By the photos' names under the folder, sizes and times (not the folder's own path): the same photos linked
     # from another folder (the tests' subset) find the same cache.
-    digest = hashlib.sha256(f"{FACE_SET_VERSION}:{encoder.CONVERTER_VERSION}:{room}".encode())
+    digest = hashlib.sha256(f"{FACE_SET_VERSION}:{encoder.CONVERTER_VERSION}:{room}:{detector}".encode())
     for path in paths:
         stat = path.stat()
         digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
@@ -143,7 +148,7 @@ def read_face_set(
     paths = photo_paths(root)
     if not paths:
         raise FileNotFoundError(f"{root}: no photos under <set>/<person>/")
-    cached = settings.encoder_cache_dir / "face-sets" / f"{_cache_key(root, paths, room)}.npz"
+    cached = settings.encoder_cache_dir / "face-sets" / f"{_cache_key(root, paths, room, settings.detect_model)}.npz"
     if cache and cached.exists():
         with np.load(cached, allow_pickle=False) as data:
             return FaceSet(

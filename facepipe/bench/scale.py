@@ -86,6 +86,7 @@ class SourceGrades(BaseModel):
 
 class ScaleReport(BaseModel):
     data: str
+    detector: str  # the faces of the photos and videos found as recognize finds them (DETECT_MODEL)
     people: int
     photos: int
     no_face: int
@@ -178,9 +179,10 @@ def grades_of(source: str, measures: np.ndarray, min_height: int) -> SourceGrade
     )
 
 
-def video_measures(videos: Path, *, step: int = 5) -> dict[str, np.ndarray]:
-    """Every ``step``-th frame's faces of the shared videos, measured as recognize measures them: the talking heads
-    (``clips/``) and the turning footage (``turning/``, HOG with one upsample: its faces are 25-90 px)."""
+def video_measures(videos: Path, *, model: str, step: int = 5) -> dict[str, np.ndarray]:
+    """Every ``step``-th frame's faces of the shared videos, found by ``model`` as recognize's small-face search
+    finds them and measured as recognize measures them: the talking heads (``clips/``) and the turning footage
+    (``turning/``: its faces are 16-90 px)."""
     import cv2
 
     from facepipe.vision import faces
@@ -197,7 +199,7 @@ def video_measures(videos: Path, *, step: int = 5) -> dict[str, np.ndarray]:
                 break
             if index % step == 0:
                 rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-                boxes = faces.detect_faces(rgb, max_side=960, upsample=1 if key == "videos: turning" else 0)
+                boxes = faces.detect_faces(rgb, model=model, max_side=960, upsample=faces.small_face_upsample(model))
                 chips, points = faces.chips_and_landmarks(rgb, boxes)
                 for chip, box, marks in zip(chips, boxes, points, strict=True):
                     g = quality.assess(chip, box, rgb.shape, marks)
@@ -220,6 +222,7 @@ def measure(
     sizes: tuple[int, ...] = SIZES,
     folds: int = 2,
     videos: Path | None = None,
+    detector: str = "yunet",
 ) -> ScaleReport:
     """The whole `--scale` section (see the module)."""
     people = sorted(set(map(str, face_set.people)))
@@ -290,10 +293,11 @@ def measure(
     if room_set is not None:
         grades.append(grades_of(f"{data}: as a room camera", room_set.measures[:, cols], min_height))
     if videos is not None:
-        grades += [grades_of(name, rows, min_height) for name, rows in video_measures(videos).items()]
+        grades += [grades_of(name, rows, min_height) for name, rows in video_measures(videos, model=detector).items()]
     print("scale: measuring the gallery's cost", file=sys.stderr)
     return ScaleReport(
         data=data,
+        detector=detector,
         people=len(people),
         photos=len(face_set.people),
         no_face=face_set.missed,
@@ -315,7 +319,8 @@ def measure(
 
 def print_scale(report: ScaleReport) -> None:
     print(
-        f"Open-set identification on {report.data} ({report.people} people, {report.photos} photos; learned on one "
+        f"Open-set identification on {report.data} ({report.detector} detector; {report.people} people, "
+        f"{report.photos} photos; learned on one "
         f"half of the people, measured on the other, {report.folds}-fold; tolerance {report.tolerance}, margin "
         f"{report.margin}, cohort {report.cohort_size}, strangers target "
         f"{report.strangers_target if report.strangers_target is not None else 'default schedule'}):"

@@ -79,8 +79,9 @@ def _enroll(settings, people: dict[str, list[float]]) -> None:
         )
 
 
-def _seen(settings, device: str, seq: int, ids: list[str]) -> str:
-    """A clip stored and its sighting written as the enrich stage writes them."""
+def _seen(settings, device: str, seq: int, ids: list[str], uncropped: list[str] | None = None) -> str:
+    """A clip stored and its sighting written as the enrich stage writes them (``uncropped``: named faces beyond the
+    16 whose crops are kept)."""
     at = (datetime.now(UTC) - timedelta(minutes=10) + timedelta(seconds=seq)).isoformat(timespec="milliseconds")
     key = f"clips/{device}/{seq:06d}_x.mp4"
     version = client("s3").put_object(Bucket=BUCKET, Key=key, Body=b"not decoded by erase")["VersionId"]
@@ -96,6 +97,7 @@ def _seen(settings, device: str, seq: int, ids: list[str]) -> str:
             faces=faces,
             # Odd clips' sightings name no version (as for a bucket without versioning): listed, then deleted.
             version_id=version if seq % 2 == 0 else None,
+            uncropped=uncropped or [],
         )
     )
     return key
@@ -150,6 +152,23 @@ def test_erase_finds_their_clips_by_the_index_and_decodes_none(stack, no_decodin
     record = _audit()
     assert record["status"] == "completed" and record["person_id"] == "obama" and record["reference_faces"] == 1
     assert client("s3").list_object_versions(Bucket=BUCKET, Prefix="erase-jobs/").get("Versions", []) == []
+
+
+def test_erase_reaches_a_student_named_in_a_full_classroom_without_a_crop(stack, no_decoding):
+    """A clip naming more than 16 people keeps the 16 largest faces' crops; the back row is named all the same
+    (issue 32): erasing a back-row student finds and deletes that clip, its sighting and every mention of it."""
+    _enroll(stack, {"obama": OBAMA, "biden": BIDEN})
+    full = _seen(stack, "room-12", 4, ["biden"], uncropped=["obama"])
+    other = _seen(stack, "room-12", 6, ["biden"])
+
+    job = EraseJobs(stack).erase("obama")
+
+    assert job.status == "completed" and job.clips_deleted == 1 and job.sightings_deleted == 1
+    assert _clips() == {other} and full not in _clips()
+    history = Sightings(stack.sightings_table, dynamodb=client("dynamodb"))
+    assert history.mentions("obama") == []
+    assert [m.key for m in history.mentions("biden")] == [other]
+    assert all("obama" not in s.person_ids for s in history.query("room-12", after="2000"))
 
 
 def test_erase_after_a_cluster_lost_a_crop(stack, no_decoding):

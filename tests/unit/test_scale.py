@@ -49,7 +49,7 @@ def test_frontal_sharp_faces_are_never_poor_on_any_source_and_turned_ones_are(fa
 
     photos = grades_of("photos", read_face_set(face_subset, settings).measures[:, :5], 40)
     assert photos.frontal_sharp_100_200_px > 300 and photos.frontal_sharp_poor == 0 and photos.poor < 0.05
-    by_source = video_measures(videos, step=15)
+    by_source = video_measures(videos, model=settings.detect_model, step=15)
     heads = grades_of("talking heads", by_source["videos: talking heads"], 40)
     assert heads.faces > 50 and heads.poor == 0
     turning = by_source["videos: turning"]
