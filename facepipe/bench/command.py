@@ -225,7 +225,7 @@ def cmd_bench_scale(args: argparse.Namespace, settings: Settings) -> BenchReport
     if args.learn is not None:
         model = learn_shipped(
             face_set,
-            data=data,
+            data=f"{data}; faces found by {settings.detect_model}",
             tolerance=settings.match_tolerance,
             margin=settings.match_margin,
             min_height=settings.decisive_face_px,
