@@ -88,7 +88,8 @@ def read_labels(folder: Path) -> list[LabelledVideo]:
     return videos
 
 
-def _frames(path: Path) -> tuple[list[np.ndarray], float]:
+def read_frames(path: Path) -> tuple[list[np.ndarray], float]:
+    """Every frame of a video (BGR) and its frame rate; a video with none is refused by name."""
     capture = cv2.VideoCapture(str(path))
     fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
     frames = []
@@ -169,7 +170,7 @@ def _spread(count: int, limit: int | None) -> list[int]:
 def cut_clips(video: Path, out: Path, count: int) -> list[Path]:
     """``count`` 0.5 s clips of ``video`` as given, spread over it (a camera seeing the same person again)."""
     out.mkdir(parents=True, exist_ok=True)
-    frames, fps = _frames(video)
+    frames, fps = read_frames(video)
     per_clip, starts = _clip_starts(len(frames), fps, count)
     height, width = frames[0].shape[:2]
     return [
@@ -193,7 +194,7 @@ def make_dev_clips(
     1280x720 room."""
     out.mkdir(parents=True, exist_ok=True)
     clips: list[DevClip] = []
-    decoded = {v.path: _frames(v.path) for v in videos}
+    decoded = {v.path: read_frames(v.path) for v in videos}
     heights = {v.path: _face_height(decoded[v.path][0]) for v in videos}
     for n, video in enumerate(videos):
         frames, fps = decoded[video.path]
@@ -283,13 +284,13 @@ def turning_enrollments(folder: Path) -> list[OwnView]:
 
     views = []
     for name, person in _HEAD_POSE.items():
-        frames = _rgb(_frames(folder / name)[0])
+        frames = _rgb(read_frames(folder / name)[0])
         largest = [(n, box) for n, image in enumerate(frames) for box in faces.keep_largest(_found(image), 1)]
         if not largest:
             raise ValueError(f"{folder / name}: no frame with a face to enroll from")
         _, n, box = _clearest(frames, largest)
         views.append(OwnView(person, frames[n], box, f"{name}#{n}"))
-    frames = _rgb(_frames(folder / _CORRIDOR)[0])
+    frames = _rgb(read_frames(folder / _CORRIDOR)[0])
     found = [_found(image) for image in frames]
     last = len(frames) - 1
     if len(found[last]) != len(_CORRIDOR_PEOPLE):
@@ -330,7 +331,7 @@ def crowd_clips(strangers: list[LabelledVideo], passing: Path, out: Path, *, fps
     stranger named."""
     out.mkdir(parents=True, exist_ok=True)
     size = (1920, 1080)
-    behind = [cv2.resize(f, size, interpolation=cv2.INTER_LINEAR) for f in _frames(passing)[0]]
+    behind = [cv2.resize(f, size, interpolation=cv2.INTER_LINEAR) for f in read_frames(passing)[0]]
     per_clip = round(fps * CLIP_SECONDS)
     ways = {  # speed (px a frame), motion blur (px), frames in view, half hidden
         "one-frame-hidden": (160.0, 21, 1, True),
@@ -339,7 +340,7 @@ def crowd_clips(strangers: list[LabelledVideo], passing: Path, out: Path, *, fps
     }
     clips = []
     for s, video in enumerate(strangers):
-        frames, _ = _frames(video.path)
+        frames, _ = read_frames(video.path)
         scale = 110 / _face_height(frames)
         for way, (speed, blur, in_view, hidden) in ways.items():
             rng = np.random.default_rng(s * 10 + len(way))

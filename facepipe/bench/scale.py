@@ -185,27 +185,20 @@ def video_measures(videos: Path, *, model: str, step: int = 5) -> dict[str, np.n
     (``turning/``: its faces are 16-90 px)."""
     import cv2
 
+    from facepipe.bench.devset import read_frames
     from facepipe.vision import faces
 
     out: dict[str, list[list[float]]] = {"videos: talking heads": [], "videos: turning": []}
     paths = sorted((videos / "clips").glob("*.mp4")) + sorted((videos / "turning").glob("*.gif"))
     for path in paths:
         key = "videos: turning" if path.parent.name == "turning" else "videos: talking heads"
-        capture = cv2.VideoCapture(str(path))
-        index = 0
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            if index % step == 0:
-                rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-                boxes = faces.detect_faces(rgb, model=model, max_side=960, upsample=faces.small_face_upsample(model))
-                chips, points = faces.chips_and_landmarks(rgb, boxes)
-                for chip, box, marks in zip(chips, boxes, points, strict=True):
-                    g = quality.assess(chip, box, rgb.shape, marks)
-                    out[key].append([g.height_px, g.faceness, g.sharpness, g.yaw, float(g.cut)])
-            index += 1
-        capture.release()
+        for frame in read_frames(path)[0][::step]:
+            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            boxes = faces.detect_faces(rgb, model=model, max_side=960, upsample=faces.small_face_upsample(model))
+            chips, points = faces.chips_and_landmarks(rgb, boxes)
+            for chip, box, marks in zip(chips, boxes, points, strict=True):
+                g = quality.assess(chip, box, rgb.shape, marks)
+                out[key].append([g.height_px, g.faceness, g.sharpness, g.yaw, float(g.cut)])
     return {k: np.asarray(v, dtype=np.float64).reshape(len(v), 5) for k, v in out.items()}
 
 

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from facepipe.bench.devset import read_frames
 from facepipe.core.errors import FacepipeError
 from facepipe.core.settings import Settings, explicit_settings
 from facepipe.identity.recognition import recognize_image
@@ -29,18 +30,10 @@ def test_the_model_file_is_checked_before_it_is_used(settings: Settings, tmp_pat
         yunet.model_path(elsewhere)
 
 
-def _gif(path: Path) -> list[np.ndarray]:
-    capture, frames = cv2.VideoCapture(str(path)), []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            return frames
-        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-
-
 def test_it_finds_the_corridor_faces_hog_cannot(videos: Path):
     """The walking footage (480x270, faces ~16-30 px): HOG even with an upsample finds few of them."""
-    frames = _gif(videos / "turning" / "face-demographics-walking.gif")
+    bgr, _ = read_frames(videos / "turning" / "face-demographics-walking.gif")
+    frames = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in bgr]
     hog = [faces.detect_faces(f, max_side=960, upsample=1) for f in frames]
     found = [faces.detect_faces(f, model="yunet", max_side=960) for f in frames]
     heights = [b[2] - b[0] for boxes in found for b in boxes]
