@@ -49,8 +49,7 @@ _NMS_THRESHOLD = 0.3
 _SIDE = 1.087
 _DOWN = 0.065
 
-_lock = threading.Lock()
-_detectors: dict[int, Any] = {}
+_local = threading.local()
 
 
 def model_path(settings: Settings) -> Path:
@@ -100,14 +99,13 @@ def fetch(settings: Settings) -> Path:
 
 def _detector(settings: Settings) -> Any:
     """One detector per thread (``setInputSize`` changes it), made once from the checked file."""
-    key = threading.get_ident()
-    if key not in _detectors:
-        with _lock:
-            if key not in _detectors:
-                _detectors[key] = cv2.FaceDetectorYN.create(
-                    str(model_path(settings)), "", (320, 320), SCORE_THRESHOLD, _NMS_THRESHOLD, 5000
-                )
-    return _detectors[key]
+    detector = getattr(_local, "detector", None)
+    if detector is None:
+        detector = cv2.FaceDetectorYN.create(
+            str(model_path(settings)), "", (320, 320), SCORE_THRESHOLD, _NMS_THRESHOLD, 5000
+        )
+        _local.detector = detector
+    return detector
 
 
 def as_hog_box(x: float, y: float, width: float, height: float) -> Box:
