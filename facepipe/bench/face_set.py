@@ -13,6 +13,7 @@ files' names, sizes and times and by the encoder's version, so re-running the be
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -157,7 +158,9 @@ def read_face_set(
     workers = workers or os.cpu_count() or 1
     chunks = [paths[i : i + 50] for i in range(0, len(paths), 50)]
     print(f"encoding {len(paths)} photos of {root} on {workers} processes (cached after)", file=sys.stderr)
-    with ProcessPoolExecutor(workers) as pool:
+    # Spawned, not forked: the calling process may hold threads (a test runner, ONNX Runtime) a fork would copy
+    # mid-lock.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         runs = pool.map(_measure_many, chunks, [settings] * len(chunks), [room] * len(chunks))
         results = [r for chunk in runs for r in chunk]
     kept = [(path, r) for path, r in zip(paths, results, strict=True) if r is not None]

@@ -175,7 +175,10 @@ def accepts_many(
     ratio: float,
 ) -> np.ndarray:
     """:func:`accepts` over arrays of faces, with the ratio given (the bench scores many settings at once)."""
-    return (nearest <= tolerance) & (second - nearest >= margin) & (nearest <= ratio * cohort)
+    # A face nobody may be named for (every distance infinite: each person rejected for it) gives inf - inf: NaN,
+    # which compares false, so it names nobody; numpy's warning about it says nothing here.
+    with np.errstate(invalid="ignore"):
+        return (nearest <= tolerance) & (second - nearest >= margin) & (nearest <= ratio * cohort)
 
 
 def standings(per_person: np.ndarray, cohort_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
