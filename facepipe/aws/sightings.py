@@ -353,17 +353,19 @@ class Sightings:
         return changed
 
     def forget(self, mentions: list[Mention]) -> int:
-        """Delete the sightings these mentions point to, then the mentions (erasure: the caller has deleted the
-        clips first); returns how many sightings there were. Idempotent: one already gone counts as deleted."""
+        """Delete the sightings these mentions point to (each holds the erased face's crop and name), then these
+        mentions (erasure: the caller has deleted the clips first); returns how many sightings there were.
+        Idempotent: one already gone counts as deleted.
+
+        The other people's mentions of those clips stay: they are the other students' own record (attendance
+        reads them, facepipe.pipeline.attendance), and erasing one student must not mark a classmate seen in the
+        same clips absent. Such a mention outlives its clip: erasing that classmate later deletes the clip again
+        (a version already gone counts as deleted) and finds no sighting."""
         sightings = {(m.device_id, m.at.rsplit(_MENTION, 1)[0]): m.sighting_key for m in mentions}
-        doomed = {(m.device_id, m.at) for m in mentions}
         deleted = 0
-        for (device_id, at), key in sightings.items():
+        for key in sightings.values():
             gone = self.dynamodb.delete_item(TableName=self.table, Key=key, ReturnValues="ALL_OLD")
-            if "Attributes" in gone:
-                deleted += 1
-                # The clip is gone: so are the other people's mentions of it.
-                others = from_item(gone["Attributes"]).get("ids", set())
-                doomed.update((device_id, f"{at}{_MENTION}{other}") for other in others if other != UNKNOWN)
-        self._write([{"DeleteRequest": {"Key": to_item({"device_id": d, "at": a})}} for d, a in sorted(doomed)])
+            deleted += "Attributes" in gone
+        doomed = sorted({(m.device_id, m.at) for m in mentions})
+        self._write([{"DeleteRequest": {"Key": to_item({"device_id": d, "at": a})}} for d, a in doomed])
         return deleted

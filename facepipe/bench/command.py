@@ -92,6 +92,15 @@ def register(sub: Any) -> None:
         "learned on, grades by source (with --videos DIR, its footage too) and the gallery's cost",
     )
     p.add_argument(
+        "--classroom",
+        nargs="?",
+        const=True,
+        metavar="DIR",
+        help="instead: a classroom of 30 students enrolled and 10 visitors, made from a folder of <set>/<person>/"
+        "<photos> (default: FACEPIPE_FACES) at 1280x720 and 1920x1080, faces 24-90 px, through the local stack: "
+        "faces found and named by size, wrong names, the state payload",
+    )
+    p.add_argument(
         "--sizes",
         default="100,300,1000,2000",
         metavar="N,N,...",
@@ -122,6 +131,20 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.scale is not None:
         return _finish(cmd_bench_scale(args, settings), args)
+    if args.classroom is not None:
+        from facepipe.bench.classroom import bench_classroom
+
+        folder = settings.faces_dir if args.classroom is True else Path(args.classroom)
+        if not folder.is_dir():
+            raise FacepipeError(
+                f"{folder}: not a folder of <set>/<person>/<photos> (set FACEPIPE_FACES)", code="bad_faces_dir"
+            )
+        report = BenchReport(machine=machine(), settings=_settings_of(settings))
+        try:
+            report.classroom = bench_classroom(folder, settings, args.workers)
+        except ValueError as exc:
+            raise FacepipeError(str(exc), code="bad_faces_dir") from None
+        return _finish(report, args)
     if args.learn is not None:
         raise FacepipeError("--learn goes with --scale DIR (the photos to learn from)", code="bad_arguments")
     if args.videos is not None:

@@ -31,6 +31,10 @@ def print_report(report: BenchReport) -> None:
         from facepipe.bench.scale import print_scale
 
         print_scale(sc)
+    if (cl := report.classroom) is not None:
+        from facepipe.bench.classroom import print_classroom
+
+        print_classroom(cl)
     if (er := report.erase) is not None:
         print("Erase by the sightings index (one person named in 20 stored clips; 300 enrolled, 24 cameras):")
         for point in er.index:

@@ -11,6 +11,8 @@
 - ``cost`` (a camera-day in AWS from the measured stage times): :mod:`.cost`
 - ``scale`` (`--scale DIR`: open-set identification with thousands enrolled, grades by source, a gallery's cost):
   :mod:`.scale`
+- ``classroom`` (`--classroom DIR`: thirty students and ten visitors in 1280x720 and 1080p clips through the local
+  stack): :mod:`.classroom`
 - the terminal summary and the plot: :mod:`.output`; the command: :mod:`.command`
 """
 
@@ -181,6 +183,7 @@ class Soak(BaseModel):
     latency_p95_s: float
 
 
+from facepipe.bench.classroom import ClassroomReport  # noqa: E402
 from facepipe.bench.erase import EraseBench  # noqa: E402 (the erase section's own models)
 from facepipe.bench.scale import ScaleReport  # noqa: E402
 from facepipe.bench.strangers import StrangerCurve  # noqa: E402
@@ -206,6 +209,7 @@ class BenchReport(BaseModel):
     erase: EraseBench | None = None
     strangers: StrangerCurve | None = None
     scale: ScaleReport | None = None
+    classroom: ClassroomReport | None = None
     worker_peak_rss_mb: float | None = None
     warm_pool_start_s: float | None = None
     cold_start_s: float | None = None

@@ -194,6 +194,10 @@ class LocalFunction:
     # TooManyRequestsException at once, as Lambda refuses one past a function's or an account's concurrency.
     concurrency: int | None = None
     throttled: int = 0
+    # The largest event and answer (JSON bytes) it has seen: what rides in the state machine's payload, which
+    # Step Functions caps at 256 KiB (moto's interpreter does not), so a test can hold the stack to it.
+    largest_event_bytes: int = 0
+    largest_result_bytes: int = 0
     _running: threading.BoundedSemaphore | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -276,6 +280,11 @@ def _on_invoke(model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSRespons
             "ResponseMetadata": {"HTTPStatusCode": 500, "RequestId": request_id},
         }
     payload = json.dumps(result).encode()
+    function = _functions.get(name.rsplit(":", 1)[-1] if name.startswith("arn:") else name)
+    if function is not None:
+        with _count_lock:
+            function.largest_event_bytes = max(function.largest_event_bytes, len(body))
+            function.largest_result_bytes = max(function.largest_result_bytes, len(payload))
     parsed: dict[str, Any] = {
         "StatusCode": 200,
         "ExecutedVersion": "$LATEST",
