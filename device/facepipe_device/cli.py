@@ -43,9 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
             )
             p.add_argument(
                 "--change-gate",
-                action="store_true",
+                action=argparse.BooleanOptionalAction,
                 default=None,
-                help="send a clip only when the room changed since the last one sent, or a heartbeat is due",
+                help="send a clip only when the room changed since the last one sent, or a heartbeat is due (on by "
+                "default; --no-change-gate sends every clip)",
             )
             p.add_argument("--heartbeat", type=float, metavar="S", help="with --change-gate: seconds (default 5)")
     return parser

@@ -51,7 +51,7 @@ class DeviceConfig:
     face_gate: bool = False
     # Send a clip only when the room changed since the last one sent (facepipe_device.gate.ChangeGate), or when
     # ``heartbeat_s`` has passed: under the cloud's 60 s presence gap, so who is in view stays right.
-    change_gate: bool = False
+    change_gate: bool = True
     heartbeat_s: float = 5.0
 
     def validate(self) -> DeviceConfig:

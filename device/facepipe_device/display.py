@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 HIDDEN_FIELDS = {"id", "name"}
@@ -15,6 +16,14 @@ def clip_label(message: dict[str, Any]) -> str:
         return f"{device} clip {int(seq):06d}"
     key = str(message.get("clip", {}).get("key", "?"))
     return f"{device} clip {key.rsplit('/', 1)[-1]}"
+
+
+def _clock(moment: str) -> str:
+    """An ISO 8601 moment as this device's local time of day (10:15:03), or as given when it is not one."""
+    try:
+        return datetime.fromisoformat(moment.replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S")
+    except ValueError:
+        return moment
 
 
 def person_line(person: dict[str, Any]) -> str:
@@ -48,6 +57,9 @@ def format_result(message: dict[str, Any], latency_s: float | None) -> str:
         if unknown:
             prefix = label if not people else " " * len(label)
             lines.append(f"{prefix}: {unknown} unknown face{'s' if unknown != 1 else ''}")
+        since = (message.get("clip") or {}).get("unchanged_since")
+        if since:
+            lines.append(f"{' ' * len(label)}  (room unchanged since {_clock(since)}: the clips in between not sent)")
         if message.get("truncated"):
             lines.append(f"{' ' * len(label)}  (list truncated to fit the message size)")
     if latency_s is not None:

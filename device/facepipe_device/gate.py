@@ -63,6 +63,9 @@ class ChangeGate:
         self.changed_share, self.frames, self.clock = changed_share, frames, clock
         self._reference: Any = None
         self._sent_at = float("-inf")
+        self._changed_at: str | None = None  # capture time of the last clip sent because the room changed
+        # Set by the last ``should_send`` that sent a clip of an unchanged room (a heartbeat): since when it is so.
+        self.unchanged_since: str | None = None
 
     def _small(self, data: bytes, ext: str) -> list[Any]:
         import cv2
@@ -85,15 +88,23 @@ class ChangeGate:
             return 1.0
         return max(float((np.abs(f - self._reference) > self.pixel_delta).mean()) for f in frames)
 
-    def should_send(self, data: bytes, ext: str) -> bool:
-        """Whether to send this clip (and, if so, it becomes what the next ones are compared with)."""
+    def should_send(self, data: bytes, ext: str, captured_at: str | None = None) -> bool:
+        """Whether to send this clip (and, if so, it becomes what the next ones are compared with). A heartbeat of a
+        room that has not changed leaves ``unchanged_since`` set to the capture time of the last clip sent because
+        it changed (the device puts it on the upload, and the result says it); a changed clip clears it."""
         frames = self._small(data, ext)
+        self.unchanged_since = None
         if not frames:
             return True  # undecodable here: let the pipeline give its clear error
         now = self.clock()
         due = now - self._sent_at >= self.heartbeat_s
-        if not due and self.changed_share_of(data, ext) <= self.changed_share:
+        changed = self.changed_share_of(data, ext) > self.changed_share
+        if not due and not changed:
             return False
+        if changed:
+            self._changed_at = captured_at
+        else:
+            self.unchanged_since = self._changed_at
         self._reference, self._sent_at = frames[-1], now
         return True
 

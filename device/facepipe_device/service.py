@@ -124,12 +124,18 @@ class DeviceService:
         if self.gate is not None and not self.gate.has_face(clip.data, clip.ext):
             self.summary.gated += 1
             return
-        if self.change_gate is not None and not self.change_gate.should_send(clip.data, clip.ext):
+        captured_at = iso_time(clip.captured_at)
+        if self.change_gate is not None and not self.change_gate.should_send(clip.data, clip.ext, captured_at):
             self.summary.unchanged += 1
             return
         seq = self.spool.next_seq()
         spooled, dropped = self.spool.add(
-            clip.data, seq=seq, ext=clip.ext, captured_at=iso_time(clip.captured_at), capture_end=clip.capture_end
+            clip.data,
+            seq=seq,
+            ext=clip.ext,
+            captured_at=captured_at,
+            capture_end=clip.capture_end,
+            unchanged_since=self.change_gate.unchanged_since if self.change_gate is not None else None,
         )
         for old in dropped:
             self.board.forget(old.seq)

@@ -30,6 +30,8 @@ class SpooledClip:
     captured_at: str  # ISO 8601 UTC, start of capture
     capture_end: float  # epoch seconds, end of capture (latency is measured from here)
     size: int
+    # A heartbeat of an unchanged room: the capture time since when it is so (facepipe_device.gate.ChangeGate).
+    unchanged_since: str | None = None
 
     def stem(self) -> str:
         return f"{self.seq:012d}"
@@ -109,10 +111,24 @@ class Spool:
         return sum(c.size for c in self.pending())
 
     def add(
-        self, data: bytes, *, seq: int, ext: str, captured_at: str, capture_end: float
+        self,
+        data: bytes,
+        *,
+        seq: int,
+        ext: str,
+        captured_at: str,
+        capture_end: float,
+        unchanged_since: str | None = None,
     ) -> tuple[SpooledClip, list[SpooledClip]]:
         """Store a clip; returns it and the clips dropped to stay under the bound (oldest first)."""
-        clip = SpooledClip(seq=seq, ext=ext, captured_at=captured_at, capture_end=capture_end, size=len(data))
+        clip = SpooledClip(
+            seq=seq,
+            ext=ext,
+            captured_at=captured_at,
+            capture_end=capture_end,
+            size=len(data),
+            unchanged_since=unchanged_since,
+        )
         with self._lock:
             dropped = []
             queued = [c for c in self.pending() if c.seq not in self._busy]

@@ -113,7 +113,7 @@ class Uploader:
                     Key=key,
                     Body=data,
                     ContentMD5=base64.b64encode(md5).decode(),
-                    Metadata=clip_metadata(self.device_id, clip.seq, clip.captured_at),
+                    Metadata=clip_metadata(self.device_id, clip.seq, clip.captured_at, clip.unchanged_since),
                     IfNoneMatch="*",
                 )
                 break

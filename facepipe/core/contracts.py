@@ -55,6 +55,10 @@ class ResultClip(_Contract):
     # Set only when the cloud did not take the device's capture time (too far from its own clock): what the device
     # said; ``captured_at`` is then the key's time, or the cloud's when that is off too.
     captured_at_claimed: str | None = None
+    # Set when the device sent this clip as a heartbeat of a room unchanged since this moment (the capture time of
+    # the last clip it sent; the clips in between were not sent: facepipe_device.gate.ChangeGate). The people in it
+    # are who has been in view all that while.
+    unchanged_since: str | None = None
 
 
 class ClipRef(ResultClip):

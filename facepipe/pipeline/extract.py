@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from facepipe_protocol import META_CAPTURED_AT, META_SEQ
+from facepipe_protocol import META_CAPTURED_AT, META_SEQ, META_UNCHANGED_SINCE, iso_time
 
 from facepipe.aws import s3_objects
 from facepipe.core.clip_keys import parse_clip_key
 from facepipe.core.contracts import ClipRef, ExtractResult, FrameRef
-from facepipe.core.moments import capture_time
+from facepipe.core.moments import capture_time, parse_moment
 from facepipe.core.settings import Settings
 from facepipe.media.video import clip_file, decode_chosen
 
@@ -47,7 +47,18 @@ def clip_ref(
         seq=seq,
         captured_at=captured,
         captured_at_claimed=replaced,
+        unchanged_since=_unchanged_since(metadata.get(META_UNCHANGED_SINCE), captured),
     )
+
+
+def _unchanged_since(claimed: str | None, captured: str | None) -> str | None:
+    """The device's change gate's word that the room is as it was since a moment (a heartbeat clip), kept only when
+    it is a time no later than the clip's own capture: it annotates the result and decides nothing, so a value
+    that is not is dropped rather than failing the clip."""
+    since, at = parse_moment(claimed), parse_moment(captured)
+    if since is None or at is None or since > at:
+        return None
+    return iso_time(since)
 
 
 def extract_clip(bucket: str, key: str, version_id: str | None, settings: Settings) -> ExtractResult:

@@ -45,6 +45,9 @@ CLIP_NAME = re.compile(r"^(?P<seq>\d{1,12})(?:_(?P<ts>\d{8}T\d{6}(?:\d{3})?Z))?$
 META_DEVICE = "device-id"
 META_SEQ = "seq"
 META_CAPTURED_AT = "captured-at"
+# Set by the device's change gate on a heartbeat clip: the capture time of the last clip sent, since when the room
+# has not changed (the clips in between were not sent). The result carries it back as ``clip.unchanged_since``.
+META_UNCHANGED_SINCE = "unchanged-since"
 
 # The tag on a device's IAM principal that DevicePolicy grants by.
 DEVICE_TAG = "facepipe-device-id"
@@ -75,9 +78,12 @@ def clip_key(device_id: str, seq: int, captured_at: str, ext: str) -> str:
     return f"{CLIPS_PREFIX}{device_id}/{seq:06d}_{compact}.{ext}"
 
 
-def clip_metadata(device_id: str, seq: int, captured_at: str) -> dict[str, str]:
-    """S3 metadata of a clip: the same facts as its key."""
-    return {META_DEVICE: device_id, META_SEQ: str(seq), META_CAPTURED_AT: captured_at}
+def clip_metadata(device_id: str, seq: int, captured_at: str, unchanged_since: str | None = None) -> dict[str, str]:
+    """S3 metadata of a clip: the same facts as its key, and when the room last changed for a heartbeat clip."""
+    metadata = {META_DEVICE: device_id, META_SEQ: str(seq), META_CAPTURED_AT: captured_at}
+    if unchanged_since:
+        metadata[META_UNCHANGED_SINCE] = unchanged_since
+    return metadata
 
 
 def parse_compact_time(text: str) -> str:

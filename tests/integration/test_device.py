@@ -73,6 +73,38 @@ def test_a_file_source_yields_every_result_in_capture_order(stack, device_id, cl
     assert list(service.spool.pending()) == []  # everything confirmed by S3 left the spool
 
 
+def test_a_still_rooms_heartbeat_result_says_since_when_it_is_unchanged(stack, device_id, clip_factory, tmp_path):
+    """The change gate on (the device's default): the same room three times sends the first clip and, once the
+    heartbeat is due, the third; its result, through the whole stack, says the room is unchanged since the first
+    clip's capture (the clip in between was not sent)."""
+    from facepipe_device.gate import ChangeGate
+
+    clock = {"t": 0.0}
+    gate = ChangeGate(heartbeat_s=1.0, clock=lambda: clock["t"])
+    out = io.StringIO()
+    service = DeviceService(
+        device_config(stack, device_id, tmp_path / "spool"), out=out, json_lines=True, change_gate=gate
+    )
+
+    folder = tmp_path / "still"
+    folder.mkdir()
+    for n in range(3):  # the camera held still on him: only its sensor noise differs
+        shutil.copy(clip_factory("obama-480p.jpg", motion="still", seed=n), folder / f"{n:02d}.mp4")
+
+    def clips():
+        for clip in FileSource(folder, realtime=False).clips():
+            yield clip
+            clock["t"] += 0.6
+
+    summary = service.run(clips())
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert (summary.captured, summary.unchanged, summary.uploaded, summary.results) == (3, 1, 2, 2)
+    first, heartbeat = lines
+    assert first["clip"]["unchanged_since"] is None
+    assert heartbeat["clip"]["unchanged_since"] == first["clip"]["captured_at"]
+    assert [p["id"] for p in heartbeat["people"]] == ["obama"]
+
+
 class Proxy:
     """A TCP forwarder on loopback that can be taken down and brought back (the network comes and goes)."""
 

@@ -344,15 +344,38 @@ def test_the_change_gate_sends_a_moving_room_and_only_heartbeats_of_a_still_one(
     clock = {"t": 0.0}
     gate = ChangeGate(heartbeat_s=5.0, clock=lambda: clock["t"])
 
+    since: list[str | None] = []
+
     def sent(clips: list[bytes]) -> int:
         count = 0
         for data in clips:
-            count += gate.should_send(data, "mp4")
+            at = f"2026-12-02T10:00:{clock['t']:06.3f}Z"
+            if gate.should_send(data, "mp4", at):
+                count += 1
+                since.append(gate.unchanged_since)
             clock["t"] += 0.5
         return count
 
     assert sent(still) == 6  # 60 clips over 30 s: the first, then one each 5 s
+    # Each heartbeat says since when the room is unchanged: the first clip's capture (the results say it too).
+    assert since == [None] + ["2026-12-02T10:00:00.000Z"] * 5
     assert sent(walking[1:]) == len(walking) - 1  # people walk in: every clip changed
+    assert set(since[6:]) == {None}
+
+
+def test_a_heartbeat_result_shows_since_when_the_room_is_unchanged():
+    from facepipe_device.display import format_result
+
+    message = {
+        "device_id": "pi-1",
+        "clip": {"seq": 7, "unchanged_since": "2026-12-02T10:00:00.000Z"},
+        "status": "ok",
+        "people": [],
+        "unknown_faces": 1,
+    }
+    shown = format_result(message, 0.4)
+    assert "room unchanged since" in shown and "the clips in between not sent" in shown
+    assert "room unchanged" not in format_result(message | {"clip": {"seq": 8}}, 0.4)
 
 
 def test_the_service_counts_clips_the_change_gate_skips(tmp_path):
@@ -365,3 +388,10 @@ def test_the_service_counts_clips_the_change_gate_skips(tmp_path):
         config.validate()
     flags = load_config(None, {}, device_id="pi-1", bucket="b", queue_url="q", change_gate=True, heartbeat_s=2.5)
     assert flags.change_gate is True and flags.heartbeat_s == 2.5
+    # On by default; the command line turns it off.
+    from facepipe_device.cli import build_parser, config_from
+
+    assert DeviceConfig(device_id="pi-1", bucket="b", queue_url="q").change_gate is True
+    common = ["--device-id", "pi-1", "--bucket", "b", "--queue-url", "q", "--source", "x.mp4"]
+    off = config_from(build_parser().parse_args(["run", *common, "--no-change-gate"]))
+    assert off.change_gate is False

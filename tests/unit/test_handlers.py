@@ -109,6 +109,7 @@ def test_extract_event_chooses_three_frames_and_writes_nothing(aws, clip_factory
         "seq": 42,
         "captured_at": "2026-11-25T10:15:00.123Z",
         "captured_at_claimed": None,  # the device's time was taken
+        "unchanged_since": None,  # not a heartbeat of an unchanged room
     }
     # The sharpest frame of each third of the clip, with its sharpness (recognize searches the sharpest).
     indices = [frame["index"] for frame in result["frames"]]
@@ -133,6 +134,28 @@ def test_extract_prefers_s3_metadata_over_the_key(aws, clip_factory, monkeypatch
     )
     clip = handler("extract")(created, LambdaContext("ExtractFunction"))["clip"]
     assert (clip["seq"], clip["captured_at"]) == (7, "2026-11-25T09:00:00.000Z")
+
+
+@pytest.mark.parametrize(
+    ("claimed", "kept"),
+    [
+        ("2026-12-02T09:58:30.500Z", "2026-12-02T09:58:30.500Z"),  # the room as it was since then
+        ("2026-12-02T10:00:00.000+00:00", "2026-12-02T10:00:00.000Z"),
+        ("2026-12-02T10:00:01.000Z", None),  # after the clip's own capture: not believed
+        ("yesterday", None),
+        (None, None),
+    ],
+)
+def test_extract_carries_the_change_gates_unchanged_since_to_the_result(claimed, kept):
+    """A heartbeat clip of an unchanged room says since when (x-amz-meta-unchanged-since): the result carries it,
+    and a value that is not a time before the clip is dropped without failing the clip (it decides nothing)."""
+    from facepipe.core.settings import explicit_settings
+    from facepipe.pipeline.extract import clip_ref
+
+    now = datetime(2026, 12, 2, 10, 5, tzinfo=UTC)
+    metadata = {"captured-at": "2026-12-02T10:00:00.000Z"} | ({"unchanged-since": claimed} if claimed else {})
+    ref = clip_ref("b", "clips/pi-kitchen/000042_20261202T100000000Z.mp4", None, metadata, explicit_settings(), now=now)
+    assert ref.unchanged_since == kept
 
 
 @pytest.mark.parametrize(
