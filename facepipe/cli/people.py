@@ -161,6 +161,17 @@ def cmd_people_reject(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_people_erase(args: argparse.Namespace, settings: Settings) -> int:
+    from facepipe.ops.erase import AlreadyErased
+
+    try:
+        return _erase(args, settings)
+    except AlreadyErased as done:
+        # Idempotent: a school's consent-withdrawal list is re-run by scripts; what was erased stays erased.
+        print(f"{done.person_id}: already erased at {done.erased_at}; nothing left to erase.")
+        return 0
+
+
+def _erase(args: argparse.Namespace, settings: Settings) -> int:
     from facepipe.ops.erase import EraseJob, EraseJobs, erase_from_file
 
     # A stack when one is named (--bucket, --stack) or set up (the env file) and no gallery file alone was named.

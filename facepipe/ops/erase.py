@@ -86,6 +86,26 @@ class EraseError(FacepipeError):
     code = "erase"
 
 
+class AlreadyErased(EraseError):
+    """Erasing someone already erased: nothing is left to do (a consent-withdrawal list re-run by a script must
+    not fail on the names it already erased). ``erased_at`` is their tombstone's."""
+
+    code = "already_erased"
+
+    def __init__(self, person_id: str, erased_at: str) -> None:
+        super().__init__(
+            f"{person_id}: already erased at {erased_at} (the gallery keeps a tombstone); nothing to erase"
+        )
+        self.person_id, self.erased_at = person_id, erased_at
+
+
+def _tombstone(gallery: Gallery, person_id: str) -> str | None:
+    """When ``person_id`` was erased from ``gallery``, if they were and are not enrolled again."""
+    if gallery.person(person_id) is not None:
+        return None
+    return next((t.erased_at for t in gallery.erased if t.id == person_id), None)
+
+
 class EraseJob(BaseModel):
     """An erasure's progress, and its audit record: ids, times and counts only (never a face or an encoding)."""
 
@@ -224,6 +244,9 @@ class EraseJobs:
     def _start(self, person_id: str, sweep: bool) -> EraseJob:
         known = self._encodings(person_id)
         if len(known) == 0 and not self._known_otherwise(person_id):
+            current, _ = gallery_store.get_gallery(self.bucket, self.settings.gallery_key, s3=self.s3)
+            if (erased_at := _tombstone(current, person_id)) is not None:
+                raise AlreadyErased(person_id, erased_at)
             raise EraseError(
                 f"{person_id}: not known to this stack (no gallery entry in any stored version, no photos, "
                 "no record, no sightings); nothing to erase"
@@ -530,6 +553,8 @@ def erase_from_file(person_id: str, gallery_path: Path, settings: Settings) -> E
     gallery = Gallery.load(gallery_path)
     person = gallery.person(person_id)
     if person is None:
+        if (erased_at := _tombstone(gallery, person_id)) is not None:
+            raise AlreadyErased(person_id, erased_at)
         raise EraseError(f"{person_id}: not in {gallery_path}")
     known = np.asarray([p.encoding for p in person.photos], dtype=np.float64)
     now = datetime.now(UTC).isoformat(timespec="seconds")
