@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 from pydantic import BaseModel
 
+from facepipe.bench.devset import _write
 from facepipe.bench.face_set import _chosen, photo_paths
 from facepipe.bench.stats import pct
 from facepipe.core.contracts import UNKNOWN
@@ -216,7 +217,7 @@ def make_classroom(
                 seats.append(Seat(student.id, student.enrolled, face_px, centre))
             path = out / f"classroom-{size}-{k:02d}.mp4"
             frames = _frames(size, seats, [heads[s.id][k % len(heads[s.id])] for s in people], rng)
-            _write(frames, path, SIZES[size])
+            _write(iter(frames), path, FPS, SIZES[size])
             made.append(ClassroomClip(path, size, seats))
     return people, made
 
@@ -258,17 +259,6 @@ def _frames(
         seen = cv2.GaussianBlur(moved, (0, 0), 0.7) + rng.normal(0, 3.5, frame.shape)
         frames.append(np.clip(seen, 0, 255).astype(np.uint8))
     return frames
-
-
-def _write(frames: list[np.ndarray], path: Path, size: tuple[int, int]) -> None:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), FPS, size)
-    if not writer.isOpened():
-        raise RuntimeError(f"OpenCV cannot write {path}")
-    try:
-        for frame in frames:
-            writer.write(frame)
-    finally:
-        writer.release()
 
 
 def on_seat(box: list[int], seat: Seat) -> bool:
