@@ -18,6 +18,7 @@ Nothing made here is kept: clips go to a folder the caller gives. The photos sta
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -47,10 +48,22 @@ MIN_SOURCE_FACE_PX = 72
 
 
 @dataclass(frozen=True)
+class Head:
+    """A person's head cut from a photo (BGR), the soft mask over it, its face's height and the face's centre in
+    the cut-out."""
+
+    patch: np.ndarray
+    mask: np.ndarray
+    face_px: int
+    centre: tuple[float, float]
+
+
+@dataclass(frozen=True)
 class Student:
     id: str
     enroll: tuple[Path, ...]  # empty: a visitor (nobody enrolled)
     placed: tuple[Path, ...]
+    heads: tuple[Head, ...] = field(default=(), compare=False, repr=False)  # one per placed photo
 
     @property
     def enrolled(self) -> bool:
@@ -98,14 +111,19 @@ def _order(name: str, seed: int) -> str:
     return hashlib.sha256(f"{seed}:{name}".encode()).hexdigest()
 
 
-def _head(path: Path, settings: Settings) -> tuple[np.ndarray, np.ndarray, int, tuple[float, float]] | None:
-    """The head of a photo's person (BGR), a soft mask over it, its face's height and the face's centre in the
-    cut-out; None when no face is found or it is too small to place at the front row's size."""
+def _faces(path: Path, settings: Settings) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """A photo (RGB) and its faces, found as enrollment finds them."""
+    from facepipe.identity.enroll import photo_faces
     from facepipe.media.images import load_rgb
-    from facepipe.vision import faces
 
     image = load_rgb(path, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
-    boxes = faces.detect_faces(image, model=settings.detect_model, max_side=settings.photo_detect_max_side)
+    return image, photo_faces(image, settings)
+
+
+def _head(path: Path, settings: Settings) -> Head | None:
+    """The head of a photo's person; None when no face is found or it is too small to place at the front row's
+    size."""
+    image, boxes = _faces(path, settings)
     if not boxes:
         return None
     top, right, bottom, left = _chosen(boxes, image.shape)
@@ -124,16 +142,7 @@ def _head(path: Path, settings: Settings) -> tuple[np.ndarray, np.ndarray, int, 
     outline = np.zeros((h, w), np.float32)
     cv2.ellipse(outline, (w // 2, round(h * 0.47)), (round(w * 0.33), round(h * 0.45)), 0, 0, 360, 1.0, -1)
     mask = np.asarray(cv2.GaussianBlur(outline, (0, 0), max(1.0, side * 0.08)), np.float32)
-    return cv2.cvtColor(head, cv2.COLOR_RGB2BGR), mask, side, (cx - x0, cy - y0)
-
-
-def _one_face(path: Path, settings: Settings) -> bool:
-    """Whether enrollment would take the photo: exactly one face in it (a school's photo of one student)."""
-    from facepipe.media.images import load_rgb
-    from facepipe.vision import faces
-
-    image = load_rgb(path, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
-    return len(faces.detect_faces(image, model=settings.detect_model, max_side=settings.photo_detect_max_side)) == 1
+    return Head(cv2.cvtColor(head, cv2.COLOR_RGB2BGR), mask, side, (cx - x0, cy - y0))
 
 
 def choose_class(
@@ -153,10 +162,13 @@ def choose_class(
         if not (want_student or want_visitor):
             continue
         placed = photos[-2:] if len(photos) >= 5 else photos[-1:]
-        usable = tuple(p for p in placed if _head(p, settings) is not None)
-        if not usable or (want_student and not any(_one_face(p, settings) for p in photos[: -len(placed)])):
+        heads = {p: head for p in placed if (head := _head(p, settings)) is not None}
+        # A student's enrollment must take one of their photos: exactly one face in it, as enrollment asks.
+        enrolls = any(len(_faces(p, settings)[1]) == 1 for p in photos[: -len(placed)]) if want_student else True
+        if not heads or not enrolls:
             continue
-        chosen.append(Student(name, tuple(photos[: -len(placed)]) if want_student else (), usable))
+        enroll = tuple(photos[: -len(placed)]) if want_student else ()
+        chosen.append(Student(name, enroll, tuple(heads), tuple(heads.values())))
         if len(chosen) == students + visitors:
             break
     if sum(s.enrolled for s in chosen) < students:
@@ -204,7 +216,6 @@ def make_classroom(
     """The class (:func:`choose_class`) and, for each frame size, that many clips of it (default five at 720p and
     five at 1080p; everyone one row forward from one clip to the next)."""
     people = choose_class(root, settings, seed=seed)
-    heads = {s.id: [h for p in s.placed if (h := _head(p, settings)) is not None] for s in people}
     out.mkdir(parents=True, exist_ok=True)
     made = []
     for size, count in (clips or {"720p": 5, "1080p": 5}).items():
@@ -216,34 +227,34 @@ def make_classroom(
                 face_px, centre = places[(i + k * SEATS_PER_ROW) % len(places)]
                 seats.append(Seat(student.id, student.enrolled, face_px, centre))
             path = out / f"classroom-{size}-{k:02d}.mp4"
-            frames = _frames(size, seats, [heads[s.id][k % len(heads[s.id])] for s in people], rng)
+            frames = _frames(size, seats, [s.heads[k % len(s.heads)] for s in people], rng)
             _write(iter(frames), path, FPS, SIZES[size])
             made.append(ClassroomClip(path, size, seats))
     return people, made
 
 
-def _frames(
-    size: str, seats: list[Seat], heads: list[tuple[np.ndarray, np.ndarray, int, tuple[float, float]]], rng: Any
-) -> list[np.ndarray]:
+def _frames(size: str, seats: list[Seat], heads: list[Head], rng: Any) -> list[np.ndarray]:
     width, height = SIZES[size]
     room = _room(SIZES[size], rng)
     sway = rng.uniform(0.5, 2.0, (len(seats), 2)) * rng.choice([-1, 1], (len(seats), 2))
     phase = rng.uniform(0, 2 * np.pi, len(seats))
     scaled = []
-    for seat, (head, mask, side, (fx, fy)) in zip(seats, heads, strict=True):
-        scale = seat.face_px / side
+    for seat, head in zip(seats, heads, strict=True):
+        scale = seat.face_px / head.face_px
         scaled.append(
             (
-                cv2.resize(head, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA),
-                cv2.resize(mask, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)[..., None],
-                (fx * scale, fy * scale),
+                cv2.resize(head.patch, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA),
+                cv2.resize(head.mask, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)[..., None],
+                (head.centre[0] * scale, head.centre[1] * scale),
             )
         )
+    back_first = sorted(range(len(seats)), key=lambda n: seats[n].centre[1])
     frames = []
     for t in range(FRAMES):
         frame = room.astype(np.float32)
         # Back rows first: a student in front hides the one behind, as in a room.
-        for n, (seat, (patch, alpha, (fx, fy))) in enumerate(zip(seats, scaled, strict=True)):
+        for n in back_first:
+            seat, (patch, alpha, (fx, fy)) = seats[n], scaled[n]
             dx, dy = sway[n] * np.sin(2 * np.pi * t / FRAMES + phase[n])
             x0 = round(seat.centre[0] + dx - fx)
             y0 = round(seat.centre[1] + dy - fy)
@@ -368,7 +379,7 @@ def bench_classroom(root: Path, settings: Settings, workers: int | None = None) 
         people, made = make_classroom(root, Path(tmp) / "clips", settings)
         gallery, _ = enroll(enrollment_folder(people, Path(tmp)), settings)
         # A student the school could not enroll (a photo refused or held back) sits in class as a visitor would.
-        people = [s if gallery.person(s.id) is not None else Student(s.id, (), s.placed) for s in people]
+        people = [s if gallery.person(s.id) is not None else dataclasses.replace(s, enroll=()) for s in people]
         for clip in made:
             clip.seats = [
                 Seat(t.student, gallery.person(t.student) is not None, t.face_px, t.centre) for t in clip.seats

@@ -91,18 +91,14 @@ def as_room_camera(image: np.ndarray, seed: int) -> np.ndarray:
 
 
 def _measure(path: Path, settings: Settings, room: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+    from facepipe.identity.enroll import photo_faces
     from facepipe.media.images import load_rgb
     from facepipe.vision import encoder, faces, quality
 
     image = load_rgb(path, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
     if room:
         image = as_room_camera(image, int(hashlib.sha256(path.name.encode()).hexdigest()[:8], 16))
-    boxes = faces.detect_faces(
-        image,
-        model=settings.detect_model,
-        max_side=settings.photo_detect_max_side,
-        upsample=faces.small_face_upsample(settings.detect_model),
-    )
+    boxes = photo_faces(image, settings)
     if not boxes:
         return None
     box = _chosen(boxes, image.shape)

@@ -54,19 +54,24 @@ def enrollment_face(
     flagged, and must be matched more closely: facepipe.identity.gallery.POOR_REFERENCE_PENALTY)."""
     image = load_rgb(path, name=name, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
     label = name or str(path)
-    # Enrollment photos are portraits of any size: detect on a photo-sized copy, one upsample, so a
-    # small face in a big photo is still found (enrollment is offline; accuracy beats speed here).
-    boxes = faces.detect_faces(
-        image,
-        model=settings.detect_model,
-        max_side=settings.photo_detect_max_side,
-        upsample=faces.small_face_upsample(settings.detect_model),
-    )
+    boxes = photo_faces(image, settings)
     if not boxes:
         raise EnrollmentError(f"{label}: no face found", code="no_face")
     if len(boxes) > 1:
         raise EnrollmentError(f"{label}: {len(boxes)} faces found, expected exactly one", code="many_faces")
     return reference_of(image, boxes[0], settings)
+
+
+def photo_faces(image: np.ndarray, settings: Settings) -> list[Box]:
+    """The faces of a still photo (RGB) as enrollment finds them. Enrollment photos are portraits of any size:
+    detection runs on a photo-sized copy, with the upsample the detector needs for small faces, so a small face in a
+    big photo is still found (enrollment is offline; accuracy beats speed here)."""
+    return faces.detect_faces(
+        image,
+        model=settings.detect_model,
+        max_side=settings.photo_detect_max_side,
+        upsample=faces.small_face_upsample(settings.detect_model),
+    )
 
 
 def reference_of(image: np.ndarray, box: Box, settings: Settings) -> tuple[list[float], PhotoQuality]:

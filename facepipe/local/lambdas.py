@@ -241,9 +241,14 @@ class LocalLambdaRuntime:
             function.pool.shutdown()
 
 
+def _function(name: str) -> LocalFunction | None:
+    """The local function a name or ARN means."""
+    return _functions.get(name.rsplit(":", 1)[-1] if name.startswith("arn:") else name)
+
+
 def invoke(name: str, event: dict[str, Any]) -> tuple[bool, Any]:
     """Run one invocation of a local function, as the Lambda service would."""
-    function = _functions.get(name.rsplit(":", 1)[-1] if name.startswith("arn:") else name)
+    function = _function(name)
     if function is None:
         raise ServiceError("ResourceNotFoundException", f"Function not found: {name}")
     with _count_lock:
@@ -280,7 +285,7 @@ def _on_invoke(model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSRespons
             "ResponseMetadata": {"HTTPStatusCode": 500, "RequestId": request_id},
         }
     payload = json.dumps(result).encode()
-    function = _functions.get(name.rsplit(":", 1)[-1] if name.startswith("arn:") else name)
+    function = _function(name)
     if function is not None:
         with _count_lock:
             function.largest_event_bytes = max(function.largest_event_bytes, len(body))
