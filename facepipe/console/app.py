@@ -153,7 +153,7 @@ def create_app(operator: Operator, *, token: str | None = None, loopback: bool =
     # --- people -------------------------------------------------------------------------------------
     async def people_page(request: Request) -> Response:
         people = await run_in_threadpool(operator.people)
-        # Erasures under way, each advanced as far as it goes (a finished sweep's matches deleted).
+        # Erasures under way, as they stand: a page view changes nothing ("Continue" advances one).
         jobs = await run_in_threadpool(operator.erase_jobs)
         return page(request, "people.html", {"people": people, "jobs": jobs, "active": "people"})
 
@@ -202,6 +202,17 @@ def create_app(operator: Operator, *, token: str | None = None, loopback: bool =
                     "the sweep of every stored clip goes on (Erasures under way)"
                 )
             return f"{person_id} erased: {job.summary()}"
+
+        return await act(request, "/people", people_page, run)
+
+    async def continue_erase(request: Request) -> Response:
+        job_id = request.path_params["job_id"]
+
+        def run() -> str:
+            job = operator.continue_erase(job_id)
+            if job.status == "completed":
+                return f"{job.person_id} erased: {job.summary()}"
+            return f"{job.person_id}: the erase goes on ({job.sweep_scanned} clip(s) swept so far)"
 
         return await act(request, "/people", people_page, run)
 
@@ -265,6 +276,7 @@ def create_app(operator: Operator, *, token: str | None = None, loopback: bool =
         Route("/people/{person_id}/remove", remove_person, methods=["POST"]),
         Route("/people/{person_id}/erase", erase_person, methods=["POST"]),
         Route("/erase", erase_person, methods=["POST"]),
+        Route("/erase-jobs/{job_id}/continue", continue_erase, methods=["POST"]),
         Route("/history", history_page),
         Route("/reject", reject, methods=["POST"]),
         Route("/plots", plots_page),

@@ -110,15 +110,19 @@ class LocalIam:
             sessions[role_id] = Credentials(got["AccessKeyId"], got["SecretAccessKey"], got["SessionToken"])
         return sessions
 
-    def give_executor_key(self, role_id: str) -> None:
-        """moto's ASL executor signs as ``ak``: make that the key of a user with exactly ``role_id``'s policies."""
+    def give_executor_key(self, role_ids: list[str]) -> None:
+        """moto's ASL executor signs as ``ak``: make that the key of a user with exactly the policies of
+        ``role_ids``, the state machines' roles. moto signs every state machine's calls with that one key, so each
+        machine is held to the union of their grants here (the pipeline's and the erase sweep's, which share no
+        S3 prefix they write); each role's own scoping is checked in tests/unit/test_template_rules.py."""
         from moto.iam.models import iam_backends
 
         iam = self.bootstrap.client("iam")
         user = "facepipe-local-states-executor"
         iam.create_user(UserName=user)
-        for name, document in self._role_policies(role_id):
-            iam.put_user_policy(UserName=user, PolicyName=name, PolicyDocument=json.dumps(document))
+        for role_id in role_ids:
+            for name, document in self._role_policies(role_id):
+                iam.put_user_policy(UserName=user, PolicyName=f"{role_id}-{name}", PolicyDocument=json.dumps(document))
         iam.create_access_key(UserName=user)
         # moto issues random key ids; the executor's is fixed in its code, so set it on moto's own record.
         (key,) = iam_backends[self.deployment.refs["AWS::AccountId"]]["aws"].get_user(user).access_keys

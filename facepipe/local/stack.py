@@ -113,10 +113,10 @@ class LocalStack:
         roles: dict[str, Credentials] = {}
         if self.enforce_iam:
             self.iam = LocalIam(deployment, endpoint)
-            machine, _ = self.template.state_machine()
-            role_ids = {logical: self.iam.role_of(logical) for logical in [*functions, machine]}
+            machines = list(self.template.resources("AWS::Serverless::StateMachine"))
+            role_ids = {logical: self.iam.role_of(logical) for logical in [*functions, *machines]}
             sessions = self.iam.create(list(role_ids.values()))
-            self.iam.give_executor_key(role_ids[machine])
+            self.iam.give_executor_key([role_ids[m] for m in machines])
             roles = {logical: sessions[role_ids[logical]] for logical in functions}
         self.runtime, self.cold_start_s = start_functions(
             deployment, endpoint, workers=self.workers, log_dir=self.log_dir, roles=roles, concurrency=self.concurrency

@@ -38,24 +38,27 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from facepipe.aws import gallery_store, presence, s3_objects
 from facepipe.aws.attendance import AttendanceStore
 from facepipe.aws.clients import client
 from facepipe.aws.sightings import Sightings
 from facepipe.aws.unknowns import UnknownStore
-from facepipe.core.clip_keys import CLIPS_PREFIX
-from facepipe.core.errors import FacepipeError
+from facepipe.core.clip_keys import CLIPS_PREFIX, parse_clip_key
+from facepipe.core.contracts import PERSON_ID_PATTERN
+from facepipe.core.errors import ClipKeyError, FacepipeError
 from facepipe.core.settings import Settings
 from facepipe.identity.gallery import Gallery
 from facepipe.pipeline.sweep import JOBS_PREFIX, encodings_key
@@ -78,6 +81,12 @@ STEPS = (
     "finish",
 )
 
+log = logging.getLogger("facepipe.erase")
+# A run of a job holds this lease (``erase-jobs/<job>/lease.json``): a second run (another console tab, the CLI)
+# is refused while it is younger than this; an older one is a run that died, and is taken over.
+LEASE_SECONDS = 15 * 60
+_UNKNOWN_ID = re.compile(r"^unknown-\d+$")
+
 # moto's ItemReader reads one ListObjectsV2 page: the local stack sweeps in prefixes that hold at most this many.
 LOCAL_ITEM_READER_PAGE = 1000
 
@@ -99,6 +108,22 @@ class AlreadyErased(EraseError):
         self.person_id, self.erased_at = person_id, erased_at
 
 
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+
+
+def _is_clip_key(key: object) -> bool:
+    """Whether ``key`` is a clip's key (``clips/<device>/<name>.<ext>``), as a sweep batch records them."""
+    if not isinstance(key, str) or not key.startswith(CLIPS_PREFIX):
+        return False
+    try:
+        parse_clip_key(key)
+    except ClipKeyError:
+        return False
+    return True
+
+
 def _tombstone(gallery: Gallery, person_id: str) -> str | None:
     """When ``person_id`` was erased from ``gallery``, if they were and are not enrolled again."""
     if gallery.person(person_id) is not None:
@@ -107,10 +132,14 @@ def _tombstone(gallery: Gallery, person_id: str) -> str | None:
 
 
 class EraseJob(BaseModel):
-    """An erasure's progress, and its audit record: ids, times and counts only (never a face or an encoding)."""
+    """An erasure's progress, and its audit record: ids, times and counts only (never a face or an encoding).
 
-    id: str
-    person_id: str
+    What decides what a job deletes (its person, the clusters it found, the steps done) is checked when a record
+    is read: only the operator writes ``job.json`` (the functions may write only their sweep results), and a
+    record that is not one erase could have written is refused, never run."""
+
+    id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    person_id: str = Field(pattern=PERSON_ID_PATTERN)
     erased_at: str  # when the job started
     finished_at: str | None = None
     status: Literal["pending", "sweeping", "completed"] = "pending"
@@ -135,6 +164,30 @@ class EraseJob(BaseModel):
     sweep_scanned: int = 0
     sweep_matched: int = 0
     sweep_unreadable: int = 0
+    sweep_refused: int = 0  # keys in sweep results that are not clips: never deleted (a planted result)
+
+    @field_validator("unknowns_deleted")
+    @classmethod
+    def _clusters_only(cls, ids: list[str]) -> list[str]:
+        wrong = [i for i in ids if not _UNKNOWN_ID.match(i)]
+        if wrong:
+            raise ValueError(f"unknowns_deleted holds {wrong[0]!r}, not an unknown-face cluster's id")
+        return ids
+
+    @field_validator("steps_done")
+    @classmethod
+    def _known_steps(cls, steps: list[str]) -> list[str]:
+        wrong = [s for s in steps if s not in STEPS]
+        if wrong:
+            raise ValueError(f"steps_done holds {wrong[0]!r}, not a step of erase")
+        return steps
+
+    @model_validator(mode="after")
+    def _own_ids(self) -> EraseJob:
+        wrong = [i for i in self.sightings_done if i != self.person_id and i not in self.unknowns_deleted]
+        if wrong:
+            raise ValueError(f"sightings_done holds {wrong[0]!r}, neither the person nor one of their clusters")
+        return self
 
     @property
     def folder(self) -> str:
@@ -186,6 +239,7 @@ class EraseJobs:
         self.bucket = settings.bucket_name
         self.gallery_path = gallery_path
         self.s3 = client("s3")
+        self.refused: list[tuple[str, str]] = []  # job records read and refused: (key, why)
 
     # --- the job's record ---------------------------------------------------------------------------
     def _save(self, job: EraseJob) -> None:
@@ -210,18 +264,36 @@ class EraseJobs:
                     if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
                         continue  # a folder being finished: its record went first
                     raise
-                found.append(EraseJob.model_validate_json(data))
+                try:
+                    job = EraseJob.model_validate_json(data)
+                    if f"{JOBS_PREFIX}{job.id}/" != folder["Prefix"]:
+                        raise ValueError(f"its id {job.id} is not its folder's")
+                except (ValidationError, ValueError) as exc:
+                    # Not a record erase wrote (planted, or damaged): never run, and said.
+                    reason = str(exc).splitlines()[0] if not isinstance(exc, ValidationError) else _first_error(exc)
+                    self.refused.append((f"{folder['Prefix']}job.json", reason))
+                    log.warning("erase job record %sjob.json refused: %s", folder["Prefix"], reason)
+                    continue
+                found.append(job)
         return sorted(found, key=lambda j: j.erased_at)
 
     def unfinished(self) -> list[EraseJob]:
-        """The jobs under way, each advanced as far as it can go without waiting (a finished sweep is
-        collected): the console shows them."""
+        """The jobs under way, as they stand, with their sweep's progress read: nothing is advanced or written (a
+        page view changes nothing; :meth:`advance` does, when the operator asks)."""
         shown = []
         for job in self.jobs():
-            with contextlib.suppress(FacepipeError):  # shown as it stands; `people erase` says what stopped it
-                job = self.run(job, wait=False)
+            with contextlib.suppress(ClientError):  # shown as last saved
+                self._sweep_progress(job)
             shown.append(job)
         return shown
+
+    def advance(self, job_id: str) -> EraseJob:
+        """Run the job ``job_id`` as far as it goes without waiting (a finished sweep is collected, the job
+        finished): the console's "Continue"."""
+        job = next((j for j in self.jobs() if j.id == job_id), None)
+        if job is None:
+            raise EraseError(f"{job_id}: no erase job under way with this id")
+        return self.run(job, wait=False)
 
     # --- erasing --------------------------------------------------------------------------------------
     def erase(
@@ -323,7 +395,35 @@ class EraseJobs:
         return Sightings(self.settings.sightings_table, dynamodb=client("dynamodb"))
 
     def run(self, job: EraseJob, *, wait: bool = True, progress: Callable[[EraseJob], None] | None = None) -> EraseJob:
-        """Every step not yet done, in order, the job's record saved after each."""
+        """Every step not yet done, in order, the job's record saved after each; one run of a job at a time."""
+        with self._lease(job):
+            return self._run(job, wait=wait, progress=progress)
+
+    @contextlib.contextmanager
+    def _lease(self, job: EraseJob) -> Iterator[None]:
+        """Hold the job's lease for a run: created only if absent (a conditional write), so two console tabs and
+        the CLI never run one job at once; a lease older than ``LEASE_SECONDS`` is a run that died: taken over."""
+        key = f"{job.folder}lease.json"
+        body = json.dumps({"since": time.time()}).encode()
+        try:
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                raise
+            held = json.loads(s3_objects.get_bytes(self.bucket, key, s3=self.s3))
+            if time.time() - float(held.get("since", 0)) < LEASE_SECONDS:
+                raise EraseError(
+                    f"{job.person_id}: erase job {job.id} is being run elsewhere (another console tab or "
+                    f"`facepipe people erase`) since {datetime.fromtimestamp(held['since'], UTC):%H:%M:%S} UTC; "
+                    "try again when it ends"
+                ) from None
+            s3_objects.put_bytes(self.bucket, key, body, "application/json", s3=self.s3)
+        try:
+            yield
+        finally:
+            s3_objects.delete_versions(self.bucket, key, s3=self.s3)  # gone already when the job finished
+
+    def _run(self, job: EraseJob, *, wait: bool, progress: Callable[[EraseJob], None] | None) -> EraseJob:
         for step in STEPS:
             if step in job.steps_done:
                 continue
@@ -516,7 +616,13 @@ class EraseJobs:
             if name.split("_")[1] == "0":
                 continue
             found = json.loads(s3_objects.get_bytes(self.bucket, key, s3=self.s3))
-            for clip in found["matched"]:
+            matched = found.get("matched") if isinstance(found, dict) else None
+            for clip in matched if isinstance(matched, list) else []:
+                if not _is_clip_key(clip):
+                    # A sweep batch only ever records clips: anything else was planted. Never deleted.
+                    job.sweep_refused += 1
+                    log.warning("erase job %s: sweep result %s names %r, not a clip: refused", job.id, key, clip)
+                    continue
                 if s3_objects.delete_versions(self.bucket, clip, s3=self.s3):
                     job.clips_deleted += 1
         return True

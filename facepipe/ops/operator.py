@@ -248,10 +248,16 @@ class Operator:
         return EraseJobs(self.settings).erase(person_id, sweep=sweep, wait=wait)
 
     def erase_jobs(self) -> list[EraseJob]:
-        """Erasures under way (the console shows their progress)."""
+        """Erasures under way, as they stand (the console shows their progress; reading them changes nothing)."""
         from facepipe.ops.erase import EraseJobs
 
         return EraseJobs(self.settings).unfinished()
+
+    def continue_erase(self, job_id: str) -> EraseJob:
+        """Run an erase job under way as far as it goes without waiting (a finished sweep is collected)."""
+        from facepipe.ops.erase import EraseJobs
+
+        return EraseJobs(self.settings).advance(job_id)
 
     def reject(self, clip_key: str, person_id: str) -> int:
         """A wrong match: the faces the clip names ``person_id`` are not them (facepipe.identity.corrections)."""

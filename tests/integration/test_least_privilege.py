@@ -287,3 +287,42 @@ def test_enrich_keeps_an_unknown_face_and_the_sighting_with_its_own_role_only(en
     # ...and erase's index of it (one BatchWriteItem with the sighting), under enrich's own role too.
     (mention,) = [i for i in seen if i["key"]["S"] == upload.key and "person_id" in i]
     assert mention["person_id"]["S"].startswith("unknown-")
+
+
+def test_the_erase_sweep_runs_on_its_narrowed_grants_and_recognize_cannot_write_a_job_record(enforced, clip_factory):
+    """The sweep, enforced: its machine's role writes only its map runs' records, the recognize function's role only
+    the sweep's results (erase-jobs/<job>/sweep/), and the operator everything else: an erase with the sweep
+    completes on exactly those grants. Then a principal holding exactly RecognizeFunctionRole's policies (the clip
+    decoder an attacker would reach) may write a sweep result but not a job's record, which decides whom an erase
+    erases."""
+    operator, device = enforced["operator"], enforced["pi-c"]
+    bucket = operator["FACEPIPE_BUCKET"]
+    key = clip_key("pi-c", 5, "2026-11-25T10:15:00.000Z", "mp4")
+    _client(device, "s3").put_object(Bucket=bucket, Key=key, Body=clip_factory("obama-480p.jpg").read_bytes())
+    erased = subprocess.run(
+        [str(Path(sys.executable).parent / "facepipe"), "people", "erase", "lin_manuel_miranda", "--sweep"],
+        env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | operator,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert erased.returncode == 0, erased.stderr[-2000:]
+    assert "Erased lin_manuel_miranda" in erased.stdout and "clip(s) scanned" in erased.stdout, erased.stdout
+
+    iam = _client(operator, "iam")
+    iam.create_user(UserName="as-recognize")
+    for name in iam.list_role_policies(RoleName="RecognizeFunctionRole")["PolicyNames"]:
+        document = iam.get_role_policy(RoleName="RecognizeFunctionRole", PolicyName=name)["PolicyDocument"]
+        text = document if isinstance(document, str) else json.dumps(document)
+        iam.put_user_policy(UserName="as-recognize", PolicyName=name, PolicyDocument=text)
+    created = iam.create_access_key(UserName="as-recognize")["AccessKey"]
+    as_recognize = operator | {
+        "AWS_ACCESS_KEY_ID": created["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": created["SecretAccessKey"],
+    }
+    s3 = _client(as_recognize, "s3")
+    job = "e" * 32
+    s3.put_object(Bucket=bucket, Key=f"erase-jobs/{job}/sweep/1_0_x.json", Body=b'{"matched": []}')
+    planted = json.dumps({"id": job, "person_id": "obama", "erased_at": "2026-12-07"}).encode()
+    assert _denied(lambda: s3.put_object(Bucket=bucket, Key=f"erase-jobs/{job}/job.json", Body=planted))
+    assert _denied(lambda: s3.put_object(Bucket=bucket, Key=f"erase-jobs/{job}/encodings.json", Body=b"[]"))

@@ -380,3 +380,76 @@ def test_erase_takes_them_out_of_every_cameras_view(stack, no_decoding):
     for device in ("cam", "door"):
         item = dynamodb.get_item(TableName="devicestable", Key={"device_id": {"S": device}})["Item"]
         assert "in_view#obama" not in item and "in_view#biden" in item
+
+
+def _plant(key: str, body: object) -> None:
+    client("s3").put_object(Bucket=BUCKET, Key=key, Body=json.dumps(body).encode())
+
+
+def test_a_planted_sweep_result_naming_the_gallery_is_refused_and_the_gallery_survives(stack, no_decoding):
+    """A sweep batch records only clips; a result naming anything else (written by whatever could write the job's
+    sweep folder: the recognize function decodes untrusted clips) is refused, counted, and deletes nothing."""
+    from facepipe.ops.erase import EraseJob
+
+    _enroll(stack, {"obama": OBAMA, "biden": BIDEN})
+    clip = _seen(stack, "cam", 1, ["biden"])
+    jobs = EraseJobs(stack)
+    job = EraseJob(id="a" * 32, person_id="obama", erased_at="2026-12-07T10:00:00+00:00", sweep=True)
+    planted = ["gallery/gallery.json", "people/biden/0.jpg", "audit/erasures/x.json", "clips/../gallery/gallery.json"]
+    _plant(f"{job.folder}sweep/9_9_planted.json", {"matched": [*planted, clip]})
+
+    assert jobs._collect_sweep(job, wait=True, progress=None)
+
+    assert job.sweep_refused == 4 and job.clips_deleted == 1 and clip not in _clips()
+    gallery, _ = gallery_store.get_gallery(BUCKET, stack.gallery_key)
+    assert gallery.ids() == ["biden", "obama"]
+    assert s3_objects.keys_under(BUCKET, "people/biden/") == ["people/biden/0.jpg"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "why"),
+    [
+        ({"unknowns_deleted": ["biden"]}, "not an unknown-face cluster's id"),
+        ({"steps_done": ["gallery", "everything"]}, "not a step of erase"),
+        ({"sightings_done": ["biden"]}, "neither the person nor one of their clusters"),
+        ({"person_id": "../biden"}, "person_id"),
+        ({"id": "b" * 32}, "is not its folder's"),
+    ],
+)
+def test_a_planted_job_record_is_refused_never_run_and_a_page_view_changes_nothing(stack, fields, why):
+    """A job record erase could not have written is refused by name and never run; a valid-looking one is only
+    shown by a page view (the console's GET): nothing is erased until the operator continues it."""
+    _enroll(stack, {"obama": OBAMA, "biden": BIDEN})
+    record = {"id": "c" * 32, "person_id": "obama", "erased_at": "2026-12-07T10:00:00+00:00"} | fields
+    _plant(f"erase-jobs/{'c' * 32}/job.json", record)
+    valid = {"id": "d" * 32, "person_id": "biden", "erased_at": "2026-12-07"}
+    _plant(f"erase-jobs/{'d' * 32}/job.json", valid)
+
+    jobs = EraseJobs(stack)
+    shown = jobs.unfinished()
+
+    assert [j.person_id for j in shown] == ["biden"]  # shown as it stands...
+    ((key, reason),) = jobs.refused
+    assert key == f"erase-jobs/{'c' * 32}/job.json" and why in reason
+    gallery, _ = gallery_store.get_gallery(BUCKET, stack.gallery_key)
+    assert gallery.ids() == ["biden", "obama"]  # ...and nothing ran
+    assert json.loads(s3_objects.get_bytes(BUCKET, f"erase-jobs/{'d' * 32}/job.json")) == valid  # not advanced
+    with pytest.raises(EraseError, match=f"{'c' * 32}: no erase job under way"):
+        jobs.advance("c" * 32)
+
+
+def test_one_job_is_never_run_twice_at_once(stack, no_decoding):
+    """Two console tabs and the CLI: a run holds the job's lease; a second is refused while it is held, and a
+    lease left by a run that died is taken over."""
+    import time as clock
+
+    from facepipe.ops.erase import LEASE_SECONDS
+
+    _enroll(stack, {"obama": OBAMA})
+    job = EraseJobs(stack)._start("obama", sweep=False)
+    _plant(f"{job.folder}lease.json", {"since": clock.time()})
+    with pytest.raises(EraseError, match=f"obama: erase job {job.id} is being run elsewhere"):
+        EraseJobs(stack).erase("obama")
+    _plant(f"{job.folder}lease.json", {"since": clock.time() - LEASE_SECONDS - 1})
+    assert EraseJobs(stack).erase("obama").status == "completed"
+    assert s3_objects.keys_under(BUCKET, "erase-jobs/") == []

@@ -553,7 +553,30 @@ def test_the_sweep_batches_clips_in_express_children__item_batcher_not_in_moto()
     granted = json.dumps(statements)
     for action in ("lambda:InvokeFunction", "s3:ListBucket", "s3:PutObject", "states:StartExecution"):
         assert any(action in _actions(s) for s in statements), action
-    assert "erase-sweep" in granted and "erase-jobs/*" in granted
+    assert "erase-sweep" in granted
+
+
+def test_only_the_operator_may_write_an_erase_jobs_record():
+    """Whatever can write ``erase-jobs/<job>/job.json`` decides whom an erase erases: the recognize function (it
+    decodes untrusted clips) may write only its sweep results, the sweep machine only its map runs' records, and
+    no other function anything under erase-jobs/ (facepipe.ops.erase refuses a record it could not have
+    written, and a result naming anything but clips)."""
+    writes: dict[str, list[str]] = {}
+    for logical, resource in RESOURCES.items():
+        if resource["Type"] not in ("AWS::IAM::Role", "AWS::IAM::ManagedPolicy"):
+            continue
+        for statement in _statements(resource):
+            if not {"s3:PutObject", "s3:*"} & _actions(statement):
+                continue
+            targets = statement.get("Resource", [])
+            for target in targets if isinstance(targets, list) else [targets]:
+                text = json.dumps(target)
+                assert "${ClipsBucket.Arn}/*" not in text, f"{logical} may write anywhere in the bucket"
+                if "erase-jobs" in text:
+                    writes.setdefault(logical, []).append(text.split("erase-jobs", 1)[1].split('"', 1)[0])
+    assert writes == {"RecognizeFunctionRole": ["/*/sweep/*"], "EraseSweepStateMachineRole": ["/sweep-runs/*"]}
+    (sweep,) = json.loads((ROOT / "statemachine" / "erase_sweep.asl.json").read_text())["States"].values()
+    assert sweep["ResultWriter"]["Parameters"]["Prefix"] == "erase-jobs/sweep-runs"
 
 
 def test_sessions_are_closed_on_a_schedule_with_only_the_tables_attendance_needs__scheduler_not_modelled_by_moto():
