@@ -87,6 +87,9 @@ log = logging.getLogger("facepipe.erase")
 LEASE_SECONDS = 15 * 60
 _UNKNOWN_ID = re.compile(r"^unknown-\d+$")
 
+# A sweep with failed batches is run again by running erase again, up to this many sweeps; then reported.
+MAX_SWEEP_ATTEMPTS = 3
+
 # moto's ItemReader reads one ListObjectsV2 page: the local stack sweeps in prefixes that hold at most this many.
 LOCAL_ITEM_READER_PAGE = 1000
 
@@ -165,6 +168,13 @@ class EraseJob(BaseModel):
     sweep_matched: int = 0
     sweep_unreadable: int = 0
     sweep_refused: int = 0  # keys in sweep results that are not clips: never deleted (a planted result)
+    # Why the sweep stopped short, when it could not go on (its reference faces lost): the job completes without it.
+    sweep_abandoned: str | None = None
+    # What failed of the last sweep allowed (batches failed on each of MAX_SWEEP_ATTEMPTS sweeps): reported.
+    sweep_failed: list[str] = Field(default_factory=list)
+    # The audit records of earlier jobs for this person that never finished (their record expired): this job
+    # redoes every step and completes them.
+    completes: list[str] = Field(default_factory=list)
 
     @field_validator("unknowns_deleted")
     @classmethod
@@ -315,7 +325,10 @@ class EraseJobs:
 
     def _start(self, person_id: str, sweep: bool) -> EraseJob:
         known = self._encodings(person_id)
-        if len(known) == 0 and not self._known_otherwise(person_id):
+        # An earlier job left unfinished for longer than erase-jobs/ keeps a record (its folder expired): its
+        # audit record still says pending. Every step is redone (each is idempotent) and that record completed.
+        stranded = self._pending_audits(person_id)
+        if len(known) == 0 and not stranded and not self._known_otherwise(person_id):
             current, _ = gallery_store.get_gallery(self.bucket, self.settings.gallery_key, s3=self.s3)
             if (erased_at := _tombstone(current, person_id)) is not None:
                 raise AlreadyErased(person_id, erased_at)
@@ -329,20 +342,44 @@ class EraseJobs:
             erased_at=datetime.now(UTC).isoformat(timespec="seconds"),
             sweep=sweep,
             reference_faces=len(known),
+            completes=stranded,
         )
-        s3_objects.put_bytes(
-            self.bucket, encodings_key(job.id), json.dumps(known.tolist()).encode(), "application/json", s3=self.s3
-        )
+        self._keep(job, known)
         self._save(job)
         self._audit(job)  # pending: the erasure is on record from its first moment
         return job
 
+    def _pending_audits(self, person_id: str) -> list[str]:
+        """Audit records of this person's erasures still ``pending`` with no job under way: stranded jobs. One
+        listing of the audit prefix (a record a job, a few a year)."""
+        stranded = []
+        for key in s3_objects.keys_under(self.bucket, AUDIT_PREFIX, s3=self.s3):
+            if not key.endswith(f"_{person_id}.json"):
+                continue
+            record = json.loads(s3_objects.get_bytes(self.bucket, key, s3=self.s3))
+            if record.get("status") != "completed" and record.get("person_id") == person_id:
+                stranded.append(key)
+        return stranded
+
     def _known(self, job: EraseJob) -> np.ndarray:
+        """The person's encodings the job keeps; when they are gone (the job's folder expired while it stood
+        still), gathered again while the gallery and photos still hold them, and kept again; else none."""
         try:
             rows = json.loads(s3_objects.get_bytes(self.bucket, encodings_key(job.id), s3=self.s3))
         except ClientError as exc:
-            raise EraseError(f"{job.folder}: the job's encodings are gone; start it again") from exc
+            if exc.response["Error"]["Code"] not in ("NoSuchKey", "404"):
+                raise
+            known = self._encodings(job.person_id)
+            if len(known):
+                self._keep(job, known)
+            return known
         return np.asarray(rows, dtype=np.float64).reshape(len(rows), 128)
+
+    def _keep(self, job: EraseJob, known: np.ndarray) -> None:
+        """Write the job's encodings (again): a new object, so erase-jobs/'s expiry counts from now."""
+        s3_objects.put_bytes(
+            self.bucket, encodings_key(job.id), json.dumps(known.tolist()).encode(), "application/json", s3=self.s3
+        )
 
     def _encodings(self, person_id: str) -> np.ndarray:
         """Their encodings in every stored version of the gallery (and the local gallery file), or else
@@ -397,6 +434,12 @@ class EraseJobs:
     def run(self, job: EraseJob, *, wait: bool = True, progress: Callable[[EraseJob], None] | None = None) -> EraseJob:
         """Every step not yet done, in order, the job's record saved after each; one run of a job at a time."""
         with self._lease(job):
+            if "finish" not in job.steps_done:
+                # Every run renews the job's folder (erase-jobs/ expires objects a week after they were written):
+                # a job that is still run never loses the faces its sweep matches against.
+                known = self._known(job)
+                if len(known):
+                    self._keep(job, known)
             return self._run(job, wait=wait, progress=progress)
 
     @contextlib.contextmanager
@@ -584,7 +627,10 @@ class EraseJobs:
             self._save(job)
 
     def _collect_sweep(self, job: EraseJob, *, wait: bool, progress: Callable[[EraseJob], None] | None) -> bool:
-        """Whether the sweep is over (its matches then deleted); waits for it with ``wait``."""
+        """Whether the sweep is over (its matches then deleted); waits for it with ``wait``. Clips a batch handed
+        back (its invocation's end near) are swept here; a batch that failed is swept again by running erase again
+        (at most ``MAX_SWEEP_ATTEMPTS`` sweeps), then reported; without the person's faces the sweep is abandoned,
+        and said so, rather than failing for ever."""
         if not job.sweep:
             return True
         sfn = client("stepfunctions")
@@ -593,51 +639,106 @@ class EraseJobs:
             self._sweep_progress(job)
             if progress is not None:
                 progress(job)
-            failed = [s for s in statuses if s["status"] in ("FAILED", "TIMED_OUT", "ABORTED")]
-            if failed:
-                # Run erase again to sweep again: what this attempt found is found again (its counts start over).
-                s3_objects.delete_prefix(self.bucket, f"{job.folder}sweep/", s3=self.s3)
-                job.sweep_executions = []
-                job.sweep_attempt += 1
-                job.steps_done = [s for s in job.steps_done if s != "sweep"]
-                self._save(job)
-                raise EraseError(
-                    f"{job.person_id}: the sweep's execution {failed[0]['executionArn']} ended {failed[0]['status']}"
-                    f" ({failed[0].get('error', '')}); everything else is erased: run erase again to sweep again"
-                )
-            if all(s["status"] == "SUCCEEDED" for s in statuses):
+            if all(s["status"] != "RUNNING" for s in statuses):
                 break
             if not wait:
                 self._save(job)
                 return False
             time.sleep(2.0)
+        failed = [f"execution {s['executionArn']} ended {s['status']}" for s in statuses if s["status"] != "SUCCEEDED"]
+        failed += self._failed_items(job)
+        self._sweep_handed_back(job)
+        self._delete_matched(job)
+        if not failed:
+            return True
+        if not len(self._known(job)):
+            # Its batches cannot match without the person's faces, and nothing holds them any more (the gallery
+            # step took them out; their photos are deleted): the sweep cannot go on. The job completes without it
+            # and says so; the clips it did not reach expire with ClipsRetentionDays.
+            job.sweep_abandoned = (
+                f"the job's reference faces were lost (its folder expired) after {job.sweep_scanned} clip(s) were "
+                f"swept ({failed[0]}); the rest expire with the clips' retention"
+            )
+        elif job.sweep_attempt + 1 < MAX_SWEEP_ATTEMPTS:
+            # Run erase again to sweep again: what this attempt found is deleted; its counts start over.
+            s3_objects.delete_prefix(self.bucket, f"{job.folder}sweep/", s3=self.s3)
+            job.sweep_executions = []
+            job.sweep_attempt += 1
+            job.steps_done = [s for s in job.steps_done if s != "sweep"]
+            self._save(job)
+            raise EraseError(
+                f"{job.person_id}: the sweep's {failed[0]}; everything else is erased, and what the sweep found so "
+                "far: run erase again to sweep again"
+            )
+        else:
+            job.sweep_failed = failed
+        return True
+
+    def _failed_items(self, job: EraseJob) -> list[str]:
+        """The map runs' clips in batches that failed, timed out or were aborted (a Distributed Map tolerating
+        failures succeeds all the same: its counts tell)."""
+        sfn = client("stepfunctions")
+        found = []
+        for arn in job.sweep_executions:
+            for run in sfn.list_map_runs(executionArn=arn).get("mapRuns", []):
+                counts = sfn.describe_map_run(mapRunArn=run["mapRunArn"]).get("itemCounts", {})
+                lost = sum(int(counts.get(k, 0)) for k in ("failed", "timedOut", "aborted"))
+                if lost:
+                    found.append(f"map run {run['mapRunArn'].rsplit(':', 1)[-1]}: {lost} clip(s) in failed batches")
+        return found
+
+    def _results(self, job: EraseJob, *, count: bool = False) -> list[tuple[str, dict[str, list[str]]]]:
+        """Each sweep result of the job, its lists of clip keys; a key that is not a clip's (a result nobody but a
+        batch should write, planted) is refused, never acted on (and, with ``count``, counted and logged)."""
+        out = []
         for key in self._sweep_results(job):
-            name = key.rsplit("/", 1)[1]
-            if name.split("_")[1] == "0":
-                continue
             found = json.loads(s3_objects.get_bytes(self.bucket, key, s3=self.s3))
-            matched = found.get("matched") if isinstance(found, dict) else None
-            for clip in matched if isinstance(matched, list) else []:
-                if not _is_clip_key(clip):
-                    # A sweep batch only ever records clips: anything else was planted. Never deleted.
-                    job.sweep_refused += 1
-                    log.warning("erase job %s: sweep result %s names %r, not a clip: refused", job.id, key, clip)
-                    continue
+            lists: dict[str, list[str]] = {}
+            for field in ("matched", "unscanned"):
+                value = found.get(field) if isinstance(found, dict) else None
+                lists[field] = []
+                for clip in value if isinstance(value, list) else []:
+                    if _is_clip_key(clip):
+                        lists[field].append(clip)
+                    elif count:
+                        job.sweep_refused += 1
+                        log.warning("erase job %s: sweep result %s names %r, not a clip: refused", job.id, key, clip)
+            out.append((key, lists))
+        return out
+
+    def _sweep_handed_back(self, job: EraseJob) -> None:
+        """Sweep here the clips batches handed back unscanned (their invocation's end near)."""
+        from facepipe.pipeline.sweep import sweep_batch
+
+        left = sorted({clip for _, lists in self._results(job) for clip in lists["unscanned"]})
+        if left:
+            sweep_batch(job.id, left, self.settings.model_copy(update={"bucket_name": self.bucket}), s3=self.s3)
+
+    def _delete_matched(self, job: EraseJob) -> None:
+        for _, lists in self._results(job, count=True):
+            for clip in lists["matched"]:
                 if s3_objects.delete_versions(self.bucket, clip, s3=self.s3):
                     job.clips_deleted += 1
-        return True
+        self._sweep_progress(job)
 
     def _sweep_results(self, job: EraseJob) -> list[str]:
         return s3_objects.keys_under(self.bucket, f"{job.folder}sweep/", s3=self.s3)
 
     def _sweep_progress(self, job: EraseJob) -> None:
         names = [key.rsplit("/", 1)[1].split("_") for key in self._sweep_results(job)]
-        job.sweep_scanned = sum(int(n[0]) for n in names)
-        job.sweep_matched = sum(int(n[1]) for n in names)
+        counted = [n for n in names if len(n) >= 3 and n[0].isdigit() and n[1].isdigit()]
+        job.sweep_scanned = sum(int(n[0]) for n in counted)
+        job.sweep_matched = sum(int(n[1]) for n in counted)
 
     def _step_finish(self, job: EraseJob) -> None:
         job.status, job.finished_at = "completed", datetime.now(UTC).isoformat(timespec="seconds")
         self._audit(job)
+        for key in job.completes:
+            record = json.loads(s3_objects.get_bytes(self.bucket, key, s3=self.s3))
+            record |= {"status": "completed", "finished_at": job.finished_at, "completed_by": job.id}
+            s3_objects.put_bytes(
+                self.bucket, key, json.dumps(record, indent=1).encode(), "application/json", s3=self.s3
+            )
         if self.gallery_path is not None:
             with (self.gallery_path.parent / "erasures.jsonl").open("a") as log:
                 log.write(json.dumps(job.record()) + "\n")

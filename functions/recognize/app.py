@@ -28,7 +28,12 @@ except Exception as exc:  # no gallery yet: the first invocation says so clearly
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if SweepBatch.is_sweep(event):  # a batch of an erase sweep (EraseSweepStateMachine)
         batch = SweepBatch.from_event(event)
-        found = sweep_batch(batch.Items[0].erase_job, [item.key for item in batch.Items], get_settings())
+        found = sweep_batch(
+            batch.Items[0].erase_job,
+            [item.key for item in batch.Items],
+            get_settings(),
+            remaining_s=lambda: context.get_remaining_time_in_millis() / 1000,
+        )
         metrics.add_metric(name="SweptClips", unit=MetricUnit.Count, value=found["scanned"])
         return found
     request = parse(event=event, model=RecognizeRequest)

@@ -125,3 +125,32 @@ def test_the_sweep_finds_clips_the_pipeline_never_named__local_item_reader_reads
             given = sfn.describe_execution(executionArn=arn)["input"]
             assert "kit" not in given and set(json.loads(given)) == {"job", "prefix", "concurrency"}
         assert s3.list_object_versions(Bucket=out.bucket, Prefix="erase-jobs/").get("Versions", []) == []
+
+
+def test_a_sweep_whose_faces_expired_mid_way_completes_and_says_so(gallery_path, samples, clip_factory, capsys):
+    """erase-jobs/ expires a week after a write; a sweep longer than that (a school-sized bucket) loses the faces it
+    matches against. Here they vanish as the first batch starts: the batches fail, nothing holds the faces any more
+    (the gallery step took them out), so the job completes without the sweep and its audit record says why;
+    erasing the id again says it is done."""
+    with local_stack(workers=1, parameters={"GalleryRefreshSeconds": "1"}) as stack, talking_to(stack):
+        out = stack.outputs
+        stack.load(gallery=Gallery.load(gallery_path), students=validate_records(samples / "students.json").records)
+        upload_clip(clip_factory("kit_with_rose.jpg"), bucket=out.bucket, device_id="stray", seq=1)
+        recognize = stack.runtime.functions[stack.physical_id("RecognizeFunction")]
+
+        def expire(_function, event):
+            if "erase_job" in event or "Items" in event:  # a sweep batch
+                s3_objects.delete_prefix(out.bucket, "erase-jobs/", s3=boto3.client("s3"))
+
+        recognize.before_invoke = expire
+        try:
+            assert main(["people", "erase", "kit_harington", "--sweep"]) == 0
+        finally:
+            recognize.before_invoke = None
+        said = capsys.readouterr().out
+        assert "Erased kit_harington" in said, said
+        (audit,) = boto3.client("s3").list_objects_v2(Bucket=out.bucket, Prefix="audit/erasures/")["Contents"]
+        record = json.loads(s3_objects.get_bytes(out.bucket, audit["Key"]))
+        assert record["status"] == "completed" and "reference faces were lost" in record["sweep_abandoned"]
+        assert main(["people", "erase", "kit_harington"]) == 0
+        assert "kit_harington: already erased at" in capsys.readouterr().out

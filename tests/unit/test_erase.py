@@ -453,3 +453,59 @@ def test_one_job_is_never_run_twice_at_once(stack, no_decoding):
     _plant(f"{job.folder}lease.json", {"since": clock.time() - LEASE_SECONDS - 1})
     assert EraseJobs(stack).erase("obama").status == "completed"
     assert s3_objects.keys_under(BUCKET, "erase-jobs/") == []
+
+
+def test_a_job_whose_record_expired_is_redone_and_its_pending_audit_completed(stack, no_decoding):
+    """erase-jobs/ expires a week after a write: a job left standing that long loses its record and its faces. Its
+    audit record stays pending; erasing the id again redoes every step (each idempotent) and completes it."""
+    _enroll(stack, {"obama": OBAMA, "biden": BIDEN})
+    clip = _seen(stack, "cam", 1, ["obama"])
+    jobs = EraseJobs(stack)
+    stranded = jobs._start("obama", sweep=False)
+    s3_objects.delete_prefix(BUCKET, stranded.folder)  # what the lifecycle rule does after a week
+
+    job = EraseJobs(stack).erase("obama")
+
+    assert job.status == "completed" and job.completes == [stranded.audit_key]
+    records = {
+        key: json.loads(s3_objects.get_bytes(BUCKET, key)) for key in s3_objects.keys_under(BUCKET, "audit/erasures/")
+    }
+    assert {r["status"] for r in records.values()} == {"completed"}
+    assert records[stranded.audit_key]["completed_by"] == job.id
+    assert clip not in _clips() and gallery_store.get_gallery(BUCKET, stack.gallery_key)[0].ids() == ["biden"]
+    assert s3_objects.keys_under(BUCKET, "erase-jobs/") == []
+
+
+def test_a_job_that_lost_its_faces_gathers_them_again_while_the_gallery_holds_them(stack, no_decoding):
+    """The job's encodings gone before the gallery step (the folder expired while it stood still): they are taken
+    again from the gallery, and its clusters are still found by them."""
+    _enroll(stack, {"obama": OBAMA})
+    store = UnknownStore(stack.unknowns_table, BUCKET, dynamodb=client("dynamodb"), s3=client("s3"))
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+    cluster = store.assign(NewFace(OBAMA, b"jpeg", "clips/cam/000009_x.mp4", "cam", now, 80, 100.0))
+    started = EraseJobs(stack)._start("obama", sweep=False)
+    client("s3").delete_object(Bucket=BUCKET, Key=f"{started.folder}encodings.json")
+
+    job = EraseJobs(stack).erase("obama")
+
+    assert job.status == "completed" and job.unknowns_deleted == [cluster]
+
+
+def test_clips_a_sweep_batch_handed_back_are_swept_by_erase_itself(stack, gallery_path, clip_factory):
+    """A batch that drew near its invocation's end lists the clips it did not reach: erase decodes and matches them
+    itself (the same code), and deletes the one that shows him."""
+    from facepipe.ops.erase import EraseJob
+    from facepipe.pipeline.sweep import encodings_key
+
+    obama = Gallery.load(gallery_path).person("obama")
+    job = EraseJob(id="f" * 32, person_id="obama", erased_at="2026-12-07T10:00:00+00:00", sweep=True)
+    _plant(encodings_key(job.id), [p.encoding for p in obama.photos])
+    s3 = client("s3")
+    his, theirs = "clips/cam/000001_x.mp4", "clips/cam/000002_x.mp4"
+    s3.put_object(Bucket=BUCKET, Key=his, Body=clip_factory("obama-480p.jpg").read_bytes())
+    s3.put_object(Bucket=BUCKET, Key=theirs, Body=clip_factory("kit_with_rose.jpg").read_bytes())
+    _plant(f"{job.folder}sweep/0_0_handedback.json", {"matched": [], "unreadable": [], "unscanned": [his, theirs]})
+
+    assert EraseJobs(stack)._collect_sweep(job, wait=True, progress=None)
+
+    assert _clips() == {theirs} and job.clips_deleted == 1 and job.sweep_scanned == 2

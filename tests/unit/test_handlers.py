@@ -230,7 +230,7 @@ def test_recognize_sweeps_a_batch_of_an_erase_job(aws, gallery_path, clip_factor
 
     result = handler("recognize")(sweep, LambdaContext("RecognizeFunction"))
 
-    assert result == {"scanned": 2, "matched": 1, "unreadable": 0}
+    assert result == {"scanned": 2, "matched": 1, "unreadable": 0, "unscanned": 0}
     (found,) = aws.list_objects_v2(Bucket=bucket, Prefix=f"erase-jobs/{job}/sweep/")["Contents"]
     assert found["Key"].rsplit("/", 1)[1].startswith("2_1_")
     assert json.loads(aws.get_object(Bucket=bucket, Key=found["Key"])["Body"].read())["matched"] == [
@@ -238,6 +238,27 @@ def test_recognize_sweeps_a_batch_of_an_erase_job(aws, gallery_path, clip_factor
     ]
     # One item alone (the local stack's interpreter has no ItemBatcher) is a batch of one.
     assert handler("recognize")(sweep["Items"][1], LambdaContext("RecognizeFunction"))["matched"] == 0
+
+
+def test_a_sweep_batch_near_its_invocations_end_hands_back_the_clips_it_did_not_reach(aws, gallery_path, clip_factory):
+    """A batch stops taking clips when less than SWEEP_MARGIN_S is left of its invocation (never timing out with
+    its findings unwritten): what it matched is recorded, the rest listed as unscanned for erase to sweep itself."""
+    sweep = event("recognize-sweep.json")
+    job = sweep["Items"][0]["erase_job"]
+    bucket = "facepipe-clips-example"
+    obama = Gallery.load(gallery_path).person("obama")
+    aws.put_object(
+        Bucket=bucket, Key=f"erase-jobs/{job}/encodings.json", Body=json.dumps([p.encoding for p in obama.photos])
+    )
+    for item in sweep["Items"]:
+        aws.put_object(Bucket=bucket, Key=item["key"], Body=clip_factory("obama-480p.jpg").read_bytes())
+
+    result = handler("recognize")(sweep, LambdaContext("RecognizeFunction", timeout_s=5.0))
+
+    assert result == {"scanned": 0, "matched": 0, "unreadable": 0, "unscanned": 2}
+    (found,) = aws.list_objects_v2(Bucket=bucket, Prefix=f"erase-jobs/{job}/sweep/")["Contents"]
+    record = json.loads(aws.get_object(Bucket=bucket, Key=found["Key"])["Body"].read())
+    assert record["unscanned"] == [item["key"] for item in sweep["Items"]] and record["matched"] == []
 
 
 def test_recognize_without_a_gallery_says_so(aws, samples):

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from facepipe.local.template import StackTemplate
+from facepipe.pipeline.sweep import SWEEP_MARGIN_S
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = StackTemplate.load(ROOT / "template.yaml")
@@ -542,7 +543,13 @@ def test_the_sweep_batches_clips_in_express_children__item_batcher_not_in_moto()
     (sweep,) = json.loads(text)["States"].values()
     assert sweep["ItemReader"]["Resource"] == "arn:aws:states:::s3:listObjectsV2"
     assert sweep["ItemReader"]["Parameters"] == {"Bucket": "${ClipsBucket}", "Prefix.$": "$.prefix"}
-    assert sweep["ItemBatcher"]["MaxItemsPerBatch"] == 20 and sweep["MaxConcurrencyPath"] == "$.concurrency"
+    assert sweep["MaxConcurrencyPath"] == "$.concurrency"
+    # A batch fits recognize's timeout with room (a 5-s 1080p clip of 40 faces ~1.6 s on one vCPU; the handler
+    # also stops SWEEP_MARGIN_S early and hands the rest back), and a failed batch fails no other: erase reads
+    # the map run's counts (facepipe.ops.erase).
+    timeout = RESOURCES["RecognizeFunction"]["Properties"]["Timeout"]
+    assert sweep["ItemBatcher"]["MaxItemsPerBatch"] * 1.6 + SWEEP_MARGIN_S <= timeout
+    assert sweep["ToleratedFailurePercentage"] == 100
     assert sweep["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}
     (local,) = json.loads(for_moto(text))["States"].values()
     assert "ItemBatcher" not in local and local["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] == "STANDARD"
