@@ -76,9 +76,12 @@ class Settings(BaseSettings):
     sweep_concurrency: int = Field(default=4, ge=1, le=10000)
     erase_sweep_state_machine_arn: str = ""
     # After erase takes someone out of the gallery, warm recognize functions may still name them for up to
-    # GalleryRefreshSeconds, and an execution already under way a little longer: erase reads the sightings
-    # index again once both have passed (this is the second).
-    erase_settle_seconds: float = Field(default=10.0, ge=0)
+    # GalleryRefreshSeconds, and an execution already under way longer: erase reads every person-keyed store again
+    # once both have passed (this is the second). Unset: derived from the pipeline's own timeouts and retries
+    # (facepipe.ops.settle: ~128 s).
+    erase_settle_seconds: Annotated[float | None, BeforeValidator(lambda v: None if v == "" else v)] = Field(
+        default=None, ge=0
+    )
     # An unknown face joins the nearest unknown-<n> whose centre is at most this far. Measured on the real-video
     # dev set (237 enrollable faces of 256 clips, as given and as room cameras see them): one person's clip means
     # are p50 0.27, p95 0.41, max 0.54 apart (99.6% within 0.5); two people's at least 0.56 (p5 0.70).

@@ -23,8 +23,10 @@ or a name). An erase that stops halfway must be resumable, so erasure is a job (
    encodings, for faces the pipeline never named, by EraseSweepStateMachine (a Distributed Map over the clips
    prefix: batches of clips in the recognize image, ``sweep_concurrency`` at once); the clips it matched are
    then deleted here.
-7. **sightings again**, once warm recognize functions have re-read the gallery (``GalleryRefreshSeconds``) and
-   what they had under way has ended (``erase_settle_seconds``): a clip they named meanwhile goes too.
+7. **late**, once warm recognize functions have re-read the gallery (``GalleryRefreshSeconds``) and what they had
+   under way has ended (``erase_settle_seconds``, else derived from the pipeline's timeouts and retries:
+   facepipe.ops.settle): the sightings index, who is in each camera's view and attendance read again, so a clip
+   they named meanwhile goes too, and so does what its answer wrote.
 8. **finish**: the job's folder (their encodings) deleted with all its versions, the audit record completed.
 
 Every step is idempotent (an object or item already gone counts as deleted), and the job's record says which
@@ -553,18 +555,24 @@ class EraseJobs:
     def _settled(self, job: EraseJob, *, wait: bool) -> bool:
         """Whether every warm recognize function has re-read the gallery without them (and what they had under
         way has ended); waits for it with ``wait``."""
-        ready_at = (
-            (job.gallery_done_at or 0.0) + self.settings.gallery_refresh_seconds + self.settings.erase_settle_seconds
-        )
+        from facepipe.ops.settle import pipeline_window_s
+
+        settle = self.settings.erase_settle_seconds
+        settle = pipeline_window_s() if settle is None else settle
+        ready_at = (job.gallery_done_at or 0.0) + self.settings.gallery_refresh_seconds + settle
         if time.time() < ready_at and not wait:
             return False
         time.sleep(max(0.0, ready_at - time.time()))
         return True
 
     def _step_late_sightings(self, job: EraseJob) -> None:
-        """The index read again: clips answered with the gallery warm functions still held when it changed."""
+        """Every store a clip's answer writes about a person, read again: what executions answered with the gallery
+        warm functions still held when it changed (facepipe.ops.settle) wrote meanwhile: the clips and sightings
+        that named them, each camera's record that they are in view, and a session closed meanwhile."""
         job.sightings_done = []
         self._step_sightings(job)
+        self._step_in_view(job)
+        self._step_attendance(job)
 
     def _step_unknowns(self, job: EraseJob) -> None:
         store = self._unknown_store()

@@ -14,6 +14,7 @@ import math
 import random
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import boto3
 import pytest
@@ -509,3 +510,45 @@ def test_clips_a_sweep_batch_handed_back_are_swept_by_erase_itself(stack, galler
     assert EraseJobs(stack)._collect_sweep(job, wait=True, progress=None)
 
     assert _clips() == {theirs} and job.clips_deleted == 1 and job.sweep_scanned == 2
+
+
+def test_what_a_warm_gallery_wrote_after_the_in_view_step_is_gone_after_the_job(stack, no_decoding, monkeypatch):
+    """A warm function still holding the old gallery names him after erase took him out of each camera's view
+    (an execution under way: its enrich writes `in_view#obama` and a mention again). The late pass, after the
+    settle time, reads every person-keyed store again: after the job nothing names him."""
+    from facepipe.aws import presence
+    from facepipe.ops.erase import EraseJobs as Jobs
+
+    create_template_table("devicestable", "DevicesTable")
+    settings = stack.model_copy(update={"devices_table": "devicestable"})
+    _enroll(settings, {"obama": OBAMA})
+    dynamodb = client("dynamodb")
+    dynamodb.put_item(TableName="devicestable", Item={"device_id": {"S": "cam"}, "registered_at": {"S": "x"}})
+    late: list[str] = []
+    in_view = Jobs._step_in_view
+
+    def then_named_again(self, job):
+        in_view(self, job)
+        if not late:  # the stale execution's answer lands now, after the first in-view step
+            late.append(_seen(settings, "cam", 7, ["obama"]))
+            presence.entered("devicestable", "cam", {"obama"}, datetime.now(UTC), dynamodb=dynamodb, gap_s=60)
+
+    monkeypatch.setattr(Jobs, "_step_in_view", then_named_again)
+    EraseJobs(settings).erase("obama")
+
+    item = dynamodb.get_item(TableName="devicestable", Key={"device_id": {"S": "cam"}})["Item"]
+    assert "in_view#obama" not in item
+    assert late[0] not in _clips()
+    assert Sightings(stack.sightings_table, dynamodb=dynamodb).mentions("obama") == []
+
+
+def test_the_settle_time_is_derived_from_the_pipelines_own_timeouts_and_retries():
+    """Recognize (30 s, one rerun after a service error) and Enrich (10 s, likewise), with every retrier's waits:
+    a change of a timeout or a retry in statemachine/pipeline.asl.json changes how long erase waits."""
+    from facepipe.ops.settle import answer_window_s, pipeline_window_s
+
+    definition = json.loads((Path(__file__).resolve().parents[2] / "statemachine/pipeline.asl.json").read_text())
+    assert pipeline_window_s() == round(answer_window_s(definition), 1) > 85  # the issue's ~85 s was a floor
+    definition["States"]["Recognize"]["TimeoutSeconds"] += 30
+    assert answer_window_s(definition) == pytest.approx(pipeline_window_s() + 60, abs=0.1)  # and its rerun
+    assert explicit_settings().erase_settle_seconds is None  # unset: derived
