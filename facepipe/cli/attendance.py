@@ -34,6 +34,12 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     if args.check:
         print(f"{len(report.courses)} course(s), {sum(len(c.roster) for c in report.courses)} roster place(s): valid")
         return 0
+    if not args.allow_erased:
+        from facepipe.ops.operator import stack_settings
+        from facepipe.ops.tombstones import refuse_erased, stack_gallery
+
+        roster = {student for course in report.courses for student in course.roster}
+        refuse_erased(roster, [stack_gallery(stack_settings(settings, args.stack))], what="putting them on a roster")
     removed = _attendance(args, settings).import_timetable(report)
     print(
         f"Imported {len(report.courses)} course(s) with {sum(len(c.roster) for c in report.courses)} roster "
@@ -117,6 +123,7 @@ def register(sub: Any) -> None:
     p.add_argument("--timetable", type=Path, required=True, metavar="CSV")
     p.add_argument("--roster", type=Path, required=True, metavar="CSV")
     p.add_argument("--check", action="store_true", help="only check the files (no stack needed)")
+    p.add_argument("--allow-erased", action="store_true", help="put people erased before on rosters, on purpose")
     stack_option(p)
     p.set_defaults(handler=cmd_import)
     p = attendance.add_parser("courses", help="the timetable's courses")

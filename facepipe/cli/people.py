@@ -19,10 +19,20 @@ from facepipe.core.settings import Settings
 def cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
     from facepipe.identity.enroll import enroll
     from facepipe.identity.gallery import Gallery
+    from facepipe.ops.tombstones import refuse_erased
 
-    existing = None
-    if args.update and args.out.exists():
-        existing = Gallery.load(args.out)
+    previous = Gallery.load(args.out) if args.out.exists() else None
+    existing = previous if args.update else None
+    stacked = None  # the stack's gallery as it stands (its tombstones)
+    if args.bucket:
+        from facepipe.aws.gallery_store import get_gallery
+
+        stacked, _ = get_gallery(args.bucket, args.key or settings.gallery_key)
+    if not args.allow_erased and args.people_dir.is_dir():
+        # Before anything is encoded or written: an erased id is refused whether the local file or the stack holds
+        # its tombstone (a local gallery written first would otherwise bring them back).
+        ids = [d.name for d in args.people_dir.iterdir() if d.is_dir() and not d.name.startswith(".")]
+        refuse_erased(ids, [g for g in (previous, stacked) if g is not None], what="enrolling them")
     gallery, report = enroll(
         args.people_dir, settings, gallery=existing, update=args.update, accept_flagged=args.accept_flagged
     )
@@ -41,6 +51,12 @@ def cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
     if not gallery.people:
         err("no one enrolled; gallery not written")
         return 1
+    if previous is not None and not args.update:
+        # A new gallery keeps the old file's tombstones: who was erased stays erased (those enrolled again on
+        # purpose, --allow-erased, lose theirs).
+        gallery.erased = [t for t in previous.erased if gallery.person(t.id) is None]
+    elif args.allow_erased:
+        gallery.check_not_erased(gallery.ids(), allow=True)
     gallery.save(args.out)
     photos = sum(len(p.photos) for p in gallery.people)
     print(

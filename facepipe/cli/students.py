@@ -23,10 +23,14 @@ def cmd_students_validate(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_students_import(args: argparse.Namespace, settings: Settings) -> int:
     from facepipe.aws.dynamo_records import put_records
     from facepipe.identity.records import validate_records
+    from facepipe.ops.tombstones import refuse_erased, stack_gallery
 
     report = validate_records(args.file)
     for _line, message in report.problems:
         err(f"{args.file}: {message} (skipped)")
+    if not args.allow_erased:
+        stack = settings.model_copy(update={"bucket_name": args.bucket}) if args.bucket else settings
+        refuse_erased([r.id for r in report.records], [stack_gallery(stack)], what="importing their records")
     count = put_records(report.records, table=args.table)
     print(f"Imported {count} record(s) into {args.table}; {len(report.problems)} row(s) skipped.")
     return 0 if report.ok else 1
@@ -42,4 +46,8 @@ def register(sub: Any) -> None:
     p = students.add_parser("import", help="load valid records into the students DynamoDB table")
     p.add_argument("file", type=Path, metavar="FILE")
     p.add_argument("--table", required=True, help="the stack's StudentsTable name")
+    p.add_argument(
+        "--bucket", help="the stack's ClipsBucket, whose gallery lists who was erased (default: FACEPIPE_BUCKET)"
+    )
+    p.add_argument("--allow-erased", action="store_true", help="import records of people erased before, on purpose")
     p.set_defaults(handler=cmd_students_import)
