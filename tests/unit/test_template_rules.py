@@ -677,3 +677,24 @@ def test_events_go_to_the_stacks_bus_and_out_with_no_secret_in_the_template__api
     key = json.dumps(TEMPLATE.properties("AlarmTopicKey")["KeyPolicy"])
     assert "events.amazonaws.com" in key
     assert TEMPLATE.properties("UnknownFaceAlertTopic")["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
+
+
+def test_point_in_time_recovery_is_decided_per_table_by_what_it_holds_of_a_person():
+    """A table's point-in-time recovery keeps every item 35 days, beyond erase's reach. Off where a face is held
+    (sightings' crops; unknown clusters' encodings and crops) or nothing is worth restoring (claims); on for the
+    school's own records (students, devices, attendance: ids and statuses, never a face), whose restore is followed
+    by erasing again every id in audit/erasures/ (docs/RELIABILITY.md, "Kept, and why")."""
+    tables = {k: r["Properties"] for k, r in RESOURCES.items() if r["Type"] == "AWS::DynamoDB::Table"}
+    pitr = {
+        k: p.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled") for k, p in tables.items()
+    }
+    assert pitr == {
+        "StudentsTable": True,
+        "DevicesTable": True,
+        "AttendanceTable": True,
+        "SightingsTable": False,
+        "UnknownsTable": False,
+        "IdempotencyTable": False,
+    }
+    reliability = (ROOT / "docs" / "RELIABILITY.md").read_text()
+    assert "Point-in-time recovery" in reliability and "erase again" in reliability
