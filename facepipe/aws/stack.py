@@ -36,6 +36,8 @@ OUTPUT_FIELDS = {
     "DeviceQueuePrefix": "device_queue_prefix",
     "ResultsDeadLetterQueueUrl": "dead_letter_queue_url",
     "DevicePolicyArn": "device_policy_arn",
+    # Erase tells the bus's recipients (person.erased).
+    "EventBusName": "event_bus_name",
 }
 # What `facepipe devices` cannot work without.
 DEVICE_FIELDS = ("bucket_name", "devices_table", "device_queue_prefix", "dead_letter_queue_url", "device_policy_arn")

@@ -1,6 +1,6 @@
 """Events out: what facepipe tells the systems that care (EventBridge in AWS; webhooks and MQTT locally).
 
-Four kinds, each an EventBridge event of source ``facepipe`` with the kind as its ``detail-type`` and one of
+Five kinds, each an EventBridge event of source ``facepipe`` with the kind as its ``detail-type`` and one of
 these models as its ``detail`` (protocol/facepipe_protocol/schemas/events.schema.json; a test keeps it equal):
 
 - ``person.seen``: an enrolled person **entered** a camera's view (first named after ``PRESENCE_GAP_S`` unseen)
@@ -10,6 +10,8 @@ these models as its ``detail`` (protocol/facepipe_protocol/schemas/events.schema
   small or blurred to keep).
 - ``attendance.closed``: a session closed, with its counts (no names: the report has them).
 - ``device.silent``: a registered camera sent nothing for ``DEVICE_SILENT_AFTER_S``, once per silence.
+- ``person.erased``: a person was erased (their id only): whatever kept ``person.seen`` events or a name must
+  forget them too (GDPR art. 17(2): the recipients of what was sent are told). Sent by erase as its last step.
 
 ``local_hour`` (0-23, in the site's time zone) lets a rule match "outside school hours" without code.
 """
@@ -32,6 +34,7 @@ class EventType(StrEnum):
     UNKNOWN_SEEN = "unknown.seen"
     ATTENDANCE_CLOSED = "attendance.closed"
     DEVICE_SILENT = "device.silent"
+    PERSON_ERASED = "person.erased"
 
 
 class Detail(BaseModel):
@@ -76,11 +79,17 @@ class DeviceSilent(Detail):
     silent_for_s: float = Field(ge=0)
 
 
+class PersonErased(Detail):
+    person_id: str
+    erased_at: str = Field(description="when the erasure began (its audit record's time)")
+
+
 DETAILS: dict[EventType, type[Detail]] = {
     EventType.PERSON_SEEN: PersonSeen,
     EventType.UNKNOWN_SEEN: UnknownSeen,
     EventType.ATTENDANCE_CLOSED: AttendanceClosed,
     EventType.DEVICE_SILENT: DeviceSilent,
+    EventType.PERSON_ERASED: PersonErased,
 }
 
 
@@ -89,7 +98,7 @@ def kind_of(detail: Detail) -> EventType:
 
 
 def events_schema() -> dict[str, Any]:
-    """One JSON Schema for the four events as delivered (EventBridge's envelope, a webhook's body): the
+    """One JSON Schema for the five events as delivered (EventBridge's envelope, a webhook's body): the
     ``detail-type`` names which ``detail`` follows."""
     defs: dict[str, Any] = {}
     branches = []

@@ -8,6 +8,8 @@ HMAC-SHA256 of the body under the webhook's secret, ``X-Facepipe-Event`` its kin
 answer is retried with backoff; after the last try the event is appended to the dead-letter file (JSON lines,
 with the webhook and the last error) and the next event goes on: nothing is lost.
 
+A ``person.erased`` event takes them out of every camera's in-view list at once and is sent on their topic.
+
 **MQTT** (paho): each event on ``<prefix>/<device>/<kind>`` (``<prefix>/attendance/<course>`` for a closed
 session) and each person's on ``<prefix>/person/<id>``; each camera's count and names of who is in view on
 ``<prefix>/<device>/in_view``; and, retained, a Home Assistant discovery config per camera
@@ -84,6 +86,16 @@ class _Mqtt:
         if kind == EventType.ATTENDANCE_CLOSED:
             self.publish(f"{prefix}/attendance/{detail['course']}", event)
             return 1
+        if kind == EventType.PERSON_ERASED:
+            # Out of every camera's list of who is in view, at once (it would name them until they "left"), and
+            # said on their topic, by id only.
+            person = detail["person_id"]
+            self.publish(f"{prefix}/person/{person}", event)
+            for device, view in self.in_view.items():
+                if view.pop(person, None) is not None:
+                    self.publish(f"{prefix}/{device}/in_view", {"count": len(view), "people": sorted(view.values())})
+                    sent += 1
+            return sent + 1
         device = detail["device_id"]
         if device not in self.announced:
             self._discovery(device)

@@ -27,7 +27,9 @@ or a name). An erase that stops halfway must be resumable, so erasure is a job (
    under way has ended (``erase_settle_seconds``, else derived from the pipeline's timeouts and retries:
    facepipe.ops.settle): the sightings index, who is in each camera's view and attendance read again, so a clip
    they named meanwhile goes too, and so does what its answer wrote.
-8. **finish**: the job's folder (their encodings) deleted with all its versions, the audit record completed.
+8. **announce**: ``person.erased`` (the id only) on the stack's event bus, so every recipient of ``person.seen``
+   forgets them too.
+9. **finish**: the job's folder (their encodings) deleted with all its versions, the audit record completed.
 
 Every step is idempotent (an object or item already gone counts as deleted), and the job's record says which
 are done: running erase again resumes the job where it stopped, or completes it.
@@ -80,6 +82,7 @@ STEPS = (
     "sweep",  # started before the wait below, so it runs meanwhile
     "late-sightings",
     "sweep-results",
+    "announce",
     "finish",
 )
 
@@ -174,6 +177,7 @@ class EraseJob(BaseModel):
     sweep_abandoned: str | None = None
     # What failed of the last sweep allowed (batches failed on each of MAX_SWEEP_ATTEMPTS sweeps): reported.
     sweep_failed: list[str] = Field(default_factory=list)
+    announced: bool = False  # person.erased sent on the stack's bus
     # The audit records of earlier jobs for this person that never finished (their record expired): this job
     # redoes every step and completes them.
     completes: list[str] = Field(default_factory=list)
@@ -737,6 +741,20 @@ class EraseJobs:
         counted = [n for n in names if len(n) >= 3 and n[0].isdigit() and n[1].isdigit()]
         job.sweep_scanned = sum(int(n[0]) for n in counted)
         job.sweep_matched = sum(int(n[1]) for n in counted)
+
+    def _step_announce(self, job: EraseJob) -> None:
+        """``person.erased`` (their id only) on the stack's bus: every recipient of ``person.seen`` (webhooks, MQTT,
+        the bus's rules) is told to forget them (GDPR art. 17(2)). Last, after the late pass: nothing names them
+        after it."""
+        if not self.settings.event_bus_name:
+            return
+        from facepipe.aws.event_bus import put_events
+        from facepipe.core.events import PersonErased
+
+        detail = PersonErased(person_id=job.person_id, erased_at=job.erased_at)
+        if put_events(self.settings.event_bus_name, [detail], events=client("events")):
+            raise EraseError(f"{job.person_id}: the bus refused person.erased; run erase again to send it")
+        job.announced = True
 
     def _step_finish(self, job: EraseJob) -> None:
         job.status, job.finished_at = "completed", datetime.now(UTC).isoformat(timespec="seconds")

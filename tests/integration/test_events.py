@@ -36,7 +36,7 @@ class _Receiver(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.server.got.append((self.path, dict(self.headers), body))  # type: ignore[attr-defined]
-        self.send_response(204 if self.path == "/ok" else 503)
+        self.send_response(204 if self.path in ("/ok", "/also-ok") else 503)
         self.end_headers()
 
     def log_message(self, *_: object) -> None:
@@ -190,3 +190,65 @@ def test_events_reach_a_webhook_signed_and_mqtt_on_change_and_a_failing_webhook_
     (config,) = [(t, p) for t, p, retained in late.messages if retained]
     assert config[0] == "homeassistant/sensor/facepipe_door-cam/in_view/config"
     assert config[1]["state_topic"] == "facepipe/door-cam/in_view" and "obama" not in json.dumps(config[1])
+
+
+def test_an_erased_person_is_announced_and_no_later_message_names_them(
+    gallery_path, samples, clip_factory, receiver, broker, capsys
+):
+    """Obama enters the door camera, is erased, then Kit and Rose enter: the bus's recipients get person.erased (his
+    id only), the camera's in-view list drops him at once, and no message after the erasure names him."""
+    from facepipe.cli.main import main
+
+    subscriber = Subscriber(broker)
+    base = f"http://127.0.0.1:{receiver.server_address[1]}"
+    with (
+        local_stack(
+            workers=1,
+            webhooks=(Webhook(f"{base}/also-ok", SECRET),),
+            mqtt=MqttBroker("127.0.0.1", broker),
+            parameters={"GalleryRefreshSeconds": "1"},
+        ) as stack,
+        talking_to(stack),
+    ):
+        stack.load(gallery=Gallery.load(gallery_path), students=validate_records(samples / "students.json").records)
+        stack.add_device("hall-cam")
+        start = datetime.now(UTC)
+
+        def arrives(seq: int, probe: str) -> None:
+            at = start + timedelta(seconds=seq)
+            upload = upload_clip(
+                clip_factory(probe), bucket=stack.outputs.bucket, device_id="hall-cam", seq=seq, captured=at
+            )
+            assert upload.key in receive_results(stack.queue_url("hall-cam"), {upload.key: upload}, timeout_s=60)
+
+        arrives(1, "obama-480p.jpg")
+        _wait(lambda: any(t == "facepipe/hall-cam/in_view" for t, _, _ in subscriber.messages))
+        assert main(["people", "erase", "obama"]) == 0, capsys.readouterr().err
+        _wait(
+            lambda: any(
+                t == "facepipe/person/obama" and p["detail-type"] == "person.erased" for t, p, _ in subscriber.messages
+            )
+        )
+        arrives(2, "kit_with_rose.jpg")
+        _wait(lambda: any("Kit Harington" in json.dumps(p) for t, p, _ in subscriber.messages if t.endswith("in_view")))
+        time.sleep(1.0)
+    subscriber.stop()
+
+    told = next(
+        n
+        for n, (t, p, _) in enumerate(subscriber.messages)
+        if t == "facepipe/person/obama" and p["detail-type"] == "person.erased"
+    )
+    before, after = subscriber.messages[:told], subscriber.messages[told:]
+    assert any("Barack Obama" in json.dumps(p) for _, p, _ in before)
+    erased = [p for t, p, _ in after if t == "facepipe/person/obama"]
+    assert [e["detail"] for e in erased] == [
+        {"schema_version": 1, "person_id": "obama", "erased_at": erased[0]["detail"]["erased_at"]}
+    ]
+    # Dropped from the camera's list at once, and named nowhere after: not his name, not his id (but the erasure).
+    in_view = [p for t, p, _ in after if t == "facepipe/hall-cam/in_view"]
+    assert in_view[0] == {"count": 0, "people": []} and in_view[-1]["people"] == ["Kit Harington", "Rose Leslie"]
+    later = [json.dumps(p) for t, p, _ in after if t != "facepipe/person/obama"]
+    assert not any("Barack Obama" in text or '"obama"' in text for text in later), later
+    hooks = [json.loads(body) for path, _, body in receiver.got if path == "/also-ok"]
+    assert [h["detail"]["person_id"] for h in hooks if h["detail-type"] == "person.erased"] == ["obama"]
