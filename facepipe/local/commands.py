@@ -47,11 +47,16 @@ def register(sub: Any) -> None:
         action="append",
         default=[],
         metavar="URL",
-        help="POST every event (person.seen, unknown.seen, attendance.closed, device.silent) to URL, signed with "
-        "HMAC-SHA256 under FACEPIPE_WEBHOOK_SECRET (repeatable)",
+        help="POST every event to URL (https, or http on this machine), signed with HMAC-SHA256 over a timestamp "
+        "and the body under FACEPIPE_WEBHOOK_SECRET (repeatable)",
     )
     p.add_argument(
         "--mqtt", metavar="HOST[:PORT]", help="publish every event to this MQTT broker (Home Assistant discovery)"
+    )
+    p.add_argument("--mqtt-user", metavar="USER", help="the broker's user (its password: FACEPIPE_MQTT_PASSWORD)")
+    p.add_argument("--mqtt-tls", action="store_true", help="reach the broker over TLS (port 8883 by default)")
+    p.add_argument(
+        "--mqtt-ca", metavar="FILE", help="with --mqtt-tls: the broker's CA certificate (default: the system's)"
     )
     p.set_defaults(handler=cmd_local)
 
@@ -86,8 +91,24 @@ def _event_sinks(args: argparse.Namespace) -> dict[str, Any]:
         host, _, port = args.mqtt.partition(":")
         if port and not port.isdigit():
             raise FacepipeError(f"--mqtt {args.mqtt!r}: the port is not a number")
-        mqtt = MqttBroker(host, int(port or 1883))
-    return {"webhooks": tuple(Webhook(url, secret) for url in args.webhook), "mqtt": mqtt}
+        password = os.environ.get("FACEPIPE_MQTT_PASSWORD") or None
+        if args.mqtt_user and not password:
+            raise FacepipeError("--mqtt-user needs FACEPIPE_MQTT_PASSWORD (the broker's password for that user)")
+        if args.mqtt_ca and not Path(args.mqtt_ca).is_file():
+            raise FacepipeError(f"--mqtt-ca {args.mqtt_ca}: no such file")
+        mqtt = MqttBroker(
+            host,
+            int(port or (8883 if args.mqtt_tls else 1883)),
+            username=args.mqtt_user,
+            password=password,
+            tls=args.mqtt_tls,
+            ca_file=args.mqtt_ca,
+        )
+    try:
+        webhooks = tuple(Webhook(url, secret) for url in args.webhook)
+    except ValueError as exc:
+        raise FacepipeError(f"--webhook: {exc}") from None
+    return {"webhooks": webhooks, "mqtt": mqtt}
 
 
 def prepare(stack: Any, args: argparse.Namespace, settings: Settings) -> list[str]:

@@ -36,7 +36,11 @@ class _Receiver(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.server.got.append((self.path, dict(self.headers), body))  # type: ignore[attr-defined]
-        self.send_response(204 if self.path in ("/ok", "/also-ok") else 503)
+        if self.path == "/moved":  # a redirect elsewhere: the relay must not follow it
+            self.send_response(302)
+            self.send_header("Location", "/ok-elsewhere")
+        else:
+            self.send_response(204 if self.path in ("/ok", "/also-ok", "/ok-elsewhere") else 503)
         self.end_headers()
 
     def log_message(self, *_: object) -> None:
@@ -163,12 +167,15 @@ def test_events_reach_a_webhook_signed_and_mqtt_on_change_and_a_failing_webhook_
     assert left["person_id"] == "obama"
     closed = next(e["detail"] for e in events if e["detail-type"] == "attendance.closed")
     assert (closed["course"], closed["present"], closed["absent"]) == ("homeroom", 0, 1)  # nobody came yesterday
-    # Signed: the receiver checks each body against its header with the shared secret.
+    # Signed: the receiver checks each body and its timestamp against the header with the shared secret, as the
+    # README says (HMAC-SHA256 of "<timestamp>.<body>"), and a timestamp within the replay window.
     for _, headers, body in receiver.got:
-        expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        stamp = headers["X-Facepipe-Timestamp"]
+        expected = "sha256=" + hmac.new(SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
         assert (
             headers["X-Facepipe-Signature"] == expected
             and headers["X-Facepipe-Event"] == json.loads(body)["detail-type"]
+            and abs(time.time() - int(stamp)) < 300
         )
     # The failing webhook was tried four times an event, then each event was dead-lettered: none lost.
     assert len([p for p, _, _ in receiver.got if p == "/down"]) == 4 * len(events)
@@ -252,3 +259,65 @@ def test_an_erased_person_is_announced_and_no_later_message_names_them(
     assert not any("Barack Obama" in text or '"obama"' in text for text in later), later
     hooks = [json.loads(body) for path, _, body in receiver.got if path == "/also-ok"]
     assert [h["detail"]["person_id"] for h in hooks if h["detail-type"] == "person.erased"] == ["obama"]
+
+
+def _mosquitto(port: int, folder: Path) -> subprocess.Popen:
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    config = folder / "mosquitto.conf"
+    config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    process = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    _wait(lambda: _listening(port), timeout_s=10)
+    return process
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_the_relay_outlives_a_broker_that_goes_away_and_follows_no_redirect(receiver, tmp_path):
+    """The broker stops mid-way: the event it could not take is dead-lettered (the file readable by its owner
+    only), the webhooks still get it, and the relay goes on with the next. A webhook answering with a redirect is
+    not followed: the event is dead-lettered, and where it pointed gets nothing."""
+    from facepipe.core.events import DeviceSilent
+
+    port = free_port()
+    broker = _mosquitto(port, tmp_path)
+    base = f"http://127.0.0.1:{receiver.server_address[1]}"
+    hooks = (Webhook(f"{base}/also-ok", SECRET), Webhook(f"{base}/moved", SECRET))
+    try:
+        with local_stack(workers=1, webhooks=hooks, mqtt=MqttBroker("127.0.0.1", port)) as stack:
+            stack.relay.backoff_s = (0.05,)
+            events, bus = stack.client("events"), stack.outputs.values["event_bus_name"]
+
+            def send(device: str) -> None:
+                detail = DeviceSilent(device_id=device, last_seen="2026-12-07T10:00:00.000Z", silent_for_s=700)
+                entry = {"Source": "facepipe", "DetailType": "device.silent", "Detail": detail.model_dump_json()}
+                assert not events.put_events(Entries=[entry | {"EventBusName": bus}])["FailedEntryCount"]
+
+            def webhook_got(device: str) -> bool:
+                return any(p == "/also-ok" and device.encode() in b for p, _, b in receiver.got)
+
+            send("cam-before")
+            _wait(lambda: webhook_got("cam-before"))
+            broker.terminate()
+            broker.wait(timeout=10)
+            send("cam-after")
+            _wait(lambda: webhook_got("cam-after"))
+            send("cam-later")  # the relay is still there
+            _wait(lambda: webhook_got("cam-later"))
+            dead = stack.log_dir / "events-dead-letter.jsonl"
+            _wait(lambda: dead.exists() and "cam-later" in dead.read_text() and dead.read_text().count('"mqtt"') >= 2)
+            lines = [json.loads(line) for line in dead.read_text().splitlines()]
+            mode = dead.stat().st_mode & 0o777
+    finally:
+        if broker.poll() is None:
+            broker.terminate()
+    assert mode == 0o600
+    assert {line["event"]["detail"]["device_id"] for line in lines if "mqtt" in line} >= {"cam-after", "cam-later"}
+    moved = [line for line in lines if line.get("webhook", "").endswith("/moved")]
+    assert moved and all("redirect" in line["error"] for line in moved)
+    assert not any(p == "/ok-elsewhere" for p, _, _ in receiver.got)
