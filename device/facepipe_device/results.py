@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +14,8 @@ from typing import Any
 from facepipe_protocol import result_schema
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
+
+from facepipe_device.spool import write_durably
 
 log = logging.getLogger("facepipe_device.results")
 
@@ -52,21 +53,29 @@ class ResultBoard:
 
     ``expect(seq, capture_end)`` is called for every clip uploaded; ``offer(message)`` for every result.
     ``ready()`` returns what can be shown now, in order.
+
+    Deadlines and latency run on ``clock`` (monotonic): a Pi has no real-time clock, and NTP stepping its wall
+    clock an hour back would hold every result an hour, a step forward drop real ones as missing. A capture's end
+    (wall time, as the clip carries it) is placed on that clock once, when the clip is expected.
     """
 
     timeout_s: float
     stale_after_s: float
-    expected: dict[int, float] = field(default_factory=dict)  # seq -> capture end (epoch s)
+    expected: dict[int, float] = field(default_factory=dict)  # seq -> capture end, on ``clock``
     arrived: dict[int, tuple[dict[str, Any], float]] = field(default_factory=dict)
     # Results received but not yet shown are kept here, so a crash between receiving and showing loses none.
     store_dir: Path | None = None
     shown_seqs: set[int] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     late: int = 0
+    clock: Callable[[], float] = time.monotonic
+    wall: Callable[[], float] = time.time
 
     def expect(self, seq: int, capture_end: float) -> None:
+        """``capture_end``: epoch seconds (wall clock), placed on ``clock`` now (a capture cannot end later than
+        now: a wall clock stepped back since counts as now)."""
         with self.lock:
-            self.expected[seq] = capture_end
+            self.expected[seq] = self.clock() - max(0.0, self.wall() - capture_end)
 
     def forget(self, seq: int) -> None:
         """A clip that will never have a result (dropped from the spool, skipped by the gate)."""
@@ -79,7 +88,9 @@ class ResultBoard:
             for path in sorted(self.store_dir.glob("*.json")):
                 try:
                     kept = json.loads(path.read_text())
-                    self.arrived[int(kept["message"]["clip"]["seq"])] = (kept["message"], float(kept["at"]))
+                    # Kept on ``clock`` by the run before; after a reboot that clock started again: now at most.
+                    at = min(float(kept["at"]), self.clock())
+                    self.arrived[int(kept["message"]["clip"]["seq"])] = (kept["message"], at)
                 except (ValueError, KeyError, TypeError):
                     path.unlink(missing_ok=True)
 
@@ -97,16 +108,15 @@ class ResultBoard:
             if seq in self.shown_seqs or (seq in self.arrived and not _supersedes(message, self.arrived[seq][0])):
                 self.late += 1  # a redelivery, or already shown or reported missing
                 return
-            at = now if now is not None else time.time()
+            at = now if now is not None else self.clock()
             if self.store_dir is not None:
-                path = self.store_dir / f"{seq:012d}.json"
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(json.dumps({"message": message, "at": at}))
-                os.replace(tmp, path)
+                # Durable as the spool's clips are (the bytes, then the name): the queue message is deleted next,
+                # so a power cut must not lose what only this file then holds.
+                write_durably(self.store_dir / f"{seq:012d}.json", json.dumps({"message": message, "at": at}).encode())
             self.arrived[seq] = (message, at)
 
     def ready(self, now: float | None = None) -> list[Shown]:
-        now = now if now is not None else time.time()
+        now = now if now is not None else self.clock()
         out: list[Shown] = []
         with self.lock:
             for seq in sorted(self.expected):

@@ -37,7 +37,7 @@ class SpooledClip:
         return f"{self.seq:012d}"
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_durably(path: Path, data: bytes) -> None:
     """The file's bytes and then its name made durable: a power cut after this returns loses neither (the rename
     lives in the directory, which is synced too)."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -61,6 +61,7 @@ class Spool:
         self.set_aside_count = 0
         self._lock = threading.Lock()
         self._busy: set[int] = set()  # clips being uploaded right now are never dropped
+        self._handed_out = 0  # the last sequence number handed out (state.json may lag it on a full disk)
         root.mkdir(parents=True, exist_ok=True)
         self._recover()
 
@@ -86,13 +87,31 @@ class Spool:
                 path.unlink(missing_ok=True)
 
     def next_seq(self) -> int:
-        """A sequence number never used before on this device (persisted before it is handed out)."""
+        """A sequence number never used before on this device (persisted before it is handed out).
+
+        A full card must not stop the camera: when state.json cannot be written (ENOSPC), the oldest queued clip is
+        dropped to make room, as :meth:`add` does; with nothing left to drop the number is handed out all the same
+        and persisted at the next chance (a restart before then may reuse it: the clip's key still differs, as it
+        carries the capture time)."""
         with self._lock:
             state_path = self.root / "state.json"
             state = json.loads(state_path.read_text()) if state_path.exists() else {"next_seq": 1}
-            seq = int(state["next_seq"])
-            _write_atomic(state_path, json.dumps({"next_seq": seq + 1}).encode())
-            return seq
+            seq = max(int(state["next_seq"]), self._handed_out + 1)
+            self._handed_out = seq
+            while True:
+                try:
+                    write_durably(state_path, json.dumps({"next_seq": seq + 1}).encode())
+                    return seq
+                except OSError as exc:
+                    if exc.errno != errno.ENOSPC:
+                        raise
+                    queued = [c for c in self.pending() if c.seq not in self._busy]
+                    if not queued:
+                        log.warning("disk full: sequence number %d not persisted yet; capture goes on", seq)
+                        return seq
+                    self._remove(queued[0])
+                    self.dropped += 1
+                    log.warning("disk full: dropped clip %d, never uploaded, to go on capturing", queued[0].seq)
 
     def pending(self) -> list[SpooledClip]:
         """Complete clips not yet uploaded, oldest first."""
@@ -145,8 +164,8 @@ class Spool:
                 )
             while True:
                 try:
-                    _write_atomic(self.root / f"{clip.stem()}.{ext}", data)
-                    _write_atomic(self.root / f"{clip.stem()}.json", json.dumps(asdict(clip)).encode())
+                    write_durably(self.root / f"{clip.stem()}.{ext}", data)
+                    write_durably(self.root / f"{clip.stem()}.json", json.dumps(asdict(clip)).encode())
                     break
                 except OSError as exc:
                     # The disk filled before the spool's own bound (other files on the card): drop the oldest

@@ -77,17 +77,49 @@ def test_a_full_disk_drops_the_oldest_clip_and_keeps_capturing(tmp_path, monkeyp
     spool = Spool(tmp_path / "spool", max_bytes=10**6)
     for seq in (1, 2):
         spool.add(b"x" * 100, seq=seq, ext="mp4", captured_at="2026-12-02T10:00:00.000Z", capture_end=0)
-    real, failures = spool_module._write_atomic, iter([True])
+    real, failures = spool_module.write_durably, iter([True])
 
     def full_once(path, data):
         if next(failures, False):  # the first write of the next clip finds the disk full
             raise OSError(errno.ENOSPC, "No space left on device")
         real(path, data)
 
-    monkeypatch.setattr(spool_module, "_write_atomic", full_once)
+    monkeypatch.setattr(spool_module, "write_durably", full_once)
     _, dropped = spool.add(b"y" * 100, seq=3, ext="mp4", captured_at="2026-12-02T10:00:01.000Z", capture_end=0)
     assert [c.seq for c in dropped] == [1] and [c.seq for c in spool.pending()] == [2, 3]
     assert spool.dropped == 1 and "disk full: dropped clip 1" in caplog.text
+
+
+def test_a_full_disk_when_the_sequence_number_is_saved_drops_the_oldest_and_capture_goes_on(
+    tmp_path, monkeypatch, caplog
+):
+    """The sequence number is saved (state.json) before a clip is spooled: on the old main ENOSPC there stopped the
+    camera and systemd restarted it until it gave up. The oldest queued clip is dropped to make room; with nothing
+    left to drop the number is handed out all the same, and never handed out twice."""
+    import errno
+
+    import facepipe_device.spool as spool_module
+
+    spool = Spool(tmp_path / "spool", max_bytes=10**6)
+    for _ in range(2):
+        spool.add(b"x" * 100, seq=spool.next_seq(), ext="mp4", captured_at="2026-12-02T10:00:00.000Z", capture_end=0)
+    real, full = spool_module.write_durably, {"state": 1}
+
+    def state_full(path, data):
+        if path.name == "state.json" and full["state"]:
+            full["state"] -= 1
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(spool_module, "write_durably", state_full)
+    assert spool.next_seq() == 3
+    assert [c.seq for c in spool.pending()] == [2] and spool.dropped == 1
+    assert "disk full: dropped clip 1" in caplog.text
+    for clip in spool.pending():
+        spool._remove(clip)
+    full["state"] = 10**6  # nothing left to drop, and the card stays full
+    assert [spool.next_seq(), spool.next_seq()] == [4, 5]
+    assert "sequence number 5 not persisted yet; capture goes on" in caplog.text
 
 
 def test_spool_survives_a_restart_and_cleans_half_written_clips(tmp_path):
@@ -143,7 +175,7 @@ def test_malformed_results_are_named(body, message):
 
 
 def test_results_are_shown_in_capture_order_and_missing_ones_reported():
-    board = ResultBoard(timeout_s=5.0, stale_after_s=2.0)
+    board = ResultBoard(timeout_s=5.0, stale_after_s=2.0, clock=time.time)
     now = time.time()
     for seq in (1, 2, 3):
         board.expect(seq, now)
@@ -168,11 +200,11 @@ def test_face_gate_passes_a_face_and_skips_an_empty_room(clip_factory):
 
 def test_received_results_survive_a_restart_until_shown(tmp_path):
     now = time.time()
-    board = ResultBoard(timeout_s=30, stale_after_s=10, store_dir=tmp_path / "results")
+    board = ResultBoard(timeout_s=30, stale_after_s=10, store_dir=tmp_path / "results", clock=time.time)
     board.expect(1, now)
     board.expect(2, now)
     board.offer({"clip": {"seq": 2}}, now=now + 0.4)  # waits for clip 1; deleted from the queue already
-    restarted = ResultBoard(timeout_s=30, stale_after_s=10, store_dir=tmp_path / "results")
+    restarted = ResultBoard(timeout_s=30, stale_after_s=10, store_dir=tmp_path / "results", clock=time.time)
     restarted.expect(1, now)
     restarted.expect(2, now)
     restarted.offer({"clip": {"seq": 1}}, now=now + 0.6)
@@ -185,10 +217,10 @@ def test_results_nobody_waits_for_are_shown_as_late_then_deleted(tmp_path):
     results used to sit in results/ for ever (students' names on the SD card), never shown, never reported.
     Now they are shown once, marked late, and deleted."""
     now = time.time()
-    board = ResultBoard(timeout_s=30, stale_after_s=10, store_dir=tmp_path / "results")
+    board = ResultBoard(timeout_s=30, stale_after_s=10, store_dir=tmp_path / "results", clock=time.time)
     board.expect(1, now)
     board.offer({"clip": {"seq": 2}}, now=now)  # received just before the service stopped: clip 2's upload ended
-    restarted = ResultBoard(timeout_s=30, stale_after_s=10, store_dir=tmp_path / "results")
+    restarted = ResultBoard(timeout_s=30, stale_after_s=10, store_dir=tmp_path / "results", clock=time.time)
     restarted.offer({"clip": {"seq": 3}, "people": [{"name": "Kit Harington"}]}, now=now + 1)  # uploaded before
     restarted.expect(4, now + 1)
     shown = restarted.ready(now + 1.5)
@@ -197,8 +229,41 @@ def test_results_nobody_waits_for_are_shown_as_late_then_deleted(tmp_path):
     assert restarted.outstanding() == 1
 
 
+def test_a_received_result_is_made_durable_before_its_queue_message_goes(tmp_path, monkeypatch):
+    """Its queue message is deleted once the board has it: the file is the only copy, so it is written as the spool
+    writes clips (the bytes synced, then the name), not left in the page cache for a power cut to take."""
+    import os
+
+    synced: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    board = ResultBoard(timeout_s=30, stale_after_s=10, store_dir=tmp_path / "results")
+    board.expect(1, time.time())
+    board.offer({"clip": {"seq": 1}})
+    assert len(synced) == 2  # the file, then its folder
+    assert [p.name for p in (tmp_path / "results").iterdir()] == ["000000000001.json"]
+
+
+def test_a_wall_clock_step_neither_holds_results_nor_drops_them():
+    """A Pi has no real-time clock; NTP steps its wall clock. An hour back used to hold every result an hour (the
+    deadline was wall time), an hour forward to report real results missing. Deadlines run on a monotonic clock."""
+    ticks = {"mono": 1000.0, "wall": 1_800_000_000.0}
+    board = ResultBoard(timeout_s=30, stale_after_s=10, clock=lambda: ticks["mono"], wall=lambda: ticks["wall"])
+    board.expect(1, ticks["wall"] - 0.2)  # captured just now
+    ticks["wall"] -= 3600  # NTP steps the wall clock an hour back
+    ticks["mono"] += 31
+    (missing,) = board.ready()  # 31 s without a result: reported now, not in an hour
+    assert missing.seq == 1 and missing.message is None
+    board.expect(2, ticks["wall"] - 0.2)
+    ticks["wall"] += 7200  # and an hour forward
+    ticks["mono"] += 0.5
+    board.offer({"clip": {"seq": 2}})
+    (shown,) = board.ready()
+    assert shown.message is not None and 0.6 <= shown.latency_s <= 0.8 and not shown.stale
+
+
 def test_a_real_result_replaces_an_error_for_the_same_clip_not_yet_shown():
-    board = ResultBoard(timeout_s=5.0, stale_after_s=2.0)
+    board = ResultBoard(timeout_s=5.0, stale_after_s=2.0, clock=time.time)
     now = time.time()
     board.expect(1, now)
     board.expect(2, now)
