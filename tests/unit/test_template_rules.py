@@ -512,10 +512,14 @@ def test_no_function_records_its_response_or_errors_in_xray__xray_not_modelled_b
 
 def test_every_log_is_kept_log_retention_days__log_groups_not_modelled_by_moto():
     """Logs may name people (INFO and DEBUG) and erase cannot reach them: every function and the pipeline log
-    to a group the template declares, kept LogRetentionDays."""
+    to a group the template declares, kept LogRetentionDays (the pipeline's: a day during a tracing session, which
+    logs every state)."""
     groups = {k for k, v in TEMPLATE.doc["Resources"].items() if v["Type"] == "AWS::Logs::LogGroup"}
     for logical in groups:
-        assert TEMPLATE.properties(logical)["RetentionInDays"] == {"Ref": "LogRetentionDays"}, logical
+        kept = {"Ref": "LogRetentionDays"}
+        if logical == "PipelineLogGroup":
+            kept = {"Fn::If": ["TracingSession", 1, kept]}
+        assert TEMPLATE.properties(logical)["RetentionInDays"] == kept, logical
     for logical, resource in TEMPLATE.doc["Resources"].items():
         if resource["Type"] == "AWS::Serverless::Function":
             group = TEMPLATE.properties(logical)["LoggingConfig"]["LogGroup"]
@@ -698,3 +702,20 @@ def test_point_in_time_recovery_is_decided_per_table_by_what_it_holds_of_a_perso
     }
     reliability = (ROOT / "docs" / "RELIABILITY.md").read_text()
     assert "Point-in-time recovery" in reliability and "erase again" in reliability
+
+
+def test_a_tracing_session_logs_every_state_without_execution_data_and_keeps_it_a_day__logging_not_in_moto():
+    """TraceClips=on: the Express pipeline logs every state (so a clip can be followed in the Step Functions
+    console, which reads an Express execution's history from these logs) for a day; off, errors only for
+    LogRetentionDays. Never execution data (faces, names, results): on or off."""
+    machine = TEMPLATE.doc["Resources"]["PipelineStateMachine"]["Properties"]
+    logging = machine["Logging"]
+    assert logging["IncludeExecutionData"] is False
+    assert logging["Level"] == {"Fn::If": ["TracingSession", "ALL", "ERROR"]}
+    retention = TEMPLATE.doc["Resources"]["PipelineLogGroup"]["Properties"]["RetentionInDays"]
+    assert retention == {"Fn::If": ["TracingSession", 1, {"Ref": "LogRetentionDays"}]}
+    assert TEMPLATE.doc["Conditions"]["TracingSession"] == {"Fn::Equals": [{"Ref": "TraceClips"}, "on"]}
+    assert TEMPLATE.parameter_defaults()["TraceClips"] == "off" and not _condition("TracingSession")
+    assert machine["Tracing"] == {"Enabled": True}  # X-Ray beside it, always
+    readme = (ROOT / "README.md").read_text()
+    assert "## Tracing a clip" in readme and "TraceClips=on" in readme
