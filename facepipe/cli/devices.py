@@ -74,7 +74,10 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     if args.env_file is None:
         sys.stdout.write(text)
         return 0
+    # Created 0600, and narrowed to it when the file was there before (touch keeps an existing file's mode): it
+    # holds the device's secret key.
     args.env_file.touch(mode=0o600)
+    args.env_file.chmod(0o600)
     args.env_file.write_text(text)
     print(f"Registered {args.device_id}; its settings are in {args.env_file} (set -a; . {args.env_file}; set +a)")
     return 0

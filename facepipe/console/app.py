@@ -52,7 +52,9 @@ TOKEN_COOKIE = "facepipe_console"
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def create_app(operator: Operator, *, token: str | None = None, loopback: bool = True) -> Starlette:
+def create_app(
+    operator: Operator, *, token: str | None = None, loopback: bool = True, secure_cookie: bool = False
+) -> Starlette:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["data_uri"] = views.data_uri
     templates.env.filters["urlquote"] = lambda value: quote(str(value), safe="")
@@ -284,7 +286,7 @@ def create_app(operator: Operator, *, token: str | None = None, loopback: bool =
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(routes=routes)
-    app.add_middleware(_Guard, token=token)
+    app.add_middleware(_Guard, token=token, secure_cookie=secure_cookie)
     if loopback:
         # Added last, so it runs first: a page of another site that rebinds its name to 127.0.0.1 is refused.
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=sorted(LOOPBACK_HOSTS))
@@ -341,8 +343,8 @@ _FRAMING_HEADERS = [(b"content-security-policy", b"frame-ancestors 'none'"), (b"
 class _Guard:
     """A token when bound elsewhere than loopback; POSTs only from the console's own pages; never framed."""
 
-    def __init__(self, app: Any, token: str | None) -> None:
-        self.app, self.token = app, token
+    def __init__(self, app: Any, token: str | None, secure_cookie: bool = False) -> None:
+        self.app, self.token, self.secure_cookie = app, token, secure_cookie
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -385,14 +387,17 @@ class _Guard:
                 or request.cookies.get(TOKEN_COOKIE)
                 or request.headers.get("authorization", "").removeprefix("Bearer ")
             )
-            if not given or not hmac.compare_digest(given, self.token):
+            # Compared as bytes: a given token with non-ASCII characters is a wrong token (401), never a 500.
+            if not given or not hmac.compare_digest(given.encode(), self.token.encode()):
                 await PlainTextResponse("a token is required (open the address `facepipe console` printed)", 401)(
                     scope, receive, send
                 )
                 return
             if request.query_params.get("token"):
                 response = RedirectResponse(request.url.remove_query_params("token"), status_code=303)
-                response.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="strict")
+                response.set_cookie(
+                    TOKEN_COOKIE, self.token, httponly=True, samesite="strict", secure=self.secure_cookie
+                )
                 await response(scope, receive, send)
                 return
         if request.method == "POST":

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import os
@@ -43,6 +42,7 @@ from urllib.parse import urlsplit
 import requests
 
 from facepipe.core.events import EVENT_SOURCE, EventType
+from facepipe.core.hosts import is_loopback
 from facepipe.local import ACCOUNT, REGION
 from facepipe.local.bridge import received
 from facepipe.local.deployer import Deployment
@@ -55,15 +55,6 @@ DEAD_LETTER_MAX_BYTES = 10 * 1024 * 1024
 DEAD_LETTER_KEPT = 3  # rotated files kept beside the current one (.1 newest)
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 @dataclass(frozen=True)
 class Webhook:
     url: str
@@ -73,7 +64,7 @@ class Webhook:
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"webhook {self.url!r}: not an http(s) URL")
-        if parts.scheme == "http" and not _loopback(parts.hostname):
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
             raise ValueError(
                 f"webhook {self.url!r}: plain http off this machine would send people's names in the clear; use https"
             )

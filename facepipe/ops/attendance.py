@@ -155,11 +155,23 @@ class Attendance:
         return rows
 
 
+# A cell a spreadsheet would read as a formula (OWASP's CSV injection): a name like "=HYPERLINK(...)" in a record.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> object:
+    """A text cell that would start a formula, quoted with a leading apostrophe (shown as text, not run)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def to_csv(rows: list[ReportRow]) -> str:
-    """Rows as CSV with a header (a spreadsheet opens it as is: UTF-8, comma separated, CRLF lines)."""
+    """Rows as CSV with a header (a spreadsheet opens it as is: UTF-8, comma separated, CRLF lines); no cell can
+    run as a formula (:func:`safe_cell`)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for row in rows:
-        writer.writerow([getattr(row, c) for c in CSV_COLUMNS])
+        writer.writerow([safe_cell(getattr(row, c)) for c in CSV_COLUMNS])
     return out.getvalue()

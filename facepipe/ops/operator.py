@@ -62,6 +62,18 @@ def check_person_id(person_id: str) -> str:
     return person_id
 
 
+MAX_NAME_CHARS = 200
+
+
+def check_name(name: str | None) -> str:
+    """A person's name as their record keeps it: trimmed, 1 to ``MAX_NAME_CHARS`` characters (the console's Enroll
+    and a label alike: a record is read into every result naming them)."""
+    name = (name or "").strip()
+    if not name or len(name) > MAX_NAME_CHARS:
+        raise OperatorError(f"a name is required (1 to {MAX_NAME_CHARS} characters)")
+    return name
+
+
 @dataclass(frozen=True)
 class PersonView:
     id: str
@@ -178,9 +190,7 @@ class Operator:
         from facepipe.identity.enroll import enrollment_face
 
         check_person_id(person_id)
-        name = name.strip()
-        if not name or len(name) > 200:
-            raise OperatorError("a name is required (1 to 200 characters)")
+        name = check_name(name)
         if not photos:
             raise OperatorError("at least one photo is required")
         encoded: list[tuple[str, bytes, tuple[list[float], PhotoQuality]]] = []
@@ -307,6 +317,7 @@ class Operator:
         unless ``accept_flagged``; when every crop is, nothing is labelled."""
         check_id(unknown_id)
         check_person_id(person_id)
+        name = check_name(name) if name and name.strip() else None
         cluster = self.unknowns.get(unknown_id)
         if cluster.dismissed or not cluster.crops:
             raise OperatorError(f"{unknown_id}: no face kept to label (dismissed, or only tiny/blurred faces)")

@@ -40,6 +40,13 @@ def test_a_device_is_added_listed_and_removed_with_every_setting_it_needs(stack,
     assert '"maxReceiveCount": 5' in attributes["RedrivePolicy"]  # dead letters to the stack's alarmed queue
     again = facepipe("devices", "add", "cam-x")
     assert again.returncode == 1 and "device 'cam-x' is already registered" in again.stderr
+    # An env file that was there before, readable by all, is narrowed to its owner: it holds a secret key.
+    wide = tmp_path / "cam-y.env"
+    wide.write_text("")
+    wide.chmod(0o644)
+    assert facepipe("devices", "add", "cam-y", "--env-file", str(wide)).returncode == 0
+    assert wide.stat().st_mode & 0o777 == 0o600 and "AWS_SECRET_ACCESS_KEY" in wide.read_text()
+    assert facepipe("devices", "remove", "cam-y").returncode == 0
 
     listed = facepipe("devices", "list")
     assert listed.returncode == 0, listed.stderr

@@ -120,6 +120,8 @@ def test_label_and_dismiss_refuse_bad_input_by_name_and_change_nothing(stack, cl
     cases += [
         (("unknowns", "label", row["id"], "bad id!"), "'bad id!' is not a valid person id"),
         (("unknowns", "label", row["id"], "nobody_yet"), "nobody_yet: not enrolled yet; give a name"),
+        # A name is capped as the console's Enroll caps it: it is read into every result naming them.
+        (("unknowns", "label", row["id"], "nobody_yet", "--name", "x" * 201), "a name is required (1 to 200"),
     ]
     for args, message in cases:
         done = facepipe(stack, *args)

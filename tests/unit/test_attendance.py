@@ -54,3 +54,26 @@ def test_minutes_in_view_bridge_short_gaps_only():
     with_a_gap = [*every_half_second, start + timedelta(minutes=10)]  # eight minutes away: not in view
     assert minutes_in_view(with_a_gap) == 2.0
     assert minutes_in_view([]) == 0.0
+
+
+def test_no_cell_of_the_export_can_run_as_a_formula():
+    """A name like =HYPERLINK(...) in a student record would run when the school's spreadsheet opens the export."""
+    import csv
+    import io
+
+    from facepipe.ops.attendance import ReportRow, to_csv
+
+    fields = dict(
+        course="bio",
+        date="2026-12-01",
+        start="09:00",
+        student_id="x1",
+        status="present",
+        first_seen="09:01:00",
+        last_seen="09:02:00",
+        minutes=1.0,
+    )
+    names = ['=HYPERLINK("http://evil","x")', "+1", "-2+3", "@SUM(A1)", "Ada Lovelace"]
+    rows = [ReportRow(**fields | {"name": n}) for n in names]
+    read = [r["name"] for r in csv.DictReader(io.StringIO(to_csv(rows)))]
+    assert read == ['\'=HYPERLINK("http://evil","x")', "'+1", "'-2+3", "'@SUM(A1)", "Ada Lovelace"]

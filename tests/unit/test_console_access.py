@@ -16,7 +16,7 @@ import requests
 import uvicorn
 
 from facepipe.console.app import MAX_UPLOAD_BYTES, create_app
-from facepipe.console.command import is_loopback
+from facepipe.core.hosts import is_loopback
 from facepipe.core.settings import explicit_settings
 from facepipe.local.stack import free_port
 from facepipe.ops.operator import Operator, OperatorError
@@ -49,6 +49,7 @@ def test_bound_elsewhere_every_request_needs_the_token(operator):
         css = f"{url}/static/console.css"
         assert requests.get(css, timeout=10).status_code == 401
         assert requests.get(css + "?token=wrong", timeout=10).status_code == 401
+        assert requests.get(css + "?token=s%C3%A9cret", timeout=10).status_code == 401  # non-ASCII: refused, no 500
         assert requests.get(css, headers={"Authorization": "Bearer s3cret"}, timeout=10).status_code == 200
         # The address the command prints: the token once, then a cookie (and the token out of the address).
         session = requests.Session()
@@ -183,3 +184,22 @@ def test_every_open_live_page_shares_one_poll_and_their_number_is_capped(operato
     assert one_more.status_code == 503 and "live pages are open already" in one_more.text
     assert listeners == 3
     assert polls <= elapsed + 2, f"{polls} reads of the stack in {elapsed:.1f} s for three pages"
+
+
+def test_bound_elsewhere_the_console_needs_tls_or_says_how(tmp_path):
+    """Off loopback the token and people's faces would cross the network in the clear: refused with what to do,
+    unless a certificate is given or a TLS proxy in front is declared (--plain-http)."""
+    from facepipe.console.command import tls_files
+    from facepipe.core.errors import FacepipeError
+
+    assert tls_files("127.0.0.1", None, None, plain_http=False) is None
+    with pytest.raises(FacepipeError, match=r"bound to 0.0.0.0, .* give --tls-cert and --tls-key .* --plain-http"):
+        tls_files("0.0.0.0", None, None, plain_http=False)
+    assert tls_files("0.0.0.0", None, None, plain_http=True) is None
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    with pytest.raises(FacepipeError, match="c.pem: no such file"):
+        tls_files("0.0.0.0", cert, key, plain_http=False)
+    cert.write_text("x"), key.write_text("y")
+    assert tls_files("0.0.0.0", cert, key, plain_http=False) == (cert, key)
+    with pytest.raises(FacepipeError, match="give both"):
+        tls_files("0.0.0.0", cert, None, plain_http=False)
