@@ -18,7 +18,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from facepipe.core.contracts import PERSON_ID_PATTERN
@@ -26,6 +26,25 @@ from facepipe.core.contracts import PERSON_ID_PATTERN
 DEVICE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")  # as `facepipe devices add` takes them
 COURSE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# How a weekday may be written: its three letters, its whole name, and the common four-letter forms ("Monkey" is
+# not Monday: a prefix is not a name).
+_DAY_NAMES = {
+    name: n
+    for n, names in enumerate(
+        [
+            ("mon", "monday"),
+            ("tue", "tues", "tuesday"),
+            ("wed", "weds", "wednesday"),
+            ("thu", "thur", "thurs", "thursday"),
+            ("fri", "friday"),
+            ("sat", "saturday"),
+            ("sun", "sunday"),
+        ]
+    )
+    for name in names
+}
+# A cell longer than this is not a timetable's (a pasted document, a broken export): refused by line.
+MAX_CELL_CHARS = 1000
 TIMETABLE_COLUMNS = ("course", "rooms", "weekdays", "start", "end", "timezone")
 ROSTER_COLUMNS = ("course", "student_id")
 DEFAULT_GRACE_MINUTES = 10
@@ -58,19 +77,26 @@ class Course:
         return found
 
     def session_on(self, day: date) -> Session:
+        """The course's meeting on ``day``, as long as the timetable says on any day: on a day the clocks change,
+        a start in the skipped hour begins when the clocks read it again (an hour later), and the end is the start
+        plus the session's length (so a 01:00-02:00 session lasts an hour on both changeover nights)."""
         zone = ZoneInfo(self.timezone)
+        starts = datetime.combine(day, self.start, zone).astimezone(UTC).astimezone(zone)
+        length = datetime.combine(day, self.end) - datetime.combine(day, self.start)
         return Session(
             course=self.id,
             day=day,
-            starts=datetime.combine(day, self.start, zone),
-            ends=datetime.combine(day, self.end, zone),
+            starts=starts,
+            ends=(starts.astimezone(UTC) + length).astimezone(zone),
             grace=timedelta(minutes=self.grace_minutes),
         )
 
 
 @dataclass(frozen=True)
 class Session:
-    """One meeting of a course: its day (in the course's time zone) and when it starts and ends."""
+    """One meeting of a course: its day (in the course's time zone) and when it starts and ends (in that zone, for
+    display and its id; compare and subtract them in UTC or against other zones' times: Python compares two times
+    of one zone by their wall clocks, which the autumn changeover repeats)."""
 
     course: str
     day: date
@@ -101,15 +127,35 @@ def _rows(
     text: str, source: str, columns: tuple[str, ...], report: TimetableReport
 ) -> list[tuple[int, dict[str, str]]]:
     reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip().lower() for h in reader.fieldnames or []]
+    try:
+        header = [h.strip().lower() for h in reader.fieldnames or []]
+    except csv.Error as exc:
+        report.problems.append((source, 1, f"not a CSV header ({exc})"))
+        return []
+    twice = sorted({h for h in header if h and header.count(h) > 1})
+    if twice:
+        # Which of the two would count is a guess: refused.
+        report.problems.append((source, 1, f"column(s) {', '.join(twice)} appear more than once"))
+        return []
     missing = [c for c in columns if c not in header]
     if missing:
         report.problems.append((source, 1, f"missing column(s) {', '.join(missing)} (expected {','.join(columns)})"))
         return []
     reader.fieldnames = header
     rows = []
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # a field past csv's own limit, a stray quote
+            report.problems.append((source, reader.line_num, f"unreadable CSV ({exc})"))
+            return []
         values = {k: (v or "").strip() for k, v in row.items() if k is not None}
+        long = [k for k, v in values.items() if len(v) > MAX_CELL_CHARS]
+        if long:
+            report.problems.append((source, reader.line_num, f"{long[0]}: longer than {MAX_CELL_CHARS} characters"))
+            continue
         if any(values.values()):
             rows.append((reader.line_num, values))
     return rows
@@ -121,9 +167,9 @@ def _weekdays(text: str) -> tuple[int, ...]:
         if not part:
             continue
         first, _, last = part.partition("-")
-        if first[:3] not in WEEKDAYS or (last and last[:3] not in WEEKDAYS):
+        if first not in _DAY_NAMES or (last and last not in _DAY_NAMES):
             raise ValueError(f"weekday {part!r} is not one of Mon..Sun (or a range such as Mon-Fri)")
-        a, b = WEEKDAYS.index(first[:3]), WEEKDAYS.index((last or first)[:3])
+        a, b = _DAY_NAMES[first], _DAY_NAMES[last or first]
         if b < a:
             raise ValueError(f"weekday range {part!r} runs backwards")
         days.update(range(a, b + 1))

@@ -53,15 +53,21 @@ def _clock(text: str | None, zone: ZoneInfo | None) -> str:
 
 
 def read_timetable(timetable: Path, roster: Path) -> TimetableReport:
+    texts = []
     for path in (timetable, roster):
         if not path.is_file():
             raise AttendanceError(f"{path}: no such file")
-    return validate_timetable(
-        timetable.read_text(encoding="utf-8-sig"),
-        roster.read_text(encoding="utf-8-sig"),
-        timetable_name=str(timetable),
-        roster_name=str(roster),
-    )
+        data = path.read_bytes()
+        try:
+            texts.append(data.decode("utf-8-sig"))
+        except UnicodeDecodeError as exc:
+            # Guessing an encoding would mangle what it cannot tell apart; the school's spreadsheet can say.
+            line = data[: exc.start].count(b"\n") + 1
+            raise AttendanceError(
+                f"{path}: line {line}: not UTF-8 (byte 0x{data[exc.start]:02X}; a Windows spreadsheet's plain "
+                "\"CSV\" is cp1252): save it as \"CSV UTF-8\""
+            ) from None
+    return validate_timetable(texts[0], texts[1], timetable_name=str(timetable), roster_name=str(roster))
 
 
 class Attendance:
