@@ -44,7 +44,8 @@ class Shown:
     message: dict[str, Any] | None  # None: reported missing
     latency_s: float | None
     stale: bool = False
-    late: bool = False  # nobody was waiting for it: its clip was sent before the service restarted
+    late: bool = False  # nobody was waiting for it: its clip was sent before a restart, or was reported missing
+    after_missing: bool = False  # late because its clip had been reported missing (the cloud started it again)
 
 
 @dataclass
@@ -68,6 +69,8 @@ class ResultBoard:
     shown_seqs: set[int] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     late: int = 0
+    missing: set[int] = field(default_factory=set)  # reported missing: a result that comes after is still shown
+    came_late: set[int] = field(default_factory=set)  # results that came after their clip was reported missing
     clock: Callable[[], float] = time.monotonic
     wall: Callable[[], float] = time.time
 
@@ -105,6 +108,12 @@ class ResultBoard:
         if not isinstance(seq, int):
             return
         with self.lock:
+            if seq in self.missing:
+                # Reported missing, and here after all (a throttled clip the cloud started again later): shown, marked
+                # late, rather than dropped: who was in the room still matters.
+                self.missing.discard(seq)
+                self.shown_seqs.discard(seq)
+                self.came_late.add(seq)
             if seq in self.shown_seqs or (seq in self.arrived and not _supersedes(message, self.arrived[seq][0])):
                 self.late += 1  # a redelivery, or already shown or reported missing
                 return
@@ -129,6 +138,7 @@ class ResultBoard:
                         (self.store_dir / f"{seq:012d}.json").unlink(missing_ok=True)
                 elif now - capture_end > self.timeout_s:
                     out.append(Shown(seq, None, None))
+                    self.missing.add(seq)
                 else:
                     break  # an earlier clip is still on its way: keep capture order
                 del self.expected[seq]
@@ -137,7 +147,8 @@ class ResultBoard:
             # shown once, marked late, and deleted, never kept on the SD card with names in them.
             for seq in sorted(set(self.arrived) - set(self.expected)):
                 message, _ = self.arrived.pop(seq)
-                out.append(Shown(seq, message, None, late=True))
+                out.append(Shown(seq, message, None, late=True, after_missing=seq in self.came_late))
+                self.came_late.discard(seq)
                 if self.store_dir is not None:
                     (self.store_dir / f"{seq:012d}.json").unlink(missing_ok=True)
                 self.shown_seqs.add(seq)

@@ -155,12 +155,14 @@ class DeviceService:
                     else f"clip {item.seq:06d}: missing (no result within {self.config.result_timeout_s:g} s)"
                 )
             elif item.late:
-                # Its clip was sent before a restart: shown for the record, outside the latency figures.
+                # Its clip was sent before a restart, or reported missing and answered after all (throttled in the
+                # cloud and started again): shown for the record, outside the latency figures.
                 self.summary.late += 1
+                why = "came after it was reported missing" if item.after_missing else "sent before a restart"
                 text = (
                     json.dumps(item.message | {"latency_s": None, "late": True})
                     if self.json_lines
-                    else format_result(item.message, None) + " (late: sent before a restart)"
+                    else format_result(item.message, None) + f" (late: {why})"
                 )
             else:
                 self.summary.results += 1

@@ -7,6 +7,8 @@ Items (``pk``, ``sk``), all small and without any face data:
   session with a summary is complete.
 - ``c#<course>`` / ``<YYYY-MM-DD>#<HHMM>#<person id>``: one person's presence; ``person_id`` is set, so the
   ``ByPerson`` index lists a student's sessions over a term and erase finds every item naming them.
+- ``closing`` / ``through``: the moment every session ending before it was closed (where the next run looks back
+  from, so a long outage is caught up; facepipe.pipeline.attendance).
 
 Session items expire ``AttendanceRetentionDays`` after the session (a term by default). Costs: closing a session
 writes one item per rostered student and visitor; a course report reads one partition range; erase reads the
@@ -25,6 +27,7 @@ from facepipe.identity.timetable import Course, Session
 
 COURSES = "courses"
 BY_PERSON = "ByPerson"
+CLOSING = {"pk": "closing", "sk": "through"}
 
 
 def _course_item(course: Course) -> dict[str, Any]:
@@ -78,6 +81,14 @@ class AttendanceStore:
         return [_course(v) for v in self._query({"pk": COURSES})]
 
     # --- sessions -----------------------------------------------------------------------------------
+    def closed_through(self) -> datetime | None:
+        """Every session ending before this was closed (None: never run)."""
+        item = self.dynamodb.get_item(TableName=self.table, Key=to_item(CLOSING)).get("Item")
+        return datetime.fromisoformat(from_item(item)["at"]) if item else None
+
+    def mark_closed_through(self, moment: datetime) -> None:
+        self.dynamodb.put_item(TableName=self.table, Item=to_item(CLOSING | {"at": moment.isoformat()}))
+
     def is_closed(self, session: Session) -> bool:
         key = to_item({"pk": f"c#{session.course}", "sk": self._sk(session, "")})
         return "Item" in self.dynamodb.get_item(TableName=self.table, Key=key, ProjectionExpression="pk")

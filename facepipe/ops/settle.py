@@ -22,7 +22,7 @@ NAMING_STATES = ("Recognize", "Enrich")
 _AFTER_A_RUN = ("Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "States.ALL")
 
 
-def _backoff(retrier: dict[str, Any]) -> float:
+def backoff_s(retrier: dict[str, Any]) -> float:
     """The longest a retrier waits in all (each wait its interval grown by the rate, capped)."""
     interval, rate = float(retrier.get("IntervalSeconds", 1)), float(retrier.get("BackoffRate", 2.0))
     cap = float(retrier.get("MaxDelaySeconds", float("inf")))
@@ -35,7 +35,7 @@ def state_window_s(state: dict[str, Any]) -> float:
     timeout = float(state.get("TimeoutSeconds", 60))
     retriers = state.get("Retry", [])
     reruns = sum(int(r.get("MaxAttempts", 3)) for r in retriers if set(r["ErrorEquals"]) & set(_AFTER_A_RUN))
-    return timeout * (1 + reruns) + sum(_backoff(r) for r in retriers)
+    return timeout * (1 + reruns) + sum(backoff_s(r) for r in retriers)
 
 
 def answer_window_s(definition: dict[str, Any]) -> float:

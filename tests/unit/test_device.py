@@ -244,6 +244,22 @@ def test_a_received_result_is_made_durable_before_its_queue_message_goes(tmp_pat
     assert [p.name for p in (tmp_path / "results").iterdir()] == ["000000000001.json"]
 
 
+def test_a_result_after_its_clip_was_reported_missing_is_shown_late_not_dropped():
+    """A clip throttled in the cloud is started again later: its result may come after the device reported it
+    missing. It used to be dropped as a redelivery; who was in the room still matters, so it is shown, marked."""
+    ticks = {"t": 100.0}
+    board = ResultBoard(timeout_s=30, stale_after_s=10, clock=lambda: ticks["t"], wall=lambda: ticks["t"])
+    board.expect(1, 100.0)
+    ticks["t"] = 131.0
+    assert [(s.seq, s.message) for s in board.ready()] == [(1, None)]  # reported missing
+    ticks["t"] = 140.0
+    board.offer({"clip": {"seq": 1}, "people": [{"id": "kit"}]})
+    (late,) = board.ready()
+    assert late.late and late.after_missing and late.message["people"] == [{"id": "kit"}]
+    board.offer({"clip": {"seq": 1}, "people": [{"id": "kit"}]})  # a redelivery of it: not shown twice
+    assert board.ready() == [] and board.late == 1
+
+
 def test_a_wall_clock_step_neither_holds_results_nor_drops_them():
     """A Pi has no real-time clock; NTP steps its wall clock. An hour back used to hold every result an hour (the
     deadline was wall time), an hour forward to report real results missing. Deadlines run on a monotonic clock."""

@@ -719,3 +719,32 @@ def test_a_tracing_session_logs_every_state_without_execution_data_and_keeps_it_
     assert machine["Tracing"] == {"Enabled": True}  # X-Ray beside it, always
     readme = (ROOT / "README.md").read_text()
     assert "## Tracing a clip" in readme and "TraceClips=on" in readme
+
+
+def test_a_throttled_clip_is_answered_within_the_devices_timeout_and_a_stuck_one_is_alarmed__pipes_not_in_moto():
+    """A clip whose functions stay throttled through Recognize's own retries is put back with a random delay: the
+    longest path (those retries' waits, the longest delay, ~3 s to answer) still fits the device's result timeout,
+    so its result is not reported missing (and one that comes later still is shown, marked late: test_device).
+    Clips the pipe cannot start again go to a dead-letter queue; both that and a queue waiting over 10 minutes, and
+    a failing attendance run, raise the stack's alarm."""
+    from facepipe_device.config import DeviceConfig
+
+    from facepipe.ops.settle import backoff_s
+
+    asl = json.loads((ROOT / "statemachine" / "pipeline.asl.json").read_text())
+    (throttled,) = [
+        r for r in asl["States"]["Recognize"]["Retry"] if "Lambda.TooManyRequestsException" in r["ErrorEquals"]
+    ]
+    longest = backoff_s(throttled) + float(TEMPLATE.parameter_defaults()["ThrottledClipDelayMaxSeconds"]) + 3.0
+    assert longest <= DeviceConfig(device_id="d", bucket="b", queue_url="q").result_timeout_s, longest
+    queue = TEMPLATE.doc["Resources"]["ThrottledClipsQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["ThrottledClipsDeadLetterQueue", "Arn"]}
+    alarms = {k: r["Properties"] for k, r in TEMPLATE.doc["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    watched = {json.dumps(a.get("Dimensions", [])) for a in alarms.values()}
+    for target in (
+        '"ThrottledClipsQueue", "QueueName"',
+        '"ThrottledClipsDeadLetterQueue", "QueueName"',
+        '"Ref": "AttendanceFunction"',
+    ):
+        assert any(target in w for w in watched), target
+    assert all(a["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms.values())
