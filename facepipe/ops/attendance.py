@@ -65,7 +65,7 @@ def read_timetable(timetable: Path, roster: Path) -> TimetableReport:
             line = data[: exc.start].count(b"\n") + 1
             raise AttendanceError(
                 f"{path}: line {line}: not UTF-8 (byte 0x{data[exc.start]:02X}; a Windows spreadsheet's plain "
-                "\"CSV\" is cp1252): save it as \"CSV UTF-8\""
+                '"CSV" is cp1252): save it as "CSV UTF-8"'
             ) from None
     return validate_timetable(texts[0], texts[1], timetable_name=str(timetable), roster_name=str(roster))
 
