@@ -21,7 +21,9 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as clock
 from typing import Any
 
+from facepipe.aws.clients import client
 from facepipe.aws.items import from_item, to_item, write_batches
+from facepipe.core.settings import Settings
 from facepipe.identity.attendance import SessionAttendance
 from facepipe.identity.timetable import Course, Session
 
@@ -66,6 +68,15 @@ def _moment(value: datetime | None) -> str | None:
 class AttendanceStore:
     def __init__(self, table: str, *, dynamodb: Any, retention_days: int = 120) -> None:
         self.table, self.dynamodb, self.retention_days = table, dynamodb, retention_days
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, dynamodb: Any = None) -> AttendanceStore:
+        """The stack's store, sessions kept AttendanceRetentionDays: the one way every part builds it."""
+        return cls(
+            settings.attendance_table,
+            dynamodb=dynamodb or client("dynamodb"),
+            retention_days=settings.attendance_retention_days,
+        )
 
     # --- the timetable ------------------------------------------------------------------------------
     def replace_courses(self, courses: list[Course]) -> list[str]:

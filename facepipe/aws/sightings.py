@@ -23,10 +23,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from facepipe.aws.clients import client
 from facepipe.aws.items import from_item, to_item, write_batches
 from facepipe.aws.unknowns import NewFace, UnknownStore
 from facepipe.core.contracts import UNKNOWN, ResultMessage, SeenFace
 from facepipe.core.moments import parse_moment
+from facepipe.core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -213,6 +215,17 @@ class Sightings:
     def __init__(self, table: str, *, dynamodb: Any, retention_days: int = 1, clips_retention_days: int = 7) -> None:
         self.table, self.dynamodb = table, dynamodb
         self.retention_days, self.clips_retention_days = retention_days, clips_retention_days
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, dynamodb: Any = None) -> Sightings:
+        """The stack's store, with the stack's own retentions (crops: FaceCropRetentionDays; mentions, which erase
+        finds clips by: ClipsRetentionDays): the one way every part builds it, so none writes another expiry."""
+        return cls(
+            settings.sightings_table,
+            dynamodb=dynamodb or client("dynamodb"),
+            retention_days=settings.face_crop_retention_days,
+            clips_retention_days=settings.clips_retention_days,
+        )
 
     def put(self, sighting: Sighting, now: datetime | None = None) -> None:
         """The sighting's mentions, then the sighting: who a clip named (what attendance counts and erase finds) is

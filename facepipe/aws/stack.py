@@ -38,6 +38,10 @@ OUTPUT_FIELDS = {
     "DevicePolicyArn": "device_policy_arn",
     # Erase tells the bus's recipients (person.erased).
     "EventBusName": "event_bus_name",
+    # What the operator's tools write expires with the stack's own retentions (a label's mentions, erase's index).
+    "ClipsRetentionDays": "clips_retention_days",
+    "FaceCropRetentionDays": "face_crop_retention_days",
+    "AttendanceRetentionDays": "attendance_retention_days",
 }
 # What `facepipe devices` cannot work without.
 DEVICE_FIELDS = ("bucket_name", "devices_table", "device_queue_prefix", "dead_letter_queue_url", "device_policy_arn")

@@ -37,9 +37,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from facepipe.aws.clients import client
 from facepipe.aws.items import from_item, to_item
 from facepipe.aws.s3_objects import delete_prefix
 from facepipe.core.moments import parse_moment
+from facepipe.core.settings import Settings
 from facepipe.identity.clusters import (
     MAX_CROPS,
     Cluster,
@@ -143,6 +145,19 @@ class UnknownStore:
         self.tolerance, self.retention_days, self.refresh_s = tolerance, retention_days, refresh_s
         self._centres: list[tuple[str, list[float]]] = []
         self._loaded_at = -math.inf
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, dynamodb: Any = None, s3: Any = None) -> UnknownStore:
+        """The stack's store, with its clustering tolerance and FaceCropRetentionDays: the one way every part
+        builds it."""
+        return cls(
+            settings.unknowns_table,
+            settings.bucket_name,
+            dynamodb=dynamodb or client("dynamodb"),
+            s3=s3 or client("s3"),
+            tolerance=settings.unknown_cluster_tolerance,
+            retention_days=settings.face_crop_retention_days,
+        )
 
     # --- reading ----------------------------------------------------------------------------------
     def all(self) -> list[Cluster]:

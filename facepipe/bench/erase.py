@@ -134,7 +134,7 @@ def index_point(stored: int) -> EraseScalePoint:
         gallery_store.update_gallery(bucket, settings.gallery_key, enroll)
         target, others = people[0], people[1:]
         named = set(random.Random(stored).sample(range(stored), NAMED_IN))
-        history = Sightings(settings.sightings_table, dynamodb=client("dynamodb"))
+        history = Sightings.from_settings(settings)
         clip = _tiny_clip()
         start = datetime.now(UTC) - timedelta(hours=1)
         rng = random.Random(1)

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from facepipe.aws import clients
 from facepipe.aws.attendance import AttendanceStore
 from facepipe.aws.dynamo_records import get_records
 from facepipe.core.errors import FacepipeError
@@ -77,11 +76,7 @@ class Attendance:
         if not settings.attendance_table:
             raise AttendanceError("no attendance table: this stack has none (ATTENDANCE_TABLE, or --stack NAME)")
         self.settings = settings
-        self.store = AttendanceStore(
-            settings.attendance_table,
-            dynamodb=clients.client("dynamodb"),
-            retention_days=settings.attendance_retention_days,
-        )
+        self.store = AttendanceStore.from_settings(settings)
 
     def import_timetable(self, report: TimetableReport) -> list[str]:
         """The timetable replaced by ``report``'s courses (refused whole when it has a problem)."""

@@ -426,7 +426,7 @@ class EraseJobs:
             if "Item" in item:
                 return True
         if self.settings.attendance_table:
-            store = AttendanceStore(self.settings.attendance_table, dynamodb=client("dynamodb"))
+            store = AttendanceStore.from_settings(self.settings)
             if store.person_sessions(person_id) or any(person_id in c.roster for c in store.courses()):
                 return True
         history = self._sightings()
@@ -435,7 +435,7 @@ class EraseJobs:
     def _sightings(self) -> Sightings | None:
         if not self.settings.sightings_table:
             return None
-        return Sightings(self.settings.sightings_table, dynamodb=client("dynamodb"))
+        return Sightings.from_settings(self.settings)
 
     def run(self, job: EraseJob, *, wait: bool = True, progress: Callable[[EraseJob], None] | None = None) -> EraseJob:
         """Every step not yet done, in order, the job's record saved after each; one run of a job at a time."""
@@ -522,13 +522,7 @@ class EraseJobs:
     def _unknown_store(self) -> UnknownStore | None:
         if not self.settings.unknowns_table:
             return None
-        return UnknownStore(
-            self.settings.unknowns_table,
-            self.bucket,
-            dynamodb=client("dynamodb"),
-            s3=self.s3,
-            retention_days=self.settings.face_crop_retention_days,
-        )
+        return UnknownStore.from_settings(self.settings, s3=self.s3)
 
     def _step_clusters(self, job: EraseJob) -> None:
         store = self._unknown_store()
@@ -597,7 +591,7 @@ class EraseJobs:
 
     def _step_attendance(self, job: EraseJob) -> None:
         if self.settings.attendance_table:
-            store = AttendanceStore(self.settings.attendance_table, dynamodb=client("dynamodb"))
+            store = AttendanceStore.from_settings(self.settings)
             job.attendance_items_changed += store.erase_person(job.person_id)
 
     def _step_in_view(self, job: EraseJob) -> None:

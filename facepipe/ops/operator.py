@@ -113,15 +113,10 @@ class Operator:
             )
         self.settings = settings
         self.bucket = settings.bucket_name
-        self.unknowns = UnknownStore(
-            settings.unknowns_table,
-            self.bucket,
-            dynamodb=client("dynamodb"),
-            s3=client("s3"),
-            tolerance=settings.unknown_cluster_tolerance,
-            retention_days=settings.face_crop_retention_days,
-        )
-        self.sightings = Sightings(settings.sightings_table, dynamodb=client("dynamodb"))
+        self.unknowns = UnknownStore.from_settings(settings)
+        # Its retentions from the stack (outputs ClipsRetentionDays, FaceCropRetentionDays): a label rewrites a
+        # person's mentions, which must expire with their clips, not after a default week.
+        self.sightings = Sightings.from_settings(settings)
 
     # --- the gallery and people -------------------------------------------------------------------
     def gallery(self) -> Gallery:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from facepipe.aws import clients
 from facepipe.aws.attendance import AttendanceStore
 from facepipe.aws.sightings import Sightings
 from facepipe.core.errors import FacepipeError
@@ -33,18 +32,14 @@ log = logging.getLogger("facepipe.attendance")
 def store(settings: Settings) -> AttendanceStore:
     if not settings.attendance_table:
         raise FacepipeError("no attendance table: ATTENDANCE_TABLE is not set", code="bad_config")
-    return AttendanceStore(
-        settings.attendance_table,
-        dynamodb=clients.client("dynamodb"),
-        retention_days=settings.attendance_retention_days,
-    )
+    return AttendanceStore.from_settings(settings)
 
 
 def close_sessions(now: datetime, settings: Settings) -> list[SessionAttendance]:
     """Every session that ended in the look-back before ``now`` (aware) less ``attendance_close_after_s`` (clips
     on their way still count) and is not closed yet, closed."""
     attendance = store(settings)
-    sightings = Sightings(settings.sightings_table, dynamodb=clients.client("dynamodb"))
+    sightings = Sightings.from_settings(settings)
     closed = []
     until = now - timedelta(seconds=settings.attendance_close_after_s)
     oldest = until - timedelta(days=settings.clips_retention_days)  # older sessions' sightings are gone

@@ -190,14 +190,7 @@ def unknown_store(settings: Settings) -> unknowns.UnknownStore | None:
     if not settings.unknowns_table:
         return None
     if _store is None or (_store.table, _store.bucket) != (settings.unknowns_table, settings.bucket_name):
-        _store = unknowns.UnknownStore(
-            settings.unknowns_table,
-            settings.bucket_name,
-            dynamodb=clients.client("dynamodb"),
-            s3=clients.client("s3"),
-            tolerance=settings.unknown_cluster_tolerance,
-            retention_days=settings.face_crop_retention_days,
-        )
+        _store = unknowns.UnknownStore.from_settings(settings)
     return _store
 
 
@@ -209,12 +202,7 @@ def record_sighting(published: PublishRequest, request: EnrichRequest | None, se
     now = datetime.now(UTC)
     seen = request.seen if request is not None else []  # an error result: nobody seen
     ids = sightings.assign_unknowns(seen, published.message, unknown_store(settings), now)
-    table = sightings.Sightings(
-        settings.sightings_table,
-        dynamodb=clients.client("dynamodb"),
-        retention_days=settings.face_crop_retention_days,
-        clips_retention_days=settings.clips_retention_days,
-    )
+    table = sightings.Sightings.from_settings(settings)
     version = request.clip.version_id if request is not None else None
     table.put(sightings.build(seen, published.message, ids, now, version), now)
     return ids

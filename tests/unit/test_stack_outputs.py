@@ -12,7 +12,8 @@ from facepipe.core.settings import Settings, explicit_settings
 from facepipe.local.template import StackTemplate
 
 ROOT = Path(__file__).resolve().parents[2]
-OUTPUTS = {name: f"value-of-{name}" for name in OUTPUT_FIELDS} | {"GalleryRefreshSeconds": "30"}
+NUMBERS = {"GalleryRefreshSeconds": "30", "ClipsRetentionDays": "30", "FaceCropRetentionDays": "3"}
+OUTPUTS = {name: f"value-of-{name}" for name in OUTPUT_FIELDS} | NUMBERS | {"AttendanceRetentionDays": "90"}
 
 
 def test_every_output_read_is_one_the_template_declares():
@@ -54,3 +55,19 @@ def test_settings_name_the_stacks_parts():
     outputs = StackOutputs.from_outputs(OUTPUTS, region="us-east-1")
     named = outputs.settings(explicit_settings())
     assert named.students_table == "value-of-StudentsTableName" and named.gallery_refresh_seconds == 30.0
+
+
+def test_the_operators_stores_expire_what_they_write_with_the_stacks_own_retentions():
+    """On the old main the operator's sightings store took the default week: `unknowns label` rewrote a person's
+    mentions to expire after 7 days on a stack keeping clips 30, so erase's index lost their clips after a week. The
+    stack's outputs carry its retentions and every store is built from them."""
+    from facepipe.aws.attendance import AttendanceStore
+    from facepipe.aws.sightings import Sightings
+    from facepipe.aws.unknowns import UnknownStore
+
+    named = StackOutputs.from_outputs(OUTPUTS, region="us-east-1").settings(explicit_settings())
+    assert (named.clips_retention_days, named.face_crop_retention_days, named.attendance_retention_days) == (30, 3, 90)
+    history = Sightings.from_settings(named, dynamodb=object())
+    assert (history.clips_retention_days, history.retention_days) == (30, 3)
+    assert UnknownStore.from_settings(named, dynamodb=object(), s3=object()).retention_days == 3
+    assert AttendanceStore.from_settings(named, dynamodb=object()).retention_days == 90
