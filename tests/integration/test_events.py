@@ -218,18 +218,18 @@ def test_an_erased_person_is_announced_and_no_later_message_names_them(
         talking_to(stack),
     ):
         stack.load(gallery=Gallery.load(gallery_path), students=validate_records(samples / "students.json").records)
-        stack.add_device("hall-cam")
+        stack.add_device("erasing-cam")
         start = datetime.now(UTC)
 
         def arrives(seq: int, probe: str) -> None:
             at = start + timedelta(seconds=seq)
             upload = upload_clip(
-                clip_factory(probe), bucket=stack.outputs.bucket, device_id="hall-cam", seq=seq, captured=at
+                clip_factory(probe), bucket=stack.outputs.bucket, device_id="erasing-cam", seq=seq, captured=at
             )
-            assert upload.key in receive_results(stack.queue_url("hall-cam"), {upload.key: upload}, timeout_s=60)
+            assert upload.key in receive_results(stack.queue_url("erasing-cam"), {upload.key: upload}, timeout_s=60)
 
         arrives(1, "obama-480p.jpg")
-        _wait(lambda: any(t == "facepipe/hall-cam/in_view" for t, _, _ in subscriber.messages))
+        _wait(lambda: any(t == "facepipe/erasing-cam/in_view" for t, _, _ in subscriber.messages))
         assert main(["people", "erase", "obama"]) == 0, capsys.readouterr().err
         _wait(
             lambda: any(
@@ -253,7 +253,7 @@ def test_an_erased_person_is_announced_and_no_later_message_names_them(
         {"schema_version": 1, "person_id": "obama", "erased_at": erased[0]["detail"]["erased_at"]}
     ]
     # Dropped from the camera's list at once, and named nowhere after: not his name, not his id (but the erasure).
-    in_view = [p for t, p, _ in after if t == "facepipe/hall-cam/in_view"]
+    in_view = [p for t, p, _ in after if t == "facepipe/erasing-cam/in_view"]
     assert in_view[0] == {"count": 0, "people": []} and in_view[-1]["people"] == ["Kit Harington", "Rose Leslie"]
     later = [json.dumps(p) for t, p, _ in after if t != "facepipe/person/obama"]
     assert not any("Barack Obama" in text or '"obama"' in text for text in later), later
