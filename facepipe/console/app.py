@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import mimetypes
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,6 +52,18 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 TOKEN_COOKIE = "facepipe_console"
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+
+log = logging.getLogger("facepipe.console")
+
+
+def _finish_erase(operator: Operator, job_id: str) -> None:
+    """The rest of an erase job, in the background: its late pass after the pipeline has settled. A failure is
+    logged; the job stays under way, and its Continue (or `facepipe people erase`) resumes it."""
+    try:
+        operator.continue_erase(job_id, wait=True)
+    except Exception:
+        log.exception("erase job %s: its late pass failed; Continue resumes it", job_id)
 
 
 def create_app(
@@ -195,15 +209,22 @@ def create_app(
             if str(form.get("confirm", "")).strip() != person_id:
                 raise OperatorError(f"to erase {person_id}, type their id in the box (nothing was erased)")
             sweep = form.get("sweep") == "on"
-            # The request waits for the index's second read (GalleryRefreshSeconds + ERASE_SETTLE_SECONDS), never
-            # for a sweep: that goes on, shown under "Erasures under way".
-            job = operator.erase(person_id, sweep=sweep, wait=not sweep)
-            if job.status != "completed":
+            # The request returns after the first pass; the late pass (after GalleryRefreshSeconds and the settle
+            # time, ~2.5 minutes on a deployed stack: facepipe.ops.settle) finishes in the background, holding the
+            # job's lease; a sweep goes on, shown under "Erasures under way" (Continue collects it).
+            job = operator.erase(person_id, sweep=sweep, wait=False)
+            if job.status == "completed":
+                return f"{person_id} erased: {job.summary()}"
+            if sweep:
                 return (
                     f"{person_id} erased from the gallery and every clip and sighting that named them; "
                     "the sweep of every stored clip goes on (Erasures under way)"
                 )
-            return f"{person_id} erased: {job.summary()}"
+            threading.Thread(target=_finish_erase, args=(operator, job.id), name=f"erase-{job.id}", daemon=True).start()
+            return (
+                f"{person_id} erased from the gallery and every clip, sighting and record that named them; a last "
+                "look once the pipeline has settled finishes the job by itself (Erasures under way)"
+            )
 
         return await act(request, "/people", people_page, run)
 

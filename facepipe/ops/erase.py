@@ -256,6 +256,7 @@ class EraseJobs:
         self.gallery_path = gallery_path
         self.s3 = client("s3")
         self.refused: list[tuple[str, str]] = []  # job records read and refused: (key, why)
+        self._held: tuple[str, float, float] | None = None  # the lease of the run under way: key, since, renewed
 
     # --- the job's record ---------------------------------------------------------------------------
     def _save(self, job: EraseJob) -> None:
@@ -303,13 +304,13 @@ class EraseJobs:
             shown.append(job)
         return shown
 
-    def advance(self, job_id: str) -> EraseJob:
+    def advance(self, job_id: str, *, wait: bool = False) -> EraseJob:
         """Run the job ``job_id`` as far as it goes without waiting (a finished sweep is collected, the job
-        finished): the console's "Continue"."""
+        finished): the console's "Continue"; with ``wait``, to its end."""
         job = next((j for j in self.jobs() if j.id == job_id), None)
         if job is None:
             raise EraseError(f"{job_id}: no erase job under way with this id")
-        return self.run(job, wait=False)
+        return self.run(job, wait=wait)
 
     # --- erasing --------------------------------------------------------------------------------------
     def erase(
@@ -451,26 +452,41 @@ class EraseJobs:
     @contextlib.contextmanager
     def _lease(self, job: EraseJob) -> Iterator[None]:
         """Hold the job's lease for a run: created only if absent (a conditional write), so two console tabs and
-        the CLI never run one job at once; a lease older than ``LEASE_SECONDS`` is a run that died: taken over."""
+        the CLI never run one job at once; a lease not renewed for ``LEASE_SECONDS`` is a run that died: taken over.
+        A run that waits long (a sweep of hours) renews it as it waits (:meth:`_renew`)."""
         key = f"{job.folder}lease.json"
-        body = json.dumps({"since": time.time()}).encode()
+        now = time.time()
+        body = json.dumps({"since": now, "renewed": now}).encode()
         try:
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*")
         except ClientError as exc:
             if exc.response["Error"]["Code"] not in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
                 raise
             held = json.loads(s3_objects.get_bytes(self.bucket, key, s3=self.s3))
-            if time.time() - float(held.get("since", 0)) < LEASE_SECONDS:
+            if time.time() - float(held.get("renewed", held.get("since", 0))) < LEASE_SECONDS:
                 raise EraseError(
                     f"{job.person_id}: erase job {job.id} is being run elsewhere (another console tab or "
                     f"`facepipe people erase`) since {datetime.fromtimestamp(held['since'], UTC):%H:%M:%S} UTC; "
                     "try again when it ends"
                 ) from None
             s3_objects.put_bytes(self.bucket, key, body, "application/json", s3=self.s3)
+        self._held = (key, now, now)
         try:
             yield
         finally:
+            self._held = None
             s3_objects.delete_versions(self.bucket, key, s3=self.s3)  # gone already when the job finished
+
+    def _renew(self) -> None:
+        """Renew the lease of the run under way (at most once a minute): it is alive, however long it waits."""
+        if self._held is None or time.time() - self._held[2] < 60:
+            return
+        key, since, _ = self._held
+        now = time.time()
+        s3_objects.put_bytes(
+            self.bucket, key, json.dumps({"since": since, "renewed": now}).encode(), "application/json", s3=self.s3
+        )
+        self._held = (key, since, now)
 
     def _run(self, job: EraseJob, *, wait: bool, progress: Callable[[EraseJob], None] | None) -> EraseJob:
         for step in STEPS:
@@ -560,7 +576,9 @@ class EraseJobs:
         ready_at = (job.gallery_done_at or 0.0) + self.settings.gallery_refresh_seconds + settle
         if time.time() < ready_at and not wait:
             return False
-        time.sleep(max(0.0, ready_at - time.time()))
+        while time.time() < ready_at:
+            self._renew()
+            time.sleep(min(30.0, max(0.0, ready_at - time.time())))
         return True
 
     def _step_late_sightings(self, job: EraseJob) -> None:
@@ -650,6 +668,7 @@ class EraseJobs:
             if not wait:
                 self._save(job)
                 return False
+            self._renew()
             time.sleep(2.0)
         failed = [f"execution {s['executionArn']} ended {s['status']}" for s in statuses if s["status"] != "SUCCEEDED"]
         failed += self._failed_items(job)

@@ -258,11 +258,11 @@ class Operator:
 
         return EraseJobs(self.settings).unfinished()
 
-    def continue_erase(self, job_id: str) -> EraseJob:
-        """Run an erase job under way as far as it goes without waiting (a finished sweep is collected)."""
+    def continue_erase(self, job_id: str, *, wait: bool = False) -> EraseJob:
+        """Run an erase job under way as far as it goes (a finished sweep is collected); with ``wait``, to its end."""
         from facepipe.ops.erase import EraseJobs
 
-        return EraseJobs(self.settings).advance(job_id)
+        return EraseJobs(self.settings).advance(job_id, wait=wait)
 
     def reject(self, clip_key: str, person_id: str) -> int:
         """A wrong match: the faces the clip names ``person_id`` are not them (facepipe.identity.corrections)."""
