@@ -34,8 +34,9 @@ or a name). An erase that stops halfway must be resumable, so erasure is a job (
 Every step is idempotent (an object or item already gone counts as deleted), and the job's record says which
 are done: running erase again resumes the job where it stopped, or completes it.
 
-Longer than ~250 lines: one job's steps, in the order listed above, each short, all sharing the job's
-record.
+The job's record and its checks are :mod:`facepipe.ops.erase_job`, the sweep :mod:`facepipe.ops.erase_sweep`; here,
+the steps (one table, :attr:`EraseJobs.steps`), the run that takes them in order holding the job's lease, and
+finding what a person left. Longer than ~250 lines: one job's steps, each short, all sharing the job's record.
 """
 
 from __future__ import annotations
@@ -43,206 +44,44 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import ValidationError
 
 from facepipe.aws import gallery_store, presence, s3_objects
 from facepipe.aws.attendance import AttendanceStore
 from facepipe.aws.clients import client
 from facepipe.aws.sightings import Sightings
 from facepipe.aws.unknowns import UnknownStore
-from facepipe.core.clip_keys import CLIPS_PREFIX, parse_clip_key
-from facepipe.core.contracts import PERSON_ID_PATTERN
-from facepipe.core.errors import ClipKeyError, FacepipeError
+from facepipe.core.errors import FacepipeError
 from facepipe.core.settings import Settings
 from facepipe.identity.gallery import Gallery
+from facepipe.ops.erase_job import (
+    AUDIT_PREFIX,
+    STEPS,
+    AlreadyErased,
+    EraseError,
+    EraseJob,
+    first_error,
+    tombstone,
+)
+from facepipe.ops.erase_sweep import SWEEP_RUNS_PREFIX, Sweep, sweep_prefixes
 from facepipe.pipeline.sweep import JOBS_PREFIX, encodings_key
 
-AUDIT_PREFIX = "audit/erasures/"
-# Where EraseSweepStateMachine's ResultWriter puts each map run's record (statemachine/erase_sweep.asl.json).
-SWEEP_RUNS_PREFIX = f"{JOBS_PREFIX}sweep-runs/"
-STEPS = (
-    "gallery",
-    "clusters",
-    "sightings",
-    "unknowns",
-    "photos",
-    "record",
-    "attendance",
-    "in-view",
-    "sweep",  # started before the wait below, so it runs meanwhile
-    "late-sightings",
-    "sweep-results",
-    "announce",
-    "finish",
-)
+# What the tests and the operator's code take from here (the job's record and the sweep live beside it).
+__all__ = ["AUDIT_PREFIX", "STEPS", "AlreadyErased", "EraseError", "EraseJob", "EraseJobs", "sweep_prefixes"]
+
 
 log = logging.getLogger("facepipe.erase")
 # A run of a job holds this lease (``erase-jobs/<job>/lease.json``): a second run (another console tab, the CLI)
 # is refused while it is younger than this; an older one is a run that died, and is taken over.
 LEASE_SECONDS = 15 * 60
-_UNKNOWN_ID = re.compile(r"^unknown-\d+$")
-
-# A sweep with failed batches is run again by running erase again, up to this many sweeps; then reported.
-MAX_SWEEP_ATTEMPTS = 3
-
-# moto's ItemReader reads one ListObjectsV2 page: the local stack sweeps in prefixes that hold at most this many.
-LOCAL_ITEM_READER_PAGE = 1000
-
-
-class EraseError(FacepipeError):
-    code = "erase"
-
-
-class AlreadyErased(EraseError):
-    """Erasing someone already erased: nothing is left to do (a consent-withdrawal list re-run by a script must
-    not fail on the names it already erased). ``erased_at`` is their tombstone's."""
-
-    code = "already_erased"
-
-    def __init__(self, person_id: str, erased_at: str) -> None:
-        super().__init__(
-            f"{person_id}: already erased at {erased_at} (the gallery keeps a tombstone); nothing to erase"
-        )
-        self.person_id, self.erased_at = person_id, erased_at
-
-
-def _first_error(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-
-
-def _is_clip_key(key: object) -> bool:
-    """Whether ``key`` is a clip's key (``clips/<device>/<name>.<ext>``), as a sweep batch records them."""
-    if not isinstance(key, str) or not key.startswith(CLIPS_PREFIX):
-        return False
-    try:
-        parse_clip_key(key)
-    except ClipKeyError:
-        return False
-    return True
-
-
-def _tombstone(gallery: Gallery, person_id: str) -> str | None:
-    """When ``person_id`` was erased from ``gallery``, if they were and are not enrolled again."""
-    if gallery.person(person_id) is not None:
-        return None
-    return next((t.erased_at for t in gallery.erased if t.id == person_id), None)
-
-
-class EraseJob(BaseModel):
-    """An erasure's progress, and its audit record: ids, times and counts only (never a face or an encoding).
-
-    What decides what a job deletes (its person, the clusters it found, the steps done) is checked when a record
-    is read: only the operator writes ``job.json`` (the functions may write only their sweep results), and a
-    record that is not one erase could have written is refused, never run."""
-
-    id: str = Field(pattern=r"^[0-9a-f]{32}$")
-    person_id: str = Field(pattern=PERSON_ID_PATTERN)
-    erased_at: str  # when the job started
-    finished_at: str | None = None
-    status: Literal["pending", "sweeping", "completed"] = "pending"
-    sweep: bool = False
-    steps_done: list[str] = Field(default_factory=list)
-    reference_faces: int = 0  # how many of their faces erase matched against (the faces stay out of the record)
-    gallery_photos_removed: int = 0
-    rejections_removed: int = 0
-    gallery_versions_deleted: int = 0
-    unknowns_deleted: list[str] = Field(default_factory=list)
-    sightings_done: list[str] = Field(default_factory=list)  # ids whose clips and sightings are gone
-    gallery_done_at: float | None = None  # epoch seconds: when the gallery stopped naming them
-    clips_deleted: int = 0
-    sightings_deleted: int = 0
-    photos_deleted: int = 0
-    record_deleted: bool = False
-    attendance_items_changed: int = 0  # session items deleted and rosters they were taken off
-    in_view_removed: int = 0  # cameras whose record of who is in view named them (events on change)
-    sweep_executions: list[str] = Field(default_factory=list)
-    sweep_attempt: int = 0  # a failed sweep is started again under new execution names
-    sweep_total: int | None = None  # clips to scan, where known before the sweep (the local stack lists them)
-    sweep_scanned: int = 0
-    sweep_matched: int = 0
-    sweep_unreadable: int = 0
-    sweep_refused: int = 0  # keys in sweep results that are not clips: never deleted (a planted result)
-    # Why the sweep stopped short, when it could not go on (its reference faces lost): the job completes without it.
-    sweep_abandoned: str | None = None
-    # What failed of the last sweep allowed (batches failed on each of MAX_SWEEP_ATTEMPTS sweeps): reported.
-    sweep_failed: list[str] = Field(default_factory=list)
-    announced: bool = False  # person.erased sent on the stack's bus
-    # The audit records of earlier jobs for this person that never finished (their record expired): this job
-    # redoes every step and completes them.
-    completes: list[str] = Field(default_factory=list)
-
-    @field_validator("unknowns_deleted")
-    @classmethod
-    def _clusters_only(cls, ids: list[str]) -> list[str]:
-        wrong = [i for i in ids if not _UNKNOWN_ID.match(i)]
-        if wrong:
-            raise ValueError(f"unknowns_deleted holds {wrong[0]!r}, not an unknown-face cluster's id")
-        return ids
-
-    @field_validator("steps_done")
-    @classmethod
-    def _known_steps(cls, steps: list[str]) -> list[str]:
-        wrong = [s for s in steps if s not in STEPS]
-        if wrong:
-            raise ValueError(f"steps_done holds {wrong[0]!r}, not a step of erase")
-        return steps
-
-    @model_validator(mode="after")
-    def _own_ids(self) -> EraseJob:
-        wrong = [i for i in self.sightings_done if i != self.person_id and i not in self.unknowns_deleted]
-        if wrong:
-            raise ValueError(f"sightings_done holds {wrong[0]!r}, neither the person nor one of their clusters")
-        return self
-
-    @property
-    def folder(self) -> str:
-        return f"{JOBS_PREFIX}{self.id}/"
-
-    @property
-    def audit_key(self) -> str:
-        stamp = self.erased_at.replace(":", "").replace("-", "")
-        return f"{AUDIT_PREFIX}{stamp}_{self.person_id}.json"
-
-    def record(self) -> dict[str, object]:
-        """The audit record: the job without its bookkeeping."""
-        return self.model_dump(exclude={"sightings_done", "steps_done"})
-
-    def summary(self) -> str:
-        sweep = (
-            f"; sweep: {self.sweep_scanned} clip(s) scanned, {self.sweep_matched} more deleted"
-            if self.sweep
-            else "; no sweep (clips the pipeline never named expire with ClipsRetentionDays)"
-        )
-        return (
-            f"{self.gallery_photos_removed} gallery photo(s) and {self.rejections_removed} rejection(s) removed, "
-            f"{self.gallery_versions_deleted} older gallery version(s) deleted; "
-            f"record {'deleted' if self.record_deleted else 'not found'}; "
-            f"{self.clips_deleted} stored clip(s), {self.photos_deleted} stored photo(s), "
-            f"{self.sightings_deleted} sighting(s) and {len(self.unknowns_deleted)} unknown-face cluster(s) deleted; "
-            f"{self.attendance_items_changed} attendance item(s) and roster(s) changed" + sweep
-        )
-
-
-def sweep_prefixes(keys: list[str], page: int = LOCAL_ITEM_READER_PAGE, prefix: str = CLIPS_PREFIX) -> list[str]:
-    """Prefixes that cover ``keys`` (sorted or not) with at most ``page`` keys under each: the local stack's
-    sweep, because moto's ItemReader reads only the first ListObjectsV2 page (1,000 keys) of a prefix."""
-    under = [k for k in keys if k.startswith(prefix)]
-    if len(under) <= page:
-        return [prefix] if under else []
-    if any(len(k) == len(prefix) for k in under):
-        raise EraseError(f"{prefix}: more than {page} clips share this exact key; cannot split the sweep")
-    return [p for c in sorted({k[len(prefix)] for k in under}) for p in sweep_prefixes(under, page, prefix + c)]
 
 
 class EraseJobs:
@@ -257,6 +96,24 @@ class EraseJobs:
         self.s3 = client("s3")
         self.refused: list[tuple[str, str]] = []  # job records read and refused: (key, why)
         self._held: tuple[str, float, float] | None = None  # the lease of the run under way: key, since, renewed
+        self.sweep = Sweep(self)
+        # What each step of STEPS does ("sweep-results" and the late pass's wait are the two that may stop a run
+        # short: facepipe.ops.erase_sweep, :meth:`_settled`).
+        self.steps: dict[str, Callable[[EraseJob], None]] = {
+            "gallery": self._step_gallery,
+            "clusters": self._step_clusters,
+            "sightings": self._step_sightings,
+            "unknowns": self._step_unknowns,
+            "photos": self._step_photos,
+            "record": self._step_record,
+            "attendance": self._step_attendance,
+            "in-view": self._step_in_view,
+            "sweep": self.sweep.start,
+            "late-sightings": self._step_late_sightings,
+            "sweep-results": lambda job: None,  # collected by the check in :meth:`_run`
+            "announce": self._step_announce,
+            "finish": self._step_finish,
+        }
 
     # --- the job's record ---------------------------------------------------------------------------
     def _save(self, job: EraseJob) -> None:
@@ -287,7 +144,7 @@ class EraseJobs:
                         raise ValueError(f"its id {job.id} is not its folder's")
                 except (ValidationError, ValueError) as exc:
                     # Not a record erase wrote (planted, or damaged): never run, and said.
-                    reason = str(exc).splitlines()[0] if not isinstance(exc, ValidationError) else _first_error(exc)
+                    reason = str(exc).splitlines()[0] if not isinstance(exc, ValidationError) else first_error(exc)
                     self.refused.append((f"{folder['Prefix']}job.json", reason))
                     log.warning("erase job record %sjob.json refused: %s", folder["Prefix"], reason)
                     continue
@@ -300,7 +157,7 @@ class EraseJobs:
         shown = []
         for job in self.jobs():
             with contextlib.suppress(ClientError):  # shown as last saved
-                self._sweep_progress(job)
+                self.sweep.progress(job)
             shown.append(job)
         return shown
 
@@ -337,7 +194,7 @@ class EraseJobs:
         stranded = self._pending_audits(person_id)
         if len(known) == 0 and not stranded and not self._known_otherwise(person_id):
             current, _ = gallery_store.get_gallery(self.bucket, self.settings.gallery_key, s3=self.s3)
-            if (erased_at := _tombstone(current, person_id)) is not None:
+            if (erased_at := tombstone(current, person_id)) is not None:
                 raise AlreadyErased(person_id, erased_at)
             raise EraseError(
                 f"{person_id}: not known to this stack (no gallery entry in any stored version, no photos, "
@@ -492,13 +349,12 @@ class EraseJobs:
         for step in STEPS:
             if step in job.steps_done:
                 continue
-            if step == "sweep-results" and not self._collect_sweep(job, wait=wait, progress=progress):
+            if step == "sweep-results" and not self.sweep.collect(job, wait=wait, progress=progress):
                 return job  # still sweeping, and not waiting
             if step == "late-sightings" and not self._settled(job, wait=wait):
                 self._save(job)
                 return job  # warm functions may still name them, and not waiting
-            if step != "sweep-results":
-                getattr(self, f"_step_{step.replace('-', '_')}")(job)
+            self.steps[step](job)
             if step == "finish":
                 return job  # the record is gone with the folder; the audit record holds the outcome
             job.steps_done.append(step)
@@ -620,141 +476,6 @@ class EraseJobs:
                 )
 
     # --- the sweep ----------------------------------------------------------------------------------
-    def _step_sweep(self, job: EraseJob) -> None:
-        if not job.sweep:
-            return
-        machine = self.settings.erase_sweep_state_machine_arn
-        if not machine:
-            raise EraseError("the sweep needs ERASE_SWEEP_STATE_MACHINE_ARN (the stack's EraseSweepStateMachineArn)")
-        prefixes = [CLIPS_PREFIX]
-        if self.settings.local_stack:
-            keys = s3_objects.keys_under(self.bucket, CLIPS_PREFIX, s3=self.s3)
-            prefixes, job.sweep_total = sweep_prefixes(keys), len(keys)
-        sfn = client("stepfunctions")
-        job.status = "sweeping"
-        for n, prefix in enumerate(prefixes):
-            # The same name again is refused by Step Functions (for 90 days): a job never starts a sweep twice.
-            name = f"sweep-{job.id}-{job.sweep_attempt}-{n}"
-            arn = f"{machine.replace(':stateMachine:', ':execution:')}:{name}"
-            if arn in job.sweep_executions:
-                continue
-            try:
-                sfn.start_execution(
-                    stateMachineArn=machine,
-                    name=name,
-                    input=json.dumps({"job": job.id, "prefix": prefix, "concurrency": self.settings.sweep_concurrency}),
-                )
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
-                    raise
-            job.sweep_executions.append(arn)
-            self._save(job)
-
-    def _collect_sweep(self, job: EraseJob, *, wait: bool, progress: Callable[[EraseJob], None] | None) -> bool:
-        """Whether the sweep is over (its matches then deleted); waits for it with ``wait``. Clips a batch handed
-        back (its invocation's end near) are swept here; a batch that failed is swept again by running erase again
-        (at most ``MAX_SWEEP_ATTEMPTS`` sweeps), then reported; without the person's faces the sweep is abandoned,
-        and said so, rather than failing for ever."""
-        if not job.sweep:
-            return True
-        sfn = client("stepfunctions")
-        while True:
-            statuses = [sfn.describe_execution(executionArn=arn) for arn in job.sweep_executions]
-            self._sweep_progress(job)
-            if progress is not None:
-                progress(job)
-            if all(s["status"] != "RUNNING" for s in statuses):
-                break
-            if not wait:
-                self._save(job)
-                return False
-            self._renew()
-            time.sleep(2.0)
-        failed = [f"execution {s['executionArn']} ended {s['status']}" for s in statuses if s["status"] != "SUCCEEDED"]
-        failed += self._failed_items(job)
-        self._sweep_handed_back(job)
-        self._delete_matched(job)
-        if not failed:
-            return True
-        if not len(self._known(job)):
-            # Its batches cannot match without the person's faces, and nothing holds them any more (the gallery
-            # step took them out; their photos are deleted): the sweep cannot go on. The job completes without it
-            # and says so; the clips it did not reach expire with ClipsRetentionDays.
-            job.sweep_abandoned = (
-                f"the job's reference faces were lost (its folder expired) after {job.sweep_scanned} clip(s) were "
-                f"swept ({failed[0]}); the rest expire with the clips' retention"
-            )
-        elif job.sweep_attempt + 1 < MAX_SWEEP_ATTEMPTS:
-            # Run erase again to sweep again: what this attempt found is deleted; its counts start over.
-            s3_objects.delete_prefix(self.bucket, f"{job.folder}sweep/", s3=self.s3)
-            job.sweep_executions = []
-            job.sweep_attempt += 1
-            job.steps_done = [s for s in job.steps_done if s != "sweep"]
-            self._save(job)
-            raise EraseError(
-                f"{job.person_id}: the sweep's {failed[0]}; everything else is erased, and what the sweep found so "
-                "far: run erase again to sweep again"
-            )
-        else:
-            job.sweep_failed = failed
-        return True
-
-    def _failed_items(self, job: EraseJob) -> list[str]:
-        """The map runs' clips in batches that failed, timed out or were aborted (a Distributed Map tolerating
-        failures succeeds all the same: its counts tell)."""
-        sfn = client("stepfunctions")
-        found = []
-        for arn in job.sweep_executions:
-            for run in sfn.list_map_runs(executionArn=arn).get("mapRuns", []):
-                counts = sfn.describe_map_run(mapRunArn=run["mapRunArn"]).get("itemCounts", {})
-                lost = sum(int(counts.get(k, 0)) for k in ("failed", "timedOut", "aborted"))
-                if lost:
-                    found.append(f"map run {run['mapRunArn'].rsplit(':', 1)[-1]}: {lost} clip(s) in failed batches")
-        return found
-
-    def _results(self, job: EraseJob, *, count: bool = False) -> list[tuple[str, dict[str, list[str]]]]:
-        """Each sweep result of the job, its lists of clip keys; a key that is not a clip's (a result nobody but a
-        batch should write, planted) is refused, never acted on (and, with ``count``, counted and logged)."""
-        out = []
-        for key in self._sweep_results(job):
-            found = json.loads(s3_objects.get_bytes(self.bucket, key, s3=self.s3))
-            lists: dict[str, list[str]] = {}
-            for field in ("matched", "unscanned"):
-                value = found.get(field) if isinstance(found, dict) else None
-                lists[field] = []
-                for clip in value if isinstance(value, list) else []:
-                    if _is_clip_key(clip):
-                        lists[field].append(clip)
-                    elif count:
-                        job.sweep_refused += 1
-                        log.warning("erase job %s: sweep result %s names %r, not a clip: refused", job.id, key, clip)
-            out.append((key, lists))
-        return out
-
-    def _sweep_handed_back(self, job: EraseJob) -> None:
-        """Sweep here the clips batches handed back unscanned (their invocation's end near)."""
-        from facepipe.pipeline.sweep import sweep_batch
-
-        left = sorted({clip for _, lists in self._results(job) for clip in lists["unscanned"]})
-        if left:
-            sweep_batch(job.id, left, self.settings.model_copy(update={"bucket_name": self.bucket}), s3=self.s3)
-
-    def _delete_matched(self, job: EraseJob) -> None:
-        for _, lists in self._results(job, count=True):
-            for clip in lists["matched"]:
-                if s3_objects.delete_versions(self.bucket, clip, s3=self.s3):
-                    job.clips_deleted += 1
-        self._sweep_progress(job)
-
-    def _sweep_results(self, job: EraseJob) -> list[str]:
-        return s3_objects.keys_under(self.bucket, f"{job.folder}sweep/", s3=self.s3)
-
-    def _sweep_progress(self, job: EraseJob) -> None:
-        names = [key.rsplit("/", 1)[1].split("_") for key in self._sweep_results(job)]
-        counted = [n for n in names if len(n) >= 3 and n[0].isdigit() and n[1].isdigit()]
-        job.sweep_scanned = sum(int(n[0]) for n in counted)
-        job.sweep_matched = sum(int(n[1]) for n in counted)
-
     def _step_announce(self, job: EraseJob) -> None:
         """``person.erased`` (their id only) on the stack's bus: every recipient of ``person.seen`` (webhooks, MQTT,
         the bus's rules) is told to forget them (GDPR art. 17(2)). Last, after the late pass: nothing names them
@@ -781,12 +502,7 @@ class EraseJobs:
         if self.gallery_path is not None:
             with (self.gallery_path.parent / "erasures.jsonl").open("a") as log:
                 log.write(json.dumps(job.record()) + "\n")
-        # The sweep's map runs' records (ResultWriter: each child's clips and counts), by map run.
-        sfn = client("stepfunctions") if job.sweep_executions else None
-        for arn in job.sweep_executions:
-            for run in sfn.list_map_runs(executionArn=arn).get("mapRuns", []):  # type: ignore[union-attr]
-                run_id = run["mapRunArn"].rsplit(":", 1)[-1]
-                s3_objects.delete_prefix(self.bucket, f"{SWEEP_RUNS_PREFIX}{run_id}/", s3=self.s3)
+        self.sweep.forget_map_runs(job)
         # Last: the job's folder, with their encodings (a failure before this point resumes; after it, the
         # audit record says the erasure completed).
         s3_objects.delete_prefix(self.bucket, job.folder, s3=self.s3)
@@ -799,7 +515,7 @@ def erase_from_file(person_id: str, gallery_path: Path, settings: Settings) -> E
     gallery = Gallery.load(gallery_path)
     person = gallery.person(person_id)
     if person is None:
-        if (erased_at := _tombstone(gallery, person_id)) is not None:
+        if (erased_at := tombstone(gallery, person_id)) is not None:
             raise AlreadyErased(person_id, erased_at)
         raise EraseError(f"{person_id}: not in {gallery_path}")
     known = np.asarray([p.encoding for p in person.photos], dtype=np.float64)

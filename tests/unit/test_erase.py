@@ -399,7 +399,7 @@ def test_a_planted_sweep_result_naming_the_gallery_is_refused_and_the_gallery_su
     planted = ["gallery/gallery.json", "people/biden/0.jpg", "audit/erasures/x.json", "clips/../gallery/gallery.json"]
     _plant(f"{job.folder}sweep/9_9_planted.json", {"matched": [*planted, clip]})
 
-    assert jobs._collect_sweep(job, wait=True, progress=None)
+    assert jobs.sweep.collect(job, wait=True, progress=None)
 
     assert job.sweep_refused == 4 and job.clips_deleted == 1 and clip not in _clips()
     gallery, _ = gallery_store.get_gallery(BUCKET, stack.gallery_key)
@@ -507,7 +507,7 @@ def test_clips_a_sweep_batch_handed_back_are_swept_by_erase_itself(stack, galler
     s3.put_object(Bucket=BUCKET, Key=theirs, Body=clip_factory("kit_with_rose.jpg").read_bytes())
     _plant(f"{job.folder}sweep/0_0_handedback.json", {"matched": [], "unreadable": [], "unscanned": [his, theirs]})
 
-    assert EraseJobs(stack)._collect_sweep(job, wait=True, progress=None)
+    assert EraseJobs(stack).sweep.collect(job, wait=True, progress=None)
 
     assert _clips() == {theirs} and job.clips_deleted == 1 and job.sweep_scanned == 2
 
@@ -552,3 +552,11 @@ def test_the_settle_time_is_derived_from_the_pipelines_own_timeouts_and_retries(
     definition["States"]["Recognize"]["TimeoutSeconds"] += 30
     assert answer_window_s(definition) == pytest.approx(pipeline_window_s() + 60, abs=0.1)  # and its rerun
     assert explicit_settings().erase_settle_seconds is None  # unset: derived
+
+
+def test_erase_runs_each_step_of_its_list_from_one_table(stack):
+    """Erase reads like its step list: every name of STEPS has exactly one function (no method names built from
+    strings), in that order."""
+    from facepipe.ops.erase import STEPS
+
+    assert tuple(EraseJobs(stack).steps) == STEPS
