@@ -96,7 +96,7 @@ class EraseJobs:
         self.s3 = client("s3")
         self.refused: list[tuple[str, str]] = []  # job records read and refused: (key, why)
         self._held: tuple[str, float, float] | None = None  # the lease of the run under way: key, since, renewed
-        self.sweep = Sweep(self)
+        self.sweep = Sweep(settings, self.bucket, self.s3, save=self._save, known=self._known, renew=self._renew)
         # What each step of STEPS does ("sweep-results" and the late pass's wait are the two that may stop a run
         # short: facepipe.ops.erase_sweep, :meth:`_settled`).
         self.steps: dict[str, Callable[[EraseJob], None]] = {

@@ -14,18 +14,17 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any
 
+import numpy as np
 from botocore.exceptions import ClientError
 
 from facepipe.aws import s3_objects
 from facepipe.aws.clients import client
 from facepipe.core.clip_keys import CLIPS_PREFIX
+from facepipe.core.settings import Settings
 from facepipe.ops.erase_job import EraseError, EraseJob, is_clip_key
 from facepipe.pipeline.sweep import JOBS_PREFIX
-
-if TYPE_CHECKING:
-    from facepipe.ops.erase import EraseJobs
 
 log = logging.getLogger("facepipe.erase")
 # Where EraseSweepStateMachine's ResultWriter puts each map run's record (statemachine/erase_sweep.asl.json).
@@ -48,20 +47,31 @@ def sweep_prefixes(keys: list[str], page: int = LOCAL_ITEM_READER_PAGE, prefix: 
 
 
 class Sweep:
-    """The sweep of the jobs of one stack (``jobs``: its bucket, settings and the job's record)."""
+    """The sweep of the erase jobs of one stack: its settings, bucket and S3 client, and from the jobs (facepipe.ops
+    .erase) how to save a job's record, read the person's faces and renew the run's lease as it waits."""
 
-    def __init__(self, jobs: EraseJobs) -> None:
-        self.jobs = jobs
+    def __init__(
+        self,
+        settings: Settings,
+        bucket: str,
+        s3: Any,
+        *,
+        save: Callable[[EraseJob], None],
+        known: Callable[[EraseJob], np.ndarray],
+        renew: Callable[[], None],
+    ) -> None:
+        self.settings, self.bucket, self.s3 = settings, bucket, s3
+        self.save, self.known, self.renew = save, known, renew
 
     def start(self, job: EraseJob) -> None:
         if not job.sweep:
             return
-        machine = self.jobs.settings.erase_sweep_state_machine_arn
+        machine = self.settings.erase_sweep_state_machine_arn
         if not machine:
             raise EraseError("the sweep needs ERASE_SWEEP_STATE_MACHINE_ARN (the stack's EraseSweepStateMachineArn)")
         prefixes = [CLIPS_PREFIX]
-        if self.jobs.settings.local_stack:
-            keys = s3_objects.keys_under(self.jobs.bucket, CLIPS_PREFIX, s3=self.jobs.s3)
+        if self.settings.local_stack:
+            keys = s3_objects.keys_under(self.bucket, CLIPS_PREFIX, s3=self.s3)
             prefixes, job.sweep_total = sweep_prefixes(keys), len(keys)
         sfn = client("stepfunctions")
         job.status = "sweeping"
@@ -75,15 +85,13 @@ class Sweep:
                 sfn.start_execution(
                     stateMachineArn=machine,
                     name=name,
-                    input=json.dumps(
-                        {"job": job.id, "prefix": prefix, "concurrency": self.jobs.settings.sweep_concurrency}
-                    ),
+                    input=json.dumps({"job": job.id, "prefix": prefix, "concurrency": self.settings.sweep_concurrency}),
                 )
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
                     raise
             job.sweep_executions.append(arn)
-            self.jobs._save(job)
+            self.save(job)
 
     def collect(self, job: EraseJob, *, wait: bool, progress: Callable[[EraseJob], None] | None) -> bool:
         """Whether the sweep is over (its matches then deleted); waits for it with ``wait``. Clips a batch handed
@@ -101,9 +109,9 @@ class Sweep:
             if all(s["status"] != "RUNNING" for s in statuses):
                 break
             if not wait:
-                self.jobs._save(job)
+                self.save(job)
                 return False
-            self.jobs._renew()
+            self.renew()
             time.sleep(2.0)
         failed = [f"execution {s['executionArn']} ended {s['status']}" for s in statuses if s["status"] != "SUCCEEDED"]
         failed += self._failed_items(job)
@@ -111,7 +119,7 @@ class Sweep:
         self._delete_matched(job)
         if not failed:
             return True
-        if not len(self.jobs._known(job)):
+        if not len(self.known(job)):
             # Its batches cannot match without the person's faces, and nothing holds them any more (the gallery
             # step took them out; their photos are deleted): the sweep cannot go on. The job completes without it
             # and says so; the clips it did not reach expire with ClipsRetentionDays.
@@ -121,11 +129,11 @@ class Sweep:
             )
         elif job.sweep_attempt + 1 < MAX_SWEEP_ATTEMPTS:
             # Run erase again to sweep again: what this attempt found is deleted; its counts start over.
-            s3_objects.delete_prefix(self.jobs.bucket, f"{job.folder}sweep/", s3=self.jobs.s3)
+            s3_objects.delete_prefix(self.bucket, f"{job.folder}sweep/", s3=self.s3)
             job.sweep_executions = []
             job.sweep_attempt += 1
             job.steps_done = [s for s in job.steps_done if s != "sweep"]
-            self.jobs._save(job)
+            self.save(job)
             raise EraseError(
                 f"{job.person_id}: the sweep's {failed[0]}; everything else is erased, and what the sweep found so "
                 "far: run erase again to sweep again"
@@ -152,7 +160,7 @@ class Sweep:
         batch should write, planted) is refused, never acted on (and, with ``count``, counted and logged)."""
         out = []
         for key in self.result_keys(job):
-            found = json.loads(s3_objects.get_bytes(self.jobs.bucket, key, s3=self.jobs.s3))
+            found = json.loads(s3_objects.get_bytes(self.bucket, key, s3=self.s3))
             lists: dict[str, list[str]] = {}
             for field in ("matched", "unscanned"):
                 value = found.get(field) if isinstance(found, dict) else None
@@ -172,19 +180,17 @@ class Sweep:
 
         left = sorted({clip for _, lists in self._results(job) for clip in lists["unscanned"]})
         if left:
-            sweep_batch(
-                job.id, left, self.jobs.settings.model_copy(update={"bucket_name": self.jobs.bucket}), s3=self.jobs.s3
-            )
+            sweep_batch(job.id, left, self.settings.model_copy(update={"bucket_name": self.bucket}), s3=self.s3)
 
     def _delete_matched(self, job: EraseJob) -> None:
         for _, lists in self._results(job, count=True):
             for clip in lists["matched"]:
-                if s3_objects.delete_versions(self.jobs.bucket, clip, s3=self.jobs.s3):
+                if s3_objects.delete_versions(self.bucket, clip, s3=self.s3):
                     job.clips_deleted += 1
         self.progress(job)
 
     def result_keys(self, job: EraseJob) -> list[str]:
-        return s3_objects.keys_under(self.jobs.bucket, f"{job.folder}sweep/", s3=self.jobs.s3)
+        return s3_objects.keys_under(self.bucket, f"{job.folder}sweep/", s3=self.s3)
 
     def progress(self, job: EraseJob) -> None:
         names = [key.rsplit("/", 1)[1].split("_") for key in self.result_keys(job)]
@@ -198,4 +204,4 @@ class Sweep:
         for arn in job.sweep_executions:
             for run in sfn.list_map_runs(executionArn=arn).get("mapRuns", []):  # type: ignore[union-attr]
                 run_id = run["mapRunArn"].rsplit(":", 1)[-1]
-                s3_objects.delete_prefix(self.jobs.bucket, f"{SWEEP_RUNS_PREFIX}{run_id}/", s3=self.jobs.s3)
+                s3_objects.delete_prefix(self.bucket, f"{SWEEP_RUNS_PREFIX}{run_id}/", s3=self.s3)
