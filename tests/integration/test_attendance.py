@@ -85,24 +85,21 @@ def day(videos: Path, settings, tmp_path_factory: pytest.TempPathFactory):
             upload = upload_clip(clip, bucket=stack.outputs.bucket, device_id=device, seq=seq, captured=at)
             got = receive_results(stack.queue_url(device), {upload.key: upload}, timeout_s=60)
             assert got[upload.key][0]["status"] == "ok", got[upload.key][0]
-        folder = tmp_path_factory.mktemp("timetable")
-        (folder / "timetable.csv").write_text(TIMETABLE)
-        (folder / "roster.csv").write_text(ROSTER)
-        imported = facepipe(
-            stack,
-            "attendance",
-            "import",
-            "--timetable",
-            str(folder / "timetable.csv"),
-            "--roster",
-            str(folder / "roster.csv"),
-        )
+        imported = import_timetable(stack, tmp_path_factory.mktemp("timetable"), TIMETABLE, ROSTER)
         # The scheduler fires during bio (nothing ended), just after chem ends (bio closes; chem waits the ten
         # minutes clips on their way get), after those ten minutes (chem closes), and once more (nothing left).
         moments = [bio.starts + timedelta(minutes=30), chem.ends + timedelta(minutes=5)]
         moments += [chem.ends + timedelta(minutes=11), chem.ends + timedelta(minutes=16)]
         firings = [stack.schedules.fire(moment) for moment in moments]
         yield SimpleNamespace(stack=stack, bio=bio, chem=chem, imported=imported, firings=firings)
+
+
+def import_timetable(stack: LocalStack, folder: Path, timetable: str, roster: str) -> subprocess.CompletedProcess[str]:
+    """`facepipe attendance import` of a timetable and roster written to ``folder``, as a school's office runs it."""
+    (folder / "timetable.csv").write_text(timetable)
+    (folder / "roster.csv").write_text(roster)
+    files = ["--timetable", str(folder / "timetable.csv"), "--roster", str(folder / "roster.csv")]
+    return facepipe(stack, "attendance", "import", *files)
 
 
 def facepipe(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:

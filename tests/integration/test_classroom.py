@@ -25,7 +25,7 @@ from facepipe.identity.timetable import validate_timetable
 from facepipe.local.client import receive_results, upload_clip
 from facepipe.local.stack import local_stack
 from tests.integration.conftest import talking_to
-from tests.integration.test_attendance import facepipe
+from tests.integration.test_attendance import facepipe, import_timetable
 
 DAY = (datetime.now(UTC) - timedelta(days=1)).date()
 WEEKDAY = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][DAY.weekday()]
@@ -62,18 +62,7 @@ def lesson(faces: Path, settings, tmp_path_factory: pytest.TempPathFactory):
             functions[stack.physical_id("RecognizeFunction")].largest_result_bytes,
             functions[stack.physical_id("EnrichFunction")].largest_event_bytes,
         )
-        folder = tmp_path_factory.mktemp("timetable")
-        (folder / "timetable.csv").write_text(timetable)
-        (folder / "roster.csv").write_text(roster)
-        imported = facepipe(
-            stack,
-            "attendance",
-            "import",
-            "--timetable",
-            str(folder / "timetable.csv"),
-            "--roster",
-            str(folder / "roster.csv"),
-        )
+        imported = import_timetable(stack, tmp_path_factory.mktemp("timetable"), timetable, roster)
         assert imported.returncode == 0, imported.stderr
         yield SimpleNamespace(
             stack=stack,
