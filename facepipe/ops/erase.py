@@ -96,6 +96,7 @@ class EraseJobs:
         self.s3 = client("s3")
         self.refused: list[tuple[str, str]] = []  # job records read and refused: (key, why)
         self._held: tuple[str, float, float] | None = None  # the lease of the run under way: key, since, renewed
+        self._faces_renewed_at = time.time()
         self.sweep = Sweep(settings, self.bucket, self.s3, save=self._save, known=self._known, renew=self._renew)
         # What each step of STEPS does ("sweep-results" and the late pass's wait are the two that may stop a run
         # short: facepipe.ops.erase_sweep, :meth:`_settled`).
@@ -299,12 +300,16 @@ class EraseJobs:
         """Every step not yet done, in order, the job's record saved after each; one run of a job at a time."""
         with self._lease(job):
             if "finish" not in job.steps_done:
-                # Every run renews the job's folder (erase-jobs/ expires objects a week after they were written):
-                # a job that is still run never loses the faces its sweep matches against.
-                known = self._known(job)
-                if len(known):
-                    self._keep(job, known)
+                self._renew_faces(job)
             return self._run(job, wait=wait, progress=progress)
+
+    def _renew_faces(self, job: EraseJob) -> None:
+        """Write the job's faces again: erase-jobs/ expires objects a week after they were written, so a job still
+        run (or waiting on a sweep for days) never loses what its sweep matches against."""
+        known = self._known(job)
+        if len(known):
+            self._keep(job, known)
+        self._faces_renewed_at = time.time()
 
     @contextlib.contextmanager
     def _lease(self, job: EraseJob) -> Iterator[None]:
@@ -334,8 +339,11 @@ class EraseJobs:
             self._held = None
             s3_objects.delete_versions(self.bucket, key, s3=self.s3)  # gone already when the job finished
 
-    def _renew(self) -> None:
-        """Renew the lease of the run under way (at most once a minute): it is alive, however long it waits."""
+    def _renew(self, job: EraseJob) -> None:
+        """Renew the lease of the run under way (at most once a minute): it is alive, however long it waits; and
+        the job's faces once a day."""
+        if time.time() - self._faces_renewed_at > 86400:
+            self._renew_faces(job)
         if self._held is None or time.time() - self._held[2] < 60:
             return
         key, since, _ = self._held
@@ -433,7 +441,7 @@ class EraseJobs:
         if time.time() < ready_at and not wait:
             return False
         while time.time() < ready_at:
-            self._renew()
+            self._renew(job)
             time.sleep(min(30.0, max(0.0, ready_at - time.time())))
         return True
 

@@ -58,7 +58,7 @@ class Sweep:
         *,
         save: Callable[[EraseJob], None],
         known: Callable[[EraseJob], np.ndarray],
-        renew: Callable[[], None],
+        renew: Callable[[EraseJob], None],
     ) -> None:
         self.settings, self.bucket, self.s3 = settings, bucket, s3
         self.save, self.known, self.renew = save, known, renew
@@ -111,7 +111,7 @@ class Sweep:
             if not wait:
                 self.save(job)
                 return False
-            self.renew()
+            self.renew(job)
             time.sleep(2.0)
         failed = [f"execution {s['executionArn']} ended {s['status']}" for s in statuses if s["status"] != "SUCCEEDED"]
         failed += self._failed_items(job)
